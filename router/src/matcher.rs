@@ -1,0 +1,147 @@
+//! One Aho–Corasick automaton over every keyword of every rule, so a text is
+//! scanned once whatever the number of rules; [`Hits`] then says which rules
+//! matched (any keyword, any `with` if given, no `unless`).
+use crate::normalize::normalize_text;
+use crate::rules::{Keyworded, RulesError};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which stage a rule belongs to, with its index in that stage's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Kind(usize),
+    Category(usize),
+    NotAccepted(usize),
+    Emergency(usize),
+    Subcenter(usize),
+    Utility(usize),
+    Special(usize),
+    Kb(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Keyword,
+    With,
+    Unless,
+}
+
+#[derive(Debug)]
+struct RuleMeta {
+    id: Arc<str>,
+    stage: Stage,
+    needs_with: bool,
+}
+
+/// Collects rules, then compiles them into a [`Matcher`].
+#[derive(Default)]
+pub struct MatcherBuilder {
+    rules: Vec<RuleMeta>,
+    patterns: Vec<String>,
+    pattern_index: HashMap<String, usize>,
+    refs: Vec<Vec<(u32, Slot)>>,
+}
+
+impl MatcherBuilder {
+    /// Adds one rule; keywords are normalized like contact text.
+    pub fn add(&mut self, file: &str, rule: &dyn Keyworded, stage: Stage, errors: &mut Vec<RulesError>) {
+        let idx = self.rules.len() as u32;
+        let mut err = |msg: String| errors.push(RulesError { file: file.into(), msg: format!("rule {}: {msg}", rule.id()) });
+        if rule.id().trim().is_empty() {
+            err("empty id".into());
+        }
+        if rule.keywords().is_empty() {
+            err("no keywords".into());
+        }
+        for (slot, words) in [(Slot::Keyword, rule.keywords()), (Slot::With, rule.with()), (Slot::Unless, rule.unless())] {
+            for w in words {
+                let w = normalize_text(w);
+                if w.is_empty() {
+                    err("empty keyword".into());
+                    continue;
+                }
+                let p = match self.pattern_index.get(&w) {
+                    Some(&p) => p,
+                    None => {
+                        self.patterns.push(w.clone());
+                        self.refs.push(Vec::new());
+                        self.pattern_index.insert(w, self.patterns.len() - 1);
+                        self.patterns.len() - 1
+                    }
+                };
+                if !self.refs[p].contains(&(idx, slot)) {
+                    self.refs[p].push((idx, slot));
+                }
+            }
+        }
+        self.rules.push(RuleMeta { id: Arc::from(&*rule.id()), stage, needs_with: !rule.with().is_empty() });
+    }
+
+    /// Compiles the automaton.
+    pub fn build(self) -> Result<Matcher, RulesError> {
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(&self.patterns)
+            .map_err(|e| RulesError { file: "rules".into(), msg: format!("cannot build the keyword automaton: {e}") })?;
+        Ok(Matcher { ac, rules: self.rules, refs: self.refs })
+    }
+}
+
+/// The compiled automaton and its pattern → rule table.
+#[derive(Debug)]
+pub struct Matcher {
+    ac: AhoCorasick,
+    rules: Vec<RuleMeta>,
+    refs: Vec<Vec<(u32, Slot)>>,
+}
+
+/// The rules that matched one text, ordered by rule (file order).
+#[derive(Debug, Default)]
+pub struct Hits {
+    /// (rule, keyword occurrences) for every matched rule.
+    matched: Vec<(u32, u32)>,
+}
+
+impl Matcher {
+    /// Number of distinct patterns in the automaton.
+    pub fn pattern_count(&self) -> usize {
+        self.refs.len()
+    }
+
+    /// Scans `text` (already normalized) once.
+    pub fn scan(&self, text: &str) -> Hits {
+        let mut raw: Vec<(u32, Slot)> = Vec::with_capacity(16);
+        for m in self.ac.find_overlapping_iter(text) {
+            raw.extend_from_slice(&self.refs[m.pattern().as_usize()]);
+        }
+        raw.sort_unstable();
+        let mut matched = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            let rule = raw[i].0;
+            let (mut kw, mut with, mut unless) = (0u32, false, false);
+            while i < raw.len() && raw[i].0 == rule {
+                match raw[i].1 {
+                    Slot::Keyword => kw += 1,
+                    Slot::With => with = true,
+                    Slot::Unless => unless = true,
+                }
+                i += 1;
+            }
+            let meta = &self.rules[rule as usize];
+            if kw > 0 && !unless && (with || !meta.needs_with) {
+                matched.push((rule, kw));
+            }
+        }
+        Hits { matched }
+    }
+
+    /// Matched rules with their stage, id and keyword count, in rule order.
+    pub fn matched<'a>(&'a self, hits: &'a Hits) -> impl Iterator<Item = (Stage, &'a Arc<str>, u32)> + 'a {
+        hits.matched.iter().map(move |&(r, n)| {
+            let m = &self.rules[r as usize];
+            (m.stage, &m.id, n)
+        })
+    }
+}

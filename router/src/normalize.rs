@@ -1,0 +1,178 @@
+//! Stage 1, normalize: validates a contact and puts its text and caller into
+//! one canonical form (NFKC, collapsed whitespace, one key per phone number).
+//!
+//! Every refusal is a [`Reject`] with its own reason code.
+use crate::model::{Channel, Contact, Instant};
+use crate::reject::{Reject, MAX_CONTACT_ID_BYTES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS};
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+/// A validated contact's canonical parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    pub channel: Channel,
+    pub received_at: Instant,
+    /// NFKC, ASCII lower-cased, whitespace runs collapsed to one space, trimmed.
+    pub text: String,
+    /// One key per caller: `m:<mobile>`, `t:<landline with area code>`,
+    /// `wx:<openid>` or `acct:<account>`, in that order of preference.
+    pub caller_key: String,
+}
+
+/// Validates `contact` as seen at `now`; `area_code` completes local landlines.
+pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Normalized, Reject> {
+    let id = &contact.contact_id;
+    if id.trim().is_empty() {
+        return Err(Reject::MissingContactId);
+    }
+    if id.len() > MAX_CONTACT_ID_BYTES || id.chars().any(char::is_control) {
+        return Err(Reject::InvalidContactId);
+    }
+    let channel = contact.channel.ok_or(Reject::UnknownChannel)?;
+    let received_at = contact.received_at.ok_or(Reject::MissingReceivedAt)?;
+    let ahead = (received_at - now).num_seconds();
+    if ahead > MAX_FUTURE_SECS {
+        return Err(Reject::ReceivedInFuture(ahead));
+    }
+    if contact.content.len() > MAX_CONTENT_BYTES {
+        return Err(Reject::ContentTooLong(contact.content.len()));
+    }
+    let text = normalize_text(&contact.content);
+    if text.is_empty() {
+        return Err(Reject::EmptyContent);
+    }
+    let caller_key = caller_key(contact, channel, area_code)?;
+    Ok(Normalized { channel, received_at, text, caller_key })
+}
+
+/// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
+/// every run of whitespace (including U+3000) to one space, trimmed.
+pub fn normalize_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    let mut push = |c: char, out: &mut String| {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+    };
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        for c in s.chars() {
+            push(c, &mut out);
+        }
+    } else {
+        for c in s.nfkc() {
+            push(c, &mut out);
+        }
+    }
+    out
+}
+
+fn caller_key(contact: &Contact, channel: Channel, area_code: &str) -> Result<String, Reject> {
+    let c = &contact.caller;
+    let phone = c.phone.trim();
+    let openid = c.wechat_openid.trim();
+    let account = c.account_id.trim();
+    let missing = |field| Err(Reject::MissingCaller { channel, field });
+    match channel {
+        Channel::Phone | Channel::Sms if phone.is_empty() => return missing("caller.phone"),
+        Channel::Wechat if phone.is_empty() && openid.is_empty() => {
+            return missing("caller.wechat_openid")
+        }
+        Channel::Web | Channel::App if phone.is_empty() && account.is_empty() => {
+            return missing("caller.account_id")
+        }
+        Channel::Platform if phone.is_empty() && openid.is_empty() && account.is_empty() => {
+            return missing("caller")
+        }
+        _ => {}
+    }
+    if !phone.is_empty() {
+        return normalize_phone(phone, area_code).ok_or(Reject::InvalidPhone);
+    }
+    if !openid.is_empty() {
+        return Ok(format!("wx:{openid}"));
+    }
+    Ok(format!("acct:{account}"))
+}
+
+/// Canonical key of a mainland phone number, or `None` when it is not one.
+///
+/// Accepts `+86`, `0086` and `86` prefixes, spaces, dashes, dots, brackets and
+/// full-width digits. Mobiles become `m:1XXXXXXXXXX`; landlines become
+/// `t:<area code><number>`, a number given without area code taking
+/// `area_code` (the city's own).
+pub fn normalize_phone(raw: &str, area_code: &str) -> Option<String> {
+    let mut digits = String::with_capacity(16);
+    let mut plus = false;
+    for c in raw.nfkc() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if digits.is_empty() && !plus => plus = true,
+            ' ' | '-' | '.' | '(' | ')' | '\u{2010}'..='\u{2015}' => {}
+            _ => return None,
+        }
+    }
+    let mut international = plus;
+    let mut rest: &str = &digits;
+    if let Some(r) = rest.strip_prefix("0086") {
+        rest = r;
+        international = true;
+    } else if plus {
+        rest = rest.strip_prefix("86")?;
+    } else if rest.len() == 13 && rest.starts_with("861") {
+        rest = &rest[2..];
+        international = true;
+    }
+    let is_mobile = |s: &str| s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
+    if is_mobile(rest) {
+        return Some(format!("m:{rest}"));
+    }
+    if international {
+        // International form drops the trunk 0 of the area code.
+        if (9..=11).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
+            return Some(format!("t:0{rest}"));
+        }
+        return None;
+    }
+    if rest.starts_with('0') && (10..=12).contains(&rest.len()) && !rest.starts_with("00") {
+        return Some(format!("t:{rest}"));
+    }
+    if (7..=8).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
+        return Some(format!("t:{area_code}{rest}"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_spellings_share_one_key() {
+        for raw in ["13800138000", "+86 138 0013 8000", "0086-138-0013-8000", "8613800138000", "１３８００１３８０００", "(+86)138.0013.8000"] {
+            assert_eq!(normalize_phone(raw, "0839").as_deref(), Some("m:13800138000"), "{raw}");
+        }
+        for raw in ["0839-3266666", "08393266666", "3266666", "+86 839 3266666", "0839 326 6666"] {
+            assert_eq!(normalize_phone(raw, "0839").as_deref(), Some("t:08393266666"), "{raw}");
+        }
+        assert_eq!(normalize_phone("010-12345678", "0839").as_deref(), Some("t:01012345678"));
+    }
+
+    #[test]
+    fn bad_phones_are_refused() {
+        for raw in ["", "12345", "1380013800", "138001380001", "abc", "+1 415 555 0100", "0000000", "11800138000"] {
+            assert_eq!(normalize_phone(raw, "0839"), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn text_is_nfkc_lowercased_and_collapsed() {
+        assert_eq!(normalize_text("  ＡＢＣ１２３\u{3000}\t小区  停水！ "), "abc123 小区 停水!");
+        assert_eq!(normalize_text(" \u{3000}\n "), "");
+    }
+}

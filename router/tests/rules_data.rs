@@ -1,0 +1,62 @@
+//! Rules data: the shipped files load; broken files report every error at once.
+use hotline_router::calendar::{Calendar, EMBEDDED_YEARS};
+use hotline_router::rules::EMBEDDED;
+use hotline_router::{Router, RouterOptions};
+
+#[test]
+fn shipped_rules_load_and_cover_many_patterns() {
+    let r = Router::embedded().expect("embedded rules");
+    assert!(r.pattern_count() > 500, "{} patterns", r.pattern_count());
+    assert!(r.category_codes().any(|c| c == "general"));
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let kinds = EMBEDDED.kinds.replace("default_kind = \"help\"", "default_kind = \"gossip\"").replace("kind = \"opinion\"", "kind = \"rumour\"");
+    let categories = EMBEDDED.categories.replace("unit = \"sthj\"", "unit = \"nosuch\"");
+    let scope = EMBEDDED.scope.replace("priority = \"special\"\nkeywords = [\"污染\"", "priority = \"urgent\"\nkeywords = [\"污染\"");
+    let units = EMBEDDED.units.replace("code = \"510811\"", "code = \"5108\"");
+    let kb = format!("{}\n[[entry]]\nid = \"kb.hukou.move\"\ntitle = \"dup\"\nanswer = \"x\"\nkeywords = []\n", EMBEDDED.kb);
+    let src = hotline_router::RuleSources { kinds: &kinds, categories: &categories, scope: &scope, units: &units, kb: &kb };
+    let errors = Router::build(src, Calendar::embedded().expect("calendar"), RouterOptions::default()).expect_err("broken data");
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = text.join("\n");
+    for needle in ["gossip", "rumour", "nosuch", "urgent", "5108", "kb.hukou.move used twice", "no keywords"] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let kb = format!("{}\n[[entry]]\nid = \"kb.x\"\ntitle = \"t\"\nanswer = \"a\"\nkeywords = [\"k\"]\nkeyword = [\"typo\"]\n", EMBEDDED.kb);
+    let src = hotline_router::RuleSources { kb: &kb, ..EMBEDDED };
+    let errors = Router::build(src, Calendar::embedded().expect("calendar"), RouterOptions::default()).expect_err("typo");
+    assert!(errors.iter().any(|e| e.file == "kb.toml" && e.msg.contains("unknown field `keyword`")), "{errors:?}");
+}
+
+#[test]
+fn calendar_files_are_validated() {
+    let bad = [
+        ("2027.toml".to_string(), "year = 2027\n[[holiday]]\nname = \"x\"\nfrom = \"2027-02-30\"\nto = \"2027-03-01\"\n".to_string()),
+        ("2028.toml".to_string(), "year = 2028\n[[holiday]]\nname = \"y\"\nfrom = \"2028-01-03\"\nto = \"2028-01-03\"\nworkdays = [\"2028-01-04\", \"2029-01-01\"]\n".to_string()),
+        ("dup.toml".to_string(), EMBEDDED_YEARS[0].1.to_string()),
+        ("more.toml".to_string(), EMBEDDED_YEARS[0].1.to_string()),
+        ("syntax.toml".to_string(), "year = ".to_string()),
+    ];
+    let errors = Calendar::from_sources(bad).expect_err("bad calendars");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for needle in ["2027-02-30", "not a weekend day", "not in year 2028", "defined twice", "syntax.toml"] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn a_new_year_file_extends_the_calendar() {
+    let mut cal = Calendar::embedded().expect("calendar");
+    let d = chrono::NaiveDate::from_ymd_opt(2027, 2, 8).expect("date");
+    assert_eq!(cal.is_workday(d), (true, true));
+    let extra = Calendar::from_sources([("2027.toml".to_string(), "year = 2027\n[[holiday]]\nname = \"春节\"\nfrom = \"2027-02-06\"\nto = \"2027-02-12\"\n".to_string())]).expect("2027");
+    cal.merge(extra);
+    assert_eq!(cal.is_workday(d), (false, false));
+}
