@@ -54,7 +54,11 @@ pub enum CalendarError {
     #[error("{file}: {msg}")]
     Invalid { file: String, msg: String },
     #[error("year {year} is defined twice ({first} and {second})")]
-    DuplicateYear { year: i32, first: String, second: String },
+    DuplicateYear {
+        year: i32,
+        first: String,
+        second: String,
+    },
 }
 
 /// One year's working days as a bitset indexed by ordinal day (0-based).
@@ -88,15 +92,26 @@ fn weekday_is_workday(d: NaiveDate) -> bool {
     !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
-fn parse_date(file: &str, s: &str, year: i32, errors: &mut Vec<CalendarError>) -> Option<NaiveDate> {
+fn parse_date(
+    file: &str,
+    s: &str,
+    year: i32,
+    errors: &mut Vec<CalendarError>,
+) -> Option<NaiveDate> {
     match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
         Ok(d) if d.year() == year => Some(d),
         Ok(_) => {
-            errors.push(CalendarError::Invalid { file: file.into(), msg: format!("date {s} is not in year {year}") });
+            errors.push(CalendarError::Invalid {
+                file: file.into(),
+                msg: format!("date {s} is not in year {year}"),
+            });
             None
         }
         Err(e) => {
-            errors.push(CalendarError::Invalid { file: file.into(), msg: format!("bad date {s:?}: {e}") });
+            errors.push(CalendarError::Invalid {
+                file: file.into(),
+                msg: format!("bad date {s:?}: {e}"),
+            });
             None
         }
     }
@@ -105,12 +120,18 @@ fn parse_date(file: &str, s: &str, year: i32, errors: &mut Vec<CalendarError>) -
 impl Calendar {
     /// The official 2023–2026 calendar shipped with the crate.
     pub fn embedded() -> Result<Calendar, Vec<CalendarError>> {
-        Calendar::from_sources(EMBEDDED_YEARS.iter().map(|(n, t)| (n.to_string(), t.to_string())))
+        Calendar::from_sources(
+            EMBEDDED_YEARS
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string())),
+        )
     }
 
     /// Builds a calendar from `(file name, TOML text)` pairs; later files may
     /// not redefine a year. Returns every error found.
-    pub fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Calendar, Vec<CalendarError>> {
+    pub fn from_sources(
+        sources: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Calendar, Vec<CalendarError>> {
         let mut errors = Vec::new();
         let mut years = BTreeMap::new();
         let mut seen: BTreeMap<i32, String> = BTreeMap::new();
@@ -118,16 +139,26 @@ impl Calendar {
             let parsed: YearFile = match toml::from_str(&text) {
                 Ok(p) => p,
                 Err(e) => {
-                    errors.push(CalendarError::Parse { file, msg: e.message().to_string() });
+                    errors.push(CalendarError::Parse {
+                        file,
+                        msg: e.message().to_string(),
+                    });
                     continue;
                 }
             };
             if !(2000..=2200).contains(&parsed.year) {
-                errors.push(CalendarError::Invalid { file, msg: format!("year {} out of range 2000..=2200", parsed.year) });
+                errors.push(CalendarError::Invalid {
+                    file,
+                    msg: format!("year {} out of range 2000..=2200", parsed.year),
+                });
                 continue;
             }
             if let Some(first) = seen.get(&parsed.year) {
-                errors.push(CalendarError::DuplicateYear { year: parsed.year, first: first.clone(), second: file });
+                errors.push(CalendarError::DuplicateYear {
+                    year: parsed.year,
+                    first: first.clone(),
+                    second: file,
+                });
                 continue;
             }
             seen.insert(parsed.year, file.clone());
@@ -179,11 +210,20 @@ fn compile_year(file: &str, y: &YearFile, errors: &mut Vec<CalendarError>) -> Op
     let mut holiday_count = 0usize;
     let mut off: Vec<NaiveDate> = Vec::new();
     for h in &y.holidays {
-        let (Some(from), Some(to)) = (parse_date(file, &h.from, y.year, errors), parse_date(file, &h.to, y.year, errors)) else {
+        let (Some(from), Some(to)) = (
+            parse_date(file, &h.from, y.year, errors),
+            parse_date(file, &h.to, y.year, errors),
+        ) else {
             continue;
         };
         if to < from || (to - from).num_days() > 31 {
-            errors.push(CalendarError::Invalid { file: file.into(), msg: format!("holiday {}: {} to {} is not a period of at most 31 days", h.name, h.from, h.to) });
+            errors.push(CalendarError::Invalid {
+                file: file.into(),
+                msg: format!(
+                    "holiday {}: {} to {} is not a period of at most 31 days",
+                    h.name, h.from, h.to
+                ),
+            });
             continue;
         }
         let mut d = from;
@@ -201,16 +241,25 @@ fn compile_year(file: &str, y: &YearFile, errors: &mut Vec<CalendarError>) -> Op
         for w in &h.workdays {
             if let Some(w) = parse_date(file, w, y.year, errors) {
                 if off.contains(&w) {
-                    errors.push(CalendarError::Invalid { file: file.into(), msg: format!("{w} is both a holiday and a make-up workday") });
+                    errors.push(CalendarError::Invalid {
+                        file: file.into(),
+                        msg: format!("{w} is both a holiday and a make-up workday"),
+                    });
                 } else if weekday_is_workday(w) {
-                    errors.push(CalendarError::Invalid { file: file.into(), msg: format!("make-up workday {w} is not a weekend day") });
+                    errors.push(CalendarError::Invalid {
+                        file: file.into(),
+                        msg: format!("make-up workday {w} is not a weekend day"),
+                    });
                 }
                 days.set(w.ordinal0(), true);
             }
         }
     }
     if holiday_count > MAX_HOLIDAYS_PER_YEAR {
-        errors.push(CalendarError::Invalid { file: file.into(), msg: format!("{holiday_count} holiday dates, more than {MAX_HOLIDAYS_PER_YEAR}") });
+        errors.push(CalendarError::Invalid {
+            file: file.into(),
+            msg: format!("{holiday_count} holiday dates, more than {MAX_HOLIDAYS_PER_YEAR}"),
+        });
     }
     (errors.len() == before).then_some(days)
 }

@@ -37,7 +37,12 @@ fn severity(k: Kind) -> u8 {
 }
 
 /// Classifies one contact from its scan hits, appending the rule ids used.
-pub fn classify(router: &Router, contact: &Contact, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> Classification {
+pub fn classify(
+    router: &Router,
+    contact: &Contact,
+    hits: &Hits,
+    rule_ids: &mut Vec<Arc<str>>,
+) -> Classification {
     let kind = match contact.kind_hint {
         Some(k) => {
             rule_ids.push(ids::KIND_HINT.clone());
@@ -46,7 +51,11 @@ pub fn classify(router: &Router, contact: &Contact, hits: &Hits, rule_ids: &mut 
         None => classify_kind(router, hits, rule_ids),
     };
     let (category, secondary) = classify_category(router, contact, hits, rule_ids);
-    Classification { kind, category, secondary }
+    Classification {
+        kind,
+        category,
+        secondary,
+    }
 }
 
 fn classify_kind(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> Kind {
@@ -78,7 +87,12 @@ fn classify_kind(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> 
     }
 }
 
-fn classify_category(router: &Router, contact: &Contact, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> (usize, Vec<usize>) {
+fn classify_category(
+    router: &Router,
+    contact: &Contact,
+    hits: &Hits,
+    rule_ids: &mut Vec<Arc<str>>,
+) -> (usize, Vec<usize>) {
     let hint = contact.category_hint.trim();
     if !hint.is_empty() {
         if let Some(&c) = router.category_by_code.get(hint) {
@@ -96,7 +110,7 @@ fn classify_category(router: &Router, contact: &Contact, hits: &Hits, rule_ids: 
         })
         .collect();
     // Strongest first; file order breaks ties (stable sort).
-    matched.sort_by(|a, b| b.1.cmp(&a.1));
+    matched.sort_by_key(|m| std::cmp::Reverse(m.1));
     let Some(&(primary, _, id)) = matched.first() else {
         rule_ids.push(ids::CATEGORY_DEFAULT.clone());
         return (router.default_category, Vec::new());
@@ -108,7 +122,9 @@ fn classify_category(router: &Router, contact: &Contact, hits: &Hits, rule_ids: 
         let unit = router.categories[c].unit;
         if n >= SECONDARY_MIN_HITS
             && unit != primary_unit
-            && !secondary.iter().any(|&s: &usize| router.categories[s].unit == unit)
+            && !secondary
+                .iter()
+                .any(|&s: &usize| router.categories[s].unit == unit)
             && secondary.len() < MAX_SECONDARY
         {
             secondary.push(c);

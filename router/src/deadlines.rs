@@ -171,7 +171,11 @@ pub enum ExtensionRefused {
     #[error("the case has already been extended once; a second extension is not allowed")]
     AlreadyExtended,
     #[error("requested at {requested}, later than {latest} (2 h before the due time {due})")]
-    TooLate { requested: String, latest: String, due: String },
+    TooLate {
+        requested: String,
+        latest: String,
+        due: String,
+    },
     #[error("{0} working days asked for; an extension is 1 or 2 working days")]
     BadLength(u32),
 }

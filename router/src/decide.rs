@@ -26,33 +26,44 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     let district_idx = district(router, &contact.location.district_code, &mut rule_ids);
     let mut category = router.categories[class.category].code.clone();
 
-    let (route_kind, targets, lead_unit, co_units, guidance_base) = match scope(router, &norm.text, &hits, &mut rule_ids) {
-        Some(s) => {
-            let mut lead = None;
-            if let Some(u) = s.utility {
-                let line = &router.utility[u];
-                if let Some(c) = &line.category {
-                    if contact.category_hint.trim().is_empty() {
-                        category = c.clone();
+    let (route_kind, targets, lead_unit, co_units, guidance_base) =
+        match scope(router, &norm.text, &hits, &mut rule_ids) {
+            Some(s) => {
+                let mut lead = None;
+                if let Some(u) = s.utility {
+                    let line = &router.utility[u];
+                    if let Some(c) = &line.category {
+                        if contact.category_hint.trim().is_empty() {
+                            category = c.clone();
+                        }
+                    }
+                    // A special-matter outage is a case the hotline follows: the
+                    // supervising unit leads it.
+                    if prio != Priority::Normal {
+                        if let Some(t) = line
+                            .supervisor
+                            .and_then(|sup| unit_target(router, sup, district_idx, true))
+                        {
+                            lead = Some(t.code.clone());
+                        }
                     }
                 }
-                // A special-matter outage is a case the hotline follows: the
-                // supervising unit leads it.
-                if prio != Priority::Normal {
-                    if let Some(t) = line.supervisor.and_then(|sup| unit_target(router, sup, district_idx, true)) {
-                        lead = Some(t.code.clone());
-                    }
-                }
+                (s.route, s.targets, lead, Vec::new(), Some(s.guidance))
             }
-            (s.route, s.targets, lead, Vec::new(), Some(s.guidance))
-        }
-        None => {
-            let r = route(router, &class, district_idx, &hits, &mut rule_ids);
-            (r.route, r.targets, r.lead_unit, r.co_units, r.answer)
-        }
-    };
+            None => {
+                let r = route(router, &class, district_idx, &hits, &mut rule_ids);
+                (r.route, r.targets, r.lead_unit, r.co_units, r.answer)
+            }
+        };
 
-    let input = DeadlineInput { received_at: norm.received_at, kind: class.kind, origin: contact.origin, channel: norm.channel, priority: prio, route: route_kind };
+    let input = DeadlineInput {
+        received_at: norm.received_at,
+        kind: class.kind,
+        origin: contact.origin,
+        channel: norm.channel,
+        priority: prio,
+        route: route_kind,
+    };
     let dl = deadlines::compute(&router.calendar, &input, Scope::Route);
     if dl.complete_by.is_some() {
         rule_ids.push(ids::DEADLINE_KIND.clone());
@@ -72,7 +83,11 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
             let mut g = format!("已形成工单转{unit}办理");
             if let Some(due) = dl.complete_by {
-                let _ = write!(g, "，办理时限至{}", due.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M"));
+                let _ = write!(
+                    g,
+                    "，办理时限至{}",
+                    due.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M")
+                );
             }
             g.push('。');
             g

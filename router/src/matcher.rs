@@ -45,16 +45,31 @@ pub struct MatcherBuilder {
 
 impl MatcherBuilder {
     /// Adds one rule; keywords are normalized like contact text.
-    pub fn add(&mut self, file: &str, rule: &dyn Keyworded, stage: Stage, errors: &mut Vec<RulesError>) {
+    pub fn add(
+        &mut self,
+        file: &str,
+        rule: &dyn Keyworded,
+        stage: Stage,
+        errors: &mut Vec<RulesError>,
+    ) {
         let idx = self.rules.len() as u32;
-        let mut err = |msg: String| errors.push(RulesError { file: file.into(), msg: format!("rule {}: {msg}", rule.id()) });
+        let mut err = |msg: String| {
+            errors.push(RulesError {
+                file: file.into(),
+                msg: format!("rule {}: {msg}", rule.id()),
+            })
+        };
         if rule.id().trim().is_empty() {
             err("empty id".into());
         }
         if rule.keywords().is_empty() {
             err("no keywords".into());
         }
-        for (slot, words) in [(Slot::Keyword, rule.keywords()), (Slot::With, rule.with()), (Slot::Unless, rule.unless())] {
+        for (slot, words) in [
+            (Slot::Keyword, rule.keywords()),
+            (Slot::With, rule.with()),
+            (Slot::Unless, rule.unless()),
+        ] {
             for w in words {
                 let w = normalize_text(w);
                 if w.is_empty() {
@@ -75,7 +90,11 @@ impl MatcherBuilder {
                 }
             }
         }
-        self.rules.push(RuleMeta { id: Arc::from(&*rule.id()), stage, needs_with: !rule.with().is_empty() });
+        self.rules.push(RuleMeta {
+            id: Arc::from(&*rule.id()),
+            stage,
+            needs_with: !rule.with().is_empty(),
+        });
     }
 
     /// Compiles the automaton.
@@ -83,8 +102,15 @@ impl MatcherBuilder {
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .build(&self.patterns)
-            .map_err(|e| RulesError { file: "rules".into(), msg: format!("cannot build the keyword automaton: {e}") })?;
-        Ok(Matcher { ac, rules: self.rules, refs: self.refs })
+            .map_err(|e| RulesError {
+                file: "rules".into(),
+                msg: format!("cannot build the keyword automaton: {e}"),
+            })?;
+        Ok(Matcher {
+            ac,
+            rules: self.rules,
+            refs: self.refs,
+        })
     }
 }
 
@@ -138,7 +164,10 @@ impl Matcher {
     }
 
     /// Matched rules with their stage, id and keyword count, in rule order.
-    pub fn matched<'a>(&'a self, hits: &'a Hits) -> impl Iterator<Item = (Stage, &'a Arc<str>, u32)> + 'a {
+    pub fn matched<'a>(
+        &'a self,
+        hits: &'a Hits,
+    ) -> impl Iterator<Item = (Stage, &'a Arc<str>, u32)> + 'a {
         hits.matched.iter().map(move |&(r, n)| {
             let m = &self.rules[r as usize];
             (m.stage, &m.id, n)

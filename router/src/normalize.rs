@@ -41,7 +41,12 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
         return Err(Reject::EmptyContent);
     }
     let caller_key = caller_key(contact, channel, area_code)?;
-    Ok(Normalized { channel, received_at, text, caller_key })
+    Ok(Normalized {
+        channel,
+        received_at,
+        text,
+        caller_key,
+    })
 }
 
 /// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
@@ -128,7 +133,8 @@ pub fn normalize_phone(raw: &str, area_code: &str) -> Option<String> {
         rest = &rest[2..];
         international = true;
     }
-    let is_mobile = |s: &str| s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
+    let is_mobile =
+        |s: &str| s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
     if is_mobile(rest) {
         return Some(format!("m:{rest}"));
     }
@@ -154,25 +160,61 @@ mod tests {
 
     #[test]
     fn phone_spellings_share_one_key() {
-        for raw in ["13800138000", "+86 138 0013 8000", "0086-138-0013-8000", "8613800138000", "１３８００１３８０００", "(+86)138.0013.8000"] {
-            assert_eq!(normalize_phone(raw, "0839").as_deref(), Some("m:13800138000"), "{raw}");
+        for raw in [
+            "13800138000",
+            "+86 138 0013 8000",
+            "0086-138-0013-8000",
+            "8613800138000",
+            "１３８００１３８０００",
+            "(+86)138.0013.8000",
+        ] {
+            assert_eq!(
+                normalize_phone(raw, "0839").as_deref(),
+                Some("m:13800138000"),
+                "{raw}"
+            );
         }
-        for raw in ["0839-3266666", "08393266666", "3266666", "+86 839 3266666", "0839 326 6666"] {
-            assert_eq!(normalize_phone(raw, "0839").as_deref(), Some("t:08393266666"), "{raw}");
+        for raw in [
+            "0839-3266666",
+            "08393266666",
+            "3266666",
+            "+86 839 3266666",
+            "0839 326 6666",
+        ] {
+            assert_eq!(
+                normalize_phone(raw, "0839").as_deref(),
+                Some("t:08393266666"),
+                "{raw}"
+            );
         }
-        assert_eq!(normalize_phone("010-12345678", "0839").as_deref(), Some("t:01012345678"));
+        assert_eq!(
+            normalize_phone("010-12345678", "0839").as_deref(),
+            Some("t:01012345678")
+        );
     }
 
     #[test]
     fn bad_phones_are_refused() {
-        for raw in ["", "12345", "1380013800", "138001380001", "abc", "+1 415 555 0100", "0000000", "11800138000"] {
+        for raw in [
+            "",
+            "12345",
+            "1380013800",
+            "138001380001",
+            "abc",
+            "+1 415 555 0100",
+            "0000000",
+            "11800138000",
+        ] {
             assert_eq!(normalize_phone(raw, "0839"), None, "{raw}");
         }
     }
 
     #[test]
     fn text_is_nfkc_lowercased_and_collapsed() {
-        assert_eq!(normalize_text("  ＡＢＣ１２３\u{3000}\t小区  停水！ "), "abc123 小区 停水!");
+        assert_eq!(
+            normalize_text("  ＡＢＣ１２３\u{3000}\t小区  停水！ "),
+            "abc123 小区 停水!"
+        );
         assert_eq!(normalize_text(" \u{3000}\n "), "");
     }
 }

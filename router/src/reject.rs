@@ -15,7 +15,9 @@ pub const MAX_CONTACT_ID_BYTES: usize = 128;
 pub enum Reject {
     #[error("contact_id is missing")]
     MissingContactId,
-    #[error("contact_id is longer than {MAX_CONTACT_ID_BYTES} bytes or contains control characters")]
+    #[error(
+        "contact_id is longer than {MAX_CONTACT_ID_BYTES} bytes or contains control characters"
+    )]
     InvalidContactId,
     #[error("content is empty or whitespace only")]
     EmptyContent,
@@ -28,7 +30,10 @@ pub enum Reject {
     #[error("channel is missing or unknown")]
     UnknownChannel,
     #[error("a {channel} contact needs {field}")]
-    MissingCaller { channel: Channel, field: &'static str },
+    MissingCaller {
+        channel: Channel,
+        field: &'static str,
+    },
     #[error("caller.phone is not a valid mainland phone number")]
     InvalidPhone,
 }

@@ -23,7 +23,12 @@ pub struct Routed {
 
 /// The target of `unit` for a contact in `district` (index into the city's
 /// districts), honouring locality.
-pub(crate) fn unit_target(router: &Router, unit: usize, district: Option<usize>, locality: bool) -> Option<&Target> {
+pub(crate) fn unit_target(
+    router: &Router,
+    unit: usize,
+    district: Option<usize>,
+    locality: bool,
+) -> Option<&Target> {
     let u = router.units.get(unit)?;
     if locality {
         if let Some(Some(t)) = district.and_then(|d| u.targets.get(d + 1)) {
@@ -47,7 +52,13 @@ pub(crate) fn district(router: &Router, code: &str, rule_ids: &mut Vec<Arc<str>>
 }
 
 /// Routes a contact that scope left to the hotline.
-pub fn route(router: &Router, class: &Classification, district: Option<usize>, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> Routed {
+pub fn route(
+    router: &Router,
+    class: &Classification,
+    district: Option<usize>,
+    hits: &Hits,
+    rule_ids: &mut Vec<Arc<str>>,
+) -> Routed {
     if class.kind == Kind::Consultation {
         let best = router
             .matcher
@@ -64,14 +75,31 @@ pub fn route(router: &Router, class: &Classification, district: Option<usize>, h
             rule_ids.push(ids::ROUTE_DIRECT_ANSWER.clone());
             rule_ids.push(id.clone());
             let kb = &router.kb[i];
-            return Routed { route: RouteKind::DirectAnswer, targets: vec![kb.target.clone()], lead_unit: None, co_units: Vec::new(), answer: Some(kb.answer.clone()) };
+            return Routed {
+                route: RouteKind::DirectAnswer,
+                targets: vec![kb.target.clone()],
+                lead_unit: None,
+                co_units: Vec::new(),
+                answer: Some(kb.answer.clone()),
+            };
         }
     }
     let cat = &router.categories[class.category];
-    let lead_idx = if class.category == router.default_category { router.coordinator } else { cat.unit };
+    let lead_idx = if class.category == router.default_category {
+        router.coordinator
+    } else {
+        cat.unit
+    };
     let local = cat.locality && district.is_some();
-    rule_ids.push(if local { ids::ROUTE_LOCALITY.clone() } else { ids::ROUTE_FUNCTION.clone() });
-    let mut targets: Vec<Target> = unit_target(router, lead_idx, district, cat.locality).into_iter().cloned().collect();
+    rule_ids.push(if local {
+        ids::ROUTE_LOCALITY.clone()
+    } else {
+        ids::ROUTE_FUNCTION.clone()
+    });
+    let mut targets: Vec<Target> = unit_target(router, lead_idx, district, cat.locality)
+        .into_iter()
+        .cloned()
+        .collect();
     let mut co: Vec<(usize, bool)> = cat.co_units.iter().map(|&u| (u, false)).collect();
     for &s in &class.secondary {
         let c = &router.categories[s];
@@ -89,5 +117,11 @@ pub fn route(router: &Router, class: &Classification, district: Option<usize>, h
     }
     let lead_unit = targets.first().map(|t| t.code.clone());
     let co_units = targets.iter().skip(1).map(|t| t.code.clone()).collect();
-    Routed { route: RouteKind::WorkOrder, targets, lead_unit, co_units, answer: None }
+    Routed {
+        route: RouteKind::WorkOrder,
+        targets,
+        lead_unit,
+        co_units,
+        answer: None,
+    }
 }

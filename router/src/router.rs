@@ -71,7 +71,9 @@ impl Default for RouterOptions {
     fn default() -> Self {
         // A fixed default keeps `replay` deterministic; production configs
         // set their own secret (see the `[privacy]` config section).
-        RouterOptions { caller_secret: *blake3::hash(b"hotline default caller key").as_bytes() }
+        RouterOptions {
+            caller_secret: *blake3::hash(b"hotline default caller key").as_bytes(),
+        }
     }
 }
 
@@ -100,26 +102,45 @@ pub struct Router {
     pub(crate) options: RouterOptions,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str, errors: &mut Vec<RulesError>) -> Option<T> {
+fn parse<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    errors: &mut Vec<RulesError>,
+) -> Option<T> {
     match toml::from_str(text) {
         Ok(v) => Some(v),
         Err(e) => {
-            let span = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
-            errors.push(RulesError { file: file.into(), msg: format!("{}{span}", e.message()) });
+            let span = e
+                .span()
+                .map(|s| format!(" (at byte {})", s.start))
+                .unwrap_or_default();
+            errors.push(RulesError {
+                file: file.into(),
+                msg: format!("{}{span}", e.message()),
+            });
             None
         }
     }
 }
 
 fn line_target(line: &str, name: &str) -> Target {
-    Target { kind: TargetKind::Line, code: Arc::from(line), name: Arc::from(name) }
+    Target {
+        kind: TargetKind::Line,
+        code: Arc::from(line),
+        name: Arc::from(name),
+    }
 }
 
 impl Router {
     /// The default rules and the official calendar, shipped with the crate.
     pub fn embedded() -> Result<Router, Vec<RulesError>> {
         let calendar = Calendar::embedded().map_err(|es| {
-            es.into_iter().map(|e| RulesError { file: "calendar".into(), msg: e.to_string() }).collect::<Vec<_>>()
+            es.into_iter()
+                .map(|e| RulesError {
+                    file: "calendar".into(),
+                    msg: e.to_string(),
+                })
+                .collect::<Vec<_>>()
         })?;
         Router::build(EMBEDDED, calendar, RouterOptions::default())
     }
@@ -134,13 +155,23 @@ impl Router {
         self.matcher.pattern_count()
     }
 
+    /// Number of rules matched in an already normalized text (the keyword
+    /// scan alone, for benchmarks).
+    pub fn scan_count(&self, text: &str) -> usize {
+        self.matcher.matched(&self.matcher.scan(text)).count()
+    }
+
     /// Category codes known to the rules, for `category_hint` validation.
     pub fn category_codes(&self) -> impl Iterator<Item = &str> {
         self.categories.iter().map(|c| &*c.code)
     }
 
     /// Validates and compiles the rules; returns every error found.
-    pub fn build(src: RuleSources<'_>, calendar: Calendar, options: RouterOptions) -> Result<Router, Vec<RulesError>> {
+    pub fn build(
+        src: RuleSources<'_>,
+        calendar: Calendar,
+        options: RouterOptions,
+    ) -> Result<Router, Vec<RulesError>> {
         let mut errors = Vec::new();
         let [f_kinds, f_cats, f_scope, f_units, f_kb] = FILE_NAMES;
         let kinds_f: Option<KindsFile> = parse(f_kinds, src.kinds, &mut errors);
@@ -148,16 +179,29 @@ impl Router {
         let scope_f: Option<ScopeFile> = parse(f_scope, src.scope, &mut errors);
         let units_f: Option<UnitsFile> = parse(f_units, src.units, &mut errors);
         let kb_f: Option<KbFile> = parse(f_kb, src.kb, &mut errors);
-        let (Some(kinds_f), Some(cats_f), Some(scope_f), Some(units_f), Some(kb_f)) = (kinds_f, cats_f, scope_f, units_f, kb_f) else {
+        let (Some(kinds_f), Some(cats_f), Some(scope_f), Some(units_f), Some(kb_f)) =
+            (kinds_f, cats_f, scope_f, units_f, kb_f)
+        else {
             return Err(errors);
         };
-        let mut err = |file: &str, msg: String| errors.push(RulesError { file: file.into(), msg });
+        let mut err = |file: &str, msg: String| {
+            errors.push(RulesError {
+                file: file.into(),
+                msg,
+            })
+        };
 
         // Units and districts.
         let mut district_index = HashMap::new();
         for (i, d) in units_f.districts.iter().enumerate() {
             if d.code.len() != 6 || !d.code.bytes().all(|b| b.is_ascii_digit()) {
-                err(f_units, format!("district {}: code {:?} is not a 6-digit division code", d.name, d.code));
+                err(
+                    f_units,
+                    format!(
+                        "district {}: code {:?} is not a 6-digit division code",
+                        d.name, d.code
+                    ),
+                );
             }
             if district_index.insert(d.code.clone(), i).is_some() {
                 err(f_units, format!("district code {} defined twice", d.code));
@@ -183,34 +227,62 @@ impl Router {
             }
             units.push(UnitRt { targets });
         }
-        let unit = |file: &str, key: &str, what: &str, err: &mut dyn FnMut(&str, String)| -> usize {
-            unit_index.get(key).copied().unwrap_or_else(|| {
-                err(file, format!("{what}: unknown unit key {key:?}"));
-                0
-            })
-        };
-        let coordinator = unit(f_units, &units_f.city.coordinator, "city.coordinator", &mut err);
+        let unit =
+            |file: &str, key: &str, what: &str, err: &mut dyn FnMut(&str, String)| -> usize {
+                unit_index.get(key).copied().unwrap_or_else(|| {
+                    err(file, format!("{what}: unknown unit key {key:?}"));
+                    0
+                })
+            };
+        let coordinator = unit(
+            f_units,
+            &units_f.city.coordinator,
+            "city.coordinator",
+            &mut err,
+        );
         let c = &units_f.city;
-        if !(c.area_code.starts_with('0') && (3..=4).contains(&c.area_code.len()) && c.area_code.bytes().all(|b| b.is_ascii_digit())) {
-            err(f_units, format!("city.area_code {:?} is not a 3- or 4-digit area code", c.area_code));
+        if !(c.area_code.starts_with('0')
+            && (3..=4).contains(&c.area_code.len())
+            && c.area_code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            err(
+                f_units,
+                format!(
+                    "city.area_code {:?} is not a 3- or 4-digit area code",
+                    c.area_code
+                ),
+            );
         }
         if c.case_prefix.is_empty() || !c.case_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            err(f_units, format!("city.case_prefix {:?} must be ASCII letters or digits", c.case_prefix));
+            err(
+                f_units,
+                format!(
+                    "city.case_prefix {:?} must be ASCII letters or digits",
+                    c.case_prefix
+                ),
+            );
         }
 
         let mut mb = MatcherBuilder::default();
         let mut ids = HashSet::new();
         let mut rule_errors = Vec::new();
-        let mut add = |file: &str, r: &dyn Keyworded, stage: Stage, rule_errors: &mut Vec<RulesError>| {
-            if !ids.insert(r.id().to_string()) {
-                rule_errors.push(RulesError { file: file.into(), msg: format!("rule id {} used twice", r.id()) });
-            }
-            mb.add(file, r, stage, rule_errors);
-        };
+        let mut add =
+            |file: &str, r: &dyn Keyworded, stage: Stage, rule_errors: &mut Vec<RulesError>| {
+                if !ids.insert(r.id().to_string()) {
+                    rule_errors.push(RulesError {
+                        file: file.into(),
+                        msg: format!("rule id {} used twice", r.id()),
+                    });
+                }
+                mb.add(file, r, stage, rule_errors);
+            };
 
         // Kinds.
         let default_kind = Kind::parse(&kinds_f.default_kind).unwrap_or_else(|| {
-            err(f_kinds, format!("default_kind: unknown kind {:?}", kinds_f.default_kind));
+            err(
+                f_kinds,
+                format!("default_kind: unknown kind {:?}", kinds_f.default_kind),
+            );
             Kind::Help
         });
         let mut kinds = Vec::new();
@@ -219,7 +291,10 @@ impl Router {
                 err(f_kinds, format!("rule {}: unknown kind {:?}", r.id, r.kind));
                 Kind::Help
             });
-            kinds.push(KindRt { kind, weight: r.weight });
+            kinds.push(KindRt {
+                kind,
+                weight: r.weight,
+            });
             add(f_kinds, r, Stage::Kind(i), &mut rule_errors);
         }
 
@@ -228,17 +303,42 @@ impl Router {
         let mut category_by_code = HashMap::new();
         for (i, c) in cats_f.categories.iter().enumerate() {
             let u = unit(f_cats, &c.unit, &format!("category {}", c.code), &mut err);
-            let co = c.co_units.iter().map(|k| unit(f_cats, k, &format!("category {} co_units", c.code), &mut err)).collect();
+            let co = c
+                .co_units
+                .iter()
+                .map(|k| {
+                    unit(
+                        f_cats,
+                        k,
+                        &format!("category {} co_units", c.code),
+                        &mut err,
+                    )
+                })
+                .collect();
             if category_by_code.insert(c.code.clone(), i).is_some() {
                 err(f_cats, format!("category {} defined twice", c.code));
             }
-            categories.push(CategoryRt { code: Arc::from(c.code.as_str()), unit: u, locality: c.locality, co_units: co });
+            categories.push(CategoryRt {
+                code: Arc::from(c.code.as_str()),
+                unit: u,
+                locality: c.locality,
+                co_units: co,
+            });
             add(f_cats, c, Stage::Category(i), &mut rule_errors);
         }
-        let default_category = category_by_code.get(&cats_f.default_category).copied().unwrap_or_else(|| {
-            err(f_cats, format!("default_category {:?} is not a defined category", cats_f.default_category));
-            0
-        });
+        let default_category = category_by_code
+            .get(&cats_f.default_category)
+            .copied()
+            .unwrap_or_else(|| {
+                err(
+                    f_cats,
+                    format!(
+                        "default_category {:?} is not a defined category",
+                        cats_f.default_category
+                    ),
+                );
+                0
+            });
 
         // Scope.
         let e = &scope_f.empty;
@@ -246,28 +346,52 @@ impl Router {
             id: Arc::from(e.id.as_str()),
             guidance: Arc::from(e.guidance.as_str()),
             min_chars: e.min_chars,
-            filler: e.filler.iter().map(|f| crate::normalize::normalize_text(f)).collect(),
+            filler: e
+                .filler
+                .iter()
+                .map(|f| crate::normalize::normalize_text(f))
+                .collect(),
         };
         let mut not_accepted = Vec::new();
         for (i, r) in scope_f.not_accepted.iter().enumerate() {
-            not_accepted.push(NotAcceptedRt { guidance: Arc::from(r.guidance.as_str()) });
+            not_accepted.push(NotAcceptedRt {
+                guidance: Arc::from(r.guidance.as_str()),
+            });
             add(f_scope, r, Stage::NotAccepted(i), &mut rule_errors);
         }
         let mut emergency = Vec::new();
         for (i, r) in scope_f.emergency.iter().enumerate() {
-            emergency.push(LineRt { target: line_target(&r.line, &r.name), guidance: Arc::from(r.guidance.as_str()), supervisor: None, category: None });
+            emergency.push(LineRt {
+                target: line_target(&r.line, &r.name),
+                guidance: Arc::from(r.guidance.as_str()),
+                supervisor: None,
+                category: None,
+            });
             add(f_scope, r, Stage::Emergency(i), &mut rule_errors);
         }
         let mut subcenter = Vec::new();
         for (i, r) in scope_f.subcenter.iter().enumerate() {
-            subcenter.push(LineRt { target: line_target(&r.line, &r.name), guidance: Arc::from(r.guidance.as_str()), supervisor: None, category: None });
+            subcenter.push(LineRt {
+                target: line_target(&r.line, &r.name),
+                guidance: Arc::from(r.guidance.as_str()),
+                supervisor: None,
+                category: None,
+            });
             add(f_scope, r, Stage::Subcenter(i), &mut rule_errors);
         }
         let mut utility = Vec::new();
         for (i, r) in scope_f.utility.iter().enumerate() {
-            let sup = unit(f_scope, &r.supervisor, &format!("utility {}", r.id), &mut err);
+            let sup = unit(
+                f_scope,
+                &r.supervisor,
+                &format!("utility {}", r.id),
+                &mut err,
+            );
             if !category_by_code.contains_key(&r.category) {
-                err(f_scope, format!("utility {}: unknown category {:?}", r.id, r.category));
+                err(
+                    f_scope,
+                    format!("utility {}: unknown category {:?}", r.id, r.category),
+                );
             }
             utility.push(LineRt {
                 target: line_target(&r.line, &r.name),
@@ -282,7 +406,13 @@ impl Router {
             let p = match Priority::parse(&r.priority) {
                 Some(p @ (Priority::Special | Priority::SpecialEmergency)) => p,
                 _ => {
-                    err(f_scope, format!("special {}: priority {:?} must be special or special_emergency", r.id, r.priority));
+                    err(
+                        f_scope,
+                        format!(
+                            "special {}: priority {:?} must be special or special_emergency",
+                            r.id, r.priority
+                        ),
+                    );
                     Priority::Special
                 }
             };
@@ -294,7 +424,11 @@ impl Router {
         let mut kb = Vec::new();
         for (i, r) in kb_f.entries.iter().enumerate() {
             kb.push(KbRt {
-                target: Target { kind: TargetKind::Knowledge, code: Arc::from(r.id.as_str()), name: Arc::from(r.title.as_str()) },
+                target: Target {
+                    kind: TargetKind::Knowledge,
+                    code: Arc::from(r.id.as_str()),
+                    name: Arc::from(r.title.as_str()),
+                },
                 answer: Arc::from(r.answer.as_str()),
             });
             add(f_kb, r, Stage::Kb(i), &mut rule_errors);

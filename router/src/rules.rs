@@ -27,7 +27,13 @@ pub struct RuleSources<'a> {
 }
 
 /// The file names, in the order of [`RuleSources`]' fields.
-pub const FILE_NAMES: [&str; 5] = ["kinds.toml", "categories.toml", "scope.toml", "units.toml", "kb.toml"];
+pub const FILE_NAMES: [&str; 5] = [
+    "kinds.toml",
+    "categories.toml",
+    "scope.toml",
+    "units.toml",
+    "kb.toml",
+];
 
 /// One problem in the rules data; loading reports all of them at once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -57,7 +57,7 @@ fn best_line<'a>(
         .matched(hits)
         .filter_map(|(s, id, n)| pick(s).map(|i| (i, n, id)))
         .collect();
-    m.sort_by(|a, b| b.1.cmp(&a.1));
+    m.sort_by_key(|x| std::cmp::Reverse(x.1));
     for (_, _, id) in &m {
         rule_ids.push((*id).clone());
     }
@@ -68,35 +68,78 @@ fn transfer(route: RouteKind, table: &[LineRt], picked: &[(usize, &Arc<str>)]) -
     let (first, _) = *picked.first()?;
     Some(Scoped {
         route,
-        targets: picked.iter().map(|(i, _)| table[*i].target.clone()).collect(),
+        targets: picked
+            .iter()
+            .map(|(i, _)| table[*i].target.clone())
+            .collect(),
         guidance: table[first].guidance.clone(),
         utility: None,
     })
 }
 
 /// Applies the scope rules in order of precedence; `None` means ordinary routing.
-pub fn scope(router: &Router, text: &str, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> Option<Scoped> {
+pub fn scope(
+    router: &Router,
+    text: &str,
+    hits: &Hits,
+    rule_ids: &mut Vec<Arc<str>>,
+) -> Option<Scoped> {
     // Only short texts can be empty; skip the work for the rest.
-    if text.chars().count() <= 32 && substance(text, &router.empty.filler) < router.empty.min_chars {
+    if text.chars().count() <= 32 && substance(text, &router.empty.filler) < router.empty.min_chars
+    {
         rule_ids.push(router.empty.id.clone());
-        return Some(Scoped { route: RouteKind::NotAccepted, targets: Vec::new(), guidance: router.empty.guidance.clone(), utility: None });
+        return Some(Scoped {
+            route: RouteKind::NotAccepted,
+            targets: Vec::new(),
+            guidance: router.empty.guidance.clone(),
+            utility: None,
+        });
     }
-    let emergency = best_line(router, hits, |s| match s { Stage::Emergency(i) => Some(i), _ => None }, rule_ids);
+    let emergency = best_line(
+        router,
+        hits,
+        |s| match s {
+            Stage::Emergency(i) => Some(i),
+            _ => None,
+        },
+        rule_ids,
+    );
     if let Some(s) = transfer(RouteKind::EmergencyTransfer, &router.emergency, &emergency) {
         return Some(s);
     }
     for (stage, id, _) in router.matcher.matched(hits) {
         if let Stage::NotAccepted(i) = stage {
             rule_ids.push(id.clone());
-            return Some(Scoped { route: RouteKind::NotAccepted, targets: Vec::new(), guidance: router.not_accepted[i].guidance.clone(), utility: None });
+            return Some(Scoped {
+                route: RouteKind::NotAccepted,
+                targets: Vec::new(),
+                guidance: router.not_accepted[i].guidance.clone(),
+                utility: None,
+            });
         }
     }
-    let sub = best_line(router, hits, |s| match s { Stage::Subcenter(i) => Some(i), _ => None }, rule_ids);
+    let sub = best_line(
+        router,
+        hits,
+        |s| match s {
+            Stage::Subcenter(i) => Some(i),
+            _ => None,
+        },
+        rule_ids,
+    );
     if let Some(mut s) = transfer(RouteKind::SubcenterTransfer, &router.subcenter, &sub) {
         s.targets.truncate(1);
         return Some(s);
     }
-    let util = best_line(router, hits, |s| match s { Stage::Utility(i) => Some(i), _ => None }, rule_ids);
+    let util = best_line(
+        router,
+        hits,
+        |s| match s {
+            Stage::Utility(i) => Some(i),
+            _ => None,
+        },
+        rule_ids,
+    );
     if let Some(mut s) = transfer(RouteKind::UtilityLinkage, &router.utility, &util) {
         s.utility = util.first().map(|(i, _)| *i);
         return Some(s);

@@ -4,7 +4,9 @@ mod common;
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
 use common::*;
 use hotline_router::calendar::Calendar;
-use hotline_router::deadlines::{add_working_days, compute, extend, DeadlineInput, ExtensionRequest, Scope};
+use hotline_router::deadlines::{
+    add_working_days, compute, extend, DeadlineInput, ExtensionRequest, Scope,
+};
 use hotline_router::{Channel, Instant, Kind, Origin, Priority, RouteKind};
 use proptest::prelude::*;
 
@@ -19,31 +21,59 @@ fn local_date(t: Instant) -> NaiveDate {
 #[test]
 fn conventions_worked_examples() {
     // Friday 15:00 + 3 working days = Wednesday 15:00.
-    assert_eq!(add_working_days(cal(), at("2026-11-20 15:00"), 3), (at("2026-11-25 15:00"), false));
+    assert_eq!(
+        add_working_days(cal(), at("2026-11-20 15:00"), 3),
+        (at("2026-11-25 15:00"), false)
+    );
     // Saturday 10:00 starts Monday 00:00 and is due Thursday 00:00.
-    assert_eq!(add_working_days(cal(), at("2026-11-21 10:00"), 3), (at("2026-11-26 00:00"), false));
+    assert_eq!(
+        add_working_days(cal(), at("2026-11-21 10:00"), 3),
+        (at("2026-11-26 00:00"), false)
+    );
 }
 
 #[test]
 fn holidays_and_make_up_days() {
     // 2026 National Day: Oct 1–7 off, Sep 20 (Sun) and Oct 10 (Sat) worked.
     // Wednesday Sep 30 16:00 + 1 working day: 8 h left on the 30th, then Oct 8 16:00.
-    assert_eq!(add_working_days(cal(), at("2026-09-30 16:00"), 1), (at("2026-10-08 16:00"), false));
+    assert_eq!(
+        add_working_days(cal(), at("2026-09-30 16:00"), 1),
+        (at("2026-10-08 16:00"), false)
+    );
     // A complaint on Saturday Sep 19 counts from the make-up Sunday Sep 20.
-    assert_eq!(add_working_days(cal(), at("2026-09-19 12:00"), 1), (at("2026-09-21 00:00"), false));
+    assert_eq!(
+        add_working_days(cal(), at("2026-09-19 12:00"), 1),
+        (at("2026-09-21 00:00"), false)
+    );
     // Spring festival 2025: Jan 28 – Feb 4 off. Mon Jan 27 09:00: 15 h, then Feb 5, 6 and 9 h of Feb 7.
-    assert_eq!(add_working_days(cal(), at("2025-01-27 09:00"), 3), (at("2025-02-07 09:00"), false));
-    assert_eq!(cal().is_workday(NaiveDate::from_ymd_opt(2026, 2, 14).expect("date")), (true, false));
-    assert_eq!(cal().is_workday(NaiveDate::from_ymd_opt(2026, 2, 16).expect("date")), (false, false));
+    assert_eq!(
+        add_working_days(cal(), at("2025-01-27 09:00"), 3),
+        (at("2025-02-07 09:00"), false)
+    );
+    assert_eq!(
+        cal().is_workday(NaiveDate::from_ymd_opt(2026, 2, 14).expect("date")),
+        (true, false)
+    );
+    assert_eq!(
+        cal().is_workday(NaiveDate::from_ymd_opt(2026, 2, 16).expect("date")),
+        (false, false)
+    );
 }
 
 #[test]
 fn past_the_calendar_is_provisional() {
     let (t, prov) = add_working_days(cal(), at("2026-12-31 10:00"), 1);
     assert!(prov);
-    assert_eq!(t, at("2027-01-01 10:00"), "Mon–Fri fallback: Jan 1 2027 is a Friday");
+    assert_eq!(
+        t,
+        at("2027-01-01 10:00"),
+        "Mon–Fri fallback: Jan 1 2027 is a Friday"
+    );
     // Ending exactly at the 00:00 boundary of the unknown year is not provisional.
-    assert_eq!(add_working_days(cal(), at("2026-12-31 00:00"), 1), (at("2027-01-01 00:00"), false));
+    assert_eq!(
+        add_working_days(cal(), at("2026-12-31 00:00"), 1),
+        (at("2027-01-01 00:00"), false)
+    );
 }
 
 #[test]
@@ -61,7 +91,11 @@ fn every_limit() {
     assert_eq!(d.dispatch_by, Some(at("2026-11-27 15:10")));
     assert_eq!(d.sign_by, Some(at("2026-11-27 15:40")));
     assert_eq!(d.return_by, Some(at("2026-11-27 16:10")));
-    assert_eq!(d.complete_by, Some(at("2026-12-02 12:00")), "Fri 15:00 + 3 wd = Wed 15:00, 3 h early");
+    assert_eq!(
+        d.complete_by,
+        Some(at("2026-12-02 12:00")),
+        "Fri 15:00 + 3 wd = Wed 15:00, 3 h early"
+    );
     assert_eq!(d.notify_by, Some(at("2026-11-27 15:03")));
     assert_eq!(d.first_feedback_by, Some(at("2026-11-27 16:00")));
     assert_eq!(d.progress_by, Some(at("2026-11-30 15:00")));
@@ -74,27 +108,87 @@ fn every_limit() {
         (Kind::Report, "2026-12-02 15:00"),
         (Kind::Epidemic, "2026-11-27 19:00"),
     ] {
-        let d = compute(cal(), &DeadlineInput { kind, origin: Origin::Local, priority: Priority::Normal, channel: Channel::Phone, ..input }, Scope::Route);
+        let d = compute(
+            cal(),
+            &DeadlineInput {
+                kind,
+                origin: Origin::Local,
+                priority: Priority::Normal,
+                channel: Channel::Phone,
+                ..input
+            },
+            Scope::Route,
+        );
         assert_eq!(d.complete_by, Some(at(due)), "{kind}");
-        assert_eq!(d.accept_by, None, "phone calls have no 3-minute acceptance limit");
+        assert_eq!(
+            d.accept_by, None,
+            "phone calls have no 3-minute acceptance limit"
+        );
         assert_eq!(d.notify_by, None);
     }
-    let transfer = compute(cal(), &DeadlineInput { route: RouteKind::EmergencyTransfer, priority: Priority::Normal, ..input }, Scope::Route);
+    let transfer = compute(
+        cal(),
+        &DeadlineInput {
+            route: RouteKind::EmergencyTransfer,
+            priority: Priority::Normal,
+            ..input
+        },
+        Scope::Route,
+    );
     assert_eq!((transfer.dispatch_by, transfer.complete_by), (None, None));
 }
 
 #[test]
 fn extensions_follow_art_13_3() {
     let due = at("2026-11-30 15:00");
-    let req = ExtensionRequest { kind: Kind::Complaint, complete_by: due, requested_at: at("2026-11-30 13:00"), days: 2, already_extended: false };
+    let req = ExtensionRequest {
+        kind: Kind::Complaint,
+        complete_by: due,
+        requested_at: at("2026-11-30 13:00"),
+        days: 2,
+        already_extended: false,
+    };
     assert_eq!(extend(cal(), &req), Ok((at("2026-12-02 15:00"), false)));
     let refused = |r: ExtensionRequest| extend(cal(), &r).err().map(|e| e.code());
-    assert_eq!(refused(ExtensionRequest { requested_at: at("2026-11-30 13:01"), ..req }), Some("TOO_LATE"));
-    assert_eq!(refused(ExtensionRequest { already_extended: true, ..req }), Some("ALREADY_EXTENDED"));
-    assert_eq!(refused(ExtensionRequest { days: 3, ..req }), Some("BAD_LENGTH"));
-    assert_eq!(refused(ExtensionRequest { days: 0, ..req }), Some("BAD_LENGTH"));
-    assert_eq!(refused(ExtensionRequest { kind: Kind::Help, ..req }), Some("KIND_NOT_EXTENDABLE"));
-    let msg = extend(cal(), &ExtensionRequest { requested_at: at("2026-11-30 14:00"), ..req }).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        refused(ExtensionRequest {
+            requested_at: at("2026-11-30 13:01"),
+            ..req
+        }),
+        Some("TOO_LATE")
+    );
+    assert_eq!(
+        refused(ExtensionRequest {
+            already_extended: true,
+            ..req
+        }),
+        Some("ALREADY_EXTENDED")
+    );
+    assert_eq!(
+        refused(ExtensionRequest { days: 3, ..req }),
+        Some("BAD_LENGTH")
+    );
+    assert_eq!(
+        refused(ExtensionRequest { days: 0, ..req }),
+        Some("BAD_LENGTH")
+    );
+    assert_eq!(
+        refused(ExtensionRequest {
+            kind: Kind::Help,
+            ..req
+        }),
+        Some("KIND_NOT_EXTENDABLE")
+    );
+    let msg = extend(
+        cal(),
+        &ExtensionRequest {
+            requested_at: at("2026-11-30 14:00"),
+            ..req
+        },
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(msg.contains("2026-11-30T13:00:00+08:00"), "{msg}");
 }
 

@@ -12,45 +12,241 @@ struct Case {
     rule: &'static str,
 }
 
-const fn case(text: &'static str, district: &'static str, route: RouteKind, kind: Option<Kind>, target: &'static str, rule: &'static str) -> Case {
-    Case { text, district, route, kind, target, rule }
+const fn case(
+    text: &'static str,
+    district: &'static str,
+    route: RouteKind,
+    kind: Option<Kind>,
+    target: &'static str,
+    rule: &'static str,
+) -> Case {
+    Case {
+        text,
+        district,
+        route,
+        kind,
+        target,
+        rule,
+    }
 }
 
 use RouteKind::*;
 
 const CASES: &[Case] = &[
     // Work orders: locality (district counterpart) and function (city unit).
-    case("我要投诉小区物业，电梯坏了一个月没人修", "510802", WorkOrder, Some(Kind::Complaint), "510802.zjj", "category.housing.property"),
-    case("旁边工地夜间施工，吵得睡不着，请尽快处理", "510811", WorkOrder, None, "510811.zjj", "category.housing.construction"),
-    case("举报利州区东坝一家黑作坊无证经营，卫生很差，地沟油", "510802", WorkOrder, Some(Kind::Report), "510802.scjg", "kind.report"),
-    case("公司拖欠我们农民工工资三个月了，包工头跑了", "510824", WorkOrder, Some(Kind::Complaint), "510824.rsj", "category.labor.wages"),
-    case("开发商延期交房半年了，也不给说法", "510802", WorkOrder, None, "510800.zjj", "route.function"),
-    case("建议在南河公交站增设一个候车亭，老人等车太晒", "", WorkOrder, Some(Kind::Suggestion), "510800.jtj", "category.transport"),
-    case("我觉得新出的停车收费标准不合理，有意见", "510812", WorkOrder, Some(Kind::Opinion), "510800.rx", "category.default"),
-    case("村里的化工厂往河道偷排废水，水都变黑了", "510823", WorkOrder, Some(Kind::Report), "510823.sthj", "category.env.pollution"),
-    case("发热门诊排队太久，想了解核酸检测点在哪", "510802", WorkOrder, Some(Kind::Epidemic), "510802.wjw", "category.health.epidemic"),
+    case(
+        "我要投诉小区物业，电梯坏了一个月没人修",
+        "510802",
+        WorkOrder,
+        Some(Kind::Complaint),
+        "510802.zjj",
+        "category.housing.property",
+    ),
+    case(
+        "旁边工地夜间施工，吵得睡不着，请尽快处理",
+        "510811",
+        WorkOrder,
+        None,
+        "510811.zjj",
+        "category.housing.construction",
+    ),
+    case(
+        "举报利州区东坝一家黑作坊无证经营，卫生很差，地沟油",
+        "510802",
+        WorkOrder,
+        Some(Kind::Report),
+        "510802.scjg",
+        "kind.report",
+    ),
+    case(
+        "公司拖欠我们农民工工资三个月了，包工头跑了",
+        "510824",
+        WorkOrder,
+        Some(Kind::Complaint),
+        "510824.rsj",
+        "category.labor.wages",
+    ),
+    case(
+        "开发商延期交房半年了，也不给说法",
+        "510802",
+        WorkOrder,
+        None,
+        "510800.zjj",
+        "route.function",
+    ),
+    case(
+        "建议在南河公交站增设一个候车亭，老人等车太晒",
+        "",
+        WorkOrder,
+        Some(Kind::Suggestion),
+        "510800.jtj",
+        "category.transport",
+    ),
+    case(
+        "我觉得新出的停车收费标准不合理，有意见",
+        "510812",
+        WorkOrder,
+        Some(Kind::Opinion),
+        "510800.rx",
+        "category.default",
+    ),
+    case(
+        "村里的化工厂往河道偷排废水，水都变黑了",
+        "510823",
+        WorkOrder,
+        Some(Kind::Report),
+        "510823.sthj",
+        "category.env.pollution",
+    ),
+    case(
+        "发热门诊排队太久，想了解核酸检测点在哪",
+        "510802",
+        WorkOrder,
+        Some(Kind::Epidemic),
+        "510802.wjw",
+        "category.health.epidemic",
+    ),
     // Direct answers from the knowledge base.
-    case("请问公积金怎么提取？需要什么材料", "510802", DirectAnswer, Some(Kind::Consultation), "kb.housing_fund.withdraw", "route.direct_answer"),
-    case("你好，我身份证丢了，请问去哪里补办？", "510821", DirectAnswer, Some(Kind::Consultation), "kb.idcard.reissue", "route.direct_answer"),
-    case("剑门关门票多少钱，几点开门？", "510823", DirectAnswer, Some(Kind::Consultation), "kb.tourism.jianmenguan", "kb.tourism.jianmenguan"),
+    case(
+        "请问公积金怎么提取？需要什么材料",
+        "510802",
+        DirectAnswer,
+        Some(Kind::Consultation),
+        "kb.housing_fund.withdraw",
+        "route.direct_answer",
+    ),
+    case(
+        "你好，我身份证丢了，请问去哪里补办？",
+        "510821",
+        DirectAnswer,
+        Some(Kind::Consultation),
+        "kb.idcard.reissue",
+        "route.direct_answer",
+    ),
+    case(
+        "剑门关门票多少钱，几点开门？",
+        "510823",
+        DirectAnswer,
+        Some(Kind::Consultation),
+        "kb.tourism.jianmenguan",
+        "kb.tourism.jianmenguan",
+    ),
     // Sub-center transfers (Art. 7).
-    case("请问个人所得税年度汇算怎么退税", "510802", SubcenterTransfer, None, "12366", "scope.subcenter.tax"),
-    case("我昨天报警，派出所一直不处理，民警态度很差", "510802", SubcenterTransfer, None, "966110", "scope.subcenter.police_conduct"),
+    case(
+        "请问个人所得税年度汇算怎么退税",
+        "510802",
+        SubcenterTransfer,
+        None,
+        "12366",
+        "scope.subcenter.tax",
+    ),
+    case(
+        "我昨天报警，派出所一直不处理，民警态度很差",
+        "510802",
+        SubcenterTransfer,
+        None,
+        "966110",
+        "scope.subcenter.police_conduct",
+    ),
     // Emergencies (Art. 10(3)).
-    case("楼下饭店着火了，浓烟很大", "510802", EmergencyTransfer, None, "119", "scope.emergency.119"),
-    case("路口有人晕倒了，不省人事", "510811", EmergencyTransfer, None, "120", "scope.emergency.120"),
-    case("有人在菜市场持刀打架", "510802", EmergencyTransfer, None, "110", "scope.emergency.110"),
-    case("京昆高速出口发生车祸，两车追尾", "510823", EmergencyTransfer, None, "122", "scope.emergency.122"),
+    case(
+        "楼下饭店着火了，浓烟很大",
+        "510802",
+        EmergencyTransfer,
+        None,
+        "119",
+        "scope.emergency.119",
+    ),
+    case(
+        "路口有人晕倒了，不省人事",
+        "510811",
+        EmergencyTransfer,
+        None,
+        "120",
+        "scope.emergency.120",
+    ),
+    case(
+        "有人在菜市场持刀打架",
+        "510802",
+        EmergencyTransfer,
+        None,
+        "110",
+        "scope.emergency.110",
+    ),
+    case(
+        "京昆高速出口发生车祸，两车追尾",
+        "510823",
+        EmergencyTransfer,
+        None,
+        "122",
+        "scope.emergency.122",
+    ),
     // Utility linkage (Art. 15).
-    case("我家从早上开始停水了，什么时候来水", "510802", UtilityLinkage, None, "0839-3212345", "scope.utility.water"),
-    case("家里突然停电，跳闸了也合不上", "510824", UtilityLinkage, None, "95598", "scope.utility.power"),
-    case("天然气表不走字了，燃气公司电话打不通", "510802", UtilityLinkage, None, "0839-3312345", "scope.utility.gas"),
+    case(
+        "我家从早上开始停水了，什么时候来水",
+        "510802",
+        UtilityLinkage,
+        None,
+        "0839-3212345",
+        "scope.utility.water",
+    ),
+    case(
+        "家里突然停电，跳闸了也合不上",
+        "510824",
+        UtilityLinkage,
+        None,
+        "95598",
+        "scope.utility.power",
+    ),
+    case(
+        "天然气表不走字了，燃气公司电话打不通",
+        "510802",
+        UtilityLinkage,
+        None,
+        "0839-3312345",
+        "scope.utility.gas",
+    ),
     // Not accepted (Art. 10).
-    case("我要起诉我前夫，法院判决他一直不执行", "510802", NotAccepted, None, "", "scope.not_accepted.procedure"),
-    case("帮我查一下他的住址和别人的手机号", "510802", NotAccepted, None, "", "scope.not_accepted.secret_privacy"),
-    case("喂？你好，喂", "510802", NotAccepted, None, "", "scope.not_accepted.empty"),
-    case("部队营区晚上训练声音大", "510802", NotAccepted, None, "", "scope.not_accepted.military"),
-    case("能不能帮我办假证", "510802", NotAccepted, None, "", "scope.not_accepted.unlawful"),
+    case(
+        "我要起诉我前夫，法院判决他一直不执行",
+        "510802",
+        NotAccepted,
+        None,
+        "",
+        "scope.not_accepted.procedure",
+    ),
+    case(
+        "帮我查一下他的住址和别人的手机号",
+        "510802",
+        NotAccepted,
+        None,
+        "",
+        "scope.not_accepted.secret_privacy",
+    ),
+    case(
+        "喂？你好，喂",
+        "510802",
+        NotAccepted,
+        None,
+        "",
+        "scope.not_accepted.empty",
+    ),
+    case(
+        "部队营区晚上训练声音大",
+        "510802",
+        NotAccepted,
+        None,
+        "",
+        "scope.not_accepted.military",
+    ),
+    case(
+        "能不能帮我办假证",
+        "510802",
+        NotAccepted,
+        None,
+        "",
+        "scope.not_accepted.unlawful",
+    ),
 ];
 
 #[test]
@@ -66,22 +262,44 @@ fn golden_routes() {
                 continue;
             }
         };
-        let first = d.targets.first().map(|t| t.code.to_string()).unwrap_or_default();
+        let first = d
+            .targets
+            .first()
+            .map(|t| t.code.to_string())
+            .unwrap_or_default();
         let ids: Vec<&str> = d.rule_ids.iter().map(|s| &**s).collect();
-        if d.route != c.route || first != c.target || c.kind.is_some_and(|k| k != d.kind) || !ids.contains(&c.rule) {
-            failures.push(format!("{}: got {:?} {:?} target {first} rules {ids:?}", c.text, d.route, d.kind, ));
+        if d.route != c.route
+            || first != c.target
+            || c.kind.is_some_and(|k| k != d.kind)
+            || !ids.contains(&c.rule)
+        {
+            failures.push(format!(
+                "{}: got {:?} {:?} target {first} rules {ids:?}",
+                c.text, d.route, d.kind,
+            ));
         }
         if c.route == NotAccepted && d.guidance.is_empty() {
             failures.push(format!("{}: not accepted without guidance", c.text));
         }
     }
-    assert!(failures.is_empty(), "{} of {} golden cases differ:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases differ:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn special_matters_raise_priority_and_get_their_deadlines() {
     let r = router();
-    let d = decide(r, &phone_contact("s1", "整个小区停水两天了，上千户没水用", "510802"), at("2026-11-26 10:00")).expect("decide");
+    let d = decide(
+        r,
+        &phone_contact("s1", "整个小区停水两天了，上千户没水用", "510802"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decide");
     assert_eq!(d.route, UtilityLinkage);
     assert_eq!(d.priority, Priority::Special);
     assert_eq!(d.lead_unit.as_deref(), Some("510802.zjj"));
@@ -90,12 +308,22 @@ fn special_matters_raise_priority_and_get_their_deadlines() {
     assert_eq!(d.deadlines.progress_by, Some(at("2026-11-27 10:00")));
     assert!(d.deadlines.dispatch_by.is_some());
 
-    let d = decide(r, &phone_contact("s2", "青川县山体滑坡，道路中断", "510822"), at("2026-11-26 10:00")).expect("decide");
+    let d = decide(
+        r,
+        &phone_contact("s2", "青川县山体滑坡，道路中断", "510822"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decide");
     assert_eq!(d.priority, Priority::SpecialEmergency);
     assert!(d.tags.contains(&"special_emergency"));
     assert!(d.deadlines.notify_by.is_some());
 
-    let d = decide(r, &phone_contact("s3", "嘉陵江里大量死鱼，怀疑上游排污", "510802"), at("2026-11-26 10:00")).expect("decide");
+    let d = decide(
+        r,
+        &phone_contact("s3", "嘉陵江里大量死鱼，怀疑上游排污", "510802"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decide");
     assert_eq!(d.priority, Priority::Special);
 }
 
@@ -103,11 +331,24 @@ fn special_matters_raise_priority_and_get_their_deadlines() {
 fn multi_unit_orders_have_lead_and_co_units() {
     let r = router();
     let text = "小区物业把楼道和绿化带占了摆摊，物业费照收，城管也不管乱摆摊占道经营";
-    let d = decide(r, &phone_contact("m1", text, "510802"), at("2026-11-26 10:00")).expect("decide");
+    let d = decide(
+        r,
+        &phone_contact("m1", text, "510802"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decide");
     assert_eq!(d.route, WorkOrder);
     // More hits for street vending than for the property company: 城管 leads.
-    assert_eq!(d.lead_unit.as_deref(), Some("510802.cgj"), "{:?}", d.rule_ids);
-    assert_eq!(d.co_units.iter().map(|s| &**s).collect::<Vec<_>>(), vec!["510802.zjj"]);
+    assert_eq!(
+        d.lead_unit.as_deref(),
+        Some("510802.cgj"),
+        "{:?}",
+        d.rule_ids
+    );
+    assert_eq!(
+        d.co_units.iter().map(|s| &**s).collect::<Vec<_>>(),
+        vec!["510802.zjj"]
+    );
     assert_eq!(d.targets.len(), 2);
     assert!(d.rule_ids.iter().any(|s| &**s == "route.multi_unit"));
 }
@@ -133,7 +374,12 @@ fn hints_win_over_rules() {
 
 #[test]
 fn unknown_district_goes_to_city_unit() {
-    let d = decide(router(), &phone_contact("d1", "我要投诉小区物业不作为", "999999"), at("2026-11-26 10:00")).expect("decide");
+    let d = decide(
+        router(),
+        &phone_contact("d1", "我要投诉小区物业不作为", "999999"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decide");
     assert_eq!(d.lead_unit.as_deref(), Some("510800.zjj"));
     assert!(d.rule_ids.iter().any(|s| &**s == "route.district_unknown"));
 }
@@ -148,7 +394,10 @@ fn platform_orders_are_due_three_hours_early() {
     // Thursday 10:00 + 3 working days = Tuesday 10:00; 3 h earlier for the platform.
     assert_eq!(local.deadlines.complete_by, Some(at("2026-12-01 10:00")));
     assert_eq!(prov.deadlines.complete_by, Some(at("2026-12-01 07:00")));
-    assert!(prov.rule_ids.iter().any(|s| &**s == "deadline.platform_advance"));
+    assert!(prov
+        .rule_ids
+        .iter()
+        .any(|s| &**s == "deadline.platform_advance"));
 }
 
 #[test]
@@ -162,5 +411,10 @@ fn same_contact_id_same_case_and_caller_ref_hides_the_phone() {
     assert!(!a.caller_ref.contains("13800138000"));
     let mut other = c.clone();
     other.caller.phone = "+86 138-0013-8000".into();
-    assert_eq!(decide(router(), &other, at("2026-11-26 10:00")).expect("decide").caller_ref, a.caller_ref);
+    assert_eq!(
+        decide(router(), &other, at("2026-11-26 10:00"))
+            .expect("decide")
+            .caller_ref,
+        a.caller_ref
+    );
 }

@@ -20,45 +20,114 @@ fn ok() -> Contact {
 
 #[test]
 fn missing_contact_id() {
-    check(Contact { contact_id: "  ".into(), ..ok() }, "MISSING_CONTACT_ID", "contact_id");
+    check(
+        Contact {
+            contact_id: "  ".into(),
+            ..ok()
+        },
+        "MISSING_CONTACT_ID",
+        "contact_id",
+    );
 }
 
 #[test]
 fn invalid_contact_id() {
-    check(Contact { contact_id: "x".repeat(129), ..ok() }, "INVALID_CONTACT_ID", "contact_id");
-    check(Contact { contact_id: "a\nb".into(), ..ok() }, "INVALID_CONTACT_ID", "contact_id");
+    check(
+        Contact {
+            contact_id: "x".repeat(129),
+            ..ok()
+        },
+        "INVALID_CONTACT_ID",
+        "contact_id",
+    );
+    check(
+        Contact {
+            contact_id: "a\nb".into(),
+            ..ok()
+        },
+        "INVALID_CONTACT_ID",
+        "contact_id",
+    );
 }
 
 #[test]
 fn empty_content() {
-    check(Contact { content: "".into(), ..ok() }, "EMPTY_CONTENT", "content");
-    check(Contact { content: " \u{3000}\t\n".into(), ..ok() }, "EMPTY_CONTENT", "content");
+    check(
+        Contact {
+            content: "".into(),
+            ..ok()
+        },
+        "EMPTY_CONTENT",
+        "content",
+    );
+    check(
+        Contact {
+            content: " \u{3000}\t\n".into(),
+            ..ok()
+        },
+        "EMPTY_CONTENT",
+        "content",
+    );
 }
 
 #[test]
 fn content_too_long() {
-    check(Contact { content: "投".repeat(2731), ..ok() }, "CONTENT_TOO_LONG", "content");
+    check(
+        Contact {
+            content: "投".repeat(2731),
+            ..ok()
+        },
+        "CONTENT_TOO_LONG",
+        "content",
+    );
     // Exactly 8 KiB is still accepted.
-    let c = Contact { content: "a".repeat(8192), ..ok() };
+    let c = Contact {
+        content: "a".repeat(8192),
+        ..ok()
+    };
     assert!(decide(router(), &c, at("2026-11-26 10:00")).is_ok());
 }
 
 #[test]
 fn missing_received_at() {
-    check(Contact { received_at: None, ..ok() }, "MISSING_RECEIVED_AT", "received_at");
+    check(
+        Contact {
+            received_at: None,
+            ..ok()
+        },
+        "MISSING_RECEIVED_AT",
+        "received_at",
+    );
 }
 
 #[test]
 fn received_in_future() {
-    check(Contact { received_at: Some(at("2026-11-26 10:06")), ..ok() }, "RECEIVED_IN_FUTURE", "received_at");
+    check(
+        Contact {
+            received_at: Some(at("2026-11-26 10:06")),
+            ..ok()
+        },
+        "RECEIVED_IN_FUTURE",
+        "received_at",
+    );
     // Up to five minutes of clock skew is tolerated.
-    let c = Contact { received_at: Some(at("2026-11-26 10:05")), ..ok() };
+    let c = Contact {
+        received_at: Some(at("2026-11-26 10:05")),
+        ..ok()
+    };
     assert!(decide(router(), &c, at("2026-11-26 10:00")).is_ok());
 }
 
 #[test]
 fn unknown_channel() {
-    check(Contact { channel: None, ..ok() }, "UNKNOWN_CHANNEL", "channel");
+    check(
+        Contact {
+            channel: None,
+            ..ok()
+        },
+        "UNKNOWN_CHANNEL",
+        "channel",
+    );
 }
 
 #[test]
@@ -98,7 +167,10 @@ fn every_code_is_listed() {
         Reject::MissingReceivedAt,
         Reject::ReceivedInFuture(1),
         Reject::UnknownChannel,
-        Reject::MissingCaller { channel: Channel::Phone, field: "caller.phone" },
+        Reject::MissingCaller {
+            channel: Channel::Phone,
+            field: "caller.phone",
+        },
         Reject::InvalidPhone,
     ];
     let codes: Vec<_> = all.iter().map(Reject::code).collect();

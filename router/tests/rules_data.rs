@@ -12,16 +12,48 @@ fn shipped_rules_load_and_cover_many_patterns() {
 
 #[test]
 fn every_error_is_reported_at_once() {
-    let kinds = EMBEDDED.kinds.replace("default_kind = \"help\"", "default_kind = \"gossip\"").replace("kind = \"opinion\"", "kind = \"rumour\"");
-    let categories = EMBEDDED.categories.replace("unit = \"sthj\"", "unit = \"nosuch\"");
-    let scope = EMBEDDED.scope.replace("priority = \"special\"\nkeywords = [\"污染\"", "priority = \"urgent\"\nkeywords = [\"污染\"");
-    let units = EMBEDDED.units.replace("code = \"510811\"", "code = \"5108\"");
-    let kb = format!("{}\n[[entry]]\nid = \"kb.hukou.move\"\ntitle = \"dup\"\nanswer = \"x\"\nkeywords = []\n", EMBEDDED.kb);
-    let src = hotline_router::RuleSources { kinds: &kinds, categories: &categories, scope: &scope, units: &units, kb: &kb };
-    let errors = Router::build(src, Calendar::embedded().expect("calendar"), RouterOptions::default()).expect_err("broken data");
+    let kinds = EMBEDDED
+        .kinds
+        .replace("default_kind = \"help\"", "default_kind = \"gossip\"")
+        .replace("kind = \"opinion\"", "kind = \"rumour\"");
+    let categories = EMBEDDED
+        .categories
+        .replace("unit = \"sthj\"", "unit = \"nosuch\"");
+    let scope = EMBEDDED.scope.replace(
+        "priority = \"special\"\nkeywords = [\"污染\"",
+        "priority = \"urgent\"\nkeywords = [\"污染\"",
+    );
+    let units = EMBEDDED
+        .units
+        .replace("code = \"510811\"", "code = \"5108\"");
+    let kb = format!(
+        "{}\n[[entry]]\nid = \"kb.hukou.move\"\ntitle = \"dup\"\nanswer = \"x\"\nkeywords = []\n",
+        EMBEDDED.kb
+    );
+    let src = hotline_router::RuleSources {
+        kinds: &kinds,
+        categories: &categories,
+        scope: &scope,
+        units: &units,
+        kb: &kb,
+    };
+    let errors = Router::build(
+        src,
+        Calendar::embedded().expect("calendar"),
+        RouterOptions::default(),
+    )
+    .expect_err("broken data");
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let all = text.join("\n");
-    for needle in ["gossip", "rumour", "nosuch", "urgent", "5108", "kb.hukou.move used twice", "no keywords"] {
+    for needle in [
+        "gossip",
+        "rumour",
+        "nosuch",
+        "urgent",
+        "5108",
+        "kb.hukou.move used twice",
+        "no keywords",
+    ] {
         assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
     }
 }
@@ -29,9 +61,22 @@ fn every_error_is_reported_at_once() {
 #[test]
 fn unknown_keys_are_rejected() {
     let kb = format!("{}\n[[entry]]\nid = \"kb.x\"\ntitle = \"t\"\nanswer = \"a\"\nkeywords = [\"k\"]\nkeyword = [\"typo\"]\n", EMBEDDED.kb);
-    let src = hotline_router::RuleSources { kb: &kb, ..EMBEDDED };
-    let errors = Router::build(src, Calendar::embedded().expect("calendar"), RouterOptions::default()).expect_err("typo");
-    assert!(errors.iter().any(|e| e.file == "kb.toml" && e.msg.contains("unknown field `keyword`")), "{errors:?}");
+    let src = hotline_router::RuleSources {
+        kb: &kb,
+        ..EMBEDDED
+    };
+    let errors = Router::build(
+        src,
+        Calendar::embedded().expect("calendar"),
+        RouterOptions::default(),
+    )
+    .expect_err("typo");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.file == "kb.toml" && e.msg.contains("unknown field `keyword`")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -46,7 +91,13 @@ fn calendar_files_are_validated() {
     let errors = Calendar::from_sources(bad).expect_err("bad calendars");
     let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let all = all.join("\n");
-    for needle in ["2027-02-30", "not a weekend day", "not in year 2028", "defined twice", "syntax.toml"] {
+    for needle in [
+        "2027-02-30",
+        "not a weekend day",
+        "not in year 2028",
+        "defined twice",
+        "syntax.toml",
+    ] {
         assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
     }
 }
@@ -56,7 +107,12 @@ fn a_new_year_file_extends_the_calendar() {
     let mut cal = Calendar::embedded().expect("calendar");
     let d = chrono::NaiveDate::from_ymd_opt(2027, 2, 8).expect("date");
     assert_eq!(cal.is_workday(d), (true, true));
-    let extra = Calendar::from_sources([("2027.toml".to_string(), "year = 2027\n[[holiday]]\nname = \"春节\"\nfrom = \"2027-02-06\"\nto = \"2027-02-12\"\n".to_string())]).expect("2027");
+    let extra = Calendar::from_sources([(
+        "2027.toml".to_string(),
+        "year = 2027\n[[holiday]]\nname = \"春节\"\nfrom = \"2027-02-06\"\nto = \"2027-02-12\"\n"
+            .to_string(),
+    )])
+    .expect("2027");
     cal.merge(extra);
     assert_eq!(cal.is_workday(d), (false, false));
 }

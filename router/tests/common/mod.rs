@@ -22,9 +22,15 @@ pub fn phone_contact(id: &str, text: &str, district: &str) -> Contact {
         contact_id: id.into(),
         channel: Some(Channel::Phone),
         received_at: Some(at("2026-11-26 10:00")),
-        caller: Caller { phone: "13800138000".into(), ..Default::default() },
+        caller: Caller {
+            phone: "13800138000".into(),
+            ..Default::default()
+        },
         content: text.into(),
-        location: Location { district_code: district.into(), address: "某街道某号".into() },
+        location: Location {
+            district_code: district.into(),
+            address: "某街道某号".into(),
+        },
         ..Default::default()
     }
 }

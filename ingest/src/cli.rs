@@ -1,0 +1,69 @@
+//! Command-line interface of `hotlined`.
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotlined",
+    version,
+    about = "12345 government service hotline core: intake, routing, deadlines, SLA"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
+    /// one decision or error line per input line on stdout.
+    Replay(ReplayArgs),
+    /// Working days and deadlines.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// Check a config file (default: the embedded default) and report every error at once.
+    CheckConfig {
+        /// The config file.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Directory with rules files replacing the embedded ones.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Directory with extra `<year>.toml` holiday files.
+    #[arg(long)]
+    pub calendar_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Is DATE (YYYY-MM-DD) a working day? Prints {"date","workday","provisional"}.
+    IsWorkday {
+        date: String,
+        #[arg(long)]
+        calendar_dir: Option<PathBuf>,
+    },
+    /// Every deadline of a contact received at --received, as RFC 3339 in +08:00.
+    Due {
+        /// When the contact was received (RFC 3339).
+        #[arg(long)]
+        received: String,
+        /// consultation, help, opinion, suggestion, complaint, report or epidemic.
+        #[arg(long)]
+        kind: String,
+        /// provincial or national (orders from the platform are due 3 h early).
+        #[arg(long)]
+        origin: Option<String>,
+        /// A special matter (Art. 13(4)): adds notify_by, first_feedback_by, progress_by.
+        #[arg(long, conflicts_with = "special_emergency")]
+        special: bool,
+        /// A special emergency (Art. 13(4)).
+        #[arg(long)]
+        special_emergency: bool,
+        #[arg(long)]
+        calendar_dir: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,311 @@
+//! The daemon's configuration: one TOML file, every section optional, unknown
+//! keys rejected, and every error in the file reported at once
+//! (`hotlined check-config`). Config shapes live here; runtime shapes are
+//! built from them by the modules that use them.
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Art. 14: records are kept at least two years.
+pub const MIN_RETENTION_DAYS: u32 = 730;
+
+/// One problem in a config file, with the dotted path of the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {msg}")]
+pub struct ConfigError {
+    pub path: String,
+    pub msg: String,
+}
+
+fn cerr(path: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        msg: msg.into(),
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub rules: RulesConfig,
+    pub privacy: PrivacyConfig,
+    pub auth: AuthConfig,
+    pub tls: Option<TlsConfig>,
+    pub pipeline: PipelineConfig,
+}
+
+/// `[server]`: listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// gRPC listener.
+    pub grpc_addr: String,
+    /// Admin HTTP listener: `/metrics`, `/ready`, `/live`.
+    pub admin_addr: String,
+    /// Largest accepted gRPC message, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            grpc_addr: "127.0.0.1:50051".into(),
+            admin_addr: "127.0.0.1:9464".into(),
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[store]`: the embedded SQLite store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// Decisions and alerts are kept this many days (Art. 14: at least 730).
+    pub retention_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: PathBuf::from("./data"),
+            retention_days: MIN_RETENTION_DAYS,
+        }
+    }
+}
+
+/// `[rules]`: where rules data and extra calendar years come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RulesConfig {
+    /// A directory with any of kinds.toml, categories.toml, scope.toml,
+    /// units.toml, kb.toml; files present replace the embedded ones.
+    pub dir: Option<PathBuf>,
+    /// A directory of `<year>.toml` holiday files; they add to (or replace)
+    /// the embedded 2023–2026 years.
+    pub calendar_dir: Option<PathBuf>,
+}
+
+/// `[privacy]` (Art. 22).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PrivacyConfig {
+    /// Environment variable holding the secret that keys caller pseudonyms.
+    /// Unset or empty variable: the built-in default key (fine for tests, not production).
+    pub caller_secret_env: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            caller_secret_env: "HOTLINE_CALLER_SECRET".into(),
+        }
+    }
+}
+
+/// The roles a bearer token can have.
+pub const ROLES: &[&str] = &["gateway", "ticket-system", "dashboard"];
+
+/// `[auth]`: bearer tokens per role, stored hashed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// `[[auth.tokens]]`: one token. Give `sha256` (hex of the token's SHA-256)
+/// or `token_env` (an environment variable holding the token itself).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    pub role: String,
+    /// A label for logs; never the token.
+    pub name: String,
+    pub sha256: String,
+    pub token_env: String,
+}
+
+/// `[tls]`: serve gRPC over TLS (rustls) with this certificate and key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `[pipeline]`: queueing, batching and shutdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PipelineConfig {
+    /// Contacts waiting for the committer; when full, unary calls get
+    /// RESOURCE_EXHAUSTED and streams wait.
+    pub queue_capacity: usize,
+    /// Most contacts committed in one transaction.
+    pub batch_max: usize,
+    /// Longest a contact waits for its batch to fill, milliseconds.
+    pub batch_wait_ms: u64,
+    /// On SIGTERM, in-flight work gets this long to drain, seconds.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            queue_capacity: 8192,
+            batch_max: 2048,
+            batch_wait_ms: 2,
+            drain_timeout_secs: 20,
+        }
+    }
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let out = serde_ignored::deserialize(value, |p| unknown.push(p.to_string()));
+    for u in unknown {
+        errors.push(cerr(format!("{name}.{u}"), "unknown key"));
+    }
+    match out {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(cerr(name, e.to_string()));
+            None
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a config text; returns every error found.
+    pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| vec![cerr("(file)", e.to_string())])?;
+        let mut errors = Vec::new();
+        let mut cfg = Config::default();
+        for (key, value) in table {
+            match key.as_str() {
+                "server" => cfg.server = section(&key, value, &mut errors).unwrap_or_default(),
+                "store" => cfg.store = section(&key, value, &mut errors).unwrap_or_default(),
+                "rules" => cfg.rules = section(&key, value, &mut errors).unwrap_or_default(),
+                "privacy" => cfg.privacy = section(&key, value, &mut errors).unwrap_or_default(),
+                "auth" => cfg.auth = section(&key, value, &mut errors).unwrap_or_default(),
+                "tls" => cfg.tls = section(&key, value, &mut errors),
+                "pipeline" => cfg.pipeline = section(&key, value, &mut errors).unwrap_or_default(),
+                _ => errors.push(cerr(key, "unknown section")),
+            }
+        }
+        errors.extend(cfg.validate());
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![cerr(path.display().to_string(), e.to_string())])?;
+        Config::parse(&text)
+    }
+
+    /// Semantic checks; every error at once.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        for (path, addr) in [
+            ("server.grpc_addr", &self.server.grpc_addr),
+            ("server.admin_addr", &self.server.admin_addr),
+        ] {
+            if addr.parse::<SocketAddr>().is_err() {
+                e.push(cerr(path, format!("{addr:?} is not an IP:port address")));
+            }
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.server.max_message_bytes) {
+            e.push(cerr(
+                "server.max_message_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        if self.store.data_dir.as_os_str().is_empty() {
+            e.push(cerr("store.data_dir", "must not be empty"));
+        }
+        if self.store.retention_days < MIN_RETENTION_DAYS {
+            e.push(cerr(
+                "store.retention_days",
+                format!(
+                    "{} days is less than the 2 years (730 days) Art. 14 requires",
+                    self.store.retention_days
+                ),
+            ));
+        }
+        for (i, t) in self.auth.tokens.iter().enumerate() {
+            let p = format!("auth.tokens[{i}]");
+            if !ROLES.contains(&t.role.as_str()) {
+                e.push(cerr(
+                    format!("{p}.role"),
+                    format!("{:?} is not one of {}", t.role, ROLES.join(", ")),
+                ));
+            }
+            match (t.sha256.is_empty(), t.token_env.is_empty()) {
+                (true, true) => e.push(cerr(&p, "needs sha256 or token_env")),
+                (false, false) => e.push(cerr(&p, "give sha256 or token_env, not both")),
+                (false, true)
+                    if t.sha256.len() != 64 || !t.sha256.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    e.push(cerr(
+                        format!("{p}.sha256"),
+                        "must be 64 hex digits (sha256sum of the token)",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Some(tls) = &self.tls {
+            for (path, f) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+                if f.as_os_str().is_empty() {
+                    e.push(cerr(path, "must be set when [tls] is present"));
+                } else if !f.is_file() {
+                    e.push(cerr(
+                        path,
+                        format!("{} is not a readable file", f.display()),
+                    ));
+                }
+            }
+        }
+        let p = &self.pipeline;
+        if p.queue_capacity == 0 || p.queue_capacity > 1_000_000 {
+            e.push(cerr(
+                "pipeline.queue_capacity",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if p.batch_max == 0 || p.batch_max > 100_000 {
+            e.push(cerr("pipeline.batch_max", "must be between 1 and 100000"));
+        }
+        if p.batch_wait_ms > 1000 {
+            e.push(cerr("pipeline.batch_wait_ms", "must be at most 1000"));
+        }
+        if p.drain_timeout_secs == 0 || p.drain_timeout_secs > 600 {
+            e.push(cerr(
+                "pipeline.drain_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        for (path, dir) in [
+            ("rules.dir", &self.rules.dir),
+            ("rules.calendar_dir", &self.rules.calendar_dir),
+        ] {
+            if let Some(d) = dir {
+                if !d.is_dir() {
+                    e.push(cerr(path, format!("{} is not a directory", d.display())));
+                }
+            }
+        }
+        e
+    }
+}

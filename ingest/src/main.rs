@@ -1,0 +1,138 @@
+//! `hotlined` entry point: parse the command line, run one command.
+use anyhow::Context;
+use clap::Parser;
+use hotline_ingest::calendar_cmd::{self, DueArgs};
+use hotline_ingest::cli::{CalendarCommand, Cli, Command};
+use hotline_ingest::config::{Config, ConfigError};
+use hotline_ingest::{replay, rules_dir};
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+fn print_errors(what: &str, errors: &[ConfigError]) {
+    eprintln!("{what}: {} error(s)", errors.len());
+    for e in errors {
+        eprintln!("  {e}");
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(&mut out, v)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay(args) => {
+            let mut cfg = Config::default();
+            cfg.rules.dir = args.rules;
+            cfg.rules.calendar_dir = args.calendar_dir;
+            let router = match rules_dir::build_router(&cfg) {
+                Ok(r) => r,
+                Err(es) => {
+                    print_errors("rules", &es);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let stats = replay::replay(
+                &router,
+                io::stdin().lock(),
+                io::BufWriter::new(io::stdout().lock()),
+            )
+            .context("replay")?;
+            eprintln!(
+                "replay: {} lines, {} decided, {} failed",
+                stats.lines, stats.decided, stats.failed
+            );
+            Ok(if stats.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Calendar(cmd) => {
+            let dir = match &cmd {
+                CalendarCommand::IsWorkday { calendar_dir, .. }
+                | CalendarCommand::Due { calendar_dir, .. } => calendar_dir.clone(),
+            };
+            let cal = match rules_dir::load_calendar(dir.as_deref()) {
+                Ok(c) => c,
+                Err(es) => {
+                    print_errors("calendar", &es);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let v = match &cmd {
+                CalendarCommand::IsWorkday { date, .. } => calendar_cmd::is_workday(&cal, date),
+                CalendarCommand::Due {
+                    received,
+                    kind,
+                    origin,
+                    special,
+                    special_emergency,
+                    ..
+                } => calendar_cmd::due(
+                    &cal,
+                    &DueArgs {
+                        received,
+                        kind,
+                        origin: origin.as_deref(),
+                        special: *special,
+                        special_emergency: *special_emergency,
+                    },
+                ),
+            };
+            match v {
+                Ok(v) => {
+                    print_json(&v)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::CheckConfig { file } => {
+            let name = file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "(embedded default)".into());
+            let cfg = match &file {
+                Some(f) => Config::load(f),
+                None => Ok(Config::default()),
+            };
+            let result = cfg.and_then(|c| rules_dir::build_router(&c).map(|r| (c, r)));
+            match result {
+                Ok((c, r)) => {
+                    let years: Vec<String> = r.calendar().years().map(|y| y.to_string()).collect();
+                    println!(
+                        "{name}: OK (grpc {}, admin {}, data {}, {} keyword patterns, calendar years {})",
+                        c.server.grpc_addr,
+                        c.server.admin_addr,
+                        c.store.data_dir.display(),
+                        r.pattern_count(),
+                        years.join(",")
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(es) => {
+                    print_errors(&name, &es);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hotlined: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Builds the [`Router`] from the embedded rules, a rules directory and a
+//! calendar directory, reporting every error at once.
+use crate::config::{Config, ConfigError};
+use hotline_router::calendar::Calendar;
+use hotline_router::rules::{RuleSources, EMBEDDED, FILE_NAMES};
+use hotline_router::{Router, RouterOptions};
+use std::path::Path;
+
+/// Reads the files present in `dir`; absent ones keep the embedded text.
+fn read_rules(dir: Option<&Path>, errors: &mut Vec<ConfigError>) -> [String; 5] {
+    let embedded = [
+        EMBEDDED.kinds,
+        EMBEDDED.categories,
+        EMBEDDED.scope,
+        EMBEDDED.units,
+        EMBEDDED.kb,
+    ];
+    let mut out = embedded.map(str::to_string);
+    if let Some(dir) = dir {
+        for (i, name) in FILE_NAMES.iter().enumerate() {
+            let p = dir.join(name);
+            if p.exists() {
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => out[i] = t,
+                    Err(e) => errors.push(ConfigError {
+                        path: p.display().to_string(),
+                        msg: e.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads every `*.toml` of a calendar directory, sorted by name.
+fn read_calendar(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            for entry in rd.flatten() {
+                let p = entry.path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => files.push((p.display().to_string(), t)),
+                        Err(e) => errors.push(ConfigError {
+                            path: p.display().to_string(),
+                            msg: e.to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        Err(e) => errors.push(ConfigError {
+            path: dir.display().to_string(),
+            msg: e.to_string(),
+        }),
+    }
+    files.sort();
+    files
+}
+
+/// The calendar: embedded years, plus (overriding) the directory's years.
+pub fn load_calendar(dir: Option<&Path>) -> Result<Calendar, Vec<ConfigError>> {
+    let to_cfg = |es: Vec<hotline_router::CalendarError>| {
+        es.into_iter()
+            .map(|e| ConfigError {
+                path: "calendar".into(),
+                msg: e.to_string(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut cal = Calendar::embedded().map_err(to_cfg)?;
+    if let Some(dir) = dir {
+        let mut errors = Vec::new();
+        let files = read_calendar(dir, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        cal.merge(Calendar::from_sources(files).map_err(to_cfg)?);
+    }
+    Ok(cal)
+}
+
+/// Router options from the config and the environment.
+pub fn router_options(cfg: &Config) -> Result<RouterOptions, ConfigError> {
+    let mut opts = RouterOptions::default();
+    let var = &cfg.privacy.caller_secret_env;
+    if !var.is_empty() {
+        if let Ok(secret) = std::env::var(var) {
+            if !secret.is_empty() {
+                if secret.len() < 16 {
+                    return Err(ConfigError {
+                        path: "privacy.caller_secret_env".into(),
+                        msg: format!("${var} must be at least 16 bytes"),
+                    });
+                }
+                opts.caller_secret = *key_from_secret(secret.as_bytes());
+            }
+        }
+    }
+    Ok(opts)
+}
+
+fn key_from_secret(secret: &[u8]) -> Box<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(secret);
+    let mut k = [0u8; 32];
+    k.copy_from_slice(&h);
+    Box::new(k)
+}
+
+/// Builds the router described by `cfg`; every error at once.
+pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let texts = read_rules(cfg.rules.dir.as_deref(), &mut errors);
+    let calendar = match load_calendar(cfg.rules.calendar_dir.as_deref()) {
+        Ok(c) => Some(c),
+        Err(es) => {
+            errors.extend(es);
+            None
+        }
+    };
+    let opts = match router_options(cfg) {
+        Ok(o) => o,
+        Err(e) => {
+            errors.push(e);
+            RouterOptions::default()
+        }
+    };
+    let src = RuleSources {
+        kinds: &texts[0],
+        categories: &texts[1],
+        scope: &texts[2],
+        units: &texts[3],
+        kb: &texts[4],
+    };
+    // With a broken calendar directory, still check the rules against the
+    // embedded calendar so every error is reported at once.
+    let Some(calendar) = calendar.or_else(|| Calendar::embedded().ok()) else {
+        return Err(errors);
+    };
+    match Router::build(src, calendar, opts) {
+        Ok(r) if errors.is_empty() => Ok(r),
+        Ok(_) => Err(errors),
+        Err(es) => {
+            let base = cfg
+                .rules
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "embedded rules".into());
+            errors.extend(es.into_iter().map(|e| ConfigError {
+                path: format!("{base}/{}", e.file),
+                msg: e.msg,
+            }));
+            Err(errors)
+        }
+    }
+}

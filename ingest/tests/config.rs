@@ -1,0 +1,90 @@
+//! Config files: the shipped example is valid, and errors come all at once.
+use hotline_ingest::config::Config;
+use hotline_ingest::rules_dir::build_router;
+use std::path::Path;
+
+#[test]
+fn example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hotlined.example.toml");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(cfg.server.grpc_addr, "127.0.0.1:50051");
+    assert!(build_router(&cfg).is_ok());
+}
+
+#[test]
+fn every_error_at_once() {
+    let text = r#"
+[server]
+grpc_addr = "nowhere"
+admin_addr = "127.0.0.1:9464"
+unknown_a = 1
+[store]
+retention_days = 7
+unknown_b = 2
+[pipeline]
+queue_capacity = 0
+batch_max = "many"
+[[auth.tokens]]
+role = "root"
+sha256 = "abc"
+[tls]
+cert = "/nonexistent/cert.pem"
+[mystery]
+"#;
+    let errors = Config::parse(text).expect_err("bad config");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for needle in [
+        "server.grpc_addr",
+        "server.unknown_a",
+        "store.retention_days",
+        "store.unknown_b",
+        "pipeline",
+        "auth.tokens[0].role",
+        "auth.tokens[0].sha256",
+        "tls.cert",
+        "tls.key",
+        "mystery: unknown section",
+    ] {
+        assert!(all.contains(needle), "missing {needle} in\n{all}");
+    }
+}
+
+#[test]
+fn rules_and_calendar_directories_are_loaded_and_checked() {
+    let dir = std::env::temp_dir().join(format!("hotline-cfg-{}", std::process::id()));
+    let rules = dir.join("rules");
+    let cal = dir.join("calendar");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::create_dir_all(&cal).expect("mkdir");
+    std::fs::write(
+        cal.join("2027.toml"),
+        "year = 2027\n[[holiday]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-03\"\n",
+    )
+    .expect("write");
+    let mut cfg = Config::default();
+    cfg.rules.dir = Some(rules.clone());
+    cfg.rules.calendar_dir = Some(cal.clone());
+    let r = build_router(&cfg).expect("router");
+    assert_eq!(
+        r.calendar()
+            .is_workday(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).expect("d")),
+        (false, false)
+    );
+
+    std::fs::write(
+        rules.join("kb.toml"),
+        "[[entry]]\nid = \"kb.a\"\ntitle = \"t\"\nanswer = \"a\"\nkeywords = []\n",
+    )
+    .expect("write");
+    std::fs::write(cal.join("2028.toml"), "year = 2028\nbogus = 1\n").expect("write");
+    let errors = build_router(&cfg).expect_err("bad dirs");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    assert!(all.contains("2028.toml"), "{all}");
+    assert!(
+        all.contains("kb.toml") && all.contains("no keywords"),
+        "{all}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

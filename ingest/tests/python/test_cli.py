@@ -1,0 +1,117 @@
+"""The offline commands, checked with independent tools."""
+import datetime
+import hashlib
+import json
+import subprocess
+
+import chinese_calendar
+
+
+def run(*args, stdin=None):
+    return subprocess.run(list(args), input=stdin, capture_output=True, timeout=600)
+
+
+def test_is_workday_agrees_with_state_council_for_2023_to_2026(hotlined):
+    """Every day of 2023-2026 against the chinesecalendar package's data."""
+    day = datetime.date(2023, 1, 1)
+    mismatches = []
+    checked = 0
+    while day.year <= 2026:
+        out = run(hotlined, "calendar", "is-workday", day.isoformat())
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)
+        assert got["date"] == day.isoformat()
+        assert got["provisional"] is False
+        if got["workday"] != chinese_calendar.is_workday(day):
+            mismatches.append(day.isoformat())
+        checked += 1
+        day += datetime.timedelta(days=1)
+    assert checked == 1461
+    assert mismatches == []
+
+
+def test_past_the_calendar_is_provisional(hotlined):
+    got = json.loads(run(hotlined, "calendar", "is-workday", "2027-01-04").stdout)
+    assert got == {"date": "2027-01-04", "workday": True, "provisional": True}
+
+
+def test_due_shapes(hotlined):
+    out = run(hotlined, "calendar", "due", "--received", "2026-11-27T07:00:00Z", "--kind", "complaint",
+              "--origin", "provincial", "--special")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got == {
+        "accept_by": "2026-11-27T15:03:00+08:00",
+        "dispatch_by": "2026-11-27T15:10:00+08:00",
+        "sign_by": "2026-11-27T15:40:00+08:00",
+        "return_by": "2026-11-27T16:10:00+08:00",
+        "complete_by": "2026-12-02T12:00:00+08:00",
+        "notify_by": "2026-11-27T15:03:00+08:00",
+        "first_feedback_by": "2026-11-27T16:00:00+08:00",
+        "progress_by": "2026-11-30T15:00:00+08:00",
+        "provisional": False,
+    }
+    plain = json.loads(run(hotlined, "calendar", "due", "--received", "2026-12-31T10:00:00+08:00",
+                           "--kind", "help").stdout)
+    assert "notify_by" not in plain
+    assert plain["complete_by"] == "2027-01-01T10:00:00+08:00"
+    assert plain["provisional"] is True
+
+
+def test_bad_calendar_arguments_fail_cleanly(hotlined):
+    for args in (["is-workday", "2026-02-30"], ["due", "--received", "yesterday", "--kind", "help"],
+                 ["due", "--received", "2026-11-27T07:00:00Z", "--kind", "gossip"]):
+        out = run(hotlined, "calendar", *args)
+        assert out.returncode == 2, out
+        assert b"error" in out.stderr
+        assert b"panicked" not in out.stderr
+
+
+def test_replay_100k_is_byte_identical_twice(hotlined, hotline_bench, tmp_path):
+    contacts = tmp_path / "contacts.jsonl"
+    gen = run(hotline_bench, "gen", "--count", "100000", "--seed", "7")
+    assert gen.returncode == 0, gen.stderr
+    contacts.write_bytes(gen.stdout)
+    digests = []
+    for _ in range(2):
+        with open(contacts, "rb") as f:
+            out = subprocess.run([hotlined, "replay"], stdin=f, capture_output=True, timeout=600)
+        lines = out.stdout.splitlines()
+        assert len(lines) == 100000
+        digests.append(hashlib.sha256(out.stdout).hexdigest())
+    assert digests[0] == digests[1]
+    routes = {}
+    for line in lines:
+        d = json.loads(line)
+        assert "error" not in d, d
+        routes[d["route"]] = routes.get(d["route"], 0) + 1
+    # Every route kind shows up in a realistic day.
+    assert set(routes) == {"DIRECT_ANSWER", "WORK_ORDER", "SUBCENTER_TRANSFER", "EMERGENCY_TRANSFER",
+                           "UTILITY_LINKAGE", "NOT_ACCEPTED"}, routes
+
+
+def test_replay_reports_bad_lines_and_goes_on(hotlined):
+    good = json.dumps({"contactId": "a", "channel": "SMS", "receivedAt": "2026-11-26T02:00:00Z",
+                       "caller": {"phone": "0839-3266666"}, "content": "我要投诉小区物业"}, ensure_ascii=False)
+    stdin = ("\n".join([good, "{", "\xff", json.dumps({"contactId": "b"}), good]) + "\n").encode("utf-8", "surrogateescape")
+    out = run(hotlined, "replay", stdin=stdin)
+    assert out.returncode == 1
+    lines = [json.loads(l) for l in out.stdout.splitlines()]
+    assert len(lines) == 5
+    assert lines[0]["route"] == "WORK_ORDER"
+    assert lines[1]["error"]["reason"] == "INVALID_JSON" and lines[1]["line"] == 2
+    assert lines[2]["line"] == 3
+    assert lines[3]["error"]["reason"] == "UNKNOWN_CHANNEL"
+    assert lines[4]["caseId"] == lines[0]["caseId"]
+
+
+def test_check_config_reports_every_error(hotlined, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\ngrpc_addr = "nowhere"\ncolour = "red"\n[store]\nretention_days = 30\n[extra]\n')
+    out = run(hotlined, "check-config", str(bad))
+    assert out.returncode == 1
+    err = out.stderr.decode()
+    for needle in ("server.grpc_addr", "server.colour", "store.retention_days", "extra: unknown section"):
+        assert needle in err, err
+    ok = run(hotlined, "check-config")
+    assert ok.returncode == 0, ok.stderr
