@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_build::configure()
         .skip_protoc_run()
         .file_descriptor_set_path(&fds_path)
+        .codec_path("crate::codec::StrictCodec")
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_protos(&protos, &["proto"])?;

@@ -15,6 +15,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: gRPC intake, admin HTTP, embedded store. With no
+    /// config: gRPC 127.0.0.1:50051, admin 127.0.0.1:9464, data in ./data.
+    Serve(ServeArgs),
+    /// Print stored decisions as JSON lines (protobuf JSON mapping).
+    Decisions {
+        /// The daemon's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// Only decisions of contacts received at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this route: direct_answer, work_order, subcenter_transfer,
+        /// emergency_transfer, utility_linkage or not_accepted.
+        #[arg(long)]
+        route: Option<String>,
+    },
     /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
     /// one decision or error line per input line on stdout.
     Replay(ReplayArgs),
@@ -26,6 +42,22 @@ pub enum Command {
         /// The config file.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML); see deploy/hotlined.example.toml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overrides server.grpc_addr.
+    #[arg(long)]
+    pub grpc_addr: Option<String>,
+    /// Overrides server.admin_addr.
+    #[arg(long)]
+    pub admin_addr: Option<String>,
+    /// Overrides store.data_dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -65,6 +65,9 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// Decisions and alerts are kept this many days (Art. 14: at least 730).
     pub retention_days: u32,
+    /// `full` (default) syncs every commit to disk and survives power loss;
+    /// `normal` survives a crash of the process only.
+    pub synchronous: crate::store::Sync,
 }
 
 impl Default for StoreConfig {
@@ -72,6 +75,7 @@ impl Default for StoreConfig {
         StoreConfig {
             data_dir: PathBuf::from("./data"),
             retention_days: MIN_RETENTION_DAYS,
+            synchronous: crate::store::Sync::Full,
         }
     }
 }
@@ -148,6 +152,8 @@ pub struct PipelineConfig {
     pub batch_wait_ms: u64,
     /// On SIGTERM, in-flight work gets this long to drain, seconds.
     pub drain_timeout_secs: u64,
+    /// Contacts of one SubmitStream in flight at once (read but not yet acknowledged).
+    pub stream_window: usize,
 }
 
 impl Default for PipelineConfig {
@@ -155,8 +161,9 @@ impl Default for PipelineConfig {
         PipelineConfig {
             queue_capacity: 8192,
             batch_max: 2048,
-            batch_wait_ms: 2,
+            batch_wait_ms: 1,
             drain_timeout_secs: 20,
+            stream_window: 1024,
         }
     }
 }
@@ -289,6 +296,12 @@ impl Config {
         }
         if p.batch_wait_ms > 1000 {
             e.push(cerr("pipeline.batch_wait_ms", "must be at most 1000"));
+        }
+        if p.stream_window == 0 || p.stream_window > 65536 {
+            e.push(cerr(
+                "pipeline.stream_window",
+                "must be between 1 and 65536",
+            ));
         }
         if p.drain_timeout_secs == 0 || p.drain_timeout_secs > 600 {
             e.push(cerr(

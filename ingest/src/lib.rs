@@ -1,9 +1,18 @@
 //! `hotline-ingest`: the `hotlined` daemon and its offline commands. The
 //! decision logic lives in `hotline-router`; this crate owns everything with
-//! I/O: config, conversions from the wire, the commands.
+//! I/O: config, the wire, the store, the servers, the commands.
+pub mod admin;
+pub mod auth;
 pub mod calendar_cmd;
 pub mod cli;
+pub mod committer;
 pub mod config;
 pub mod convert;
+pub mod decisions_cmd;
+pub mod intake;
+pub mod metrics;
+pub mod pipeline;
 pub mod replay;
 pub mod rules_dir;
+pub mod serve;
+pub mod store;

@@ -22,8 +22,71 @@ fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(io::stderr)
+        .init();
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => {
+            let mut cfg = match &args.config {
+                Some(f) => match Config::load(f) {
+                    Ok(c) => c,
+                    Err(es) => {
+                        print_errors(&f.display().to_string(), &es);
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                None => Config::default(),
+            };
+            if let Some(a) = args.grpc_addr {
+                cfg.server.grpc_addr = a;
+            }
+            if let Some(a) = args.admin_addr {
+                cfg.server.admin_addr = a;
+            }
+            if let Some(d) = args.data_dir {
+                cfg.store.data_dir = d;
+            }
+            let errors = cfg.validate();
+            if !errors.is_empty() {
+                print_errors("config", &errors);
+                return Ok(ExitCode::from(2));
+            }
+            init_logs();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("hotlined")
+                .build()
+                .context("tokio runtime")?;
+            rt.block_on(hotline_ingest::serve::serve(cfg))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Decisions {
+            data_dir,
+            since,
+            route,
+        } => {
+            let out = io::BufWriter::new(io::stdout().lock());
+            match hotline_ingest::decisions_cmd::run(
+                &data_dir,
+                since.as_deref(),
+                route.as_deref(),
+                out,
+            ) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Replay(args) => {
             let mut cfg = Config::default();
             cfg.rules.dir = args.rules;

@@ -3,6 +3,8 @@
 //! (camelCase names, enums as names, timestamps as RFC 3339).
 #![allow(clippy::all, clippy::pedantic)]
 
+pub mod codec;
+
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/hotline.v1.rs"));
     include!(concat!(env!("OUT_DIR"), "/hotline.v1.serde.rs"));

@@ -1,0 +1,71 @@
+//! The admin HTTP listener: `/metrics` (Prometheus text), `/ready` (serving
+//! and not draining) and `/live` (the committer thread is running).
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the admin endpoints report on.
+#[derive(Clone)]
+pub struct AdminState {
+    pub metrics: PrometheusHandle,
+    pub ready: Arc<AtomicBool>,
+    pub alive: Arc<AtomicBool>,
+}
+
+async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+}
+
+async fn ready(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn live(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.alive.load(Ordering::SeqCst) {
+        (StatusCode::OK, "live\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "committer stopped\n")
+    }
+}
+
+/// Serves until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: AdminState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let upkeep = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            t.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/ready", get(ready))
+        .route("/live", get(live))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|v| *v).await;
+        })
+        .await
+}

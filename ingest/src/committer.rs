@@ -1,0 +1,179 @@
+//! The committer: one thread that owns the store's writing connection and
+//! commits queued work in groups (many contacts per transaction, one fsync),
+//! then answers each job. The queue in front of it is bounded: that bound is
+//! the daemon's backpressure.
+use crate::metrics as m;
+use crate::store::{DecisionRow, EventRow, Inserted, Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the committer answers for a decision.
+pub type DecisionReply = Result<Inserted, Arc<StoreError>>;
+/// What the committer answers for an event: `true` when new.
+pub type EventReply = Result<bool, Arc<StoreError>>;
+
+/// One unit of work.
+pub enum Job {
+    Decision {
+        row: DecisionRow,
+        reply: oneshot::Sender<DecisionReply>,
+        enqueued: Instant,
+    },
+    Event {
+        row: EventRow,
+        reply: oneshot::Sender<EventReply>,
+    },
+}
+
+/// Batching limits.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitterConfig {
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+    pub retention: Duration,
+}
+
+/// Handle to the running committer thread.
+pub struct Committer {
+    thread: Option<std::thread::JoinHandle<()>>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Committer {
+    /// Starts the thread; it runs until every sender of `rx` is dropped and
+    /// the queue is empty, committing the last batch before it exits.
+    pub fn start(
+        store: Store,
+        rx: mpsc::Receiver<Job>,
+        cfg: CommitterConfig,
+    ) -> std::io::Result<Committer> {
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        let thread = std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || {
+                run(store, rx, cfg);
+                flag.store(false, Ordering::SeqCst);
+            })?;
+        Ok(Committer {
+            thread: Some(thread),
+            alive,
+        })
+    }
+
+    /// False once the thread has stopped (liveness).
+    pub fn alive(&self) -> Arc<AtomicBool> {
+        self.alive.clone()
+    }
+
+    /// Waits for the thread to finish its last batch.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max: usize) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(j) => batch.push(j),
+            Err(_) => break,
+        }
+    }
+}
+
+fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig) {
+    let mut batch: Vec<Job> = Vec::with_capacity(cfg.batch_max);
+    let mut last_purge: Option<Instant> = None;
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        drain(&mut rx, &mut batch, cfg.batch_max);
+        if batch.len() < cfg.batch_max && !cfg.batch_wait.is_zero() {
+            std::thread::sleep(cfg.batch_wait);
+            drain(&mut rx, &mut batch, cfg.batch_max);
+        }
+        commit(&mut store, &mut batch);
+        m::queue_depth(rx.len());
+        if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            purge(&mut store, cfg.retention);
+            last_purge = Some(Instant::now());
+        }
+    }
+    tracing::info!("committer: queue closed, last batch committed");
+}
+
+fn purge(store: &mut Store, retention: Duration) {
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(730));
+    match store.purge_before(cutoff.timestamp_millis()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            rows = n,
+            "retention: purged records older than the retention period"
+        ),
+        Err(e) => tracing::error!(error = %e, "retention purge failed"),
+    }
+}
+
+fn commit(store: &mut Store, batch: &mut Vec<Job>) {
+    let started = Instant::now();
+    let n = batch.len();
+    let result = store.transaction(|tx| {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for job in batch.iter() {
+            match job {
+                Job::Decision { row, .. } => {
+                    outcomes.push(Outcome::Decision(tx.insert_decision(row)?))
+                }
+                Job::Event { row, .. } => outcomes.push(Outcome::Event(tx.insert_event(row)?)),
+            }
+        }
+        Ok(outcomes)
+    });
+    m::commit(n, started.elapsed());
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                match (job, outcome) {
+                    (
+                        Job::Decision {
+                            reply, enqueued, ..
+                        },
+                        Outcome::Decision(ins),
+                    ) => {
+                        m::durable_latency(enqueued.elapsed());
+                        let _ = reply.send(Ok(ins));
+                    }
+                    (Job::Event { reply, .. }, Outcome::Event(new)) => {
+                        let _ = reply.send(Ok(new));
+                    }
+                    // Outcomes are pushed in job order, one per job.
+                    _ => {}
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, jobs = n, "commit failed; every job of the batch gets the error");
+            m::commit_failed();
+            let e = Arc::new(e);
+            for job in batch.drain(..) {
+                match job {
+                    Job::Decision { reply, .. } => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                    Job::Event { reply, .. } => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Decision(Inserted),
+    Event(bool),
+}

@@ -1,0 +1,444 @@
+//! gRPC `hotline.v1.Intake`: the telephony gateway's and the ticket
+//! system's way in. Each contact is decided by the [`Pipeline`], queued for
+//! the committer (bounded: full means RESOURCE_EXHAUSTED for unary calls and
+//! flow control for streams) and answered only once durable.
+use crate::auth::{require, Role};
+use crate::committer::Job;
+use crate::convert;
+use crate::metrics as m;
+use crate::pipeline::{Decided, Pipeline, Refusal};
+use crate::store::{EventRow, Inserted, Reader};
+use chrono::Utc;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::intake_server::Intake;
+use prost::Message;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The service state shared by every call.
+#[derive(Clone)]
+pub struct IntakeService {
+    pipeline: Pipeline,
+    tx: mpsc::Sender<Job>,
+    draining: Arc<AtomicBool>,
+    shutdown: watch::Receiver<bool>,
+    data_dir: PathBuf,
+    window: usize,
+}
+
+impl IntakeService {
+    pub fn new(
+        pipeline: Pipeline,
+        tx: mpsc::Sender<Job>,
+        draining: Arc<AtomicBool>,
+        shutdown: watch::Receiver<bool>,
+        data_dir: PathBuf,
+        window: usize,
+    ) -> Self {
+        IntakeService {
+            pipeline,
+            tx,
+            draining,
+            shutdown,
+            data_dir,
+            window: window.max(1),
+        }
+    }
+
+    fn check_open(&self) -> Result<(), Status> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(Status::unavailable(
+                "hotlined is shutting down; retry on another instance",
+            ));
+        }
+        Ok(())
+    }
+
+    fn decide(&self, c: &pb::Contact) -> Result<Decided, Refusal> {
+        self.pipeline
+            .decide_one(c, Utc::now())
+            .inspect_err(|r| m::reject(r.code))
+    }
+}
+
+fn stored(ins: Inserted, decided: Decided) -> Result<(pb::Decision, bool), Status> {
+    match ins {
+        Inserted::New => {
+            m::contact(decided.channel, decided.route);
+            Ok((decided.decision, false))
+        }
+        Inserted::Existing(body) => {
+            m::duplicate();
+            let d = pb::Decision::decode(&body[..])
+                .map_err(|e| Status::internal(format!("stored decision unreadable: {e}")))?;
+            Ok((d, true))
+        }
+    }
+}
+
+fn store_status(e: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("store unavailable: {e}"))
+}
+
+/// One contact of a stream between reading and acknowledging.
+enum Pending {
+    Ready(pb::Ack),
+    Waiting {
+        decided: Decided,
+        reply: oneshot::Receiver<crate::committer::DecisionReply>,
+        started: Instant,
+    },
+    Fatal(Status),
+}
+
+fn error_ack(contact_id: String, error: pb::Error) -> pb::Ack {
+    pb::Ack {
+        contact_id,
+        error: Some(error),
+        ..Default::default()
+    }
+}
+
+async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
+    match p {
+        Pending::Ready(a) => Ok(a),
+        Pending::Fatal(s) => Err(s),
+        Pending::Waiting {
+            decided,
+            reply,
+            started,
+        } => {
+            let contact_id = decided.row.contact_id.clone();
+            let ins = match reply.await {
+                Ok(Ok(ins)) => ins,
+                Ok(Err(e)) => {
+                    return Ok(error_ack(
+                        contact_id,
+                        pb::Error {
+                            reason: "STORE_UNAVAILABLE".into(),
+                            field: String::new(),
+                            message: e.to_string(),
+                        },
+                    ))
+                }
+                Err(_) => {
+                    return Ok(error_ack(
+                        contact_id,
+                        pb::Error {
+                            reason: "STORE_UNAVAILABLE".into(),
+                            field: String::new(),
+                            message: "committer stopped".into(),
+                        },
+                    ))
+                }
+            };
+            m::answer_latency("submit_stream", started.elapsed());
+            match stored(ins, decided) {
+                Ok((d, duplicate)) => Ok(pb::Ack {
+                    contact_id,
+                    case_id: d.case_id,
+                    route: d.route,
+                    error: None,
+                    duplicate,
+                }),
+                Err(s) => Ok(error_ack(
+                    contact_id,
+                    pb::Error {
+                        reason: "INTERNAL".into(),
+                        field: String::new(),
+                        message: s.message().into(),
+                    },
+                )),
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Intake for IntakeService {
+    async fn submit(&self, req: Request<pb::Contact>) -> Result<Response<pb::Decision>, Status> {
+        let started = Instant::now();
+        require(&req, Role::Gateway)?;
+        self.check_open()?;
+        let decided = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Decision {
+            row: decided.row.clone(),
+            reply,
+            enqueued: Instant::now(),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                m::overload();
+                return Err(Status::resource_exhausted(
+                    "intake queue is full; retry with backoff",
+                ));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Err(Status::unavailable("hotlined is shutting down"))
+            }
+        }
+        let ins = rx
+            .await
+            .map_err(|_| store_status("committer stopped"))?
+            .map_err(store_status)?;
+        let (decision, _) = stored(ins, decided)?;
+        m::answer_latency("submit", started.elapsed());
+        Ok(Response::new(decision))
+    }
+
+    type SubmitStreamStream = ReceiverStream<Result<pb::Ack, Status>>;
+
+    async fn submit_stream(
+        &self,
+        req: Request<Streaming<pb::Contact>>,
+    ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        require(&req, Role::Gateway)?;
+        self.check_open()?;
+        let mut inbound = req.into_inner();
+        let (out_tx, out_rx) = mpsc::channel(self.window);
+        let (pend_tx, mut pend_rx) = mpsc::channel::<Pending>(self.window);
+        let svc = self.clone();
+        // Reader: decide and queue each contact in order; waiting on the
+        // bounded queues here is what slows the client (HTTP/2 flow control).
+        tokio::spawn(async move {
+            let mut shutdown = svc.shutdown.clone();
+            loop {
+                let msg = tokio::select! {
+                    m = inbound.message() => m,
+                    _ = shutdown.changed() => {
+                        let _ = pend_tx.send(Pending::Fatal(Status::unavailable("hotlined is shutting down; resubmit unacknowledged contacts"))).await;
+                        break;
+                    }
+                };
+                let contact = match msg {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(s) => {
+                        let _ = pend_tx.send(Pending::Fatal(s)).await;
+                        break;
+                    }
+                };
+                let started = Instant::now();
+                let pending = match svc.decide(&contact) {
+                    Err(r) => Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error())),
+                    Ok(decided) => {
+                        let (reply, rx) = oneshot::channel();
+                        let job = Job::Decision {
+                            row: decided.row.clone(),
+                            reply,
+                            enqueued: Instant::now(),
+                        };
+                        if svc.tx.send(job).await.is_err() {
+                            Pending::Fatal(Status::unavailable("hotlined is shutting down"))
+                        } else {
+                            Pending::Waiting {
+                                decided,
+                                reply: rx,
+                                started,
+                            }
+                        }
+                    }
+                };
+                if pend_tx.send(pending).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // Writer: acknowledge in order as each contact becomes durable.
+        tokio::spawn(async move {
+            while let Some(p) = pend_rx.recv().await {
+                let ack = resolve(p).await;
+                let fatal = ack.is_err();
+                if out_tx.send(ack).await.is_err() || fatal {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(out_rx)))
+    }
+
+    async fn report_call_events(
+        &self,
+        req: Request<Streaming<pb::CallEvent>>,
+    ) -> Result<Response<pb::CallEventsSummary>, Status> {
+        require(&req, Role::Gateway)?;
+        self.check_open()?;
+        let mut inbound = req.into_inner();
+        let mut sum = pb::CallEventsSummary::default();
+        let mut waiting = VecDeque::new();
+        while let Some(ev) = inbound.message().await? {
+            match call_event_row(&ev) {
+                Err(msg) => {
+                    tracing::debug!(reason = msg, "call event rejected");
+                    m::event("call", "rejected");
+                    sum.rejected += 1;
+                }
+                Ok(row) => {
+                    waiting.push_back(self.queue_event(row).await?);
+                    if waiting.len() >= self.window {
+                        count_event(
+                            "call",
+                            waiting.pop_front(),
+                            &mut sum.accepted,
+                            &mut sum.duplicates,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        while let Some(w) = waiting.pop_front() {
+            count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates).await?;
+        }
+        Ok(Response::new(sum))
+    }
+
+    async fn report_order_events(
+        &self,
+        req: Request<Streaming<pb::OrderEvent>>,
+    ) -> Result<Response<pb::OrderEventsSummary>, Status> {
+        require(&req, Role::TicketSystem)?;
+        self.check_open()?;
+        let mut inbound = req.into_inner();
+        let mut sum = pb::OrderEventsSummary::default();
+        let mut waiting = VecDeque::new();
+        let mut duplicates = 0;
+        while let Some(ev) = inbound.message().await? {
+            match order_event_row(&ev) {
+                Err(_) => {
+                    m::event("order", "rejected");
+                    sum.rejected += 1;
+                }
+                Ok(row) => {
+                    waiting.push_back(self.queue_event(row).await?);
+                    if waiting.len() >= self.window {
+                        count_event(
+                            "order",
+                            waiting.pop_front(),
+                            &mut sum.accepted,
+                            &mut duplicates,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        while let Some(w) = waiting.pop_front() {
+            count_event("order", Some(w), &mut sum.accepted, &mut duplicates).await?;
+        }
+        // A replayed event is accepted (it is stored once).
+        sum.accepted += duplicates;
+        Ok(Response::new(sum))
+    }
+
+    async fn get_decision(
+        &self,
+        req: Request<pb::GetDecisionRequest>,
+    ) -> Result<Response<pb::Decision>, Status> {
+        require(&req, Role::TicketSystem)?;
+        let (contact_id, case_id) = match req.into_inner().key {
+            Some(pb::get_decision_request::Key::ContactId(c)) if !c.is_empty() => (Some(c), None),
+            Some(pb::get_decision_request::Key::CaseId(c)) if !c.is_empty() => (None, Some(c)),
+            _ => return Err(Status::invalid_argument("give contact_id or case_id")),
+        };
+        let dir = self.data_dir.clone();
+        let body = tokio::task::spawn_blocking(move || {
+            Reader::open(&dir)?.decision(contact_id.as_deref(), case_id.as_deref())
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(store_status)?;
+        let body = body.ok_or_else(|| Status::not_found("no decision for that key"))?;
+        let d = pb::Decision::decode(&body[..])
+            .map_err(|e| Status::internal(format!("stored decision unreadable: {e}")))?;
+        Ok(Response::new(d))
+    }
+}
+
+impl IntakeService {
+    async fn queue_event(
+        &self,
+        row: EventRow,
+    ) -> Result<oneshot::Receiver<crate::committer::EventReply>, Status> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Event { row, reply })
+            .await
+            .map_err(|_| Status::unavailable("hotlined is shutting down"))?;
+        Ok(rx)
+    }
+}
+
+async fn count_event(
+    stream: &'static str,
+    w: Option<oneshot::Receiver<crate::committer::EventReply>>,
+    accepted: &mut u64,
+    duplicates: &mut u64,
+) -> Result<(), Status> {
+    let Some(w) = w else { return Ok(()) };
+    match w.await {
+        Ok(Ok(true)) => {
+            m::event(stream, "new");
+            *accepted += 1;
+        }
+        Ok(Ok(false)) => {
+            m::event(stream, "duplicate");
+            *duplicates += 1;
+        }
+        Ok(Err(e)) => return Err(store_status(e)),
+        Err(_) => return Err(store_status("committer stopped")),
+    }
+    Ok(())
+}
+
+fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
+    let ts = ts.as_ref().ok_or("missing at")?;
+    convert::instant(ts, "at")
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| "bad at")
+}
+
+fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
+    if ev.call_id.is_empty() || ev.call_id.len() > 128 {
+        return Err("call_id");
+    }
+    if !matches!(pb::CallEventType::try_from(ev.r#type), Ok(t) if t != pb::CallEventType::CallEventUnspecified)
+    {
+        return Err("type");
+    }
+    if ev.queue.is_empty() || ev.queue.len() > 64 {
+        return Err("queue");
+    }
+    Ok(EventRow {
+        stream: "call",
+        key: ev.call_id.clone(),
+        event_type: ev.r#type,
+        at_ms: at_ms(&ev.at)?,
+        body: ev.encode_to_vec(),
+    })
+}
+
+fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
+    if ev.case_id.is_empty() || ev.case_id.len() > 128 {
+        return Err("case_id");
+    }
+    if !matches!(pb::OrderEventType::try_from(ev.r#type), Ok(t) if t != pb::OrderEventType::OrderEventUnspecified)
+    {
+        return Err("type");
+    }
+    Ok(EventRow {
+        stream: "order",
+        key: ev.case_id.clone(),
+        event_type: ev.r#type,
+        at_ms: at_ms(&ev.at)?,
+        body: ev.encode_to_vec(),
+    })
+}

@@ -1,0 +1,91 @@
+//! Every metric the daemon exports, by name, in one place. Names follow
+//! `hotline_<what>_<unit>`: `_total` counters, `_seconds` histograms whose
+//! bucket edges include the SLA thresholds (3 s, 180 s, 600 s, 1800 s).
+//! Labels come only from small fixed sets (channel, route, reason, method,
+//! stream, outcome) — never a caller, a number or an id.
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::time::Duration;
+
+/// Histogram bucket edges, seconds.
+pub const BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0,
+    10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0, 259200.0,
+];
+
+/// Installs the Prometheus recorder for this process.
+pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(BUCKETS)?
+        .install_recorder()?;
+    for reason in hotline_router::Reject::CODES
+        .iter()
+        .chain(["INVALID_TIMESTAMP"].iter())
+    {
+        counter!("hotline_rejects_total", "reason" => *reason).increment(0);
+    }
+    for reason in ["missing", "invalid", "forbidden"] {
+        counter!("hotline_auth_failures_total", "reason" => reason).increment(0);
+    }
+    counter!("hotline_overload_rejections_total").increment(0);
+    counter!("hotline_duplicates_total").increment(0);
+    counter!("hotline_commit_failures_total").increment(0);
+    Ok(handle)
+}
+
+/// A contact decided and stored.
+pub fn contact(channel: &'static str, route: &'static str) {
+    counter!("hotline_contacts_total", "channel" => channel, "route" => route).increment(1);
+}
+
+/// A contact refused, by reject code.
+pub fn reject(reason: &'static str) {
+    counter!("hotline_rejects_total", "reason" => reason).increment(1);
+}
+
+/// A contact whose id had been decided before.
+pub fn duplicate() {
+    counter!("hotline_duplicates_total").increment(1);
+}
+
+/// A unary call refused because the queue was full.
+pub fn overload() {
+    counter!("hotline_overload_rejections_total").increment(1);
+}
+
+/// An authentication or authorization failure: missing, invalid, forbidden.
+pub fn auth_failure(reason: &'static str) {
+    counter!("hotline_auth_failures_total", "reason" => reason).increment(1);
+}
+
+/// A call or order event: stream is call|order, outcome new|duplicate|rejected.
+pub fn event(stream: &'static str, outcome: &'static str) {
+    counter!("hotline_events_total", "stream" => stream, "outcome" => outcome).increment(1);
+}
+
+/// One group commit of `jobs` jobs.
+pub fn commit(jobs: usize, took: Duration) {
+    counter!("hotline_commits_total").increment(1);
+    counter!("hotline_committed_jobs_total").increment(jobs as u64);
+    histogram!("hotline_commit_duration_seconds").record(took.as_secs_f64());
+}
+
+/// A failed group commit.
+pub fn commit_failed() {
+    counter!("hotline_commit_failures_total").increment(1);
+}
+
+/// Jobs waiting for the committer.
+pub fn queue_depth(n: usize) {
+    gauge!("hotline_queue_jobs").set(n as f64);
+}
+
+/// Time from a decision entering the queue to being durable.
+pub fn durable_latency(d: Duration) {
+    histogram!("hotline_pipeline_latency_seconds", "stage" => "durable").record(d.as_secs_f64());
+}
+
+/// Time from receiving a contact to answering it; method is submit|submit_stream.
+pub fn answer_latency(method: &'static str, d: Duration) {
+    histogram!("hotline_pipeline_latency_seconds", "stage" => method).record(d.as_secs_f64());
+}

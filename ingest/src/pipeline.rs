@@ -1,0 +1,107 @@
+//! The per-contact transform: wire contact in, wire decision and store row
+//! out, or a refusal. Plain and synchronous; the gRPC and Kafka wiring are
+//! thin async layers around [`Pipeline::decide_one`].
+use crate::convert::{contact_from, decision_to};
+use crate::store::DecisionRow;
+use chrono::{DateTime, Utc};
+use hotline_proto::v1 as pb;
+use hotline_router::{decide, Router};
+use prost::Message;
+use std::sync::Arc;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A contact decided, ready to be stored.
+pub struct Decided {
+    pub decision: pb::Decision,
+    pub row: DecisionRow,
+    pub channel: &'static str,
+    pub route: &'static str,
+}
+
+/// Why a contact was refused: reason code, field path, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` field violation and
+    /// a `google.rpc.ErrorInfo` carrying the reason code.
+    pub fn status(&self) -> Status {
+        let mut details = ErrorDetails::with_bad_request_violation(
+            self.field,
+            format!("{}: {}", self.code, self.message),
+        );
+        details.set_error_info(self.code, "hotline.v1", std::collections::HashMap::new());
+        Status::with_error_details(
+            Code::InvalidArgument,
+            format!("{}: {}", self.code, self.message),
+            details,
+        )
+    }
+
+    /// The same refusal as a per-contact stream error.
+    pub fn to_error(&self) -> pb::Error {
+        pb::Error {
+            reason: self.code.into(),
+            field: self.field.into(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// Route name as stored and labelled.
+pub fn route_name(route: i32) -> &'static str {
+    pb::RouteKind::try_from(route)
+        .map(|r| r.as_str_name())
+        .unwrap_or("ROUTE_UNSPECIFIED")
+}
+
+/// The transform.
+#[derive(Clone)]
+pub struct Pipeline {
+    router: Arc<Router>,
+}
+
+impl Pipeline {
+    pub fn new(router: Arc<Router>) -> Pipeline {
+        Pipeline { router }
+    }
+
+    /// Decides one contact as seen at `now`.
+    pub fn decide_one(
+        &self,
+        contact: &pb::Contact,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, Refusal> {
+        let c = contact_from(contact).map_err(|e| Refusal {
+            code: e.code(),
+            field: e.field,
+            message: e.to_string(),
+        })?;
+        let d = decide(&self.router, &c, now).map_err(|e| Refusal {
+            code: e.code(),
+            field: e.field(),
+            message: e.to_string(),
+        })?;
+        let decision = decision_to(&d);
+        let route = route_name(decision.route);
+        let row = DecisionRow {
+            contact_id: d.contact_id.clone(),
+            case_id: d.case_id.clone(),
+            route,
+            received_at_ms: d.received_at.timestamp_millis(),
+            decided_at_ms: now.timestamp_millis(),
+            body: decision.encode_to_vec(),
+        };
+        Ok(Decided {
+            decision,
+            row,
+            channel: d.channel.as_str(),
+            route,
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! `hotlined serve`: config → build → spawn → wait for a signal → drain with
+//! a deadline. Nothing here decides anything; it wires the parts together.
+use crate::admin::{self, AdminState};
+use crate::auth::Auth;
+use crate::committer::{Committer, CommitterConfig};
+use crate::config::{Config, ConfigError};
+use crate::intake::IntakeService;
+use crate::pipeline::Pipeline;
+use crate::rules_dir::build_router;
+use crate::store::Store;
+use anyhow::Context;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::intake_server::IntakeServer;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+fn config_errors(what: &str, es: Vec<ConfigError>) -> anyhow::Error {
+    let lines: Vec<String> = es.iter().map(|e| format!("  {e}")).collect();
+    anyhow::anyhow!("{what}: {} error(s)\n{}", es.len(), lines.join("\n"))
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the daemon until a signal, then drains.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
+    let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
+    let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
+    let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
+    let metrics = crate::metrics::install().context("metrics recorder")?;
+
+    let store =
+        Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
+    let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
+    let committer = Committer::start(
+        store,
+        rx,
+        CommitterConfig {
+            batch_max: cfg.pipeline.batch_max,
+            batch_wait: Duration::from_millis(cfg.pipeline.batch_wait_ms),
+            retention: Duration::from_secs(u64::from(cfg.store.retention_days) * 86_400),
+        },
+    )
+    .context("starting the committer")?;
+
+    let draining = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let (mut health, health_svc) = tonic_health::server::health_reporter();
+    health.set_serving::<IntakeServer<IntakeService>>().await;
+    // Reflection in both versions: grpcurl and most tools speak v1, some v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("reflection service")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
+    let intake = IntakeService::new(
+        Pipeline::new(router),
+        tx,
+        draining.clone(),
+        shutdown_rx.clone(),
+        cfg.store.data_dir.clone(),
+        cfg.pipeline.stream_window,
+    );
+    let auth_i = auth.clone();
+    let intake_svc = InterceptedService::new(
+        IntakeServer::new(intake)
+            .max_decoding_message_size(cfg.server.max_message_bytes)
+            .max_encoding_message_size(cfg.server.max_message_bytes),
+        move |req| auth_i.intercept(req),
+    );
+
+    let grpc_listener = TcpListener::bind(grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC {grpc_addr}"))?;
+    let admin_listener = TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("binding admin {admin_addr}"))?;
+    let mut builder = Server::builder()
+        .max_concurrent_streams(Some(256))
+        .concurrency_limit_per_connection(1024)
+        .tcp_nodelay(true);
+    if let Some(tls) = &cfg.tls {
+        let cert =
+            std::fs::read(&tls.cert).with_context(|| format!("reading {}", tls.cert.display()))?;
+        let key =
+            std::fs::read(&tls.key).with_context(|| format!("reading {}", tls.key.display()))?;
+        builder = builder
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+            .context("TLS config")?;
+    }
+    let mut grpc_shutdown = shutdown_rx.clone();
+    let grpc = builder
+        .add_service(health_svc)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(intake_svc)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), async move {
+            let _ = grpc_shutdown.wait_for(|v| *v).await;
+        });
+    let grpc_task = tokio::spawn(grpc);
+    let admin_state = AdminState {
+        metrics,
+        ready: ready.clone(),
+        alive: committer.alive(),
+    };
+    let admin_task = tokio::spawn(admin::serve(
+        admin_listener,
+        admin_state,
+        shutdown_rx.clone(),
+    ));
+
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(
+        grpc = %grpc_addr, admin = %admin_addr, data_dir = %cfg.store.data_dir.display(), tls = cfg.tls.is_some(),
+        "hotlined serving"
+    );
+    if auth.is_open() {
+        tracing::warn!("no auth tokens configured: gRPC is open to every local process (allowed on loopback only)");
+    }
+
+    signal().await;
+    let deadline = Duration::from_secs(cfg.pipeline.drain_timeout_secs);
+    tracing::info!(
+        deadline_secs = deadline.as_secs(),
+        "shutdown: refusing new calls, draining in-flight work"
+    );
+    ready.store(false, Ordering::SeqCst);
+    draining.store(true, Ordering::SeqCst);
+    health
+        .set_not_serving::<IntakeServer<IntakeService>>()
+        .await;
+    let _ = shutdown_tx.send(true);
+
+    let started = tokio::time::Instant::now();
+    let abort = grpc_task.abort_handle();
+    match tokio::time::timeout(deadline, grpc_task).await {
+        Ok(Ok(Ok(()))) => tracing::info!("gRPC drained"),
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "gRPC server error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "gRPC task failed"),
+        Err(_) => {
+            tracing::warn!("drain deadline passed; cutting the remaining calls (their contacts were not acknowledged)");
+            abort.abort();
+        }
+    }
+    // Every sender is gone once the server and its streams are: the committer
+    // commits what is queued and stops.
+    let left = deadline
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_secs(2));
+    match tokio::time::timeout(left, tokio::task::spawn_blocking(move || committer.join())).await {
+        Ok(_) => tracing::info!("last batch committed"),
+        Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
+    }
+    let _ = admin_task.await;
+    tracing::info!("hotlined stopped");
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! `hotlined serve` over real sockets and a real SQLite file: submit,
+//! stream, idempotency, bad input, auth, shutdown.
+mod support;
+use hotline_proto::v1 as pb;
+use support::*;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn submit_stream_and_idempotent_resubmit() {
+    let d = Daemon::start("submit");
+    let data = d.dir.join("data");
+    rt().block_on(async {
+        let mut c = d.client().await;
+        let first = c
+            .submit(contact("s-1", "我要投诉小区物业，电梯坏了一个月没人修"))
+            .await
+            .expect("submit")
+            .into_inner();
+        assert_eq!(first.route, pb::RouteKind::WorkOrder as i32);
+        assert_eq!(first.lead_unit, "510802.zjj");
+        assert!(first
+            .deadlines
+            .as_ref()
+            .and_then(|x| x.complete_by.as_ref())
+            .is_some());
+        // A retry, even with other content, returns the first decision.
+        let again = c
+            .submit(contact("s-1", "请问公积金怎么提取"))
+            .await
+            .expect("resubmit")
+            .into_inner();
+        assert_eq!(again, first);
+
+        // A stream: 300 contacts, every 7th one bad; one ack each, in order.
+        let contacts: Vec<pb::Contact> = (0..300)
+            .map(|i| {
+                if i % 7 == 3 {
+                    pb::Contact {
+                        content: String::new(),
+                        ..contact(&format!("st-{i}"), "")
+                    }
+                } else {
+                    contact(&format!("st-{i}"), "旁边工地夜间施工，吵得睡不着")
+                }
+            })
+            .collect();
+        let acks: Vec<pb::Ack> = {
+            let mut s = c
+                .submit_stream(tokio_stream::iter(contacts.clone()))
+                .await
+                .expect("stream")
+                .into_inner();
+            let mut v = Vec::new();
+            while let Some(a) = s.message().await.expect("ack") {
+                v.push(a);
+            }
+            v
+        };
+        assert_eq!(acks.len(), 300);
+        for (i, a) in acks.iter().enumerate() {
+            assert_eq!(a.contact_id, format!("st-{i}"));
+            if i % 7 == 3 {
+                let e = a.error.as_ref().expect("error ack");
+                assert_eq!(
+                    (e.reason.as_str(), e.field.as_str()),
+                    ("EMPTY_CONTENT", "content")
+                );
+            } else {
+                assert!(
+                    a.error.is_none() && !a.duplicate && a.case_id.starts_with("GY"),
+                    "{a:?}"
+                );
+            }
+        }
+        // The same stream again: all duplicates with the same case ids.
+        let mut s = c
+            .submit_stream(tokio_stream::iter(contacts))
+            .await
+            .expect("stream")
+            .into_inner();
+        let mut i = 0;
+        while let Some(a) = s.message().await.expect("ack") {
+            if a.error.is_none() {
+                assert!(a.duplicate);
+                assert_eq!(a.case_id, acks[i].case_id);
+            }
+            i += 1;
+        }
+        assert_eq!(i, 300);
+    });
+    assert!(d.terminate().success());
+    let stored = stored_decisions(&data);
+    assert_eq!(
+        stored.len(),
+        1 + 300 - 300 / 7 - 1,
+        "one row per accepted contact"
+    );
+}
+
+#[test]
+fn concurrent_duplicates_get_one_decision() {
+    let d = Daemon::start("dup");
+    let data = d.dir.join("data");
+    let rt = rt();
+    let decisions = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let mut c = d.client().await;
+            tasks.push(tokio::spawn(async move {
+                c.submit(contact("same-moment", "举报黑作坊无证经营"))
+                    .await
+                    .map(|r| r.into_inner())
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("join").expect("submit"));
+        }
+        out
+    });
+    assert!(decisions.windows(2).all(|w| w[0] == w[1]));
+    assert!(d.terminate().success());
+    let stored = stored_decisions(&data);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["caseId"],
+        serde_json::Value::String(decisions[0].case_id.clone())
+    );
+}
+
+#[test]
+fn bad_inputs_get_the_right_status_and_the_daemon_keeps_serving() {
+    let d = Daemon::start("bad");
+    rt().block_on(async {
+        let mut c = d.client().await;
+        let ok = || contact("b-1", "我要投诉小区物业");
+        let mut no_caller = ok();
+        no_caller.caller = None;
+        let mut bad_phone = ok();
+        bad_phone.caller = Some(pb::Caller {
+            phone: "12345".into(),
+            ..Default::default()
+        });
+        let cases: Vec<(pb::Contact, &str, &str)> = vec![
+            (
+                pb::Contact {
+                    contact_id: String::new(),
+                    ..ok()
+                },
+                "MISSING_CONTACT_ID",
+                "contact_id",
+            ),
+            (
+                pb::Contact {
+                    contact_id: "x".repeat(200),
+                    ..ok()
+                },
+                "INVALID_CONTACT_ID",
+                "contact_id",
+            ),
+            (
+                pb::Contact {
+                    content: "   ".into(),
+                    ..ok()
+                },
+                "EMPTY_CONTENT",
+                "content",
+            ),
+            (
+                pb::Contact {
+                    content: "长".repeat(3000),
+                    ..ok()
+                },
+                "CONTENT_TOO_LONG",
+                "content",
+            ),
+            (
+                pb::Contact {
+                    received_at: None,
+                    ..ok()
+                },
+                "MISSING_RECEIVED_AT",
+                "received_at",
+            ),
+            (
+                pb::Contact {
+                    received_at: ts(now_secs() + 3600),
+                    ..ok()
+                },
+                "RECEIVED_IN_FUTURE",
+                "received_at",
+            ),
+            (
+                pb::Contact {
+                    received_at: Some(hotline_proto::Timestamp {
+                        seconds: i64::MAX,
+                        nanos: 0,
+                    }),
+                    ..ok()
+                },
+                "INVALID_TIMESTAMP",
+                "received_at",
+            ),
+            (
+                pb::Contact { channel: 0, ..ok() },
+                "UNKNOWN_CHANNEL",
+                "channel",
+            ),
+            (
+                pb::Contact {
+                    channel: 99,
+                    ..ok()
+                },
+                "UNKNOWN_CHANNEL",
+                "channel",
+            ),
+            (no_caller, "MISSING_CALLER", "caller.phone"),
+            (bad_phone, "INVALID_PHONE", "caller.phone"),
+        ];
+        for (contact, code, field) in cases {
+            let st = c.submit(contact).await.expect_err(code);
+            assert_eq!(st.code(), Code::InvalidArgument, "{code}: {st:?}");
+            let br = st
+                .get_details_bad_request()
+                .unwrap_or_else(|| panic!("{code}: no BadRequest"));
+            assert_eq!(br.field_violations.len(), 1);
+            assert_eq!(br.field_violations[0].field, field, "{code}");
+            assert!(
+                br.field_violations[0].description.starts_with(code),
+                "{code}"
+            );
+            assert_eq!(
+                st.get_details_error_info().map(|e| e.reason),
+                Some(code.to_string())
+            );
+        }
+        // Over the 64 KiB message limit.
+        let st = c
+            .submit(pb::Contact {
+                content: "x".repeat(70 * 1024),
+                ..ok()
+            })
+            .await
+            .expect_err("oversize");
+        assert!(
+            matches!(
+                st.code(),
+                Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+            ),
+            "{st:?}"
+        );
+        // Still serving.
+        assert!(c.submit(ok()).await.is_ok());
+    });
+    let (status, body) = http_get(d.admin, "/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("hotline_rejects_total{reason=\"EMPTY_CONTENT\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("hotline_rejects_total{reason=\"UNKNOWN_CHANNEL\"} 2"));
+    assert!(body.contains("hotline_contacts_total{channel=\"phone\",route=\"WORK_ORDER\"} 1"));
+    assert!(!body.contains("13800138000"), "no phone number in metrics");
+}
+
+fn sha(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    r
+}
+
+#[test]
+fn tokens_and_roles() {
+    let dir = temp_dir("auth");
+    let config = format!(
+        "[[auth.tokens]]\nrole = \"gateway\"\nname = \"pbx\"\nsha256 = \"{}\"\n[[auth.tokens]]\nrole = \"ticket-system\"\nsha256 = \"{}\"\n[[auth.tokens]]\nrole = \"dashboard\"\nsha256 = \"{}\"\n",
+        sha("gw-secret"), sha("ticket-secret"), sha("dash-secret")
+    );
+    let d = Daemon::start_in(&dir, Some(&config));
+    rt().block_on(async {
+        let mut c = d.client().await;
+        let st = c
+            .submit(contact("a-1", "我要投诉小区物业"))
+            .await
+            .expect_err("no token");
+        assert_eq!(st.code(), Code::Unauthenticated);
+        let st = c
+            .submit(with_token(contact("a-1", "我要投诉小区物业"), "wrong"))
+            .await
+            .expect_err("wrong token");
+        assert_eq!(st.code(), Code::Unauthenticated);
+        let st = c
+            .submit(with_token(
+                contact("a-1", "我要投诉小区物业"),
+                "dash-secret",
+            ))
+            .await
+            .expect_err("wrong role");
+        assert_eq!(st.code(), Code::PermissionDenied);
+        let d1 = c
+            .submit(with_token(contact("a-1", "我要投诉小区物业"), "gw-secret"))
+            .await
+            .expect("gateway")
+            .into_inner();
+        // The ticket system reads decisions; the gateway may not.
+        let key = pb::GetDecisionRequest {
+            key: Some(pb::get_decision_request::Key::CaseId(d1.case_id.clone())),
+        };
+        let got = c
+            .get_decision(with_token(key.clone(), "ticket-secret"))
+            .await
+            .expect("ticket system")
+            .into_inner();
+        assert_eq!(got, d1);
+        let st = c
+            .get_decision(with_token(key, "gw-secret"))
+            .await
+            .expect_err("gateway reads");
+        assert_eq!(st.code(), Code::PermissionDenied);
+        // Health stays open.
+        let ch = tonic::transport::Endpoint::from_shared(d.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect");
+        let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+        let r = h
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "hotline.v1.Intake".into(),
+            })
+            .await
+            .expect("check")
+            .into_inner();
+        assert_eq!(
+            r.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+    });
+}
+
+#[test]
+fn open_mode_refuses_non_loopback() {
+    let dir = temp_dir("open");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--grpc-addr",
+            "0.0.0.0:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no tokens configured"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sigterm_drains_and_commits_what_was_acknowledged() {
+    let d = Daemon::start("drain");
+    let data = d.dir.join("data");
+    let admin = d.admin;
+    let pid = d.child.id();
+    let acked = rt().block_on(async {
+        let mut c = d.client().await;
+        let contacts: Vec<pb::Contact> = (0..20_000)
+            .map(|i| contact(&format!("dr-{i}"), "路灯坏了好几天，晚上很黑"))
+            .collect();
+        let mut s = c
+            .submit_stream(tokio_stream::iter(contacts))
+            .await
+            .expect("stream")
+            .into_inner();
+        let mut acked = Vec::new();
+        loop {
+            match s.message().await {
+                Ok(Some(a)) => {
+                    if acked.len() == 1000 {
+                        let _ = std::process::Command::new("kill")
+                            .arg("-TERM")
+                            .arg(pid.to_string())
+                            .status();
+                    }
+                    if a.error.is_none() {
+                        acked.push(a.contact_id);
+                    }
+                }
+                Ok(None) => break,
+                Err(st) => {
+                    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
+                    break;
+                }
+            }
+        }
+        acked
+    });
+    assert!(acked.len() >= 1000);
+    let _ = admin;
+    assert!(d.terminate().success(), "graceful exit");
+    let stored: std::collections::HashSet<String> = stored_decisions(&data)
+        .iter()
+        .map(|v| v["contactId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for id in &acked {
+        assert!(stored.contains(id), "acknowledged {id} not stored");
+    }
+}

@@ -1,0 +1,214 @@
+//! A real `hotlined serve` child process on free loopback ports with its own
+//! data directory, and helpers to talk to it.
+#![allow(dead_code)]
+use hotline_proto::v1 as pb;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hotlined");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "hotline-test-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub grpc: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: PathBuf,
+    pub config: Option<PathBuf>,
+}
+
+/// HTTP GET on the admin listener: (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+impl Daemon {
+    /// Starts a daemon in `dir` with an optional extra config text.
+    pub fn start_in(dir: &Path, config: Option<&str>) -> Daemon {
+        let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--grpc-addr")
+            .arg(grpc.to_string())
+            .arg("--admin-addr")
+            .arg(admin.to_string())
+            .arg("--data-dir")
+            .arg(dir.join("data"));
+        let config_path = config.map(|text| {
+            let p = dir.join("hotlined.toml");
+            std::fs::write(&p, text).expect("config");
+            p
+        });
+        if let Some(p) = &config_path {
+            cmd.arg("--config").arg(p);
+        }
+        cmd.env("HOTLINE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("spawn hotlined");
+        let d = Daemon {
+            child,
+            grpc,
+            admin,
+            dir: dir.to_path_buf(),
+            config: config_path,
+        };
+        d.wait_ready();
+        d
+    }
+
+    pub fn start(name: &str) -> Daemon {
+        Daemon::start_in(&temp_dir(name), None)
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(http_get(self.admin, "/ready"), Some((200, _))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("hotlined did not become ready");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    pub async fn client(&self) -> pb::intake_client::IntakeClient<tonic::transport::Channel> {
+        pb::intake_client::IntakeClient::connect(self.url())
+            .await
+            .expect("connect")
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("hotlined did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL (kill -9).
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Resident memory of the daemon, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The stored decisions of a data directory, via `hotlined decisions`.
+pub fn stored_decisions(data_dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(BIN)
+        .arg("decisions")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("decisions");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+pub fn ts(secs: i64) -> Option<hotline_proto::Timestamp> {
+    Some(hotline_proto::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    })
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A valid phone complaint.
+pub fn contact(id: &str, text: &str) -> pb::Contact {
+    pb::Contact {
+        contact_id: id.into(),
+        channel: pb::Channel::Phone as i32,
+        received_at: ts(now_secs() - 5),
+        caller: Some(pb::Caller {
+            phone: "13800138000".into(),
+            ..Default::default()
+        }),
+        content: text.into(),
+        location: Some(pb::Location {
+            district_code: "510802".into(),
+            address: "利州区某街道".into(),
+        }),
+        ..Default::default()
+    }
+}
