@@ -1,3 +1,6 @@
 //! `hotline-bench`: realistic synthetic hotline traffic (seeded, reproducible)
 //! for tests, benchmarks and the load generator.
+pub mod grpc;
+pub mod noop;
+pub mod report;
 pub mod traffic;

@@ -15,6 +15,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Load a running hotlined over gRPC, then a no-op tonic server on the
+    /// same proto (the baseline) in the same run; prints both and the ratio.
+    Grpc {
+        /// The daemon's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        target: String,
+        #[arg(long, value_enum, default_value = "stream")]
+        mode: hotline_bench::grpc::Mode,
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        /// Concurrent unary callers or streams.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print N synthetic contacts as JSON lines (protobuf JSON mapping).
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -26,6 +45,30 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Cmd::Grpc {
+            target,
+            mode,
+            count,
+            concurrency,
+            seed,
+            json,
+        } => {
+            let load = hotline_bench::grpc::Load {
+                mode,
+                count,
+                concurrency,
+                seed,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(hotline_bench::grpc::compare(&target, &load))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.summary());
+            }
+        }
         Cmd::Gen { count, seed } => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             for c in Traffic::new(TrafficConfig {

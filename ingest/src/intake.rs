@@ -86,11 +86,20 @@ fn store_status(e: impl std::fmt::Display) -> Status {
     Status::unavailable(format!("store unavailable: {e}"))
 }
 
+/// What a stream's ack needs of a decision once it is durable.
+struct Acked {
+    contact_id: String,
+    case_id: String,
+    route: i32,
+    channel: &'static str,
+    route_label: &'static str,
+}
+
 /// One contact of a stream between reading and acknowledging.
 enum Pending {
     Ready(pb::Ack),
     Waiting {
-        decided: Decided,
+        ack: Acked,
         reply: oneshot::Receiver<crate::committer::DecisionReply>,
         started: Instant,
     },
@@ -105,55 +114,62 @@ fn error_ack(contact_id: String, error: pb::Error) -> pb::Ack {
     }
 }
 
+fn store_error_ack(contact_id: String, message: String) -> pb::Ack {
+    let error = pb::Error {
+        reason: "STORE_UNAVAILABLE".into(),
+        field: String::new(),
+        message,
+    };
+    error_ack(contact_id, error)
+}
+
 async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
-    match p {
-        Pending::Ready(a) => Ok(a),
-        Pending::Fatal(s) => Err(s),
+    let (ack, reply, started) = match p {
+        Pending::Ready(a) => return Ok(a),
+        Pending::Fatal(s) => return Err(s),
         Pending::Waiting {
-            decided,
+            ack,
             reply,
             started,
-        } => {
-            let contact_id = decided.row.contact_id.clone();
-            let ins = match reply.await {
-                Ok(Ok(ins)) => ins,
-                Ok(Err(e)) => {
-                    return Ok(error_ack(
-                        contact_id,
-                        pb::Error {
-                            reason: "STORE_UNAVAILABLE".into(),
-                            field: String::new(),
-                            message: e.to_string(),
-                        },
-                    ))
-                }
-                Err(_) => {
-                    return Ok(error_ack(
-                        contact_id,
-                        pb::Error {
-                            reason: "STORE_UNAVAILABLE".into(),
-                            field: String::new(),
-                            message: "committer stopped".into(),
-                        },
-                    ))
-                }
-            };
-            m::answer_latency("submit_stream", started.elapsed());
-            match stored(ins, decided) {
-                Ok((d, duplicate)) => Ok(pb::Ack {
+        } => (ack, reply, started),
+    };
+    let ins = match reply.await {
+        Ok(Ok(ins)) => ins,
+        Ok(Err(e)) => return Ok(store_error_ack(ack.contact_id, e.to_string())),
+        Err(_) => return Ok(store_error_ack(ack.contact_id, "committer stopped".into())),
+    };
+    m::answer_latency("submit_stream", started.elapsed());
+    let Acked {
+        contact_id,
+        case_id,
+        route,
+        channel,
+        route_label,
+    } = ack;
+    match ins {
+        Inserted::New => {
+            m::contact(channel, route_label);
+            Ok(pb::Ack {
+                contact_id,
+                case_id,
+                route,
+                error: None,
+                duplicate: false,
+            })
+        }
+        Inserted::Existing(body) => {
+            m::duplicate();
+            match pb::Decision::decode(&body[..]) {
+                Ok(d) => Ok(pb::Ack {
                     contact_id,
                     case_id: d.case_id,
                     route: d.route,
                     error: None,
-                    duplicate,
+                    duplicate: true,
                 }),
-                Err(s) => Ok(error_ack(
+                Err(e) => Ok(store_error_ack(
                     contact_id,
-                    pb::Error {
-                        reason: "INTERNAL".into(),
-                        field: String::new(),
-                        message: s.message().into(),
-                    },
+                    format!("stored decision unreadable: {e}"),
                 )),
             }
         }
@@ -231,8 +247,15 @@ impl Intake for IntakeService {
                     Err(r) => Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error())),
                     Ok(decided) => {
                         let (reply, rx) = oneshot::channel();
+                        let ack = Acked {
+                            contact_id: decided.row.contact_id.clone(),
+                            case_id: decided.row.case_id.clone(),
+                            route: decided.decision.route,
+                            channel: decided.channel,
+                            route_label: decided.route,
+                        };
                         let job = Job::Decision {
-                            row: decided.row.clone(),
+                            row: decided.row,
                             reply,
                             enqueued: Instant::now(),
                         };
@@ -240,7 +263,7 @@ impl Intake for IntakeService {
                             Pending::Fatal(Status::unavailable("hotlined is shutting down"))
                         } else {
                             Pending::Waiting {
-                                decided,
+                                ack,
                                 reply: rx,
                                 started,
                             }

@@ -50,6 +50,20 @@ async fn signal() {
     }
 }
 
+/// Accepted connections with Nagle's algorithm off: tonic's own
+/// `tcp_nodelay` applies only to listeners it binds itself, and a small
+/// response held back for a delayed ACK costs 40 ms.
+fn nodelay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|s| {
+        let s = s?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    })
+}
+
 /// Runs the daemon until a signal, then drains.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
@@ -127,7 +141,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(intake_svc)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), async move {
+        .serve_with_incoming_shutdown(nodelay(grpc_listener), async move {
             let _ = grpc_shutdown.wait_for(|v| *v).await;
         });
     let grpc_task = tokio::spawn(grpc);

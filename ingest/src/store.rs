@@ -56,16 +56,18 @@ pub enum Inserted {
 }
 
 const SCHEMA: &str = r#"
+-- A rowid table: rows (about 600 bytes) are appended in rowid order and
+-- only the small contact_id index takes random inserts.
 CREATE TABLE IF NOT EXISTS decisions (
-    contact_id   TEXT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY,
+    contact_id   TEXT NOT NULL UNIQUE,
     case_id      TEXT NOT NULL,
     route        TEXT NOT NULL,
     received_at  INTEGER NOT NULL,  -- unix ms, UTC
     decided_at   INTEGER NOT NULL,  -- unix ms, UTC
     body         BLOB NOT NULL      -- hotline.v1.Decision
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS decisions_case ON decisions(case_id);
-CREATE INDEX IF NOT EXISTS decisions_received ON decisions(received_at);
 CREATE TABLE IF NOT EXISTS events (
     stream      TEXT NOT NULL,      -- call | order
     key         TEXT NOT NULL,      -- call id | case id
@@ -96,7 +98,12 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
         let conn = Connection::open(data_dir.join(DB_FILE))?;
+        // Before the first table exists: 8 KiB pages hold a dozen decisions each.
+        conn.pragma_update(None, "page_size", 8192)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Checkpoint every ~128 MiB of WAL instead of 4 MiB: hot index pages
+        // are copied back far less often under a steady stream.
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.pragma_update(
             None,
             "synchronous",
