@@ -1,6 +1,7 @@
 //! `hotline-bench`: realistic synthetic hotline traffic (seeded, reproducible)
 //! for tests, benchmarks and the load generator.
 pub mod grpc;
+pub mod kafka;
 pub mod noop;
 pub mod report;
 pub mod traffic;

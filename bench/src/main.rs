@@ -15,6 +15,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Preload contacts on a fresh topic, time hotlined's drain until every
+    /// decision is delivered, then a raw rdkafka pass-through of the same
+    /// records on the same broker; prints both and the ratio.
+    Kafka {
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        brokers: String,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// The hotlined binary (default: next to this one).
+        #[arg(long)]
+        hotlined: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Load a running hotlined over gRPC, then a no-op tonic server on the
     /// same proto (the baseline) in the same run; prints both and the ratio.
     Grpc {
@@ -45,6 +63,36 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Cmd::Kafka {
+            brokers,
+            count,
+            partitions,
+            hotlined,
+            seed,
+            json,
+        } => {
+            let hotlined = match hotlined {
+                Some(h) => h,
+                None => std::env::current_exe()?.with_file_name("hotlined"),
+            };
+            let load = hotline_bench::kafka::KafkaLoad {
+                brokers,
+                count,
+                partitions,
+                hotlined,
+                seed,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(hotline_bench::kafka::compare(&load))?;
+            let text = if json {
+                serde_json::to_string_pretty(&report)?
+            } else {
+                report.summary()
+            };
+            writeln!(std::io::stdout(), "{text}")?;
+        }
         Cmd::Grpc {
             target,
             mode,
@@ -63,11 +111,12 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let report = rt.block_on(hotline_bench::grpc::compare(&target, &load))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+            let text = if json {
+                serde_json::to_string_pretty(&report)?
             } else {
-                println!("{}", report.summary());
-            }
+                report.summary()
+            };
+            writeln!(std::io::stdout(), "{text}")?;
         }
         Cmd::Gen { count, seed } => {
             let mut out = BufWriter::new(std::io::stdout().lock());

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Overrides store.data_dir.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Overrides kafka.brokers (and turns Kafka on with the default topics
+    /// when the config has no [kafka] section).
+    #[arg(long)]
+    pub kafka_brokers: Option<String>,
 }
 
 #[derive(Debug, Args)]

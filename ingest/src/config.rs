@@ -34,6 +34,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub tls: Option<TlsConfig>,
     pub pipeline: PipelineConfig,
+    /// Kafka in and out; absent means the embedded mode (gRPC in, SQLite out).
+    pub kafka: Option<crate::kafka::KafkaConfig>,
 }
 
 /// `[server]`: listeners.
@@ -203,6 +205,7 @@ impl Config {
                 "auth" => cfg.auth = section(&key, value, &mut errors).unwrap_or_default(),
                 "tls" => cfg.tls = section(&key, value, &mut errors),
                 "pipeline" => cfg.pipeline = section(&key, value, &mut errors).unwrap_or_default(),
+                "kafka" => cfg.kafka = section(&key, value, &mut errors),
                 _ => errors.push(cerr(key, "unknown section")),
             }
         }

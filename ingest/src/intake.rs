@@ -5,6 +5,7 @@
 use crate::auth::{require, Role};
 use crate::committer::Job;
 use crate::convert;
+use crate::kafka::Publisher;
 use crate::metrics as m;
 use crate::pipeline::{Decided, Pipeline, Refusal};
 use crate::store::{EventRow, Inserted, Reader};
@@ -25,6 +26,8 @@ use tonic::{Request, Response, Status, Streaming};
 #[derive(Clone)]
 pub struct IntakeService {
     pipeline: Pipeline,
+    /// With Kafka configured: answers wait for the decision's delivery too.
+    publisher: Option<Publisher>,
     tx: mpsc::Sender<Job>,
     draining: Arc<AtomicBool>,
     shutdown: watch::Receiver<bool>,
@@ -35,6 +38,7 @@ pub struct IntakeService {
 impl IntakeService {
     pub fn new(
         pipeline: Pipeline,
+        publisher: Option<Publisher>,
         tx: mpsc::Sender<Job>,
         draining: Arc<AtomicBool>,
         shutdown: watch::Receiver<bool>,
@@ -43,6 +47,7 @@ impl IntakeService {
     ) -> Self {
         IntakeService {
             pipeline,
+            publisher,
             tx,
             draining,
             shutdown,
@@ -67,18 +72,35 @@ impl IntakeService {
     }
 }
 
-fn stored(ins: Inserted, decided: Decided) -> Result<(pb::Decision, bool), Status> {
+/// The decision to answer with, and its encoding when it was stored before.
+fn stored(ins: Inserted, decided: Decided) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
     match ins {
         Inserted::New => {
             m::contact(decided.channel, decided.route);
-            Ok((decided.decision, false))
+            Ok((decided.decision, None))
         }
         Inserted::Existing(body) => {
             m::duplicate();
             let d = pb::Decision::decode(&body[..])
                 .map_err(|e| Status::internal(format!("stored decision unreadable: {e}")))?;
-            Ok((d, true))
+            Ok((d, Some(body)))
         }
+    }
+}
+
+/// With Kafka configured, a decision counts as delivered once Kafka has it.
+async fn publish(
+    publisher: Option<&Publisher>,
+    case_id: &str,
+    body: Option<&[u8]>,
+) -> Result<(), Status> {
+    match (publisher, body) {
+        (Some(p), Some(b)) => p.decision(case_id, b).await.map_err(|e| {
+            Status::unavailable(format!(
+                "decision stored but not delivered to Kafka, retry: {e}"
+            ))
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -93,6 +115,8 @@ struct Acked {
     route: i32,
     channel: &'static str,
     route_label: &'static str,
+    /// The encoded decision, kept only when it must be published.
+    body: Option<Vec<u8>>,
 }
 
 /// One contact of a stream between reading and acknowledging.
@@ -103,6 +127,8 @@ enum Pending {
         reply: oneshot::Receiver<crate::committer::DecisionReply>,
         started: Instant,
     },
+    /// Committing and publishing to Kafka in its own task.
+    Publishing(tokio::task::JoinHandle<Result<pb::Ack, Status>>),
     Fatal(Status),
 }
 
@@ -123,10 +149,15 @@ fn store_error_ack(contact_id: String, message: String) -> pb::Ack {
     error_ack(contact_id, error)
 }
 
-async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
+async fn resolve(p: Pending, publisher: Option<&Publisher>) -> Result<pb::Ack, Status> {
     let (ack, reply, started) = match p {
         Pending::Ready(a) => return Ok(a),
         Pending::Fatal(s) => return Err(s),
+        Pending::Publishing(h) => {
+            return h
+                .await
+                .unwrap_or_else(|e| Err(Status::internal(e.to_string())))
+        }
         Pending::Waiting {
             ack,
             reply,
@@ -138,42 +169,55 @@ async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
         Ok(Err(e)) => return Ok(store_error_ack(ack.contact_id, e.to_string())),
         Err(_) => return Ok(store_error_ack(ack.contact_id, "committer stopped".into())),
     };
-    m::answer_latency("submit_stream", started.elapsed());
     let Acked {
         contact_id,
         case_id,
         route,
         channel,
         route_label,
+        body,
     } = ack;
-    match ins {
+    let (ack, body) = match ins {
         Inserted::New => {
             m::contact(channel, route_label);
-            Ok(pb::Ack {
-                contact_id,
-                case_id,
-                route,
-                error: None,
-                duplicate: false,
-            })
-        }
-        Inserted::Existing(body) => {
-            m::duplicate();
-            match pb::Decision::decode(&body[..]) {
-                Ok(d) => Ok(pb::Ack {
+            (
+                pb::Ack {
                     contact_id,
-                    case_id: d.case_id,
-                    route: d.route,
+                    case_id,
+                    route,
                     error: None,
-                    duplicate: true,
-                }),
-                Err(e) => Ok(store_error_ack(
-                    contact_id,
-                    format!("stored decision unreadable: {e}"),
-                )),
+                    duplicate: false,
+                },
+                body,
+            )
+        }
+        Inserted::Existing(stored) => {
+            m::duplicate();
+            match pb::Decision::decode(&stored[..]) {
+                Ok(d) => (
+                    pb::Ack {
+                        contact_id,
+                        case_id: d.case_id,
+                        route: d.route,
+                        error: None,
+                        duplicate: true,
+                    },
+                    Some(stored),
+                ),
+                Err(e) => {
+                    return Ok(store_error_ack(
+                        contact_id,
+                        format!("stored decision unreadable: {e}"),
+                    ))
+                }
             }
         }
+    };
+    if let Err(s) = publish(publisher, &ack.case_id, body.as_deref()).await {
+        return Ok(store_error_ack(ack.contact_id, s.message().to_string()));
     }
+    m::answer_latency("submit_stream", started.elapsed());
+    Ok(ack)
 }
 
 #[tonic::async_trait]
@@ -183,6 +227,7 @@ impl Intake for IntakeService {
         require(&req, Role::Gateway)?;
         self.check_open()?;
         let decided = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let body = self.publisher.as_ref().map(|_| decided.row.body.clone());
         let (reply, rx) = oneshot::channel();
         let job = Job::Decision {
             row: decided.row.clone(),
@@ -205,7 +250,13 @@ impl Intake for IntakeService {
             .await
             .map_err(|_| store_status("committer stopped"))?
             .map_err(store_status)?;
-        let (decision, _) = stored(ins, decided)?;
+        let (decision, existing) = stored(ins, decided)?;
+        publish(
+            self.publisher.as_ref(),
+            &decision.case_id,
+            existing.as_deref().or(body.as_deref()),
+        )
+        .await?;
         m::answer_latency("submit", started.elapsed());
         Ok(Response::new(decision))
     }
@@ -253,6 +304,7 @@ impl Intake for IntakeService {
                             route: decided.decision.route,
                             channel: decided.channel,
                             route_label: decided.route,
+                            body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
                         };
                         let job = Job::Decision {
                             row: decided.row,
@@ -262,10 +314,17 @@ impl Intake for IntakeService {
                         if svc.tx.send(job).await.is_err() {
                             Pending::Fatal(Status::unavailable("hotlined is shutting down"))
                         } else {
-                            Pending::Waiting {
+                            let waiting = Pending::Waiting {
                                 ack,
                                 reply: rx,
                                 started,
+                            };
+                            match svc.publisher.clone() {
+                                // Kafka deliveries overlap; the writer still acknowledges in order.
+                                Some(p) => Pending::Publishing(tokio::spawn(async move {
+                                    resolve(waiting, Some(&p)).await
+                                })),
+                                None => waiting,
                             }
                         }
                     }
@@ -278,7 +337,7 @@ impl Intake for IntakeService {
         // Writer: acknowledge in order as each contact becomes durable.
         tokio::spawn(async move {
             while let Some(p) = pend_rx.recv().await {
-                let ack = resolve(p).await;
+                let ack = resolve(p, None).await;
                 let fatal = ack.is_err();
                 if out_tx.send(ack).await.is_err() || fatal {
                     break;
@@ -422,14 +481,14 @@ async fn count_event(
     Ok(())
 }
 
-fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
+pub(crate) fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
     let ts = ts.as_ref().ok_or("missing at")?;
     convert::instant(ts, "at")
         .map(|t| t.timestamp_millis())
         .map_err(|_| "bad at")
 }
 
-fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
+pub(crate) fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
     if ev.call_id.is_empty() || ev.call_id.len() > 128 {
         return Err("call_id");
     }
@@ -449,7 +508,7 @@ fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
     })
 }
 
-fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
+pub(crate) fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
     if ev.case_id.is_empty() || ev.case_id.len() > 128 {
         return Err("case_id");
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod convert;
 pub mod decisions_cmd;
 pub mod intake;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod replay;

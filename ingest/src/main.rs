@@ -54,6 +54,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(d) = args.data_dir {
                 cfg.store.data_dir = d;
             }
+            if let Some(b) = args.kafka_brokers {
+                cfg.kafka.get_or_insert_with(Default::default).brokers = b;
+            }
             let errors = cfg.validate();
             if !errors.is_empty() {
                 print_errors("config", &errors);

@@ -89,3 +89,34 @@ pub fn durable_latency(d: Duration) {
 pub fn answer_latency(method: &'static str, d: Duration) {
     histogram!("hotline_pipeline_latency_seconds", "stage" => method).record(d.as_secs_f64());
 }
+
+/// A record produced to Kafka: topic is decisions|dlq|other, outcome ok|error.
+pub fn produced(topic: &'static str, outcome: &'static str) {
+    counter!("hotline_kafka_produced_total", "topic" => topic, "outcome" => outcome).increment(1);
+}
+
+/// A record sent to the dead-letter topic, by reason.
+pub fn dead_letter(reason: &'static str) {
+    counter!("hotline_dlq_records_total", "reason" => reason).increment(1);
+}
+
+/// A consumer group rebalance seen by this instance.
+pub fn kafka_rebalance() {
+    counter!("hotline_kafka_rebalances_total").increment(1);
+}
+
+/// Partitions currently assigned to this instance.
+pub fn kafka_assigned(n: usize) {
+    gauge!("hotline_kafka_assigned_partitions").set(n as f64);
+}
+
+/// The consumer paused (backpressure) or resumed its partitions.
+pub fn kafka_pause(paused: bool) {
+    counter!("hotline_kafka_flow_total", "action" => if paused { "pause" } else { "resume" })
+        .increment(1);
+}
+
+/// A consume error reported by librdkafka.
+pub fn kafka_consume_error() {
+    counter!("hotline_kafka_consume_errors_total").increment(1);
+}

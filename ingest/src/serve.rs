@@ -5,12 +5,16 @@ use crate::auth::Auth;
 use crate::committer::{Committer, CommitterConfig};
 use crate::config::{Config, ConfigError};
 use crate::intake::IntakeService;
+use crate::kafka::consumer::Ctx;
+use crate::kafka::{KafkaIngest, Publisher};
 use crate::pipeline::Pipeline;
 use crate::rules_dir::build_router;
 use crate::store::Store;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::IntakeServer;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::{FutureProducer, Producer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -100,8 +104,49 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let reflection_v1 = reflection().build_v1().context("reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
+    // Kafka: the producer for decisions and dead letters, and the consumer.
+    let pipeline = Pipeline::new(router);
+    let mut producer: Option<FutureProducer> = None;
+    let mut publisher: Option<Publisher> = None;
+    let mut kafka_ingest: Option<(KafkaIngest, Duration)> = None;
+    if let Some(k) = &cfg.kafka {
+        let p: FutureProducer = k
+            .producer_config()
+            .map_err(|e| config_errors("kafka", vec![e]))?
+            .create()
+            .context("kafka producer")?;
+        let pubr = Publisher::new(
+            p.clone(),
+            k.topics.decisions.clone(),
+            k.topics.dlq.clone(),
+            Duration::from_millis(k.produce_timeout_ms),
+        );
+        if k.consume {
+            let c: StreamConsumer<Ctx> = k
+                .consumer_config()
+                .map_err(|e| config_errors("kafka", vec![e]))?
+                .create_with_context(Ctx)
+                .context("kafka consumer")?;
+            let ingest = KafkaIngest::new(
+                c,
+                &k.topics,
+                pipeline.clone(),
+                tx.clone(),
+                pubr.clone(),
+                k.max_in_flight,
+                shutdown_rx.clone(),
+            )
+            .context("kafka subscribe")?;
+            kafka_ingest = Some((ingest, Duration::from_secs(cfg.pipeline.drain_timeout_secs)));
+        }
+        tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, "kafka configured");
+        producer = Some(p);
+        publisher = Some(pubr);
+    }
+    let kafka_task = kafka_ingest.map(|(ingest, drain)| tokio::spawn(ingest.run(drain)));
     let intake = IntakeService::new(
-        Pipeline::new(router),
+        pipeline,
+        publisher,
         tx,
         draining.clone(),
         shutdown_rx.clone(),
@@ -187,6 +232,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         Err(_) => {
             tracing::warn!("drain deadline passed; cutting the remaining calls (their contacts were not acknowledged)");
             abort.abort();
+        }
+    }
+    if let Some(t) = kafka_task {
+        if tokio::time::timeout(deadline, t).await.is_err() {
+            tracing::warn!("kafka consumer did not stop before the deadline");
+        }
+    }
+    if let Some(p) = &producer {
+        if let Err(e) = p.flush(Duration::from_secs(5)) {
+            tracing::warn!(error = %e, "kafka producer flush");
         }
     }
     // Every sender is gone once the server and its streams are: the committer

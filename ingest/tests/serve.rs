@@ -428,3 +428,38 @@ fn sigterm_drains_and_commits_what_was_acknowledged() {
         assert!(stored.contains(id), "acknowledged {id} not stored");
     }
 }
+
+#[test]
+fn logs_carry_no_caller_data() {
+    let dir = temp_dir("logs");
+    let d = Daemon::start_logged(&dir, "trace");
+    rt().block_on(async {
+        let mut c = d.client().await;
+        let mut x = contact("log-1", "我家住在幸福小区三栋，电话13912345678，物业不作为");
+        x.caller = Some(pb::Caller {
+            phone: "+86 139 1234 5678".into(),
+            wechat_openid: "oWxSecret42".into(),
+            ..Default::default()
+        });
+        x.location = Some(pb::Location {
+            district_code: "510802".into(),
+            address: "利州区幸福小区三栋".into(),
+        });
+        c.submit(x.clone()).await.expect("submit");
+        x.contact_id = "log-2".into();
+        x.channel = 0;
+        let _ = c.submit(x).await.expect_err("reject");
+    });
+    assert!(d.terminate().success());
+    let log = std::fs::read_to_string(dir.join("hotlined.log")).expect("log");
+    assert!(log.contains("hotlined serving"), "the log was written");
+    for secret in [
+        "13912345678",
+        "139 1234",
+        "oWxSecret42",
+        "幸福小区",
+        "物业不作为",
+    ] {
+        assert!(!log.contains(secret), "log leaks {secret:?}");
+    }
+}

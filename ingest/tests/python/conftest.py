@@ -1,6 +1,11 @@
+import importlib
 import os
 import pathlib
+import socket
+import sys
+
 import pytest
+from grpc_tools import protoc
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -20,3 +25,54 @@ def hotlined():
 @pytest.fixture(scope="session")
 def hotline_bench():
     return _bin("HOTLINE_BENCH", "hotline-bench")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stubs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stubs")
+    import grpc_tools
+    well_known = pathlib.Path(grpc_tools.__file__).parent / "_proto"
+    rc = protoc.main(["protoc", f"-I{ROOT / 'proto' / 'proto'}", f"-I{well_known}", f"--python_out={out}",
+                      f"--grpc_python_out={out}", "hotline/v1/hotline.proto"])
+    assert rc == 0
+    for d in (out / "hotline", out / "hotline" / "v1"):
+        (d / "__init__.py").touch()
+    sys.path.insert(0, str(out))
+    pb = importlib.import_module("hotline.v1.hotline_pb2")
+    rpc = importlib.import_module("hotline.v1.hotline_pb2_grpc")
+    return pb, rpc
+
+
+
+
+def start_daemon(hotlined, workdir, config=None):
+    """A hotlined serve child on free loopback ports; returns (proc, grpc_addr, admin_port)."""
+    import subprocess
+    import time
+    import urllib.request
+    grpc_port, admin_port = free_port(), free_port()
+    args = [hotlined, "serve", "--grpc-addr", f"127.0.0.1:{grpc_port}", "--admin-addr", f"127.0.0.1:{admin_port}",
+            "--data-dir", str(pathlib.Path(workdir) / "data")]
+    if config is not None:
+        path = pathlib.Path(workdir) / "hotlined.toml"
+        path.write_text(config)
+        args += ["--config", str(path)]
+    log = open(pathlib.Path(workdir) / "hotlined.log", "wb")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"hotlined exited: {(pathlib.Path(workdir) / 'hotlined.log').read_text()}")
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=1).status == 200:
+                return proc, f"127.0.0.1:{grpc_port}", admin_port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    pytest.fail("hotlined did not become ready")

@@ -1,61 +1,16 @@
 """hotlined serve driven by an independent client: Python grpcio with stubs
 generated from proto/ at test time."""
-import importlib
-import os
-import pathlib
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import grpc
 import pytest
-from grpc_tools import protoc
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def stubs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("stubs")
-    import grpc_tools
-    well_known = pathlib.Path(grpc_tools.__file__).parent / "_proto"
-    rc = protoc.main(["protoc", f"-I{ROOT / 'proto' / 'proto'}", f"-I{well_known}", f"--python_out={out}",
-                      f"--grpc_python_out={out}", "hotline/v1/hotline.proto"])
-    assert rc == 0
-    for d in (out / "hotline", out / "hotline" / "v1"):
-        (d / "__init__.py").touch()
-    sys.path.insert(0, str(out))
-    pb = importlib.import_module("hotline.v1.hotline_pb2")
-    rpc = importlib.import_module("hotline.v1.hotline_pb2_grpc")
-    return pb, rpc
+from conftest import start_daemon
 
 
 @pytest.fixture(scope="module")
 def daemon(hotlined, tmp_path_factory):
-    data = tmp_path_factory.mktemp("data")
-    grpc_port, admin_port = free_port(), free_port()
-    proc = subprocess.Popen([hotlined, "serve", "--grpc-addr", f"127.0.0.1:{grpc_port}",
-                             "--admin-addr", f"127.0.0.1:{admin_port}", "--data-dir", str(data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("hotlined did not become ready")
-    yield f"127.0.0.1:{grpc_port}", admin_port, data
+    proc, addr, admin_port = start_daemon(hotlined, tmp_path_factory.mktemp("grpc"))
+    yield addr, admin_port, None
     proc.terminate()
     assert proc.wait(timeout=60) == 0
 

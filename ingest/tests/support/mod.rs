@@ -1,6 +1,7 @@
 //! A real `hotlined serve` child process on free loopback ports with its own
 //! data directory, and helpers to talk to it.
 #![allow(dead_code)]
+pub mod kafka;
 use hotline_proto::v1 as pb;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -58,6 +59,15 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 impl Daemon {
     /// Starts a daemon in `dir` with an optional extra config text.
     pub fn start_in(dir: &Path, config: Option<&str>) -> Daemon {
+        Daemon::start_with(dir, config, None)
+    }
+
+    /// Starts a daemon logging at `level` into `dir/hotlined.log`.
+    pub fn start_logged(dir: &Path, level: &str) -> Daemon {
+        Daemon::start_with(dir, None, Some(level))
+    }
+
+    fn start_with(dir: &Path, config: Option<&str>, log: Option<&str>) -> Daemon {
         let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut cmd = Command::new(BIN);
@@ -76,9 +86,19 @@ impl Daemon {
         if let Some(p) = &config_path {
             cmd.arg("--config").arg(p);
         }
-        cmd.env("HOTLINE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        match log {
+            Some(level) => {
+                let f = std::fs::File::create(dir.join("hotlined.log")).expect("log file");
+                cmd.env("HOTLINE_LOG", level)
+                    .stdout(Stdio::null())
+                    .stderr(f);
+            }
+            None => {
+                cmd.env("HOTLINE_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+            }
+        }
         let child = cmd.spawn().expect("spawn hotlined");
         let d = Daemon {
             child,

@@ -1,0 +1,276 @@
+//! `hotline-bench kafka`: preload N contacts on a fresh contacts topic, start
+//! hotlined on it, and time the drain until every decision is delivered;
+//! then, on the same broker and the same records, a raw rdkafka
+//! consume → produce pass-through with the same delivery guarantees
+//! (idempotent acks=all producer, offsets stored after delivery) — the
+//! ceiling of any Kafka pipeline on this machine.
+use crate::report::{Measured, Report};
+use crate::traffic::{Traffic, TrafficConfig};
+use hdrhistogram::Histogram;
+use prost::Message as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Parameters.
+#[derive(Debug, Clone)]
+pub struct KafkaLoad {
+    pub brokers: String,
+    pub count: usize,
+    pub partitions: i32,
+    pub hotlined: PathBuf,
+    pub seed: u64,
+}
+
+fn client(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    c
+}
+
+async fn create(brokers: &str, topics: &[(String, i32)]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1)))
+        .collect();
+    for r in admin
+        .create_topics(
+            &new,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await?
+    {
+        r.map_err(|(t, e)| anyhow::anyhow!("creating {t}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
+    Ok(client(brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .create()?)
+}
+
+/// Counts distinct record keys (decisions: case ids) on `topic` until `n`.
+async fn drain(
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<(usize, Instant)> {
+    let c: StreamConsumer = client(brokers)
+        .set(
+            "group.id",
+            format!("bench-reader-{}", chrono::Utc::now().timestamp_micros()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    c.subscribe(&[topic])?;
+    let mut seen = HashSet::with_capacity(n);
+    let deadline = Instant::now() + timeout;
+    while seen.len() < n && Instant::now() < deadline {
+        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), c.recv()).await {
+            seen.insert(m.key().map(<[u8]>::to_vec).unwrap_or_default());
+        }
+    }
+    Ok((seen.len(), Instant::now()))
+}
+
+fn measured(label: &str, count: usize, got: usize, elapsed: Duration) -> Measured {
+    let h = Histogram::<u64>::new(3).unwrap_or_else(|_| unreachable!());
+    Measured::from_hist(
+        label,
+        count as u64,
+        (count - got.min(count)) as u64,
+        elapsed,
+        &h,
+    )
+}
+
+/// The raw pass-through: consume, produce the same bytes, store the offset after delivery.
+async fn passthrough(
+    brokers: &str,
+    input: &str,
+    output: &str,
+    n: usize,
+) -> anyhow::Result<Duration> {
+    let c: StreamConsumer = client(brokers)
+        .set(
+            "group.id",
+            format!("bench-pass-{}", chrono::Utc::now().timestamp_micros()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .create()?;
+    c.subscribe(&[input])?;
+    let p = producer(brokers)?;
+    let started = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    let mut done = 0usize;
+    while done < n {
+        let m = c.recv().await?;
+        let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
+        let key = m.key().map(<[u8]>::to_vec).unwrap_or_default();
+        let payload = m.payload().map(<[u8]>::to_vec).unwrap_or_default();
+        let p2 = p.clone();
+        let out = output.to_string();
+        pending.push_back((
+            topic,
+            partition,
+            offset,
+            tokio::spawn(async move {
+                p2.send(
+                    FutureRecord::to(&out).key(&key).payload(&payload),
+                    Duration::from_secs(30),
+                )
+                .await
+                .is_ok()
+            }),
+        ));
+        while pending.len() > 10_000 || (pending.len() + done >= n && !pending.is_empty()) {
+            let Some((t, part, off, h)) = pending.pop_front() else {
+                break;
+            };
+            if h.await.unwrap_or(false) {
+                let _ = c.store_offset(&t, part, off);
+            }
+            done += 1;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// Runs both sides and reports.
+pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
+    let prefix = format!("bench{}", chrono::Utc::now().timestamp_micros());
+    let t = |s: &str| format!("{prefix}.{s}");
+    let p = load.partitions;
+    create(
+        &load.brokers,
+        &[
+            (t("contacts"), p),
+            (t("decisions"), p),
+            (t("passthrough"), p),
+            (t("call-events"), 1),
+            (t("order-events"), 1),
+            (t("alerts"), 1),
+            (t("stats"), 1),
+            (t("dlq"), 1),
+        ],
+    )
+    .await?;
+    // Preload, one record per batch: tansu 0.6.0 serves no fetch that starts
+    // inside a batch, which a consumer resuming after a pause would need.
+    let prod: FutureProducer = client(&load.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "1")
+        .create()?;
+    let now = chrono::Utc::now().timestamp() - 1;
+    let mut futs = Vec::new();
+    for (i, mut c) in Traffic::new(TrafficConfig {
+        seed: load.seed,
+        ..Default::default()
+    })
+    .take(load.count)
+    .enumerate()
+    {
+        c.contact_id = format!("{prefix}-{i}");
+        c.received_at = Some(hotline_proto::Timestamp {
+            seconds: now,
+            nanos: 0,
+        });
+        let key = c
+            .caller
+            .as_ref()
+            .map(|k| format!("{}{}{}", k.phone, k.wechat_openid, k.account_id))
+            .unwrap_or_default();
+        let prod = prod.clone();
+        let topic = t("contacts");
+        futs.push(tokio::spawn(async move {
+            prod.send(
+                FutureRecord::to(&topic)
+                    .key(&key)
+                    .payload(&c.encode_to_vec()),
+                Duration::from_secs(60),
+            )
+            .await
+            .is_ok()
+        }));
+        if futs.len() >= 5000 {
+            for f in futs.drain(..) {
+                f.await?;
+            }
+        }
+    }
+    for f in futs {
+        f.await?;
+    }
+
+    // hotlined, started on the preloaded topic.
+    let dir = std::env::temp_dir().join(format!("{prefix}-hotlined"));
+    std::fs::create_dir_all(&dir)?;
+    let config = format!(
+        "[kafka]\nbrokers = \"{b}\"\ngroup_id = \"{prefix}-hotlined\"\n[kafka.topics]\ncontacts = \"{}\"\ncall_events = \"{}\"\norder_events = \"{}\"\ndecisions = \"{}\"\nalerts = \"{}\"\nstats = \"{}\"\ndlq = \"{}\"\n",
+        t("contacts"), t("call-events"), t("order-events"), t("decisions"), t("alerts"), t("stats"), t("dlq"),
+        b = load.brokers
+    );
+    std::fs::write(dir.join("hotlined.toml"), config)?;
+    let port = |l: std::net::TcpListener| l.local_addr().map(|a| a.port());
+    let (g, a) = (
+        port(std::net::TcpListener::bind("127.0.0.1:0")?)?,
+        port(std::net::TcpListener::bind("127.0.0.1:0")?)?,
+    );
+    let started = Instant::now();
+    let mut child = Command::new(&load.hotlined)
+        .args([
+            "serve",
+            "--grpc-addr",
+            &format!("127.0.0.1:{g}"),
+            "--admin-addr",
+            &format!("127.0.0.1:{a}"),
+            "--config",
+        ])
+        .arg(dir.join("hotlined.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let (got, end) = drain(
+        &load.brokers,
+        &t("decisions"),
+        load.count,
+        Duration::from_secs(600),
+    )
+    .await?;
+    let daemon_time = end - started;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let pass_time =
+        passthrough(&load.brokers, &t("contacts"), &t("passthrough"), load.count).await?;
+    Ok(Report::new(
+        "kafka".into(),
+        measured("hotlined", load.count, got, daemon_time),
+        measured("passthrough", load.count, load.count, pass_time),
+    ))
+}

@@ -1,0 +1,189 @@
+//! The `[kafka]` config section and the librdkafka client configs built from it.
+use crate::config::ConfigError;
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `[kafka.topics]`: topic names, with the DESIGN §3 defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TopicsConfig {
+    pub contacts: String,
+    pub call_events: String,
+    pub order_events: String,
+    pub decisions: String,
+    pub alerts: String,
+    pub stats: String,
+    pub dlq: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            contacts: "hotline.contacts.v1".into(),
+            call_events: "hotline.call-events.v1".into(),
+            order_events: "hotline.order-events.v1".into(),
+            decisions: "hotline.decisions.v1".into(),
+            alerts: "hotline.alerts.v1".into(),
+            stats: "hotline.stats.v1".into(),
+            dlq: "hotline.dlq.v1".into(),
+        }
+    }
+}
+
+/// `[kafka]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port,host:port`.
+    pub brokers: String,
+    /// Consumer group shared by every hotlined instance.
+    pub group_id: String,
+    /// Static group membership (`group.instance.id`): a stable id per host or
+    /// pod. A restarted instance takes its partitions back at once instead of
+    /// waiting for the group to notice the old session is gone. Empty: dynamic.
+    pub instance_id: String,
+    /// librdkafka properties passed through to both clients, e.g.
+    /// `"security.protocol" = "SASL_SSL"`, `"sasl.mechanism" = "SCRAM-SHA-512"`.
+    pub client: BTreeMap<String, String>,
+    /// librdkafka properties read from environment variables (secrets):
+    /// `"sasl.password" = "HOTLINE_KAFKA_PASSWORD"`.
+    pub client_env: BTreeMap<String, String>,
+    pub topics: TopicsConfig,
+    /// Records consumed but not yet finished; above this the assigned
+    /// partitions are paused until half of them are done.
+    pub max_in_flight: usize,
+    /// How long a produced record may take to be acknowledged (acks=all,
+    /// retries included) before it counts as failed, milliseconds.
+    pub produce_timeout_ms: u64,
+    /// Consume the input topics (false: produce only, gRPC input only).
+    pub consume: bool,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "hotlined".into(),
+            instance_id: String::new(),
+            client: BTreeMap::new(),
+            client_env: BTreeMap::new(),
+            topics: TopicsConfig::default(),
+            max_in_flight: 10_000,
+            produce_timeout_ms: 30_000,
+            consume: true,
+        }
+    }
+}
+
+/// Properties the daemon sets itself; configuring them would break the
+/// delivery guarantees.
+const RESERVED: &[&str] = &[
+    "enable.auto.offset.store",
+    "enable.idempotence",
+    "acks",
+    "group.id",
+    "bootstrap.servers",
+];
+
+impl KafkaConfig {
+    /// Every problem at once.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        let err = |p: &str, m: String| ConfigError {
+            path: format!("kafka.{p}"),
+            msg: m,
+        };
+        if self.brokers.trim().is_empty() {
+            e.push(err("brokers", "must not be empty".into()));
+        }
+        if self.group_id.trim().is_empty() {
+            e.push(err("group_id", "must not be empty".into()));
+        }
+        for k in self.client.keys().chain(self.client_env.keys()) {
+            if RESERVED.contains(&k.as_str()) {
+                e.push(err(
+                    "client",
+                    format!("{k:?} is set by hotlined and cannot be overridden"),
+                ));
+            }
+        }
+        let t = &self.topics;
+        for (name, v) in [
+            ("contacts", &t.contacts),
+            ("call_events", &t.call_events),
+            ("order_events", &t.order_events),
+            ("decisions", &t.decisions),
+            ("alerts", &t.alerts),
+            ("stats", &t.stats),
+            ("dlq", &t.dlq),
+        ] {
+            if v.is_empty()
+                || v.len() > 249
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                e.push(err(
+                    &format!("topics.{name}"),
+                    format!("{v:?} is not a valid topic name"),
+                ));
+            }
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > 1_000_000 {
+            e.push(err("max_in_flight", "must be between 1 and 1000000".into()));
+        }
+        if !(1000..=600_000).contains(&self.produce_timeout_ms) {
+            e.push(err(
+                "produce_timeout_ms",
+                "must be between 1000 and 600000".into(),
+            ));
+        }
+        e
+    }
+
+    fn base(&self) -> Result<ClientConfig, ConfigError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.client {
+            c.set(k, v);
+        }
+        for (k, var) in &self.client_env {
+            let v = std::env::var(var).map_err(|_| ConfigError {
+                path: format!("kafka.client_env.{k}"),
+                msg: format!("${var} is not set"),
+            })?;
+            c.set(k, v);
+        }
+        Ok(c)
+    }
+
+    /// The producer: idempotent, acks=all, bounded delivery time.
+    pub fn producer_config(&self) -> Result<ClientConfig, ConfigError> {
+        let mut c = self.base()?;
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", self.produce_timeout_ms.to_string())
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4");
+        Ok(c)
+    }
+
+    /// The consumer: at-least-once with offsets stored by the application.
+    pub fn consumer_config(&self) -> Result<ClientConfig, ConfigError> {
+        let mut c = self.base()?;
+        c.set("group.id", &self.group_id)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        if !self.instance_id.is_empty() {
+            c.set("group.instance.id", &self.instance_id);
+        }
+        if !self.client.contains_key("session.timeout.ms") {
+            c.set("session.timeout.ms", "10000");
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,380 @@
+//! The consumer: reads contacts, call events and order events in a consumer
+//! group, processes each record as its own task, and stores offsets in
+//! arrival order once each record's outputs are delivered (the rust-rdkafka
+//! at-least-once pattern). Too many records in flight pause the assigned
+//! partitions while polling goes on; pending offsets are committed when
+//! partitions are revoked and at shutdown.
+use super::publisher::Publisher;
+use crate::committer::Job;
+use crate::intake::{call_event_row, order_event_row};
+use crate::metrics as m;
+use crate::pipeline::Pipeline;
+use crate::store::Inserted;
+use chrono::Utc;
+use hotline_proto::v1 as pb;
+use prost::Message as _;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::ClientContext;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+/// Rebalance hooks: commit what is stored before partitions go away.
+pub struct Ctx;
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            tracing::info!(
+                partitions = tpl.count(),
+                "kafka: partitions revoked; committing stored offsets"
+            );
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                tracing::debug!(error = %e, "kafka: nothing to commit on revoke");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        m::kafka_rebalance();
+        if let Rebalance::Assign(tpl) = rebalance {
+            tracing::info!(partitions = tpl.count(), "kafka: partitions assigned");
+        }
+        let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        m::kafka_assigned(n);
+    }
+}
+
+/// How a record ended: `Done` lets its offset be stored.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    /// Could not be processed nor dead-lettered before shutdown: the offset
+    /// must not move past it.
+    Stuck,
+}
+
+struct Inflight {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    done: oneshot::Receiver<Outcome>,
+}
+
+/// What each record task needs.
+#[derive(Clone)]
+struct Work {
+    pipeline: Pipeline,
+    committer: mpsc::Sender<Job>,
+    publisher: Publisher,
+    contacts: String,
+    call_events: String,
+    order_events: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// The running consumer.
+pub struct KafkaIngest {
+    consumer: Arc<StreamConsumer<Ctx>>,
+    work: Work,
+    max_in_flight: usize,
+}
+
+impl KafkaIngest {
+    /// Subscribes to the input topics.
+    pub fn new(
+        consumer: StreamConsumer<Ctx>,
+        topics: &super::config::TopicsConfig,
+        pipeline: Pipeline,
+        committer: mpsc::Sender<Job>,
+        publisher: Publisher,
+        max_in_flight: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> rdkafka::error::KafkaResult<KafkaIngest> {
+        consumer.subscribe(&[&topics.contacts, &topics.call_events, &topics.order_events])?;
+        Ok(KafkaIngest {
+            consumer: Arc::new(consumer),
+            work: Work {
+                pipeline,
+                committer,
+                publisher,
+                contacts: topics.contacts.clone(),
+                call_events: topics.call_events.clone(),
+                order_events: topics.order_events.clone(),
+                shutdown,
+            },
+            max_in_flight: max_in_flight.max(1),
+        })
+    }
+
+    fn set_paused(&self, pause: bool) {
+        let Ok(tpl) = self.consumer.assignment() else {
+            return;
+        };
+        if tpl.count() == 0 {
+            return;
+        }
+        let r = if pause {
+            self.consumer.pause(&tpl)
+        } else {
+            self.consumer.resume(&tpl)
+        };
+        match r {
+            Ok(()) => {
+                m::kafka_pause(pause);
+                tracing::debug!(
+                    paused = pause,
+                    "kafka: partitions {}",
+                    if pause { "paused" } else { "resumed" }
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "kafka: pause/resume failed"),
+        }
+    }
+
+    /// Consumes until shutdown, then finishes what is in flight (within
+    /// `drain`) and commits the stored offsets.
+    pub async fn run(self, drain: Duration) {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::new(Notify::new());
+        let (fifo_tx, fifo_rx) = mpsc::unbounded_channel::<Inflight>();
+        let acker = tokio::spawn(ack_in_order(
+            self.consumer.clone(),
+            fifo_rx,
+            in_flight.clone(),
+            drained.clone(),
+            self.max_in_flight / 2,
+        ));
+        let mut shutdown = self.work.shutdown.clone();
+        let mut paused = false;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => break,
+                _ = drained.notified(), if paused => {
+                    self.set_paused(false);
+                    paused = false;
+                }
+                msg = self.consumer.recv() => {
+                    let msg = match msg {
+                        Ok(msg) => msg.detach(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kafka: consume error");
+                            m::kafka_consume_error();
+                            continue;
+                        }
+                    };
+                    let (done_tx, done) = oneshot::channel();
+                    let inflight = Inflight { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset(), done };
+                    in_flight.fetch_add(1, Ordering::SeqCst);
+                    let work = self.work.clone();
+                    tokio::spawn(async move {
+                        let out = work.process(msg).await;
+                        let _ = done_tx.send(out);
+                    });
+                    if fifo_tx.send(inflight).is_err() {
+                        break;
+                    }
+                    // Checked on every record: a rebalance may have brought in unpaused partitions.
+                    if in_flight.load(Ordering::SeqCst) >= self.max_in_flight {
+                        self.set_paused(true);
+                        paused = true;
+                    }
+                }
+            }
+        }
+        drop(fifo_tx);
+        if tokio::time::timeout(drain, acker).await.is_err() {
+            tracing::warn!(
+                "kafka: records still in flight at the drain deadline; they will be redelivered"
+            );
+        }
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => tracing::info!("kafka: offsets committed"),
+            Err(e) => tracing::debug!(error = %e, "kafka: final commit"),
+        }
+    }
+}
+
+/// Stores each record's offset once it and every record before it on the
+/// consumer are done; a stuck record freezes its partition's offset.
+async fn ack_in_order(
+    consumer: Arc<StreamConsumer<Ctx>>,
+    mut fifo: mpsc::UnboundedReceiver<Inflight>,
+    in_flight: Arc<AtomicUsize>,
+    drained: Arc<Notify>,
+    low_water: usize,
+) {
+    let mut stuck: HashMap<(String, i32), i64> = HashMap::new();
+    let mut pending: VecDeque<Inflight> = VecDeque::new();
+    loop {
+        let next = match pending.pop_front() {
+            Some(p) => p,
+            None => match fifo.recv().await {
+                Some(p) => p,
+                None => break,
+            },
+        };
+        let outcome = next.done.await.unwrap_or(Outcome::Stuck);
+        let key = (next.topic, next.partition);
+        match outcome {
+            Outcome::Done if !stuck.contains_key(&key) => {
+                if let Err(e) = consumer.store_offset(&key.0, key.1, next.offset) {
+                    // The partition was revoked: its new owner redelivers from the last commit.
+                    tracing::debug!(error = %e, "kafka: offset not stored");
+                }
+            }
+            Outcome::Done => {}
+            Outcome::Stuck => {
+                tracing::error!(
+                    partition = key.1,
+                    offset = next.offset,
+                    "kafka: record neither processed nor dead-lettered; partition offset frozen"
+                );
+                stuck.insert(key, next.offset);
+            }
+        }
+        let left = in_flight.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        if left <= low_water {
+            drained.notify_one();
+        }
+    }
+}
+
+impl Work {
+    /// Handles one record; dead-letters what cannot be processed.
+    async fn process(&self, msg: OwnedMessage) -> Outcome {
+        let started = Instant::now();
+        let topic = msg.topic().to_string();
+        let result = if topic == self.contacts {
+            self.contact(&msg).await
+        } else if topic == self.call_events {
+            self.event(&msg, true).await
+        } else if topic == self.order_events {
+            self.event(&msg, false).await
+        } else {
+            Err(("UNKNOWN_TOPIC", format!("no handler for topic {topic}")))
+        };
+        let outcome = match result {
+            Ok(()) => Outcome::Done,
+            // Not the record's fault: keep its offset so it is redelivered.
+            Err(("STORE_UNAVAILABLE", error)) => {
+                tracing::error!(
+                    error,
+                    "kafka: store unavailable; record left for redelivery"
+                );
+                Outcome::Stuck
+            }
+            Err((reason, error)) => self.dead_letter(&msg, reason, &error).await,
+        };
+        m::answer_latency("kafka", started.elapsed());
+        outcome
+    }
+
+    async fn contact(&self, msg: &OwnedMessage) -> Result<(), (&'static str, String)> {
+        let bytes = msg.payload().unwrap_or_default();
+        let contact = pb::Contact::decode(bytes)
+            .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.Contact: {e}")))?;
+        let decided = self
+            .pipeline
+            .decide_one(&contact, Utc::now())
+            .map_err(|r| {
+                m::reject(r.code);
+                (r.code, format!("{}: {}", r.field, r.message))
+            })?;
+        let case_id = decided.row.case_id.clone();
+        let (channel, route) = (decided.channel, decided.route);
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Decision {
+            row: decided.row,
+            reply,
+            enqueued: Instant::now(),
+        };
+        // Waiting here is backpressure: the record stays in flight.
+        self.committer
+            .send(job)
+            .await
+            .map_err(|_| ("STORE_UNAVAILABLE", "committer stopped".to_string()))?;
+        let inserted = self.retry_store(rx).await?;
+        let body = match inserted {
+            Inserted::New => {
+                m::contact(channel, route);
+                decided.decision.encode_to_vec()
+            }
+            Inserted::Existing(body) => {
+                m::duplicate();
+                body
+            }
+        };
+        let key = pb::Decision::decode(&body[..])
+            .map(|d| d.case_id)
+            .unwrap_or(case_id);
+        self.publisher.decision(&key, &body).await.map_err(|e| {
+            tracing::error!(error = %e, "kafka: decision not delivered; the contact goes to the DLQ");
+            ("PRODUCE_FAILED", e.to_string())
+        })
+    }
+
+    async fn retry_store(
+        &self,
+        rx: oneshot::Receiver<crate::committer::DecisionReply>,
+    ) -> Result<Inserted, (&'static str, String)> {
+        match rx.await {
+            Ok(Ok(i)) => Ok(i),
+            Ok(Err(e)) => Err(("STORE_UNAVAILABLE", e.to_string())),
+            Err(_) => Err(("STORE_UNAVAILABLE", "committer stopped".into())),
+        }
+    }
+
+    async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), (&'static str, String)> {
+        let bytes = msg.payload().unwrap_or_default();
+        let row = if call {
+            let ev = pb::CallEvent::decode(bytes)
+                .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.CallEvent: {e}")))?;
+            call_event_row(&ev).map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?
+        } else {
+            let ev = pb::OrderEvent::decode(bytes)
+                .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.OrderEvent: {e}")))?;
+            order_event_row(&ev).map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?
+        };
+        let stream = row.stream;
+        let (reply, rx) = oneshot::channel();
+        self.committer
+            .send(Job::Event { row, reply })
+            .await
+            .map_err(|_| ("STORE_UNAVAILABLE", "committer stopped".to_string()))?;
+        match rx.await {
+            Ok(Ok(new)) => {
+                m::event(stream, if new { "new" } else { "duplicate" });
+                Ok(())
+            }
+            Ok(Err(e)) => Err(("STORE_UNAVAILABLE", e.to_string())),
+            Err(_) => Err(("STORE_UNAVAILABLE", "committer stopped".into())),
+        }
+    }
+
+    /// Dead-letters a record, retrying with backoff until it is delivered or
+    /// the daemon stops.
+    async fn dead_letter(&self, msg: &OwnedMessage, reason: &str, error: &str) -> Outcome {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.publisher.dead_letter(msg, reason, error).await {
+                Ok(()) => return Outcome::Done,
+                Err(e) => {
+                    tracing::error!(error = %e, "kafka: dead letter not delivered; retrying");
+                    if *self.shutdown.borrow() {
+                        return Outcome::Stuck;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}

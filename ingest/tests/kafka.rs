@@ -1,0 +1,301 @@
+//! Kafka in and out against a real broker (tansu, started by `.ci/test`).
+//! Ignored in a bare `cargo test`; the README's test command runs them.
+mod support;
+use hotline_proto::v1 as pb;
+use prost::Message as _;
+use rdkafka::message::Message;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use support::kafka::*;
+use support::*;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn keyed(c: &pb::Contact) -> (Vec<u8>, Vec<u8>) {
+    let key = c
+        .caller
+        .as_ref()
+        .map(|k| k.phone.clone())
+        .unwrap_or_default();
+    (key.into_bytes(), c.encode_to_vec())
+}
+
+fn many(prefix: &str, n: usize) -> Vec<pb::Contact> {
+    let texts = [
+        "我要投诉小区物业，电梯坏了",
+        "请问公积金怎么提取",
+        "路灯坏了好几天",
+        "家里停水了",
+        "举报黑作坊无证经营",
+        "楼下着火了",
+    ];
+    (0..n)
+        .map(|i| {
+            let mut c = contact(&format!("{prefix}-{i:06}"), texts[i % texts.len()]);
+            c.caller = Some(pb::Caller {
+                phone: format!("1390000{:04}", i % 5000),
+                ..Default::default()
+            });
+            c
+        })
+        .collect()
+}
+
+fn decisions(msgs: &[rdkafka::message::OwnedMessage]) -> Vec<(String, pb::Decision, Vec<u8>)> {
+    msgs.iter()
+        .filter_map(|m| {
+            let body = m.payload()?.to_vec();
+            let d = pb::Decision::decode(&body[..]).ok()?;
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            Some((key, d, body))
+        })
+        .collect()
+}
+
+fn distinct_contacts(msgs: &[rdkafka::message::OwnedMessage]) -> usize {
+    decisions(msgs)
+        .iter()
+        .map(|(_, d, _)| d.contact_id.clone())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn poison_records_go_to_the_dlq_and_the_rest_is_processed() {
+    let rt = rt();
+    let t = rt.block_on(create_topics("poison", 1));
+    let dir = temp_dir("kpoison");
+    let d = Daemon::start_in(&dir, Some(&t.config("g-poison", "")));
+    let good = many("ok", 3);
+    let bad_contact = pb::Contact {
+        content: String::new(),
+        ..contact("bad-1", "")
+    };
+    let records = vec![
+        keyed(&good[0]),
+        (b"k1".to_vec(), b"\xff\xfe garbage, not protobuf".to_vec()),
+        keyed(&good[1]),
+        keyed(&bad_contact),
+        keyed(&good[2]),
+    ];
+    rt.block_on(produce_all(&producer(), &t.contacts(), records));
+    let out = read_until(
+        &t.decisions(),
+        Duration::from_secs(60),
+        distinct_decisions(3),
+    );
+    let ds = decisions(&out);
+    let ids: HashSet<&str> = ds.iter().map(|(_, d, _)| d.contact_id.as_str()).collect();
+    assert_eq!(ids, HashSet::from(["ok-000000", "ok-000001", "ok-000002"]));
+    for (key, d, _) in &ds {
+        assert_eq!(key, &d.case_id, "decisions are keyed by case id");
+    }
+    let mut dlq = read_until(&t.dlq(), Duration::from_secs(30), count(2));
+    assert_eq!(dlq.len(), 2);
+    // Records are processed concurrently: dead letters may arrive in any order.
+    dlq.sort_by_key(|m| header(m, "hotline.source.offset"));
+    assert_eq!(
+        dlq[0].payload(),
+        Some(&b"\xff\xfe garbage, not protobuf"[..]),
+        "original bytes"
+    );
+    assert_eq!(dlq[0].key(), Some(&b"k1"[..]));
+    assert_eq!(
+        header(&dlq[0], "hotline.reason").as_deref(),
+        Some("UNDECODABLE")
+    );
+    assert_eq!(header(&dlq[0], "hotline.source.topic"), Some(t.contacts()));
+    assert_eq!(
+        header(&dlq[0], "hotline.source.partition").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        header(&dlq[0], "hotline.source.offset").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        header(&dlq[1], "hotline.reason").as_deref(),
+        Some("EMPTY_CONTENT")
+    );
+    assert_eq!(
+        header(&dlq[1], "hotline.source.offset").as_deref(),
+        Some("3")
+    );
+    let (_, metrics) = http_get(d.admin, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("hotline_dlq_records_total{reason=\"UNDECODABLE\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn grpc_submit_answers_after_kafka_has_the_decision() {
+    let rt = rt();
+    let t = rt.block_on(create_topics("grpc", 1));
+    let dir = temp_dir("kgrpc");
+    let d = Daemon::start_in(&dir, Some(&t.config("g-grpc", "consume = false")));
+    let decision = rt.block_on(async {
+        d.client()
+            .await
+            .submit(contact("via-grpc", "我要投诉小区物业"))
+            .await
+            .expect("submit")
+            .into_inner()
+    });
+    // Already on the topic when the answer came back.
+    let out = read_until(&t.decisions(), Duration::from_secs(10), count(1));
+    let ds = decisions(&out);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].1, decision);
+    assert_eq!(ds[0].0, decision.case_id);
+}
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
+    const N: usize = 20_000;
+    let rt = rt();
+    let t = rt.block_on(create_topics("restart", 4));
+    let dir = temp_dir("krestart");
+    let contacts = many("r", N);
+    rt.block_on(produce_all(
+        &producer(),
+        &t.contacts(),
+        contacts.iter().map(keyed).collect(),
+    ));
+    // A stable instance id: the restarted daemon takes its partitions back at once.
+    let config = t.config("g-restart", "instance_id = \"node-1\"");
+    let d = Daemon::start_in(&dir, Some(&config));
+    // Kill it while it is processing.
+    let partial = read_until(&t.decisions(), Duration::from_secs(120), count(3000));
+    assert!(partial.len() >= 3000);
+    d.kill9();
+    let _d = Daemon::start_in(&dir, Some(&config));
+    let out = read_until(
+        &t.decisions(),
+        Duration::from_secs(300),
+        distinct_decisions(N),
+    );
+    let ds = decisions(&out);
+    let mut by_contact: HashMap<String, Vec<&Vec<u8>>> = HashMap::new();
+    let mut cases: HashMap<String, HashSet<String>> = HashMap::new();
+    for (_, d, body) in &ds {
+        by_contact
+            .entry(d.contact_id.clone())
+            .or_default()
+            .push(body);
+        cases
+            .entry(d.contact_id.clone())
+            .or_default()
+            .insert(d.case_id.clone());
+    }
+    assert_eq!(by_contact.len(), N, "every contact has a decision");
+    let redelivered = by_contact.values().filter(|v| v.len() > 1).count();
+    for (id, bodies) in &by_contact {
+        assert!(
+            bodies.windows(2).all(|w| w[0] == w[1]),
+            "{id}: redelivered decisions differ"
+        );
+        assert_eq!(cases[id].len(), 1, "{id}: more than one case");
+    }
+    eprintln!(
+        "restart: {} decisions for {N} contacts, {redelivered} redelivered (identical)",
+        ds.len()
+    );
+}
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn two_daemons_share_partitions_and_the_survivor_finishes() {
+    const N: usize = 8_000;
+    let rt = rt();
+    let t = rt.block_on(create_topics("group", 4));
+    let config = t.config("g-two", "");
+    let a = Daemon::start_in(&temp_dir("ka"), Some(&config));
+    let b = Daemon::start_in(&temp_dir("kb"), Some(&config));
+    let assigned = |d: &Daemon| -> f64 {
+        let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
+        m.lines()
+            .find_map(|l| l.strip_prefix("hotline_kafka_assigned_partitions "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    // Both must hold partitions of the 4-partition topic (plus the 1-partition event topics).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while (assigned(&a) < 1.0 || assigned(&b) < 1.0) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (na, nb) = (assigned(&a), assigned(&b));
+    assert!(
+        na >= 1.0 && nb >= 1.0,
+        "both daemons get partitions: {na} and {nb}"
+    );
+    rt.block_on(produce_all(
+        &producer(),
+        &t.contacts(),
+        many("two", N).iter().map(keyed).collect(),
+    ));
+    let _ = read_until(&t.decisions(), Duration::from_secs(120), count(N / 4));
+    a.kill9();
+    let out = read_until(
+        &t.decisions(),
+        Duration::from_secs(300),
+        distinct_decisions(N),
+    );
+    assert_eq!(
+        distinct_contacts(&out),
+        N,
+        "the survivor finished every contact"
+    );
+    drop(b);
+}
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
+    const N: usize = 3_000;
+    let rt = rt();
+    let t = rt.block_on(create_topics("slow", 2));
+    let dir = temp_dir("kslow");
+    // At most 50 records in flight, and a committer that waits 100 ms per batch of at most 20.
+    let config = format!(
+        "[pipeline]\nbatch_max = 20\nbatch_wait_ms = 100\n{}",
+        t.config("g-slow", "max_in_flight = 50")
+    );
+    let d = Daemon::start_in(&dir, Some(&config));
+    rt.block_on(produce_all(
+        &producer(),
+        &t.contacts(),
+        many("slow", N).iter().map(keyed).collect(),
+    ));
+    let out = read_until(
+        &t.decisions(),
+        Duration::from_secs(300),
+        distinct_decisions(N),
+    );
+    assert_eq!(distinct_contacts(&out), N);
+    let (_, m) = http_get(d.admin, "/metrics").expect("metrics");
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let pauses = value("hotline_kafka_flow_total{action=\"pause\"} ");
+    let resumes = value("hotline_kafka_flow_total{action=\"resume\"} ");
+    eprintln!("slow sink: {pauses} pauses, {resumes} resumes");
+    assert!(pauses >= 1.0 && resumes >= 1.0, "paused and resumed: {m}");
+    assert_eq!(
+        value("hotline_kafka_rebalances_total "),
+        1.0,
+        "one assignment, never left the group"
+    );
+}
