@@ -261,14 +261,15 @@ fn two_daemons_share_partitions_and_the_survivor_finishes() {
 #[test]
 #[ignore = "needs the Kafka broker started by .ci/test"]
 fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
-    const N: usize = 3_000;
+    const N: usize = 300;
     let rt = rt();
     let t = rt.block_on(create_topics("slow", 2));
     let dir = temp_dir("kslow");
-    // At most 50 records in flight, and a committer that waits 100 ms per batch of at most 20.
+    // At most 20 records in flight, and a committer that waits 800 ms before each commit:
+    // the pipeline stays full longer than the 500 ms after which partitions are paused.
     let config = format!(
-        "[pipeline]\nbatch_max = 20\nbatch_wait_ms = 100\n{}",
-        t.config("g-slow", "max_in_flight = 50")
+        "[pipeline]\nbatch_max = 1000\nbatch_wait_ms = 800\n{}",
+        t.config("g-slow", "max_in_flight = 20")
     );
     let d = Daemon::start_in(&dir, Some(&config));
     rt.block_on(produce_all(

@@ -24,6 +24,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+/// How long the pipeline may stay full before the partitions are paused.
+const PAUSE_AFTER: Duration = Duration::from_millis(500);
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Rebalance hooks: commit what is stored before partitions go away.
 pub struct Ctx;
 
@@ -154,14 +164,33 @@ impl KafkaIngest {
         ));
         let mut shutdown = self.work.shutdown.clone();
         let mut paused = false;
+        // When the pipeline is full: stop taking records; if it stays full
+        // for PAUSE_AFTER, pause the partitions (pausing drops librdkafka's
+        // prefetched records, so a short stall is cheaper without it). Polling
+        // goes on in both states, so the instance never leaves the group.
+        let mut full_since: Option<tokio::time::Instant> = None;
         loop {
+            let full = in_flight.load(Ordering::SeqCst) >= self.max_in_flight;
+            match (full, full_since) {
+                (true, None) => full_since = Some(tokio::time::Instant::now()),
+                (false, _) => {
+                    full_since = None;
+                    if paused {
+                        self.set_paused(false);
+                        paused = false;
+                    }
+                }
+                _ => {}
+            }
+            let pause_at = full_since.map(|t| t + PAUSE_AFTER);
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => break,
-                _ = drained.notified(), if paused => {
-                    self.set_paused(false);
-                    paused = false;
+                _ = drained.notified(), if full => {}
+                _ = sleep_until(pause_at), if full && !paused => {
+                    self.set_paused(true);
+                    paused = true;
                 }
-                msg = self.consumer.recv() => {
+                msg = self.consumer.recv(), if !full || paused => {
                     let msg = match msg {
                         Ok(msg) => msg.detach(),
                         Err(e) => {
@@ -180,11 +209,6 @@ impl KafkaIngest {
                     });
                     if fifo_tx.send(inflight).is_err() {
                         break;
-                    }
-                    // Checked on every record: a rebalance may have brought in unpaused partitions.
-                    if in_flight.load(Ordering::SeqCst) >= self.max_in_flight {
-                        self.set_paused(true);
-                        paused = true;
                     }
                 }
             }
