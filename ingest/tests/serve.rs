@@ -463,3 +463,136 @@ fn logs_carry_no_caller_data() {
         assert!(!log.contains(secret), "log leaks {secret:?}");
     }
 }
+
+#[test]
+fn tls_serves_only_tls_clients() {
+    let dir = temp_dir("tls");
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (the test command installs it)");
+    assert!(st.success());
+    let config = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let d = Daemon::start_in(&dir, Some(&config));
+    let pem = std::fs::read(&cert).expect("cert");
+    rt().block_on(async {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+            .domain_name("localhost");
+        let ch =
+            tonic::transport::Endpoint::from_shared(format!("https://localhost:{}", d.grpc.port()))
+                .expect("url")
+                .tls_config(tls)
+                .expect("tls")
+                .connect()
+                .await
+                .expect("TLS connect");
+        let mut c = pb::intake_client::IntakeClient::new(ch);
+        let dec = c
+            .submit(contact("tls-1", "我要投诉小区物业"))
+            .await
+            .expect("submit over TLS")
+            .into_inner();
+        assert_eq!(dec.contact_id, "tls-1");
+        // A plaintext client gets nowhere.
+        let plain = async {
+            let mut c = pb::intake_client::IntakeClient::connect(d.url())
+                .await
+                .map_err(|e| e.to_string())?;
+            c.submit(contact("tls-2", "我要投诉小区物业"))
+                .await
+                .map_err(|e| e.to_string())
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(10), plain)
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+        );
+    });
+}
+
+#[test]
+fn decisions_command_filters_by_time_and_route() {
+    let d = Daemon::start("filters");
+    let data = d.dir.join("data");
+    let base = now_secs() - 120;
+    rt().block_on(async {
+        let mut c = d.client().await;
+        for (i, text) in [
+            "我要投诉小区物业不作为",
+            "请问公积金怎么提取",
+            "楼下饭店着火了",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut x = contact(&format!("f-{i}"), text);
+            x.received_at = ts(base + 60 * i as i64);
+            c.submit(x).await.expect("submit");
+        }
+    });
+    assert!(d.terminate().success());
+    let run = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = std::process::Command::new(BIN)
+            .arg("decisions")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    };
+    assert_eq!(run(&[]).len(), 3);
+    let since = chrono::DateTime::from_timestamp(base + 60, 0)
+        .expect("ts")
+        .to_rfc3339();
+    let later: Vec<String> = run(&["--since", &since])
+        .iter()
+        .map(|v| v["contactId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(later, ["f-1", "f-2"], "in received order");
+    let fires = run(&["--route", "emergency_transfer"]);
+    assert_eq!(fires.len(), 1);
+    assert_eq!(fires[0]["route"], "EMERGENCY_TRANSFER");
+    let bad = std::process::Command::new(BIN)
+        .args(["decisions", "--route", "teleport", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}
