@@ -3,6 +3,10 @@ use clap::{Parser, Subcommand};
 use hotline_bench::traffic::{Traffic, TrafficConfig};
 use std::io::{BufWriter, Write};
 
+/// The same allocator as hotlined, so the load generator costs the shared cores little.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hotline-bench",

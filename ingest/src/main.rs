@@ -8,6 +8,11 @@ use hotline_ingest::{replay, rules_dir};
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+/// mimalloc: per-thread free lists suit the per-contact allocations of the
+/// pipeline better than glibc malloc (measured in BENCHMARKS, issue 3 note).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn print_errors(what: &str, errors: &[ConfigError]) {
     eprintln!("{what}: {} error(s)", errors.len());
     for e in errors {

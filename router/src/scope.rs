@@ -36,10 +36,10 @@ pub fn priority(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> P
 
 /// Letters, digits and CJK characters left once filler words are removed.
 fn substance(text: &str, filler: &[String]) -> usize {
-    let mut rest = text.to_string();
+    let mut rest = std::borrow::Cow::Borrowed(text);
     for f in filler {
         if rest.contains(f.as_str()) {
-            rest = rest.replace(f.as_str(), "");
+            rest = std::borrow::Cow::Owned(rest.replace(f.as_str(), ""));
         }
     }
     rest.chars().filter(|c| c.is_alphanumeric()).count()
