@@ -30,6 +30,7 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     counter!("hotline_overload_rejections_total").increment(0);
     counter!("hotline_duplicates_total").increment(0);
     counter!("hotline_commit_failures_total").increment(0);
+    counter!("hotline_provisional_deadlines_total").increment(0);
     Ok(handle)
 }
 
@@ -119,4 +120,9 @@ pub fn kafka_pause(paused: bool) {
 /// A consume error reported by librdkafka.
 pub fn kafka_consume_error() {
     counter!("hotline_kafka_consume_errors_total").increment(1);
+}
+
+/// A decision whose deadline relies on a year outside the holiday calendar.
+pub fn provisional() {
+    counter!("hotline_provisional_deadlines_total").increment(1);
 }

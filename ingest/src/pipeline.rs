@@ -60,6 +60,19 @@ pub fn route_name(route: i32) -> &'static str {
         .unwrap_or("ROUTE_UNSPECIFIED")
 }
 
+/// DESIGN §1: a deadline past the known holiday calendar is provisional,
+/// with a metric and a warning so operators load the next year's file. The
+/// warning is logged for the first such decision and every 10 000th after.
+fn provisional_warning() {
+    static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    crate::metrics::provisional();
+    if SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000 == 0 {
+        tracing::warn!(
+            "a deadline reaches past the holiday calendar: Monday–Friday assumed and the decision marked provisional; add the next year's <year>.toml to rules.calendar_dir"
+        );
+    }
+}
+
 /// The transform.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -87,6 +100,9 @@ impl Pipeline {
             field: e.field(),
             message: e.to_string(),
         })?;
+        if d.provisional() {
+            provisional_warning();
+        }
         let decision = decision_to(&d);
         let route = route_name(decision.route);
         let row = DecisionRow {

@@ -71,6 +71,14 @@ fn nodelay(
 /// Runs the daemon until a signal, then drains.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
+    // Deadlines reach up to a few working days ahead: warn a month before the calendar ends.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    if !router.calendar().knows(soon) {
+        tracing::warn!(
+            year = %chrono::Datelike::year(&soon),
+            "the holiday calendar ends within 30 days; add the next year's <year>.toml to rules.calendar_dir"
+        );
+    }
     let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
     let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
     let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;

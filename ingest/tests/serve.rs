@@ -596,3 +596,22 @@ fn decisions_command_filters_by_time_and_route() {
         .expect("run");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn provisional_deadlines_are_counted() {
+    let d = Daemon::start("provisional");
+    rt().block_on(async {
+        let mut c = d.client().await;
+        // Received in 2022, a year the calendar does not hold.
+        let mut x = contact("prov-1", "我要投诉小区物业不作为");
+        x.received_at = ts(1_654_041_600); // 2022-06-01
+        let dec = c.submit(x).await.expect("submit").into_inner();
+        assert!(dec.provisional);
+        assert!(dec.tags.contains(&"provisional".to_string()));
+        c.submit(contact("prov-2", "我要投诉小区物业不作为"))
+            .await
+            .expect("submit");
+    });
+    let (_, m) = http_get(d.admin, "/metrics").expect("metrics");
+    assert!(m.contains("hotline_provisional_deadlines_total 1"), "{m}");
+}
