@@ -66,7 +66,10 @@ pub fn route_name(route: i32) -> &'static str {
 fn provisional_warning() {
     static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     crate::metrics::provisional();
-    if SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000 == 0 {
+    if SEEN
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .is_multiple_of(10_000)
+    {
         tracing::warn!(
             "a deadline reaches past the holiday calendar: Monday–Friday assumed and the decision marked provisional; add the next year's <year>.toml to rules.calendar_dir"
         );
