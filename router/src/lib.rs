@@ -7,6 +7,7 @@
 //! the working-day [`calendar`]. Rules are data (`router/data/*.toml`, see its
 //! README), compiled into one keyword automaton ([`matcher`]).
 pub mod calendar;
+pub mod calls;
 pub mod classify;
 pub mod deadlines;
 pub mod decide;

@@ -1,0 +1,162 @@
+//! Call windows: constructed days whose figures are known exactly, replays,
+//! late events, window edges, and order independence.
+mod common;
+use chrono::Duration;
+use common::at;
+use hotline_router::calls::{Applied, CallEventKind as K, CallsConfig, Counts, QueueCalls, Window};
+use proptest::prelude::*;
+
+fn secs(base: &str, s: i64) -> hotline_router::Instant {
+    at(base) + Duration::seconds(s)
+}
+
+#[test]
+fn a_constructed_hour_gives_exact_figures() {
+    let mut q = QueueCalls::new(CallsConfig {
+        short_abandon_secs: 5,
+        ..Default::default()
+    });
+    // 20 calls from 09:00: 14 answered (10 within 3 s), 4 abandoned (2 within 3 s, which are
+    // also short abandons at 5 s), 2 abandoned after 10 s.
+    for i in 0..20 {
+        let id = format!("c{i}");
+        let t0 = secs("2026-11-26 09:00", i * 120);
+        assert_eq!(q.apply(&id, K::Offered, t0), Applied::Counted);
+        let outcome = match i {
+            0..=9 => (K::Answered, 2),
+            10..=13 => (K::Answered, 8),
+            14..=15 => (K::Abandoned, 2),
+            16..=17 => (K::Abandoned, 4),
+            _ => (K::Abandoned, 10),
+        };
+        q.apply(&id, outcome.0, t0 + Duration::seconds(outcome.1));
+        q.apply(&id, K::Ended, t0 + Duration::seconds(60));
+    }
+    let c = q.window(Window::Hour1, at("2026-11-26 09:59"));
+    assert_eq!(
+        c,
+        Counts {
+            offered: 20,
+            answered: 14,
+            abandoned: 6,
+            short_abandoned: 4,
+            answered_within_3s: 10,
+            abandoned_within_3s: 2
+        }
+    );
+    assert_eq!(c.answer_rate(), Some(14.0 / 16.0));
+    assert_eq!(c.service_level(), Some(10.0 / 14.0));
+    assert_eq!(c.service_level_with_abandons(), Some(12.0 / 20.0));
+    // Calls are offered every 2 min from 09:00 to 09:38: the 15 min up to 09:59 hold none,
+    // the 15 min up to 09:38 (09:24..09:38) hold eight.
+    assert_eq!(q.window(Window::Min15, at("2026-11-26 09:59")).offered, 0);
+    assert_eq!(
+        q.window(Window::Min15, at("2026-11-26 09:38")).offered,
+        8,
+        "09:24..09:38"
+    );
+}
+
+#[test]
+fn replays_count_once_and_order_does_not_matter() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let t = at("2026-11-26 10:00");
+    assert_eq!(
+        q.apply("a", K::Answered, t + Duration::seconds(2)),
+        Applied::Pending
+    );
+    assert_eq!(q.apply("a", K::Offered, t), Applied::Counted);
+    assert_eq!(q.apply("a", K::Offered, t), Applied::Replayed);
+    assert_eq!(
+        q.apply("a", K::Answered, t + Duration::seconds(2)),
+        Applied::Replayed
+    );
+    let c = q.window(Window::Min15, t);
+    assert_eq!((c.offered, c.answered, c.answered_within_3s), (1, 1, 1));
+}
+
+#[test]
+fn late_events_are_counted_as_late_and_still_counted() {
+    let mut q = QueueCalls::new(CallsConfig {
+        lateness_secs: 60,
+        ..Default::default()
+    });
+    q.apply("new", K::Offered, at("2026-11-26 10:10"));
+    assert_eq!(
+        q.apply("old", K::Offered, at("2026-11-26 10:00")),
+        Applied::LateCounted
+    );
+    assert_eq!(q.late, 1);
+    assert_eq!(q.window(Window::Min15, at("2026-11-26 10:10")).offered, 2);
+    // Beyond the 24 h kept: only counted as late and too old.
+    q.apply("newest", K::Offered, at("2026-11-28 10:00"));
+    assert_eq!(
+        q.apply("ancient", K::Offered, at("2026-11-26 09:00")),
+        Applied::TooOld
+    );
+    assert_eq!(q.too_old, 1);
+}
+
+#[test]
+fn the_calendar_day_starts_at_shanghai_midnight() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    q.apply("before", K::Offered, at("2026-11-25 23:59"));
+    q.apply("after", K::Offered, at("2026-11-26 00:00"));
+    q.apply("later", K::Offered, at("2026-11-26 08:30"));
+    assert_eq!(q.window(Window::Day, at("2026-11-26 09:00")).offered, 2);
+    assert_eq!(q.window(Window::Hour24, at("2026-11-26 09:00")).offered, 3);
+}
+
+#[test]
+fn tracked_calls_are_bounded() {
+    let mut q = QueueCalls::new(CallsConfig {
+        max_calls: 100,
+        ..Default::default()
+    });
+    for i in 0..1000 {
+        q.apply(&format!("c{i}"), K::Offered, secs("2026-11-26 10:00", i));
+    }
+    assert!(q.tracked() <= 100);
+    assert_eq!(q.evicted, 900);
+    assert_eq!(
+        q.window(Window::Hour1, secs("2026-11-26 10:00", 999))
+            .offered,
+        1000,
+        "counts survive eviction"
+    );
+    q.expire(at("2026-11-28 10:00"));
+    assert_eq!(q.tracked(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Any order of the same events gives the same figures.
+    #[test]
+    fn order_independent(calls in proptest::collection::vec((0i64..3000, 0i64..20, any::<bool>()), 1..60), seed in any::<u64>()) {
+        let mut events = Vec::new();
+        for (i, (start, wait, answered)) in calls.iter().enumerate() {
+            let t0 = secs("2026-11-26 10:00", *start);
+            events.push((format!("c{i}"), K::Offered, t0));
+            events.push((format!("c{i}"), if *answered { K::Answered } else { K::Abandoned }, t0 + Duration::seconds(*wait)));
+        }
+        let run = |evs: &[(String, K, hotline_router::Instant)]| {
+            let mut q = QueueCalls::new(CallsConfig { lateness_secs: 100_000, ..Default::default() });
+            for (id, k, t) in evs {
+                q.apply(id, *k, *t);
+            }
+            Window::ALL.map(|w| q.window(w, secs("2026-11-26 10:00", 3100)))
+        };
+        let expected = run(&events);
+        let mut shuffled = events.clone();
+        let mut s = seed;
+        for i in (1..shuffled.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        prop_assert_eq!(run(&shuffled), expected);
+        let total = expected[2];
+        prop_assert_eq!(total.offered, calls.len() as u64);
+        prop_assert_eq!(total.answered + total.abandoned, calls.len() as u64);
+    }
+}
