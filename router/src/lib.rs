@@ -20,6 +20,7 @@ pub mod route;
 pub mod router;
 pub mod rules;
 pub mod scope;
+pub mod tracker;
 
 pub use calendar::{Calendar, CalendarError};
 pub use decide::decide;

@@ -1,0 +1,361 @@
+//! Work-order deadline tracking (Art. 13): every open case with its
+//! deadlines, the lifecycle events that satisfy or move them, and the alerts
+//! due at a given time. `DUE_SOON` fires once, `lead` (default 2 h) before
+//! completion — when the extension window closes; `OVERDUE` fires once per
+//! missed limit (dispatch, sign, completion, special-matter notify, first
+//! feedback, progress), and at once for a return later than 30 min after
+//! signing. Extensions follow Art. 13(3) via [`crate::deadlines::extend`].
+//!
+//! Scale: one ordered timer entry per open case (its next instant to look
+//! at), so a tick costs O(log n) per alert, never a scan; the case table is
+//! bounded by `max_cases` and reports what it evicts. Pure: time is a parameter.
+use crate::calendar::Calendar;
+use crate::deadlines::{extend, ExtensionRefused, ExtensionRequest, RETURN_LIMIT, SIGN_LIMIT};
+use crate::model::{Deadlines, Instant, Kind};
+use chrono::{DateTime, Duration};
+use std::collections::{BTreeSet, HashMap};
+
+/// The limits tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    Dispatch,
+    Sign,
+    Return,
+    Complete,
+    Notify,
+    FirstFeedback,
+    Progress,
+}
+
+impl Limit {
+    const TIMED: [Limit; 6] = [
+        Limit::Dispatch,
+        Limit::Sign,
+        Limit::Complete,
+        Limit::Notify,
+        Limit::FirstFeedback,
+        Limit::Progress,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Dispatch => "dispatch",
+            Limit::Sign => "sign",
+            Limit::Return => "return",
+            Limit::Complete => "complete",
+            Limit::Notify => "notify",
+            Limit::FirstFeedback => "first_feedback",
+            Limit::Progress => "progress",
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// An alert the tracker raises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    DueSoon {
+        case_id: String,
+        due: Instant,
+    },
+    Overdue {
+        case_id: String,
+        limit: Limit,
+        due: Instant,
+    },
+}
+
+/// A lifecycle event of a work order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    Dispatched,
+    Signed,
+    Returned,
+    ExtensionRequested { days: u32 },
+    Feedback,
+    Completed,
+    Reopened,
+}
+
+/// Outcome of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    UnknownCase,
+    ExtensionGranted {
+        complete_by: Instant,
+    },
+    ExtensionRefused(ExtensionRefused),
+    /// A return later than 30 min after signing (counts as overdue).
+    LateReturn(Fired),
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    kind: Kind,
+    /// Due instant (ms) per [`Limit`]; `None` once satisfied or not applicable.
+    due: [Option<i64>; 7],
+    due_soon_fired: bool,
+    /// Bit per [`Limit`] whose OVERDUE has fired.
+    overdue_fired: u8,
+    extended: bool,
+    /// The instant under which this case sits in the timer index.
+    armed: Option<i64>,
+    touched: i64,
+}
+
+/// Tracker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerConfig {
+    /// DUE_SOON this long before completion.
+    pub due_soon_lead: Duration,
+    pub max_cases: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            due_soon_lead: Duration::hours(2),
+            max_cases: 2_000_000,
+        }
+    }
+}
+
+/// Every open case.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    cfg: Option<TrackerConfig>,
+    cases: HashMap<String, Case>,
+    timers: BTreeSet<(i64, String)>,
+    pub evicted: u64,
+}
+
+fn ms(t: Instant) -> i64 {
+    t.timestamp_millis()
+}
+
+fn at(ms: i64) -> Instant {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Tracker {
+        Tracker {
+            cfg: Some(cfg),
+            ..Default::default()
+        }
+    }
+
+    fn cfg(&self) -> TrackerConfig {
+        self.cfg.unwrap_or_default()
+    }
+
+    /// Open cases.
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty()
+    }
+
+    /// The next instant this case needs looking at.
+    fn next_instant(&self, c: &Case) -> Option<i64> {
+        let lead = self.cfg().due_soon_lead.num_milliseconds();
+        let mut next = Limit::TIMED
+            .iter()
+            .filter(|l| c.overdue_fired & (1 << l.idx()) == 0)
+            .filter_map(|l| c.due[l.idx()])
+            .min();
+        if !c.due_soon_fired {
+            if let Some(d) = c.due[Limit::Complete.idx()] {
+                next = Some(next.map_or(d - lead, |n| n.min(d - lead)));
+            }
+        }
+        next
+    }
+
+    fn rearm(&mut self, case_id: &str) {
+        let Some(c) = self.cases.get(case_id) else {
+            return;
+        };
+        let next = self.next_instant(c);
+        let old = c.armed;
+        if old == next {
+            return;
+        }
+        if let Some(o) = old {
+            self.timers.remove(&(o, case_id.to_string()));
+        }
+        if let Some(n) = next {
+            self.timers.insert((n, case_id.to_string()));
+        }
+        if let Some(c) = self.cases.get_mut(case_id) {
+            c.armed = next;
+        }
+    }
+
+    /// Starts tracking a decided work order with its deadlines.
+    pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines, now: Instant) {
+        if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(case_id) {
+            // Evict the case whose next instant is latest: the least urgent.
+            if let Some((t, id)) = self.timers.iter().next_back().cloned() {
+                self.timers.remove(&(t, id.clone()));
+                self.cases.remove(&id);
+                self.evicted += 1;
+            }
+        }
+        let mut due = [None; 7];
+        due[Limit::Dispatch.idx()] = d.dispatch_by.map(ms);
+        due[Limit::Complete.idx()] = d.complete_by.map(ms);
+        due[Limit::Notify.idx()] = d.notify_by.map(ms);
+        due[Limit::FirstFeedback.idx()] = d.first_feedback_by.map(ms);
+        due[Limit::Progress.idx()] = d.progress_by.map(ms);
+        let c = Case {
+            kind,
+            due,
+            due_soon_fired: false,
+            overdue_fired: 0,
+            extended: false,
+            armed: None,
+            touched: ms(now),
+        };
+        if let Some(old) = self.cases.insert(case_id.to_string(), c) {
+            if let Some(a) = old.armed {
+                self.timers.remove(&(a, case_id.to_string()));
+            }
+        }
+        self.rearm(case_id);
+    }
+
+    /// Applies a lifecycle event at `t`.
+    pub fn event(
+        &mut self,
+        cal: &Calendar,
+        case_id: &str,
+        ev: OrderEvent,
+        t: Instant,
+    ) -> EventOutcome {
+        let Some(c) = self.cases.get_mut(case_id) else {
+            return EventOutcome::UnknownCase;
+        };
+        c.touched = ms(t);
+        let mut out = EventOutcome::Applied;
+        match ev {
+            OrderEvent::Dispatched => {
+                c.due[Limit::Dispatch.idx()] = None;
+                c.due[Limit::Sign.idx()] = Some(ms(t + SIGN_LIMIT));
+            }
+            OrderEvent::Signed => {
+                c.due[Limit::Sign.idx()] = None;
+                c.due[Limit::Return.idx()] = Some(ms(t + RETURN_LIMIT));
+            }
+            OrderEvent::Returned => {
+                if let Some(r) = c.due[Limit::Return.idx()] {
+                    if ms(t) > r {
+                        out = EventOutcome::LateReturn(Fired::Overdue {
+                            case_id: case_id.to_string(),
+                            limit: Limit::Return,
+                            due: at(r),
+                        });
+                    }
+                }
+                // Back to the 12345 center: this unit's limits end here.
+                self.close(case_id);
+                return out;
+            }
+            OrderEvent::ExtensionRequested { days } => {
+                let Some(due) = c.due[Limit::Complete.idx()] else {
+                    return EventOutcome::ExtensionRefused(ExtensionRefused::KindNotExtendable(
+                        c.kind,
+                    ));
+                };
+                let req = ExtensionRequest {
+                    kind: c.kind,
+                    complete_by: at(due),
+                    requested_at: t,
+                    days,
+                    already_extended: c.extended,
+                };
+                match extend(cal, &req) {
+                    Ok((new_due, _)) => {
+                        c.due[Limit::Complete.idx()] = Some(ms(new_due));
+                        c.extended = true;
+                        c.due_soon_fired = false;
+                        c.overdue_fired &= !(1 << Limit::Complete.idx());
+                        out = EventOutcome::ExtensionGranted {
+                            complete_by: new_due,
+                        };
+                    }
+                    Err(e) => out = EventOutcome::ExtensionRefused(e),
+                }
+            }
+            OrderEvent::Feedback => {
+                c.due[Limit::Notify.idx()] = None;
+                c.due[Limit::FirstFeedback.idx()] = None;
+                c.due[Limit::Progress.idx()] = None;
+            }
+            OrderEvent::Completed => {
+                self.close(case_id);
+                return out;
+            }
+            OrderEvent::Reopened => {}
+        }
+        self.rearm(case_id);
+        out
+    }
+
+    fn close(&mut self, case_id: &str) {
+        if let Some(c) = self.cases.remove(case_id) {
+            if let Some(a) = c.armed {
+                self.timers.remove(&(a, case_id.to_string()));
+            }
+        }
+    }
+
+    /// Every alert due at or before `now`, each fired once.
+    pub fn tick(&mut self, now: Instant) -> Vec<Fired> {
+        let now_ms = ms(now);
+        let lead = self.cfg().due_soon_lead.num_milliseconds();
+        let mut fired = Vec::new();
+        while let Some((t, id)) = self.timers.first().cloned() {
+            if t > now_ms {
+                break;
+            }
+            self.timers.remove(&(t, id.clone()));
+            let Some(c) = self.cases.get_mut(&id) else {
+                continue;
+            };
+            c.armed = None;
+            if !c.due_soon_fired {
+                if let Some(d) = c.due[Limit::Complete.idx()] {
+                    if d - lead <= now_ms && d > now_ms {
+                        c.due_soon_fired = true;
+                        fired.push(Fired::DueSoon {
+                            case_id: id.clone(),
+                            due: at(d),
+                        });
+                    } else if d <= now_ms {
+                        // Overdue already: no point warning that it is due soon.
+                        c.due_soon_fired = true;
+                    }
+                }
+            }
+            for l in Limit::TIMED {
+                if let Some(d) = c.due[l.idx()] {
+                    if d <= now_ms && c.overdue_fired & (1 << l.idx()) == 0 {
+                        c.overdue_fired |= 1 << l.idx();
+                        fired.push(Fired::Overdue {
+                            case_id: id.clone(),
+                            limit: l,
+                            due: at(d),
+                        });
+                    }
+                }
+            }
+            self.rearm(&id);
+        }
+        fired
+    }
+}
