@@ -8,6 +8,8 @@ use crate::convert;
 use crate::kafka::Publisher;
 use crate::metrics as m;
 use crate::pipeline::{Decided, Pipeline, Refusal};
+use crate::shared::Shared;
+use crate::sla::Sla;
 use crate::store::{EventRow, Inserted, Reader};
 use chrono::Utc;
 use hotline_proto::v1 as pb;
@@ -28,6 +30,7 @@ pub struct IntakeService {
     pipeline: Pipeline,
     /// With Kafka configured: answers wait for the decision's delivery too.
     publisher: Option<Publisher>,
+    sla: Arc<Sla>,
     tx: mpsc::Sender<Job>,
     draining: Arc<AtomicBool>,
     shutdown: watch::Receiver<bool>,
@@ -37,20 +40,18 @@ pub struct IntakeService {
 
 impl IntakeService {
     pub fn new(
-        pipeline: Pipeline,
-        publisher: Option<Publisher>,
-        tx: mpsc::Sender<Job>,
+        shared: &Shared,
         draining: Arc<AtomicBool>,
-        shutdown: watch::Receiver<bool>,
         data_dir: PathBuf,
         window: usize,
     ) -> Self {
         IntakeService {
-            pipeline,
-            publisher,
-            tx,
+            pipeline: shared.pipeline.clone(),
+            publisher: shared.publisher.clone(),
+            sla: shared.sla.clone(),
+            tx: shared.committer.clone(),
             draining,
-            shutdown,
+            shutdown: shared.shutdown.clone(),
             data_dir,
             window: window.max(1),
         }
@@ -364,21 +365,23 @@ impl Intake for IntakeService {
                     sum.rejected += 1;
                 }
                 Ok(row) => {
-                    waiting.push_back(self.queue_event(row).await?);
+                    waiting.push_back((self.queue_event(row).await?, ev));
                     if waiting.len() >= self.window {
-                        count_event(
-                            "call",
-                            waiting.pop_front(),
-                            &mut sum.accepted,
-                            &mut sum.duplicates,
-                        )
-                        .await?;
+                        if let Some((w, ev)) = waiting.pop_front() {
+                            if count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates)
+                                .await?
+                            {
+                                self.sla.call_event(&ev);
+                            }
+                        }
                     }
                 }
             }
         }
-        while let Some(w) = waiting.pop_front() {
-            count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates).await?;
+        while let Some((w, ev)) = waiting.pop_front() {
+            if count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates).await? {
+                self.sla.call_event(&ev);
+            }
         }
         Ok(Response::new(sum))
     }
@@ -464,12 +467,13 @@ async fn count_event(
     w: Option<oneshot::Receiver<crate::committer::EventReply>>,
     accepted: &mut u64,
     duplicates: &mut u64,
-) -> Result<(), Status> {
-    let Some(w) = w else { return Ok(()) };
+) -> Result<bool, Status> {
+    let Some(w) = w else { return Ok(false) };
     match w.await {
         Ok(Ok(true)) => {
             m::event(stream, "new");
             *accepted += 1;
+            return Ok(true);
         }
         Ok(Ok(false)) => {
             m::event(stream, "duplicate");
@@ -478,7 +482,7 @@ async fn count_event(
         Ok(Err(e)) => return Err(store_status(e)),
         Err(_) => return Err(store_status("committer stopped")),
     }
-    Ok(())
+    Ok(false)
 }
 
 pub(crate) fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {

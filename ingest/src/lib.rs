@@ -20,4 +20,6 @@ pub mod pipeline;
 pub mod replay;
 pub mod rules_dir;
 pub mod serve;
+pub mod shared;
+pub mod sla;
 pub mod store;

@@ -9,6 +9,8 @@ use crate::kafka::consumer::Ctx;
 use crate::kafka::{KafkaIngest, Publisher};
 use crate::pipeline::Pipeline;
 use crate::rules_dir::build_router;
+use crate::shared::Shared;
+use crate::sla::{Sla, SlaConfig};
 use crate::store::Store;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
@@ -112,55 +114,58 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let reflection_v1 = reflection().build_v1().context("reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
-    // Kafka: the producer for decisions and dead letters, and the consumer.
-    let pipeline = Pipeline::new(router);
-    let mut producer: Option<FutureProducer> = None;
-    let mut publisher: Option<Publisher> = None;
-    let mut kafka_ingest: Option<(KafkaIngest, Duration)> = None;
-    if let Some(k) = &cfg.kafka {
-        let p: FutureProducer = k
-            .producer_config()
-            .map_err(|e| config_errors("kafka", vec![e]))?
-            .create()
-            .context("kafka producer")?;
-        let pubr = Publisher::new(
+    // Kafka: the producer for decisions and dead letters, then the consumer.
+    let producer: Option<FutureProducer> = match &cfg.kafka {
+        Some(k) => Some(
+            k.producer_config()
+                .map_err(|e| config_errors("kafka", vec![e]))?
+                .create()
+                .context("kafka producer")?,
+        ),
+        None => None,
+    };
+    let publisher = cfg.kafka.as_ref().zip(producer.as_ref()).map(|(k, p)| {
+        Publisher::new(
             p.clone(),
             k.topics.decisions.clone(),
             k.topics.dlq.clone(),
             Duration::from_millis(k.produce_timeout_ms),
-        );
+        )
+    });
+    let sla = Sla::new(SlaConfig::default());
+    let sla_task = tokio::spawn(sla.clone().run(shutdown_rx.clone()));
+    let shared = Shared {
+        pipeline: Pipeline::new(router),
+        committer: tx,
+        publisher,
+        sla,
+        shutdown: shutdown_rx.clone(),
+    };
+    let mut kafka_task = None;
+    if let (Some(k), Some(publisher)) = (&cfg.kafka, &shared.publisher) {
         if k.consume {
             let c: StreamConsumer<Ctx> = k
                 .consumer_config()
                 .map_err(|e| config_errors("kafka", vec![e]))?
                 .create_with_context(Ctx)
                 .context("kafka consumer")?;
-            let ingest = KafkaIngest::new(
-                c,
-                &k.topics,
-                pipeline.clone(),
-                tx.clone(),
-                pubr.clone(),
-                k.max_in_flight,
-                shutdown_rx.clone(),
-            )
-            .context("kafka subscribe")?;
-            kafka_ingest = Some((ingest, Duration::from_secs(cfg.pipeline.drain_timeout_secs)));
+            let ingest =
+                KafkaIngest::new(c, &k.topics, &shared, publisher.clone(), k.max_in_flight)
+                    .context("kafka subscribe")?;
+            kafka_task = Some(tokio::spawn(
+                ingest.run(Duration::from_secs(cfg.pipeline.drain_timeout_secs)),
+            ));
         }
         tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, "kafka configured");
-        producer = Some(p);
-        publisher = Some(pubr);
     }
-    let kafka_task = kafka_ingest.map(|(ingest, drain)| tokio::spawn(ingest.run(drain)));
     let intake = IntakeService::new(
-        pipeline,
-        publisher,
-        tx,
+        &shared,
         draining.clone(),
-        shutdown_rx.clone(),
         cfg.store.data_dir.clone(),
         cfg.pipeline.stream_window,
     );
+    // The intake and the consumer hold their own senders; the committer stops once they are gone.
+    drop(shared);
     let auth_i = auth.clone();
     let intake_svc = InterceptedService::new(
         IntakeServer::new(intake)
@@ -261,6 +266,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         Ok(_) => tracing::info!("last batch committed"),
         Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
     }
+    let _ = sla_task.await;
     let _ = admin_task.await;
     tracing::info!("hotlined stopped");
     Ok(())

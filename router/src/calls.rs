@@ -305,3 +305,52 @@ impl QueueCalls {
         c
     }
 }
+
+/// A crossing of the answer-rate target (Art. 26(1)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateCrossing {
+    /// The rate fell under the target with enough calls offered.
+    Low { rate: f64 },
+    /// Back at or above the target.
+    Recovered { rate: f64 },
+}
+
+/// One alert per crossing, not one per event: remembers whether the queue
+/// is currently under its target.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerRateAlarm {
+    /// Target answer rate (0.95).
+    pub target: f64,
+    /// Fewer offered calls than this in the window raise nothing.
+    pub min_offered: u64,
+    low: bool,
+}
+
+impl AnswerRateAlarm {
+    pub fn new(target: f64, min_offered: u64) -> AnswerRateAlarm {
+        AnswerRateAlarm {
+            target,
+            min_offered,
+            low: false,
+        }
+    }
+
+    /// Whether the queue is under target now.
+    pub fn is_low(&self) -> bool {
+        self.low
+    }
+
+    /// Looks at a window's counts; returns a crossing when the state changes.
+    pub fn check(&mut self, c: &Counts) -> Option<RateCrossing> {
+        let rate = c.answer_rate()?;
+        if !self.low && c.offered >= self.min_offered && rate < self.target {
+            self.low = true;
+            return Some(RateCrossing::Low { rate });
+        }
+        if self.low && rate >= self.target {
+            self.low = false;
+            return Some(RateCrossing::Recovered { rate });
+        }
+        None
+    }
+}

@@ -160,3 +160,31 @@ proptest! {
         prop_assert_eq!(total.answered + total.abandoned, calls.len() as u64);
     }
 }
+
+#[test]
+fn answer_rate_alarm_fires_once_per_crossing() {
+    use hotline_router::calls::{AnswerRateAlarm, RateCrossing};
+    let mut alarm = AnswerRateAlarm::new(0.95, 20);
+    let counts = |offered, answered| Counts {
+        offered,
+        answered,
+        ..Default::default()
+    };
+    assert_eq!(alarm.check(&counts(10, 5)), None, "too few calls");
+    assert_eq!(alarm.check(&counts(20, 19)), None, "95 % is on target");
+    assert_eq!(
+        alarm.check(&counts(21, 19)),
+        Some(RateCrossing::Low { rate: 19.0 / 21.0 })
+    );
+    assert_eq!(
+        alarm.check(&counts(30, 25)),
+        None,
+        "still low: no second alert"
+    );
+    assert!(alarm.is_low());
+    assert_eq!(
+        alarm.check(&counts(40, 38)),
+        Some(RateCrossing::Recovered { rate: 0.95 })
+    );
+    assert_eq!(alarm.check(&counts(40, 39)), None);
+}

@@ -82,6 +82,7 @@ struct Inflight {
 #[derive(Clone)]
 struct Work {
     pipeline: Pipeline,
+    sla: Arc<crate::sla::Sla>,
     committer: mpsc::Sender<Job>,
     publisher: Publisher,
     contacts: String,
@@ -102,23 +103,22 @@ impl KafkaIngest {
     pub fn new(
         consumer: StreamConsumer<Ctx>,
         topics: &super::config::TopicsConfig,
-        pipeline: Pipeline,
-        committer: mpsc::Sender<Job>,
+        shared: &crate::shared::Shared,
         publisher: Publisher,
         max_in_flight: usize,
-        shutdown: watch::Receiver<bool>,
     ) -> rdkafka::error::KafkaResult<KafkaIngest> {
         consumer.subscribe(&[&topics.contacts, &topics.call_events, &topics.order_events])?;
         Ok(KafkaIngest {
             consumer: Arc::new(consumer),
             work: Work {
-                pipeline,
-                committer,
+                pipeline: shared.pipeline.clone(),
+                sla: shared.sla.clone(),
+                committer: shared.committer.clone(),
                 publisher,
                 contacts: topics.contacts.clone(),
                 call_events: topics.call_events.clone(),
                 order_events: topics.order_events.clone(),
-                shutdown,
+                shutdown: shared.shutdown.clone(),
             },
             max_in_flight: max_in_flight.max(1),
         })
@@ -358,14 +358,22 @@ impl Work {
 
     async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), (&'static str, String)> {
         let bytes = msg.payload().unwrap_or_default();
-        let row = if call {
+        let (row, call_event) = if call {
             let ev = pb::CallEvent::decode(bytes)
                 .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.CallEvent: {e}")))?;
-            call_event_row(&ev).map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?
+            (
+                call_event_row(&ev)
+                    .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
+                Some(ev),
+            )
         } else {
             let ev = pb::OrderEvent::decode(bytes)
                 .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.OrderEvent: {e}")))?;
-            order_event_row(&ev).map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?
+            (
+                order_event_row(&ev)
+                    .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
+                None,
+            )
         };
         let stream = row.stream;
         let (reply, rx) = oneshot::channel();
@@ -376,6 +384,9 @@ impl Work {
         match rx.await {
             Ok(Ok(new)) => {
                 m::event(stream, if new { "new" } else { "duplicate" });
+                if let (true, Some(ev)) = (new, &call_event) {
+                    self.sla.call_event(ev);
+                }
                 Ok(())
             }
             Ok(Err(e)) => Err(("STORE_UNAVAILABLE", e.to_string())),

@@ -73,3 +73,49 @@ def test_reflection_lists_the_services(daemon):
     with grpc.insecure_channel(addr) as ch:
         services = set(ProtoReflectionDescriptorDatabase(ch).get_services())
     assert {"hotline.v1.Intake", "grpc.health.v1.Health"} <= services
+
+
+def test_call_events_become_service_level_gauges_that_a_prometheus_parser_reads(stubs, daemon):
+    import time
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    pb, rpc = stubs
+    addr, admin_port, _ = daemon
+    base = int(time.time()) - 1800  # half an hour ago: in the 1 h window, not in the 15 min one
+    events = []
+
+    def ev(call, typ, at):
+        e = pb.CallEvent(call_id=call, type=typ, queue="12345", channel=pb.PHONE)
+        e.at.FromSeconds(at)
+        return e
+
+    # 21 calls: 15 answered within 2 s, 4 answered after 10 s, 2 abandoned after 20 s.
+    for i in range(21):
+        t0 = base + i * 10
+        events.append(ev(f"py-call-{i}", pb.OFFERED, t0))
+        if i < 15:
+            events.append(ev(f"py-call-{i}", pb.ANSWERED, t0 + 2))
+        elif i < 19:
+            events.append(ev(f"py-call-{i}", pb.ANSWERED, t0 + 10))
+        else:
+            events.append(ev(f"py-call-{i}", pb.ABANDONED, t0 + 20))
+    events += events[:5]  # replayed events count once
+    with grpc.insecure_channel(addr) as ch:
+        summary = rpc.IntakeStub(ch).ReportCallEvents(iter(events))
+    assert (summary.accepted, summary.duplicates) == (42, 5)
+    time.sleep(2.5)  # gauges refresh every second
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):  # raises on malformed exposition
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    key = lambda name, **labels: samples[(name, tuple(sorted(labels.items())))]
+    assert key("hotline_answer_rate_ratio", queue="12345", window="1h") == pytest.approx(19 / 21)
+    assert key("hotline_service_level_ratio", queue="12345", window="1h") == pytest.approx(15 / 19)
+    assert key("hotline_service_level_with_abandons_ratio", queue="12345", window="1h") == pytest.approx(15 / 21)
+    assert key("hotline_window_calls", queue="12345", window="1h", outcome="offered") == 21
+    assert key("hotline_window_calls", queue="12345", window="15m", outcome="offered") == 0
+    assert key("hotline_alerts_total", kind="ANSWER_RATE_LOW") == 1
+    bucket_edges = {float(s.labels["le"]) for f in text_string_to_metric_families(text) for s in f.samples
+                    if s.name == "hotline_pipeline_latency_seconds_bucket"}
+    assert {3.0, 180.0, 600.0, 1800.0} <= bucket_edges, "SLA thresholds are bucket edges"
