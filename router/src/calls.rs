@@ -13,7 +13,7 @@
 //! Pure: time comes from the events.
 use crate::deadlines::LOCAL_OFFSET_SECS;
 use crate::model::Instant;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Minutes kept: 24 h plus the allowed lateness margin.
 const RING_MINUTES: usize = 24 * 60 + 60;
@@ -154,6 +154,9 @@ pub struct QueueCalls {
     /// Minute counters, indexed by (minute since epoch) mod ring size.
     ring: Vec<(i64, Counts)>,
     calls: HashMap<String, CallState>,
+    /// (last touched ms, call id) of every tracked call: eviction and expiry
+    /// take the oldest in O(log n).
+    order: BTreeSet<(i64, String)>,
     /// Newest event time seen, ms.
     watermark_ms: i64,
     pub late: u64,
@@ -171,6 +174,7 @@ impl QueueCalls {
             cfg,
             ring: vec![(i64::MIN, Counts::default()); RING_MINUTES],
             calls: HashMap::new(),
+            order: BTreeSet::new(),
             watermark_ms: i64::MIN,
             late: 0,
             too_old: 0,
@@ -202,19 +206,30 @@ impl QueueCalls {
         if self.calls.len() >= self.cfg.max_calls && !self.calls.contains_key(call_id) {
             self.evict_oldest();
         }
-        let st = self.calls.entry(call_id.to_string()).or_default();
+        let st = self
+            .calls
+            .entry(call_id.to_string())
+            .or_insert_with(|| CallState {
+                last_ms: i64::MIN,
+                ..Default::default()
+            });
         if st.seen & bit(kind) != 0 {
             return Applied::Replayed;
         }
         st.seen |= bit(kind);
-        st.last_ms = st.last_ms.max(ms);
         match kind {
             CallEventKind::Offered => st.offered_ms = Some(ms),
             CallEventKind::Answered => st.answered_ms = Some(ms),
             CallEventKind::Abandoned => st.abandoned_ms = Some(ms),
             CallEventKind::Transferred | CallEventKind::Ended => {}
         }
+        let before = st.last_ms;
+        st.last_ms = st.last_ms.max(ms);
         let st = st.clone();
+        if st.last_ms != before {
+            self.order.remove(&(before, call_id.to_string()));
+            self.order.insert((st.last_ms, call_id.to_string()));
+        }
         let Some(offered) = st.offered_ms else {
             return Applied::Pending;
         };
@@ -260,23 +275,18 @@ impl QueueCalls {
     }
 
     fn evict_oldest(&mut self) {
-        if let Some(k) = self
-            .calls
-            .iter()
-            .min_by_key(|(_, s)| s.last_ms)
-            .map(|(k, _)| k.clone())
-        {
+        if let Some((_, k)) = self.order.pop_first() {
             self.calls.remove(&k);
             self.evicted += 1;
         }
     }
 
-    /// Forgets calls untouched for 24 h (call the trackers' tick with event time).
+    /// Forgets calls untouched for 24 h before `now`.
     pub fn expire(&mut self, now: Instant) {
         let cutoff = now.timestamp_millis() - 24 * 3_600_000;
-        let before = self.calls.len();
-        self.calls.retain(|_, s| s.last_ms >= cutoff);
-        self.evicted += (before - self.calls.len()) as u64;
+        while self.order.first().is_some_and(|(t, _)| *t < cutoff) {
+            self.evict_oldest();
+        }
     }
 
     /// Calls tracked now.
