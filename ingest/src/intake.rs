@@ -7,6 +7,7 @@ use crate::committer::Job;
 use crate::convert;
 use crate::kafka::Publisher;
 use crate::metrics as m;
+use crate::orders::{self, Orders};
 use crate::pipeline::{Decided, Pipeline, Refusal};
 use crate::shared::Shared;
 use crate::sla::Sla;
@@ -31,6 +32,7 @@ pub struct IntakeService {
     /// With Kafka configured: answers wait for the decision's delivery too.
     publisher: Option<Publisher>,
     sla: Arc<Sla>,
+    orders: Arc<Orders>,
     tx: mpsc::Sender<Job>,
     draining: Arc<AtomicBool>,
     shutdown: watch::Receiver<bool>,
@@ -49,6 +51,7 @@ impl IntakeService {
             pipeline: shared.pipeline.clone(),
             publisher: shared.publisher.clone(),
             sla: shared.sla.clone(),
+            orders: shared.orders.clone(),
             tx: shared.committer.clone(),
             draining,
             shutdown: shared.shutdown.clone(),
@@ -118,6 +121,8 @@ struct Acked {
     route_label: &'static str,
     /// The encoded decision, kept only when it must be published.
     body: Option<Vec<u8>>,
+    /// The decision, kept only when it opens a tracked work order.
+    track: Option<Box<pb::Decision>>,
 }
 
 /// One contact of a stream between reading and acknowledging.
@@ -150,7 +155,11 @@ fn store_error_ack(contact_id: String, message: String) -> pb::Ack {
     error_ack(contact_id, error)
 }
 
-async fn resolve(p: Pending, publisher: Option<&Publisher>) -> Result<pb::Ack, Status> {
+async fn resolve(
+    p: Pending,
+    publisher: Option<&Publisher>,
+    orders: &Orders,
+) -> Result<pb::Ack, Status> {
     let (ack, reply, started) = match p {
         Pending::Ready(a) => return Ok(a),
         Pending::Fatal(s) => return Err(s),
@@ -177,10 +186,14 @@ async fn resolve(p: Pending, publisher: Option<&Publisher>) -> Result<pb::Ack, S
         channel,
         route_label,
         body,
+        track,
     } = ack;
     let (ack, body) = match ins {
         Inserted::New => {
             m::contact(channel, route_label);
+            if let Some(d) = &track {
+                orders.open(d);
+            }
             (
                 pb::Ack {
                     contact_id,
@@ -252,6 +265,9 @@ impl Intake for IntakeService {
             .map_err(|_| store_status("committer stopped"))?
             .map_err(store_status)?;
         let (decision, existing) = stored(ins, decided)?;
+        if existing.is_none() {
+            self.orders.open(&decision);
+        }
         publish(
             self.publisher.as_ref(),
             &decision.case_id,
@@ -306,6 +322,8 @@ impl Intake for IntakeService {
                             channel: decided.channel,
                             route_label: decided.route,
                             body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
+                            track: orders::tracked(&decided.decision)
+                                .then(|| Box::new(decided.decision.clone())),
                         };
                         let job = Job::Decision {
                             row: decided.row,
@@ -322,9 +340,12 @@ impl Intake for IntakeService {
                             };
                             match svc.publisher.clone() {
                                 // Kafka deliveries overlap; the writer still acknowledges in order.
-                                Some(p) => Pending::Publishing(tokio::spawn(async move {
-                                    resolve(waiting, Some(&p)).await
-                                })),
+                                Some(p) => {
+                                    let orders = svc.orders.clone();
+                                    Pending::Publishing(tokio::spawn(async move {
+                                        resolve(waiting, Some(&p), &orders).await
+                                    }))
+                                }
                                 None => waiting,
                             }
                         }
@@ -336,9 +357,10 @@ impl Intake for IntakeService {
             }
         });
         // Writer: acknowledge in order as each contact becomes durable.
+        let orders = self.orders.clone();
         tokio::spawn(async move {
             while let Some(p) = pend_rx.recv().await {
-                let ack = resolve(p, None).await;
+                let ack = resolve(p, None, &orders).await;
                 let fatal = ack.is_err();
                 if out_tx.send(ack).await.is_err() || fatal {
                     break;
@@ -403,21 +425,17 @@ impl Intake for IntakeService {
                     sum.rejected += 1;
                 }
                 Ok(row) => {
-                    waiting.push_back(self.queue_event(row).await?);
+                    waiting.push_back((self.queue_event(row).await?, ev));
                     if waiting.len() >= self.window {
-                        count_event(
-                            "order",
-                            waiting.pop_front(),
-                            &mut sum.accepted,
-                            &mut duplicates,
-                        )
-                        .await?;
+                        if let Some((w, ev)) = waiting.pop_front() {
+                            self.order_done(w, &ev, &mut sum, &mut duplicates).await?;
+                        }
                     }
                 }
             }
         }
-        while let Some(w) = waiting.pop_front() {
-            count_event("order", Some(w), &mut sum.accepted, &mut duplicates).await?;
+        while let Some((w, ev)) = waiting.pop_front() {
+            self.order_done(w, &ev, &mut sum, &mut duplicates).await?;
         }
         // A replayed event is accepted (it is stored once).
         sum.accepted += duplicates;
@@ -449,6 +467,28 @@ impl Intake for IntakeService {
 }
 
 impl IntakeService {
+    /// Once an order event is stored: a new one moves the case's deadlines
+    /// and may raise an alert (late return, refused extension).
+    async fn order_done(
+        &self,
+        w: oneshot::Receiver<crate::committer::EventReply>,
+        ev: &pb::OrderEvent,
+        sum: &mut pb::OrderEventsSummary,
+        duplicates: &mut u64,
+    ) -> Result<(), Status> {
+        if count_event("order", Some(w), &mut sum.accepted, duplicates).await? {
+            if let Some(a) = self.orders.event(ev) {
+                if a.alert.kind == pb::AlertKind::ExtensionRefused as i32 {
+                    sum.extensions_refused += 1;
+                }
+                orders::raise(a, &self.tx, self.publisher.as_ref()).await;
+            } else if ev.r#type == pb::OrderEventType::ExtensionRequested as i32 {
+                sum.extensions_granted += 1;
+            }
+        }
+        Ok(())
+    }
+
     async fn queue_event(
         &self,
         row: EventRow,

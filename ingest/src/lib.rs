@@ -16,6 +16,7 @@ pub mod decisions_cmd;
 pub mod intake;
 pub mod kafka;
 pub mod metrics;
+pub mod orders;
 pub mod pipeline;
 pub mod replay;
 pub mod rules_dir;

@@ -7,10 +7,12 @@ use crate::config::{Config, ConfigError};
 use crate::intake::IntakeService;
 use crate::kafka::consumer::Ctx;
 use crate::kafka::{KafkaIngest, Publisher};
+use crate::orders::Orders;
 use crate::pipeline::Pipeline;
 use crate::rules_dir::build_router;
 use crate::shared::Shared;
 use crate::sla::{Sla, SlaConfig};
+use crate::store::Reader;
 use crate::store::Store;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
@@ -127,20 +129,33 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let publisher = cfg.kafka.as_ref().zip(producer.as_ref()).map(|(k, p)| {
         Publisher::new(
             p.clone(),
-            k.topics.decisions.clone(),
-            k.topics.dlq.clone(),
+            &k.topics,
             Duration::from_millis(k.produce_timeout_ms),
         )
     });
     let sla = Sla::new(SlaConfig::default());
+    // The work-order tracker, rebuilt from what the store holds of the last 40 days.
+    let orders = Orders::new(router.calendar().clone());
+    let since = (chrono::Utc::now() - chrono::Duration::days(40)).timestamp_millis();
+    let restored = Reader::open(&cfg.store.data_dir)
+        .and_then(|r| orders.restore(&r, since))
+        .context("restoring open work orders")?;
+    tracing::info!(open_cases = restored, "work-order tracker restored");
     let sla_task = tokio::spawn(sla.clone().run(shutdown_rx.clone()));
     let shared = Shared {
         pipeline: Pipeline::new(router),
         committer: tx,
         publisher,
         sla,
+        orders,
         shutdown: shutdown_rx.clone(),
     };
+    let orders_task = tokio::spawn(crate::orders::run(
+        shared.orders.clone(),
+        shared.committer.clone(),
+        shared.publisher.clone(),
+        shutdown_rx.clone(),
+    ));
     let mut kafka_task = None;
     if let (Some(k), Some(publisher)) = (&cfg.kafka, &shared.publisher) {
         if k.consume {
@@ -247,6 +262,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             abort.abort();
         }
     }
+    let _ = orders_task.await;
     if let Some(t) = kafka_task {
         if tokio::time::timeout(deadline, t).await.is_err() {
             tracing::warn!("kafka consumer did not stop before the deadline");

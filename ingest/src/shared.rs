@@ -1,6 +1,6 @@
 //! What every input (gRPC, Kafka) hands its records to: the decision
 //! transform, the committer queue, the Kafka publisher (if any), the SLA
-//! trackers and the shutdown signal.
+//! trackers, the work-order tracker and the shutdown signal.
 use crate::committer::Job;
 use crate::kafka::Publisher;
 use crate::pipeline::Pipeline;
@@ -14,5 +14,6 @@ pub struct Shared {
     pub committer: mpsc::Sender<Job>,
     pub publisher: Option<Publisher>,
     pub sla: Arc<Sla>,
+    pub orders: Arc<crate::orders::Orders>,
     pub shutdown: watch::Receiver<bool>,
 }

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_case ON decisions(case_id);
 CREATE TABLE IF NOT EXISTS events (
-    stream      TEXT NOT NULL,      -- call | order
+    stream      TEXT NOT NULL,      -- call | order | alert
     key         TEXT NOT NULL,      -- call id | case id
     type        INTEGER NOT NULL,
     at          INTEGER NOT NULL,   -- unix ms, UTC
@@ -207,6 +207,26 @@ impl Reader {
             "SELECT body FROM decisions WHERE received_at >= ?1 AND (?2 IS NULL OR route = ?2) ORDER BY received_at, contact_id",
         )?;
         let mut rows = stmt.query(params![since_ms, route])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            each(row.get(0)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Stored event bodies of one stream (call, order, alert) at or after
+    /// `since_ms`, in time order.
+    pub fn events(
+        &self,
+        stream: &str,
+        since_ms: i64,
+        mut each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM events WHERE stream = ?1 AND at >= ?2 ORDER BY at")?;
+        let mut rows = stmt.query(params![stream, since_ms])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
             each(row.get(0)?)?;

@@ -83,6 +83,7 @@ struct Inflight {
 struct Work {
     pipeline: Pipeline,
     sla: Arc<crate::sla::Sla>,
+    orders: Arc<crate::orders::Orders>,
     committer: mpsc::Sender<Job>,
     publisher: Publisher,
     contacts: String,
@@ -113,6 +114,7 @@ impl KafkaIngest {
             work: Work {
                 pipeline: shared.pipeline.clone(),
                 sla: shared.sla.clone(),
+                orders: shared.orders.clone(),
                 committer: shared.committer.clone(),
                 publisher,
                 contacts: topics.contacts.clone(),
@@ -329,6 +331,7 @@ impl Work {
         let body = match inserted {
             Inserted::New => {
                 m::contact(channel, route);
+                self.orders.open(&decided.decision);
                 decided.decision.encode_to_vec()
             }
             Inserted::Existing(body) => {
@@ -358,13 +361,14 @@ impl Work {
 
     async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), (&'static str, String)> {
         let bytes = msg.payload().unwrap_or_default();
-        let (row, call_event) = if call {
+        let (row, call_event, order_event) = if call {
             let ev = pb::CallEvent::decode(bytes)
                 .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.CallEvent: {e}")))?;
             (
                 call_event_row(&ev)
                     .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
                 Some(ev),
+                None,
             )
         } else {
             let ev = pb::OrderEvent::decode(bytes)
@@ -373,6 +377,7 @@ impl Work {
                 order_event_row(&ev)
                     .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
                 None,
+                Some(ev),
             )
         };
         let stream = row.stream;
@@ -386,6 +391,11 @@ impl Work {
                 m::event(stream, if new { "new" } else { "duplicate" });
                 if let (true, Some(ev)) = (new, &call_event) {
                     self.sla.call_event(ev);
+                }
+                if let (true, Some(ev)) = (new, &order_event) {
+                    if let Some(a) = self.orders.event(ev) {
+                        crate::orders::raise(a, &self.committer, Some(&self.publisher)).await;
+                    }
                 }
                 Ok(())
             }

@@ -28,6 +28,7 @@ pub struct PublishError {
 pub struct Publisher {
     producer: FutureProducer,
     decisions: String,
+    alerts: String,
     dlq: String,
     queue_timeout: Duration,
 }
@@ -35,16 +36,37 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(
         producer: FutureProducer,
-        decisions: String,
-        dlq: String,
+        topics: &super::config::TopicsConfig,
         queue_timeout: Duration,
     ) -> Publisher {
         Publisher {
             producer,
-            decisions,
-            dlq,
+            decisions: topics.decisions.clone(),
+            alerts: topics.alerts.clone(),
+            dlq: topics.dlq.clone(),
             queue_timeout,
         }
+    }
+
+    /// The metric label of one of the output topics.
+    fn label(&self, topic: &str) -> &'static str {
+        if topic == self.decisions {
+            "decisions"
+        } else if topic == self.alerts {
+            "alerts"
+        } else if topic == self.dlq {
+            "dlq"
+        } else {
+            "other"
+        }
+    }
+
+    /// An alert (protobuf bytes), keyed by its case id.
+    pub async fn alert(&self, case_id: &str, body: &[u8]) -> Result<(), PublishError> {
+        let rec = FutureRecord::to(&self.alerts)
+            .key(case_id.as_bytes())
+            .payload(body);
+        self.send(&self.alerts, rec).await
     }
 
     async fn send(
@@ -58,11 +80,11 @@ impl Publisher {
             .await
         {
             Ok(_) => {
-                m::produced(topic_label(topic, &self.decisions, &self.dlq), "ok");
+                m::produced(self.label(topic), "ok");
                 Ok(())
             }
             Err((source, _)) => {
-                m::produced(topic_label(topic, &self.decisions, &self.dlq), "error");
+                m::produced(self.label(topic), "error");
                 Err(PublishError {
                     topic: topic.to_string(),
                     source,
@@ -128,16 +150,6 @@ impl Publisher {
         }
         m::dead_letter(reason_label(reason));
         self.send(&self.dlq, rec).await
-    }
-}
-
-fn topic_label(topic: &str, decisions: &str, dlq: &str) -> &'static str {
-    if topic == decisions {
-        "decisions"
-    } else if topic == dlq {
-        "dlq"
-    } else {
-        "other"
     }
 }
 

@@ -1,0 +1,271 @@
+//! Live work-order deadlines (Art. 13): every stored work order (and every
+//! special matter) is tracked with its deadlines, order events move them, and
+//! a one-second tick raises DUE_SOON and OVERDUE. Alerts are stored in the
+//! embedded store under a deterministic key (case, kind, limit, due), so an
+//! alert fires once even across restarts, then published to Kafka and
+//! counted. On start the tracker is rebuilt from the stored decisions and
+//! order events. The timing logic is the pure `hotline_router::tracker`.
+use crate::committer::Job;
+use crate::convert;
+use crate::kafka::Publisher;
+use crate::store::{EventRow, Reader, StoreError};
+use hotline_proto::v1 as pb;
+use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
+use hotline_router::{Calendar, Deadlines, Kind};
+use metrics::{counter, gauge};
+use prost::Message;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The tracker and what alerts need.
+pub struct Orders {
+    tracker: Mutex<Tracker>,
+    calendar: Calendar,
+}
+
+fn kind_of(k: i32) -> Option<Kind> {
+    convert::kind_from(k)
+}
+
+fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
+    t.as_ref()
+        .and_then(|t| convert::instant(t, "deadline").ok())
+}
+
+/// Whether a decision opens a tracked case: work orders and special matters.
+pub fn tracked(d: &pb::Decision) -> bool {
+    d.route == pb::RouteKind::WorkOrder as i32 || d.priority >= pb::Priority::Special as i32
+}
+
+fn deadlines(d: &pb::Decision) -> Deadlines {
+    let Some(x) = &d.deadlines else {
+        return Deadlines::default();
+    };
+    Deadlines {
+        accept_by: ts(&x.accept_by),
+        dispatch_by: ts(&x.dispatch_by),
+        sign_by: ts(&x.sign_by),
+        return_by: ts(&x.return_by),
+        complete_by: ts(&x.complete_by),
+        notify_by: ts(&x.notify_by),
+        first_feedback_by: ts(&x.first_feedback_by),
+        progress_by: ts(&x.progress_by),
+        provisional: x.provisional,
+    }
+}
+
+fn order_event(ev: &pb::OrderEvent) -> Option<OrderEvent> {
+    Some(match pb::OrderEventType::try_from(ev.r#type).ok()? {
+        pb::OrderEventType::Dispatched => OrderEvent::Dispatched,
+        pb::OrderEventType::Signed => OrderEvent::Signed,
+        pb::OrderEventType::Returned => OrderEvent::Returned,
+        pb::OrderEventType::ExtensionRequested => OrderEvent::ExtensionRequested {
+            days: ev.extension_days,
+        },
+        pb::OrderEventType::Feedback => OrderEvent::Feedback,
+        pb::OrderEventType::Completed => OrderEvent::Completed,
+        pb::OrderEventType::Reopened => OrderEvent::Reopened,
+        pb::OrderEventType::OrderEventUnspecified => return None,
+    })
+}
+
+/// An alert to store and publish.
+pub struct AlertOut {
+    pub alert: pb::Alert,
+    pub row: EventRow,
+}
+
+fn alert(
+    kind: pb::AlertKind,
+    case_id: &str,
+    limit: Option<Limit>,
+    due: hotline_router::Instant,
+    at: hotline_router::Instant,
+    message: String,
+) -> AlertOut {
+    let limit_name = limit.map(Limit::as_str).unwrap_or("complete");
+    let alert_id = format!(
+        "{}:{}:{}:{}",
+        case_id,
+        kind.as_str_name(),
+        limit_name,
+        due.timestamp_millis()
+    );
+    let a = pb::Alert {
+        alert_id,
+        kind: kind as i32,
+        at: Some(convert::timestamp(at)),
+        case_id: case_id.to_string(),
+        deadline: limit_name.to_string(),
+        due: Some(convert::timestamp(due)),
+        message,
+        ..Default::default()
+    };
+    let row = EventRow {
+        stream: "alert",
+        key: case_id.to_string(),
+        event_type: (kind as i32) * 16 + limit.map(|l| l as i32).unwrap_or(0),
+        at_ms: due.timestamp_millis(),
+        body: a.encode_to_vec(),
+    };
+    AlertOut { alert: a, row }
+}
+
+impl Orders {
+    pub fn new(calendar: Calendar) -> Arc<Orders> {
+        Arc::new(Orders {
+            tracker: Mutex::new(Tracker::new(TrackerConfig::default())),
+            calendar,
+        })
+    }
+
+    /// Starts tracking a newly stored decision that needs it.
+    pub fn open(&self, d: &pb::Decision) {
+        if !tracked(d) {
+            return;
+        }
+        let (Some(kind), Some(received)) = (kind_of(d.kind), ts(&d.received_at)) else {
+            return;
+        };
+        if let Ok(mut t) = self.tracker.lock() {
+            t.open(&d.case_id, kind, &deadlines(d), received);
+            gauge!("hotline_open_cases").set(t.len() as f64);
+        }
+    }
+
+    /// Applies a newly stored order event; returns an alert it raises at once.
+    pub fn event(&self, ev: &pb::OrderEvent) -> Option<AlertOut> {
+        let (Some(e), Some(at)) = (order_event(ev), ts(&ev.at)) else {
+            return None;
+        };
+        let out = self
+            .tracker
+            .lock()
+            .ok()?
+            .event(&self.calendar, &ev.case_id, e, at);
+        match out {
+            EventOutcome::LateReturn(Fired::Overdue {
+                case_id,
+                limit,
+                due,
+            }) => Some(alert(
+                pb::AlertKind::Overdue,
+                &case_id,
+                Some(limit),
+                due,
+                at,
+                "returned later than 30 min after signing".into(),
+            )),
+            EventOutcome::ExtensionRefused(r) => {
+                counter!("hotline_extensions_total", "outcome" => "refused").increment(1);
+                Some(alert(
+                    pb::AlertKind::ExtensionRefused,
+                    &ev.case_id,
+                    Some(Limit::Complete),
+                    at,
+                    at,
+                    format!("{}: {r}", r.code()),
+                ))
+            }
+            EventOutcome::ExtensionGranted { .. } => {
+                counter!("hotline_extensions_total", "outcome" => "granted").increment(1);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Alerts due at `now`.
+    pub fn tick(&self, now: hotline_router::Instant) -> Vec<AlertOut> {
+        let Ok(mut t) = self.tracker.lock() else {
+            return Vec::new();
+        };
+        let fired = t.tick(now);
+        gauge!("hotline_open_cases").set(t.len() as f64);
+        fired
+            .into_iter()
+            .map(|f| match f {
+                Fired::DueSoon { case_id, due } => alert(
+                    pb::AlertKind::DueSoon,
+                    &case_id,
+                    None,
+                    due,
+                    now,
+                    "completion due in 2 h; the extension window closes".into(),
+                ),
+                Fired::Overdue {
+                    case_id,
+                    limit,
+                    due,
+                } => alert(
+                    pb::AlertKind::Overdue,
+                    &case_id,
+                    Some(limit),
+                    due,
+                    now,
+                    format!("{} limit passed", limit.as_str()),
+                ),
+            })
+            .collect()
+    }
+
+    /// Rebuilds the tracker from the store: decisions received in the last
+    /// `days` days, then their order events in time order.
+    pub fn restore(&self, reader: &Reader, since_ms: i64) -> Result<usize, StoreError> {
+        reader.decisions(since_ms, None, |body| {
+            if let Ok(d) = pb::Decision::decode(&body[..]) {
+                self.open(&d);
+            }
+            Ok(())
+        })?;
+        reader.events("order", since_ms, |body| {
+            if let Ok(ev) = pb::OrderEvent::decode(&body[..]) {
+                let _ = self.event(&ev);
+            }
+            Ok(())
+        })?;
+        Ok(self.tracker.lock().map(|t| t.len()).unwrap_or(0))
+    }
+}
+
+/// Stores an alert (once: its key is deterministic), then publishes and counts it.
+pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, publisher: Option<&Publisher>) {
+    let (reply, rx) = oneshot::channel();
+    if committer
+        .send(Job::Event { row: a.row, reply })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let Ok(Ok(true)) = rx.await else { return };
+    let kind = pb::AlertKind::try_from(a.alert.kind)
+        .map(|k| k.as_str_name())
+        .unwrap_or("ALERT_UNSPECIFIED");
+    counter!("hotline_alerts_total", "kind" => kind).increment(1);
+    tracing::info!(kind, deadline = %a.alert.deadline, "alert raised");
+    if let Some(p) = publisher {
+        if let Err(e) = p.alert(&a.alert.case_id, &a.alert.encode_to_vec()).await {
+            tracing::error!(error = %e, "alert stored but not delivered to Kafka");
+        }
+    }
+}
+
+/// Ticks every second until shutdown.
+pub async fn run(
+    orders: Arc<Orders>,
+    committer: mpsc::Sender<Job>,
+    publisher: Option<Publisher>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|v| *v) => break,
+        }
+        for a in orders.tick(chrono::Utc::now()) {
+            raise(a, &committer, publisher.as_ref()).await;
+        }
+    }
+}
