@@ -122,7 +122,7 @@ struct Acked {
     /// The encoded decision, kept only when it must be published.
     body: Option<Vec<u8>>,
     /// The decision, kept only when it opens a tracked work order.
-    track: Option<Box<pb::Decision>>,
+    track: Option<orders::Track>,
 }
 
 /// One contact of a stream between reading and acknowledging.
@@ -191,8 +191,8 @@ async fn resolve(
     let (ack, body) = match ins {
         Inserted::New => {
             m::contact(channel, route_label);
-            if let Some(d) = &track {
-                orders.open(d);
+            if let Some(t) = &track {
+                orders.open_track(t);
             }
             (
                 pb::Ack {
@@ -322,8 +322,7 @@ impl Intake for IntakeService {
                             channel: decided.channel,
                             route_label: decided.route,
                             body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
-                            track: orders::tracked(&decided.decision)
-                                .then(|| Box::new(decided.decision.clone())),
+                            track: orders::track_of(&decided.decision),
                         };
                         let job = Job::Decision {
                             row: decided.row,

@@ -17,6 +17,28 @@ use prost::Message;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// What the tracker needs of a decision: small enough to carry per contact.
+#[derive(Debug, Clone)]
+pub struct Track {
+    case_id: String,
+    kind: Kind,
+    received: hotline_router::Instant,
+    deadlines: Deadlines,
+}
+
+/// The tracking part of a decision that opens a case (work orders, special matters).
+pub fn track_of(d: &pb::Decision) -> Option<Track> {
+    if !tracked(d) {
+        return None;
+    }
+    Some(Track {
+        case_id: d.case_id.clone(),
+        kind: kind_of(d.kind)?,
+        received: ts(&d.received_at)?,
+        deadlines: deadlines(d),
+    })
+}
+
 /// The tracker and what alerts need.
 pub struct Orders {
     tracker: Mutex<Tracker>,
@@ -121,15 +143,15 @@ impl Orders {
 
     /// Starts tracking a newly stored decision that needs it.
     pub fn open(&self, d: &pb::Decision) {
-        if !tracked(d) {
-            return;
+        if let Some(t) = track_of(d) {
+            self.open_track(&t);
         }
-        let (Some(kind), Some(received)) = (kind_of(d.kind), ts(&d.received_at)) else {
-            return;
-        };
+    }
+
+    /// Starts tracking a case.
+    pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
-            t.open(&d.case_id, kind, &deadlines(d), received);
-            gauge!("hotline_open_cases").set(t.len() as f64);
+            t.open(&x.case_id, x.kind, &x.deadlines, x.received);
         }
     }
 
@@ -181,6 +203,7 @@ impl Orders {
             return Vec::new();
         };
         let fired = t.tick(now);
+        // Set here, once a second, not on every contact.
         gauge!("hotline_open_cases").set(t.len() as f64);
         fired
             .into_iter()

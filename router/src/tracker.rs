@@ -93,6 +93,7 @@ pub enum EventOutcome {
 
 #[derive(Debug, Clone)]
 struct Case {
+    id: String,
     kind: Kind,
     /// Due instant (ms) per [`Limit`]; `None` once satisfied or not applicable.
     due: [Option<i64>; 7],
@@ -126,9 +127,15 @@ impl Default for TrackerConfig {
 #[derive(Debug, Default)]
 pub struct Tracker {
     cfg: Option<TrackerConfig>,
-    cases: HashMap<String, Case>,
-    timers: BTreeSet<(i64, String)>,
+    /// Cases by the hash of their id (the id itself is kept in the case).
+    cases: HashMap<u64, Case>,
+    /// (next instant to look at, case key): one entry per case.
+    timers: BTreeSet<(i64, u64)>,
     pub evicted: u64,
+}
+
+fn key(case_id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(case_id.as_bytes())
 }
 
 fn ms(t: Instant) -> i64 {
@@ -176,8 +183,8 @@ impl Tracker {
         next
     }
 
-    fn rearm(&mut self, case_id: &str) {
-        let Some(c) = self.cases.get(case_id) else {
+    fn rearm(&mut self, k: u64) {
+        let Some(c) = self.cases.get(&k) else {
             return;
         };
         let next = self.next_instant(c);
@@ -186,23 +193,24 @@ impl Tracker {
             return;
         }
         if let Some(o) = old {
-            self.timers.remove(&(o, case_id.to_string()));
+            self.timers.remove(&(o, k));
         }
         if let Some(n) = next {
-            self.timers.insert((n, case_id.to_string()));
+            self.timers.insert((n, k));
         }
-        if let Some(c) = self.cases.get_mut(case_id) {
+        if let Some(c) = self.cases.get_mut(&k) {
             c.armed = next;
         }
     }
 
     /// Starts tracking a decided work order with its deadlines.
     pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines, now: Instant) {
-        if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(case_id) {
+        let k = key(case_id);
+        if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(&k) {
             // Evict the case whose next instant is latest: the least urgent.
-            if let Some((t, id)) = self.timers.iter().next_back().cloned() {
-                self.timers.remove(&(t, id.clone()));
-                self.cases.remove(&id);
+            if let Some((t, victim)) = self.timers.iter().next_back().copied() {
+                self.timers.remove(&(t, victim));
+                self.cases.remove(&victim);
                 self.evicted += 1;
             }
         }
@@ -213,6 +221,7 @@ impl Tracker {
         due[Limit::FirstFeedback.idx()] = d.first_feedback_by.map(ms);
         due[Limit::Progress.idx()] = d.progress_by.map(ms);
         let c = Case {
+            id: case_id.to_string(),
             kind,
             due,
             due_soon_fired: false,
@@ -221,12 +230,12 @@ impl Tracker {
             armed: None,
             touched: ms(now),
         };
-        if let Some(old) = self.cases.insert(case_id.to_string(), c) {
+        if let Some(old) = self.cases.insert(k, c) {
             if let Some(a) = old.armed {
-                self.timers.remove(&(a, case_id.to_string()));
+                self.timers.remove(&(a, k));
             }
         }
-        self.rearm(case_id);
+        self.rearm(k);
     }
 
     /// Applies a lifecycle event at `t`.
@@ -237,7 +246,8 @@ impl Tracker {
         ev: OrderEvent,
         t: Instant,
     ) -> EventOutcome {
-        let Some(c) = self.cases.get_mut(case_id) else {
+        let k = key(case_id);
+        let Some(c) = self.cases.get_mut(&k) else {
             return EventOutcome::UnknownCase;
         };
         c.touched = ms(t);
@@ -262,7 +272,7 @@ impl Tracker {
                     }
                 }
                 // Back to the 12345 center: this unit's limits end here.
-                self.close(case_id);
+                self.close(k);
                 return out;
             }
             OrderEvent::ExtensionRequested { days } => {
@@ -297,19 +307,19 @@ impl Tracker {
                 c.due[Limit::Progress.idx()] = None;
             }
             OrderEvent::Completed => {
-                self.close(case_id);
+                self.close(k);
                 return out;
             }
             OrderEvent::Reopened => {}
         }
-        self.rearm(case_id);
+        self.rearm(k);
         out
     }
 
-    fn close(&mut self, case_id: &str) {
-        if let Some(c) = self.cases.remove(case_id) {
+    fn close(&mut self, k: u64) {
+        if let Some(c) = self.cases.remove(&k) {
             if let Some(a) = c.armed {
-                self.timers.remove(&(a, case_id.to_string()));
+                self.timers.remove(&(a, k));
             }
         }
     }
@@ -319,14 +329,15 @@ impl Tracker {
         let now_ms = ms(now);
         let lead = self.cfg().due_soon_lead.num_milliseconds();
         let mut fired = Vec::new();
-        while let Some((t, id)) = self.timers.first().cloned() {
+        while let Some((t, k)) = self.timers.first().copied() {
             if t > now_ms {
                 break;
             }
-            self.timers.remove(&(t, id.clone()));
-            let Some(c) = self.cases.get_mut(&id) else {
+            self.timers.remove(&(t, k));
+            let Some(c) = self.cases.get_mut(&k) else {
                 continue;
             };
+            let id = c.id.clone();
             c.armed = None;
             if !c.due_soon_fired {
                 if let Some(d) = c.due[Limit::Complete.idx()] {
@@ -354,7 +365,7 @@ impl Tracker {
                     }
                 }
             }
-            self.rearm(&id);
+            self.rearm(k);
         }
         fired
     }
