@@ -133,6 +133,33 @@ fn alert(
     AlertOut { alert: a, row }
 }
 
+/// An alert about a queue (answer rate), keyed by queue and instant.
+pub fn queue_alert(
+    kind: pb::AlertKind,
+    queue: &str,
+    rate: f64,
+    at: hotline_router::Instant,
+    message: &str,
+) -> AlertOut {
+    let a = pb::Alert {
+        alert_id: format!("{queue}:{}:{}", kind.as_str_name(), at.timestamp_millis()),
+        kind: kind as i32,
+        at: Some(convert::timestamp(at)),
+        queue: queue.to_string(),
+        value: rate,
+        message: message.to_string(),
+        ..Default::default()
+    };
+    let row = EventRow {
+        stream: "alert",
+        key: format!("queue:{queue}"),
+        event_type: kind as i32 * 16,
+        at_ms: at.timestamp_millis(),
+        body: a.encode_to_vec(),
+    };
+    AlertOut { alert: a, row }
+}
+
 impl Orders {
     pub fn new(calendar: Calendar) -> Arc<Orders> {
         Arc::new(Orders {
@@ -266,9 +293,14 @@ pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, publisher: Option
         .map(|k| k.as_str_name())
         .unwrap_or("ALERT_UNSPECIFIED");
     counter!("hotline_alerts_total", "kind" => kind).increment(1);
-    tracing::info!(kind, deadline = %a.alert.deadline, "alert raised");
+    tracing::info!(kind, deadline = %a.alert.deadline, queue = %a.alert.queue, "alert raised");
     if let Some(p) = publisher {
-        if let Err(e) = p.alert(&a.alert.case_id, &a.alert.encode_to_vec()).await {
+        let key = if a.alert.case_id.is_empty() {
+            &a.alert.queue
+        } else {
+            &a.alert.case_id
+        };
+        if let Err(e) = p.alert(key, &a.alert.encode_to_vec()).await {
             tracing::error!(error = %e, "alert stored but not delivered to Kafka");
         }
     }

@@ -141,7 +141,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .and_then(|r| orders.restore(&r, since))
         .context("restoring open work orders")?;
     tracing::info!(open_cases = restored, "work-order tracker restored");
-    let sla_task = tokio::spawn(sla.clone().run(shutdown_rx.clone()));
+
     let shared = Shared {
         pipeline: Pipeline::new(router),
         committer: tx,
@@ -150,6 +150,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         orders,
         shutdown: shutdown_rx.clone(),
     };
+    let sla_task = tokio::spawn(shared.sla.clone().run(
+        shared.committer.clone(),
+        shared.publisher.clone(),
+        shutdown_rx.clone(),
+    ));
     let orders_task = tokio::spawn(crate::orders::run(
         shared.orders.clone(),
         shared.committer.clone(),

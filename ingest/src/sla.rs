@@ -166,11 +166,6 @@ impl Sla {
                     .set(c.service_level_with_abandons().unwrap_or(1.0));
                 if w == Window::Hour1 {
                     if let Some(x) = q.alarm.check(&c) {
-                        let kind = match x {
-                            RateCrossing::Low { .. } => "ANSWER_RATE_LOW",
-                            RateCrossing::Recovered { .. } => "ANSWER_RATE_RECOVERED",
-                        };
-                        counter!("hotline_alerts_total", "kind" => kind).increment(1);
                         out.push((label.clone(), x));
                     }
                 }
@@ -180,23 +175,36 @@ impl Sla {
         out
     }
 
-    /// Refreshes every second until `shutdown`, logging each crossing.
-    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Refreshes every second until `shutdown`; each crossing becomes an
+    /// alert, stored and published like every other (`orders::raise`).
+    pub async fn run(
+        self: Arc<Self>,
+        committer: tokio::sync::mpsc::Sender<crate::committer::Job>,
+        publisher: Option<crate::kafka::Publisher>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.wait_for(|v| *v) => break,
             }
-            for (queue, x) in self.refresh(chrono::Utc::now()) {
-                match x {
-                    RateCrossing::Low { rate } => {
-                        tracing::warn!(queue, rate, "ANSWER_RATE_LOW: 1 h answer rate under target")
-                    }
-                    RateCrossing::Recovered { rate } => {
-                        tracing::info!(queue, rate, "ANSWER_RATE_RECOVERED")
-                    }
-                }
+            let now = chrono::Utc::now();
+            for (queue, x) in self.refresh(now) {
+                let (kind, rate, msg) = match x {
+                    RateCrossing::Low { rate } => (
+                        pb::AlertKind::AnswerRateLow,
+                        rate,
+                        "1 h answer rate under the 95 % target",
+                    ),
+                    RateCrossing::Recovered { rate } => (
+                        pb::AlertKind::AnswerRateRecovered,
+                        rate,
+                        "1 h answer rate back at target",
+                    ),
+                };
+                let a = crate::orders::queue_alert(kind, &queue, rate, now, msg);
+                crate::orders::raise(a, &committer, publisher.as_ref()).await;
             }
         }
     }
