@@ -50,11 +50,7 @@ async fn stream_all(
 #[test]
 fn kill_9_mid_stream_loses_and_duplicates_nothing() {
     let dir = temp_dir("crash");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = rt();
 
     let d = Daemon::start_in(&dir, None);
     let pid = d.child.id();

@@ -9,14 +9,6 @@ use std::time::Duration;
 use support::kafka::*;
 use support::*;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn keyed(c: &pb::Contact) -> (Vec<u8>, Vec<u8>) {
     let key = c
         .caller

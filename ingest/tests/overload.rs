@@ -16,11 +16,7 @@ fn flood_is_pushed_back_and_memory_stays_bounded() {
     let dir = temp_dir("overload");
     // A tiny queue and a committer that waits 20 ms per batch: far slower than the clients.
     let d = Daemon::start_in(&dir, Some("[pipeline]\nqueue_capacity = 64\nbatch_max = 64\nbatch_wait_ms = 20\nstream_window = 256\n"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = rt();
     let exhausted = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
     let peak = Arc::new(AtomicU64::new(0));

@@ -6,14 +6,6 @@ use support::*;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 #[test]
 fn submit_stream_and_idempotent_resubmit() {
     let d = Daemon::start("submit");
@@ -559,24 +551,7 @@ fn decisions_command_filters_by_time_and_route() {
         }
     });
     assert!(d.terminate().success());
-    let run = |args: &[&str]| -> Vec<serde_json::Value> {
-        let out = std::process::Command::new(BIN)
-            .arg("decisions")
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect()
-    };
+    let run = |args: &[&str]| decisions_cmd(&data, args);
     assert_eq!(run(&[]).len(), 3);
     let since = chrono::DateTime::from_timestamp(base + 60, 0)
         .expect("ts")

@@ -181,12 +181,22 @@ impl Drop for Daemon {
     }
 }
 
-/// The stored decisions of a data directory, via `hotlined decisions`.
-pub fn stored_decisions(data_dir: &Path) -> Vec<serde_json::Value> {
+/// A two-worker runtime for the gRPC and Kafka clients of a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `hotlined decisions --data-dir DIR ARGS...` as parsed JSON lines.
+pub fn decisions_cmd(data_dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(BIN)
         .arg("decisions")
         .arg("--data-dir")
         .arg(data_dir)
+        .args(args)
         .output()
         .expect("decisions");
     assert!(
@@ -198,6 +208,11 @@ pub fn stored_decisions(data_dir: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()
+}
+
+/// The stored decisions of a data directory, via `hotlined decisions`.
+pub fn stored_decisions(data_dir: &Path) -> Vec<serde_json::Value> {
+    decisions_cmd(data_dir, &[])
 }
 
 pub fn ts(secs: i64) -> Option<hotline_proto::Timestamp> {
