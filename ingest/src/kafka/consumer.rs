@@ -273,11 +273,23 @@ async fn ack_in_order(
     }
 }
 
+/// Why a record was not processed.
+enum Failure {
+    /// The record's fault: dead-letter it with this reason.
+    Record(&'static str, String),
+    /// The store failed: not the record's fault; its offset stays for redelivery.
+    Store(String),
+}
+
+fn undecodable(what: &str, e: prost::DecodeError) -> Failure {
+    Failure::Record("UNDECODABLE", format!("not a hotline.v1.{what}: {e}"))
+}
+
 impl Work {
     /// Handles one record; dead-letters what cannot be processed.
     async fn process(&self, msg: OwnedMessage) -> Outcome {
         let started = Instant::now();
-        let topic = msg.topic().to_string();
+        let topic = msg.topic();
         let result = if topic == self.contacts {
             self.contact(&msg).await
         } else if topic == self.call_events {
@@ -285,36 +297,54 @@ impl Work {
         } else if topic == self.order_events {
             self.event(&msg, false).await
         } else {
-            Err(("UNKNOWN_TOPIC", format!("no handler for topic {topic}")))
+            Err(Failure::Record(
+                "UNKNOWN_TOPIC",
+                format!("no handler for topic {topic}"),
+            ))
         };
         let outcome = match result {
             Ok(()) => Outcome::Done,
-            // Not the record's fault: keep its offset so it is redelivered.
-            Err(("STORE_UNAVAILABLE", error)) => {
+            Err(Failure::Store(error)) => {
                 tracing::error!(
                     error,
                     "kafka: store unavailable; record left for redelivery"
                 );
                 Outcome::Stuck
             }
-            Err((reason, error)) => self.dead_letter(&msg, reason, &error).await,
+            Err(Failure::Record(reason, error)) => self.dead_letter(&msg, reason, &error).await,
         };
         m::answer_latency("kafka", started.elapsed());
         outcome
     }
 
-    async fn contact(&self, msg: &OwnedMessage) -> Result<(), (&'static str, String)> {
-        let bytes = msg.payload().unwrap_or_default();
-        let contact = pb::Contact::decode(bytes)
-            .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.Contact: {e}")))?;
+    /// Queues a job for the committer and waits for its answer (the wait is
+    /// backpressure: the record stays in flight).
+    async fn commit<T>(
+        &self,
+        job: Job,
+        rx: oneshot::Receiver<Result<T, Arc<crate::store::StoreError>>>,
+    ) -> Result<T, Failure> {
+        self.committer
+            .send(job)
+            .await
+            .map_err(|_| Failure::Store("committer stopped".into()))?;
+        match rx.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Store(e.to_string())),
+            Err(_) => Err(Failure::Store("committer stopped".into())),
+        }
+    }
+
+    async fn contact(&self, msg: &OwnedMessage) -> Result<(), Failure> {
+        let contact = pb::Contact::decode(msg.payload().unwrap_or_default())
+            .map_err(|e| undecodable("Contact", e))?;
         let decided = self
             .pipeline
             .decide_one(&contact, Utc::now())
             .map_err(|r| {
                 m::reject(r.code);
-                (r.code, format!("{}: {}", r.field, r.message))
+                Failure::Record(r.code, format!("{}: {}", r.field, r.message))
             })?;
-        let case_id = decided.row.case_id.clone();
         let (channel, route) = (decided.channel, decided.route);
         let (reply, rx) = oneshot::channel();
         let job = Job::Decision {
@@ -322,86 +352,54 @@ impl Work {
             reply,
             enqueued: Instant::now(),
         };
-        // Waiting here is backpressure: the record stays in flight.
-        self.committer
-            .send(job)
-            .await
-            .map_err(|_| ("STORE_UNAVAILABLE", "committer stopped".to_string()))?;
-        let inserted = self.retry_store(rx).await?;
-        let body = match inserted {
+        let (case_id, body) = match self.commit(job, rx).await? {
             Inserted::New => {
                 m::contact(channel, route);
                 self.orders.open(&decided.decision);
-                decided.decision.encode_to_vec()
+                (
+                    decided.decision.case_id.clone(),
+                    decided.decision.encode_to_vec(),
+                )
             }
             Inserted::Existing(body) => {
                 m::duplicate();
-                body
+                // The first decision wins, and is keyed by its own case id.
+                let case_id = pb::Decision::decode(&body[..])
+                    .map(|d| d.case_id)
+                    .unwrap_or(decided.decision.case_id);
+                (case_id, body)
             }
         };
-        let key = pb::Decision::decode(&body[..])
-            .map(|d| d.case_id)
-            .unwrap_or(case_id);
-        self.publisher.decision(&key, &body).await.map_err(|e| {
+        self.publisher.decision(&case_id, &body).await.map_err(|e| {
             tracing::error!(error = %e, "kafka: decision not delivered; the contact goes to the DLQ");
-            ("PRODUCE_FAILED", e.to_string())
+            Failure::Record("PRODUCE_FAILED", e.to_string())
         })
     }
 
-    async fn retry_store(
-        &self,
-        rx: oneshot::Receiver<crate::committer::DecisionReply>,
-    ) -> Result<Inserted, (&'static str, String)> {
-        match rx.await {
-            Ok(Ok(i)) => Ok(i),
-            Ok(Err(e)) => Err(("STORE_UNAVAILABLE", e.to_string())),
-            Err(_) => Err(("STORE_UNAVAILABLE", "committer stopped".into())),
-        }
-    }
-
-    async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), (&'static str, String)> {
+    async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), Failure> {
         let bytes = msg.payload().unwrap_or_default();
+        let invalid = |f: &str| Failure::Record("INVALID_EVENT", format!("bad or missing {f}"));
         let (row, call_event, order_event) = if call {
-            let ev = pb::CallEvent::decode(bytes)
-                .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.CallEvent: {e}")))?;
-            (
-                call_event_row(&ev)
-                    .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
-                Some(ev),
-                None,
-            )
+            let ev = pb::CallEvent::decode(bytes).map_err(|e| undecodable("CallEvent", e))?;
+            (call_event_row(&ev).map_err(invalid)?, Some(ev), None)
         } else {
-            let ev = pb::OrderEvent::decode(bytes)
-                .map_err(|e| ("UNDECODABLE", format!("not a hotline.v1.OrderEvent: {e}")))?;
-            (
-                order_event_row(&ev)
-                    .map_err(|f| ("INVALID_EVENT", format!("bad or missing {f}")))?,
-                None,
-                Some(ev),
-            )
+            let ev = pb::OrderEvent::decode(bytes).map_err(|e| undecodable("OrderEvent", e))?;
+            (order_event_row(&ev).map_err(invalid)?, None, Some(ev))
         };
         let stream = row.stream;
         let (reply, rx) = oneshot::channel();
-        self.committer
-            .send(Job::Event { row, reply })
-            .await
-            .map_err(|_| ("STORE_UNAVAILABLE", "committer stopped".to_string()))?;
-        match rx.await {
-            Ok(Ok(new)) => {
-                m::event(stream, if new { "new" } else { "duplicate" });
-                if let (true, Some(ev)) = (new, &call_event) {
-                    self.sla.call_event(ev);
-                }
-                if let (true, Some(ev)) = (new, &order_event) {
-                    if let Some(a) = self.orders.event(ev) {
-                        crate::orders::raise(a, &self.committer, Some(&self.publisher)).await;
-                    }
-                }
-                Ok(())
-            }
-            Ok(Err(e)) => Err(("STORE_UNAVAILABLE", e.to_string())),
-            Err(_) => Err(("STORE_UNAVAILABLE", "committer stopped".into())),
+        let new = self.commit(Job::Event { row, reply }, rx).await?;
+        m::event(stream, if new { "new" } else { "duplicate" });
+        if !new {
+            return Ok(());
         }
+        if let Some(ev) = &call_event {
+            self.sla.call_event(ev);
+        }
+        if let Some(a) = order_event.as_ref().and_then(|ev| self.orders.event(ev)) {
+            crate::orders::raise(a, &self.committer, Some(&self.publisher)).await;
+        }
+        Ok(())
     }
 
     /// Dead-letters a record, retrying with backoff until it is delivered or
