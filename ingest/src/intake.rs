@@ -375,36 +375,18 @@ impl Intake for IntakeService {
     ) -> Result<Response<pb::CallEventsSummary>, Status> {
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let mut inbound = req.into_inner();
-        let mut sum = pb::CallEventsSummary::default();
-        let mut waiting = VecDeque::new();
-        while let Some(ev) = inbound.message().await? {
-            match call_event_row(&ev) {
-                Err(msg) => {
-                    tracing::debug!(reason = msg, "call event rejected");
-                    m::event("call", "rejected");
-                    sum.rejected += 1;
-                }
-                Ok(row) => {
-                    waiting.push_back((self.queue_event(row).await?, ev));
-                    if waiting.len() >= self.window {
-                        if let Some((w, ev)) = waiting.pop_front() {
-                            if count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates)
-                                .await?
-                            {
-                                self.sla.call_event(&ev);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        while let Some((w, ev)) = waiting.pop_front() {
-            if count_event("call", Some(w), &mut sum.accepted, &mut sum.duplicates).await? {
-                self.sla.call_event(&ev);
-            }
-        }
-        Ok(Response::new(sum))
+        let counts = self
+            .store_events(req.into_inner(), "call", call_event_row, |ev| {
+                self.sla.call_event(ev);
+                None
+            })
+            .await?;
+        Ok(Response::new(pb::CallEventsSummary {
+            accepted: counts.new,
+            duplicates: counts.duplicates,
+            late: 0,
+            rejected: counts.rejected,
+        }))
     }
 
     async fn report_order_events(
@@ -413,32 +395,29 @@ impl Intake for IntakeService {
     ) -> Result<Response<pb::OrderEventsSummary>, Status> {
         require(&req, Role::TicketSystem)?;
         self.check_open()?;
-        let mut inbound = req.into_inner();
-        let mut sum = pb::OrderEventsSummary::default();
-        let mut waiting = VecDeque::new();
-        let mut duplicates = 0;
-        while let Some(ev) = inbound.message().await? {
-            match order_event_row(&ev) {
-                Err(_) => {
-                    m::event("order", "rejected");
-                    sum.rejected += 1;
-                }
-                Ok(row) => {
-                    waiting.push_back((self.queue_event(row).await?, ev));
-                    if waiting.len() >= self.window {
-                        if let Some((w, ev)) = waiting.pop_front() {
-                            self.order_done(w, &ev, &mut sum, &mut duplicates).await?;
-                        }
+        let (mut granted, mut refused) = (0, 0);
+        let counts = self
+            .store_events(req.into_inner(), "order", order_event_row, |ev| {
+                let alert = self.orders.event(ev);
+                match &alert {
+                    Some(a) if a.alert.kind == pb::AlertKind::ExtensionRefused as i32 => {
+                        refused += 1
                     }
+                    None if ev.r#type == pb::OrderEventType::ExtensionRequested as i32 => {
+                        granted += 1
+                    }
+                    _ => {}
                 }
-            }
-        }
-        while let Some((w, ev)) = waiting.pop_front() {
-            self.order_done(w, &ev, &mut sum, &mut duplicates).await?;
-        }
-        // A replayed event is accepted (it is stored once).
-        sum.accepted += duplicates;
-        Ok(Response::new(sum))
+                alert
+            })
+            .await?;
+        Ok(Response::new(pb::OrderEventsSummary {
+            // A replayed event is accepted (it is stored once).
+            accepted: counts.new + counts.duplicates,
+            rejected: counts.rejected,
+            extensions_granted: granted,
+            extensions_refused: refused,
+        }))
     }
 
     async fn get_decision(
@@ -466,26 +445,53 @@ impl Intake for IntakeService {
 }
 
 impl IntakeService {
-    /// Once an order event is stored: a new one moves the case's deadlines
-    /// and may raise an alert (late return, refused extension).
-    async fn order_done(
+    /// Stores each event of a client stream, pipelined up to the stream
+    /// window, and hands every newly stored one, in order, to `on_new`;
+    /// an alert it returns is raised.
+    async fn store_events<E: prost::Message + Default + 'static>(
         &self,
-        w: oneshot::Receiver<crate::committer::EventReply>,
-        ev: &pb::OrderEvent,
-        sum: &mut pb::OrderEventsSummary,
-        duplicates: &mut u64,
-    ) -> Result<(), Status> {
-        if count_event("order", Some(w), &mut sum.accepted, duplicates).await? {
-            if let Some(a) = self.orders.event(ev) {
-                if a.alert.kind == pb::AlertKind::ExtensionRefused as i32 {
-                    sum.extensions_refused += 1;
+        mut inbound: Streaming<E>,
+        stream: &'static str,
+        row_of: fn(&E) -> Result<EventRow, &'static str>,
+        mut on_new: impl FnMut(&E) -> Option<orders::AlertOut>,
+    ) -> Result<EventCounts, Status> {
+        let mut counts = EventCounts::default();
+        let mut waiting = VecDeque::new();
+        loop {
+            let next = inbound.message().await?;
+            let end = next.is_none();
+            if let Some(ev) = next {
+                match row_of(&ev) {
+                    Err(_) => {
+                        m::event(stream, "rejected");
+                        counts.rejected += 1;
+                    }
+                    Ok(row) => waiting.push_back((self.queue_event(row).await?, ev)),
                 }
-                orders::raise(a, &self.tx, self.publisher.as_ref()).await;
-            } else if ev.r#type == pb::OrderEventType::ExtensionRequested as i32 {
-                sum.extensions_granted += 1;
+            }
+            while waiting.len() >= self.window || (end && !waiting.is_empty()) {
+                let Some((reply, ev)) = waiting.pop_front() else {
+                    break;
+                };
+                let new = match reply.await {
+                    Ok(Ok(new)) => new,
+                    Ok(Err(e)) => return Err(store_status(e)),
+                    Err(_) => return Err(store_status("committer stopped")),
+                };
+                m::event(stream, if new { "new" } else { "duplicate" });
+                if !new {
+                    counts.duplicates += 1;
+                    continue;
+                }
+                counts.new += 1;
+                if let Some(a) = on_new(&ev) {
+                    orders::raise(a, &self.tx, self.publisher.as_ref()).await;
+                }
+            }
+            if end {
+                return Ok(counts);
             }
         }
-        Ok(())
     }
 
     async fn queue_event(
@@ -501,27 +507,12 @@ impl IntakeService {
     }
 }
 
-async fn count_event(
-    stream: &'static str,
-    w: Option<oneshot::Receiver<crate::committer::EventReply>>,
-    accepted: &mut u64,
-    duplicates: &mut u64,
-) -> Result<bool, Status> {
-    let Some(w) = w else { return Ok(false) };
-    match w.await {
-        Ok(Ok(true)) => {
-            m::event(stream, "new");
-            *accepted += 1;
-            return Ok(true);
-        }
-        Ok(Ok(false)) => {
-            m::event(stream, "duplicate");
-            *duplicates += 1;
-        }
-        Ok(Err(e)) => return Err(store_status(e)),
-        Err(_) => return Err(store_status("committer stopped")),
-    }
-    Ok(false)
+/// What became of the events of one client stream.
+#[derive(Debug, Default)]
+struct EventCounts {
+    new: u64,
+    duplicates: u64,
+    rejected: u64,
 }
 
 pub(crate) fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
