@@ -119,12 +119,6 @@ pub fn route_to(k: r::RouteKind) -> pb::RouteKind {
     }
 }
 
-/// Parses a route name as the CLI and config write it: `work_order`,
-/// `WORK_ORDER` or `work-order`.
-pub fn route_parse(s: &str) -> Option<r::RouteKind> {
-    r::RouteKind::parse(s)
-}
-
 fn priority_to(p: r::Priority) -> pb::Priority {
     match p {
         r::Priority::Normal => pb::Priority::Normal,

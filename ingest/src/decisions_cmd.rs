@@ -32,9 +32,10 @@ pub fn run(
         None => i64::MIN,
     };
     let route = match route {
-        Some(r) => {
-            Some(crate::convert::route_parse(r).ok_or_else(|| DecisionsError::BadRoute(r.into()))?)
-        }
+        Some(r) => Some(
+            hotline_router::RouteKind::parse(r)
+                .ok_or_else(|| DecisionsError::BadRoute(r.into()))?,
+        ),
         None => None,
     };
     let route_name = route.map(|r| crate::convert::route_to(r).as_str_name());

@@ -22,7 +22,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub struct Track {
     case_id: String,
     kind: Kind,
-    received: hotline_router::Instant,
     deadlines: Deadlines,
 }
 
@@ -34,7 +33,6 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
     Some(Track {
         case_id: d.case_id.clone(),
         kind: kind_of(d.kind)?,
-        received: ts(&d.received_at)?,
         deadlines: deadlines(d),
     })
 }
@@ -178,7 +176,7 @@ impl Orders {
     /// Starts tracking a case.
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
-            t.open(&x.case_id, x.kind, &x.deadlines, x.received);
+            t.open(&x.case_id, x.kind, &x.deadlines);
         }
     }
 

@@ -123,42 +123,15 @@ impl Sla {
             for w in Window::ALL {
                 let c = q.calls.window(w, now);
                 let l = [("queue", label.clone()), ("window", w.as_str().to_string())];
-                gauge!(
-                    "hotline_window_calls",
-                    &[
-                        l[0].clone(),
-                        l[1].clone(),
-                        ("outcome", "offered".to_string())
-                    ]
-                )
-                .set(c.offered as f64);
-                gauge!(
-                    "hotline_window_calls",
-                    &[
-                        l[0].clone(),
-                        l[1].clone(),
-                        ("outcome", "answered".to_string())
-                    ]
-                )
-                .set(c.answered as f64);
-                gauge!(
-                    "hotline_window_calls",
-                    &[
-                        l[0].clone(),
-                        l[1].clone(),
-                        ("outcome", "abandoned".to_string())
-                    ]
-                )
-                .set(c.abandoned as f64);
-                gauge!(
-                    "hotline_window_calls",
-                    &[
-                        l[0].clone(),
-                        l[1].clone(),
-                        ("outcome", "short_abandoned".to_string())
-                    ]
-                )
-                .set(c.short_abandoned as f64);
+                for (outcome, n) in [
+                    ("offered", c.offered),
+                    ("answered", c.answered),
+                    ("abandoned", c.abandoned),
+                    ("short_abandoned", c.short_abandoned),
+                ] {
+                    let labels = [l[0].clone(), l[1].clone(), ("outcome", outcome.to_string())];
+                    gauge!("hotline_window_calls", &labels).set(n as f64);
+                }
                 // No eligible call: report 1 (nothing missed) rather than a gap.
                 gauge!("hotline_answer_rate_ratio", &l).set(c.answer_rate().unwrap_or(1.0));
                 gauge!("hotline_service_level_ratio", &l).set(c.service_level().unwrap_or(1.0));

@@ -201,18 +201,13 @@ impl Reader {
         &self,
         since_ms: i64,
         route: Option<&str>,
-        mut each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
+        each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.bodies(
             "SELECT body FROM decisions WHERE received_at >= ?1 AND (?2 IS NULL OR route = ?2) ORDER BY received_at, contact_id",
-        )?;
-        let mut rows = stmt.query(params![since_ms, route])?;
-        let mut n = 0;
-        while let Some(row) = rows.next()? {
-            each(row.get(0)?)?;
-            n += 1;
-        }
-        Ok(n)
+            params![since_ms, route],
+            each,
+        )
     }
 
     /// Stored event bodies of one stream (call, order, alert) at or after
@@ -221,12 +216,24 @@ impl Reader {
         &self,
         stream: &str,
         since_ms: i64,
+        each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.bodies(
+            "SELECT body FROM events WHERE stream = ?1 AND at >= ?2 ORDER BY at",
+            params![stream, since_ms],
+            each,
+        )
+    }
+
+    /// Runs a `SELECT body …` and hands each body to `each`; returns how many.
+    fn bodies(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
         mut each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT body FROM events WHERE stream = ?1 AND at >= ?2 ORDER BY at")?;
-        let mut rows = stmt.query(params![stream, since_ms])?;
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query(args)?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
             each(row.get(0)?)?;

@@ -103,7 +103,6 @@ struct Case {
     extended: bool,
     /// The instant under which this case sits in the timer index.
     armed: Option<i64>,
-    touched: i64,
 }
 
 /// Tracker settings.
@@ -204,7 +203,7 @@ impl Tracker {
     }
 
     /// Starts tracking a decided work order with its deadlines.
-    pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines, now: Instant) {
+    pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines) {
         let k = key(case_id);
         if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(&k) {
             // Evict the case whose next instant is latest: the least urgent.
@@ -228,7 +227,6 @@ impl Tracker {
             overdue_fired: 0,
             extended: false,
             armed: None,
-            touched: ms(now),
         };
         if let Some(old) = self.cases.insert(k, c) {
             if let Some(a) = old.armed {
@@ -250,7 +248,6 @@ impl Tracker {
         let Some(c) = self.cases.get_mut(&k) else {
             return EventOutcome::UnknownCase;
         };
-        c.touched = ms(t);
         let mut out = EventOutcome::Applied;
         match ev {
             OrderEvent::Dispatched => {
