@@ -10,16 +10,7 @@ use support::*;
 const N: usize = 10_000;
 
 fn contacts() -> Vec<pb::Contact> {
-    let texts = [
-        "我要投诉小区物业，电梯坏了",
-        "请问公积金怎么提取",
-        "路灯坏了好几天",
-        "家里停水了",
-        "举报黑作坊无证经营",
-    ];
-    (0..N)
-        .map(|i| contact(&format!("crash-{i:05}"), texts[i % texts.len()]))
-        .collect()
+    mixed_contacts("crash", N)
 }
 
 async fn stream_all(

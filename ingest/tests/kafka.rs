@@ -18,27 +18,6 @@ fn keyed(c: &pb::Contact) -> (Vec<u8>, Vec<u8>) {
     (key.into_bytes(), c.encode_to_vec())
 }
 
-fn many(prefix: &str, n: usize) -> Vec<pb::Contact> {
-    let texts = [
-        "我要投诉小区物业，电梯坏了",
-        "请问公积金怎么提取",
-        "路灯坏了好几天",
-        "家里停水了",
-        "举报黑作坊无证经营",
-        "楼下着火了",
-    ];
-    (0..n)
-        .map(|i| {
-            let mut c = contact(&format!("{prefix}-{i:06}"), texts[i % texts.len()]);
-            c.caller = Some(pb::Caller {
-                phone: format!("1390000{:04}", i % 5000),
-                ..Default::default()
-            });
-            c
-        })
-        .collect()
-}
-
 fn decisions(msgs: &[rdkafka::message::OwnedMessage]) -> Vec<(String, pb::Decision, Vec<u8>)> {
     msgs.iter()
         .filter_map(|m| {
@@ -65,7 +44,7 @@ fn poison_records_go_to_the_dlq_and_the_rest_is_processed() {
     let t = rt.block_on(create_topics("poison", 1));
     let dir = temp_dir("kpoison");
     let d = Daemon::start_in(&dir, Some(&t.config("g-poison", "")));
-    let good = many("ok", 3);
+    let good = mixed_contacts("ok", 3);
     let bad_contact = pb::Contact {
         content: String::new(),
         ..contact("bad-1", "")
@@ -157,7 +136,7 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
     let rt = rt();
     let t = rt.block_on(create_topics("restart", 4));
     let dir = temp_dir("krestart");
-    let contacts = many("r", N);
+    let contacts = mixed_contacts("r", N);
     rt.block_on(produce_all(
         &producer(),
         &t.contacts(),
@@ -233,7 +212,7 @@ fn two_daemons_share_partitions_and_the_survivor_finishes() {
     rt.block_on(produce_all(
         &producer(),
         &t.contacts(),
-        many("two", N).iter().map(keyed).collect(),
+        mixed_contacts("two", N).iter().map(keyed).collect(),
     ));
     let _ = read_until(&t.decisions(), Duration::from_secs(120), count(N / 4));
     a.kill9();
@@ -267,7 +246,7 @@ fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
     rt.block_on(produce_all(
         &producer(),
         &t.contacts(),
-        many("slow", N).iter().map(keyed).collect(),
+        mixed_contacts("slow", N).iter().map(keyed).collect(),
     ));
     let out = read_until(
         &t.decisions(),

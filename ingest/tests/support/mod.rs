@@ -247,3 +247,25 @@ pub fn contact(id: &str, text: &str) -> pb::Contact {
         ..Default::default()
     }
 }
+
+/// `n` valid contacts with ids `<prefix>-<i>`, a mix of matters and 5 000 callers.
+pub fn mixed_contacts(prefix: &str, n: usize) -> Vec<pb::Contact> {
+    let texts = [
+        "我要投诉小区物业，电梯坏了",
+        "请问公积金怎么提取",
+        "路灯坏了好几天",
+        "家里停水了",
+        "举报黑作坊无证经营",
+        "楼下着火了",
+    ];
+    (0..n)
+        .map(|i| {
+            let mut c = contact(&format!("{prefix}-{i:06}"), texts[i % texts.len()]);
+            c.caller = Some(pb::Caller {
+                phone: format!("1390000{:04}", i % 5000),
+                ..Default::default()
+            });
+            c
+        })
+        .collect()
+}
