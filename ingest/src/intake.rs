@@ -77,11 +77,16 @@ impl IntakeService {
 }
 
 /// The decision to answer with, and its encoding when it was stored before.
-fn stored(ins: Inserted, decided: Decided) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
+fn stored(
+    ins: Inserted,
+    decision: pb::Decision,
+    channel: &'static str,
+    route: &'static str,
+) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
     match ins {
         Inserted::New => {
-            m::contact(decided.channel, decided.route);
-            Ok((decided.decision, None))
+            m::contact(channel, route);
+            Ok((decision, None))
         }
         Inserted::Existing(body) => {
             m::duplicate();
@@ -240,11 +245,16 @@ impl Intake for IntakeService {
         let started = Instant::now();
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let decided = self.decide(req.get_ref()).map_err(|r| r.status())?;
-        let body = self.publisher.as_ref().map(|_| decided.row.body.clone());
+        let Decided {
+            decision,
+            row,
+            channel,
+            route,
+        } = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let body = self.publisher.as_ref().map(|_| row.body.clone());
         let (reply, rx) = oneshot::channel();
         let job = Job::Decision {
-            row: decided.row.clone(),
+            row,
             reply,
             enqueued: Instant::now(),
         };
@@ -264,7 +274,7 @@ impl Intake for IntakeService {
             .await
             .map_err(|_| store_status("committer stopped"))?
             .map_err(store_status)?;
-        let (decision, existing) = stored(ins, decided)?;
+        let (decision, existing) = stored(ins, decision, channel, route)?;
         if existing.is_none() {
             self.orders.open(&decision);
         }
