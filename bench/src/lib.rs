@@ -4,4 +4,5 @@ pub mod grpc;
 pub mod kafka;
 pub mod noop;
 pub mod report;
+pub mod tracker;
 pub mod traffic;

@@ -56,6 +56,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The work-order deadline tracker with N open cases: memory per case
+    /// and tick cost, against a full scan of every case per tick.
+    Tracker {
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print N synthetic contacts as JSON lines (protobuf JSON mapping).
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -119,6 +127,15 @@ fn main() -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&report)?
             } else {
                 report.summary()
+            };
+            writeln!(std::io::stdout(), "{text}")?;
+        }
+        Cmd::Tracker { cases, json } => {
+            let r = hotline_bench::tracker::run(cases)?;
+            let text = if json {
+                serde_json::to_string_pretty(&r)?
+            } else {
+                r.summary()
             };
             writeln!(std::io::stdout(), "{text}")?;
         }

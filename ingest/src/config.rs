@@ -34,6 +34,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub tls: Option<TlsConfig>,
     pub pipeline: PipelineConfig,
+    pub sla: SlaSection,
+    pub stats: StatsConfig,
     /// Kafka in and out; absent means the embedded mode (gRPC in, SQLite out).
     pub kafka: Option<crate::kafka::KafkaConfig>,
 }
@@ -170,6 +172,72 @@ impl Default for PipelineConfig {
     }
 }
 
+/// `[sla]`: the service targets watched live (Art. 11, 13, 26).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SlaSection {
+    /// Answer-rate target of every queue over 1 h (Art. 26(1): 0.95).
+    pub answer_rate_target: f64,
+    /// Offered calls in the hour before a low answer rate alarms.
+    pub min_offered_calls: u64,
+    /// A caller who hangs up within this many seconds is a short abandon.
+    pub short_abandon_secs: i64,
+    /// Allowed lateness of call events behind the newest, seconds.
+    pub lateness_secs: i64,
+    /// Messages (SMS, WeChat, web, app) must be accepted within this, seconds (Art. 13(1): 180).
+    pub accept_target_secs: i64,
+    /// DUE_SOON this many minutes before completion is due (the extension window).
+    pub due_soon_minutes: i64,
+    /// Most open work orders tracked at once.
+    pub max_open_cases: usize,
+}
+
+impl Default for SlaSection {
+    fn default() -> Self {
+        SlaSection {
+            answer_rate_target: 0.95,
+            min_offered_calls: 20,
+            short_abandon_secs: 0,
+            lateness_secs: 60,
+            accept_target_secs: 180,
+            due_soon_minutes: 120,
+            max_open_cases: 2_000_000,
+        }
+    }
+}
+
+/// `[stats]`: the periodic StatsSnapshot (Kafka stats topic and gRPC Stats/Watch).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StatsConfig {
+    /// Seconds between snapshots.
+    pub interval_secs: u64,
+    /// This instance's name in snapshots; empty means `$HOSTNAME`, else `hotlined`.
+    pub node: String,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            interval_secs: 10,
+            node: String::new(),
+        }
+    }
+}
+
+impl StatsConfig {
+    /// The node name to report.
+    pub fn node_name(&self) -> String {
+        if !self.node.is_empty() {
+            return self.node.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "hotlined".into())
+    }
+}
+
 fn section<T: serde::de::DeserializeOwned>(
     name: &str,
     value: toml::Value,
@@ -206,6 +274,8 @@ impl Config {
                 "tls" => cfg.tls = section(&key, value, &mut errors),
                 "pipeline" => cfg.pipeline = section(&key, value, &mut errors).unwrap_or_default(),
                 "kafka" => cfg.kafka = section(&key, value, &mut errors),
+                "sla" => cfg.sla = section(&key, value, &mut errors).unwrap_or_default(),
+                "stats" => cfg.stats = section(&key, value, &mut errors).unwrap_or_default(),
                 _ => errors.push(cerr(key, "unknown section")),
             }
         }
@@ -311,6 +381,32 @@ impl Config {
                 "pipeline.drain_timeout_secs",
                 "must be between 1 and 600",
             ));
+        }
+        let s = &self.sla;
+        if !(0.5..=1.0).contains(&s.answer_rate_target) {
+            e.push(cerr(
+                "sla.answer_rate_target",
+                "must be between 0.5 and 1.0",
+            ));
+        }
+        for (path, v, lo, hi) in [
+            ("sla.short_abandon_secs", s.short_abandon_secs, 0, 60),
+            ("sla.lateness_secs", s.lateness_secs, 0, 3600),
+            ("sla.accept_target_secs", s.accept_target_secs, 1, 86_400),
+            ("sla.due_soon_minutes", s.due_soon_minutes, 1, 1440),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                e.push(cerr(path, format!("must be between {lo} and {hi}")));
+            }
+        }
+        if !(1000..=50_000_000).contains(&s.max_open_cases) {
+            e.push(cerr(
+                "sla.max_open_cases",
+                "must be between 1000 and 50000000",
+            ));
+        }
+        if !(1..=3600).contains(&self.stats.interval_secs) {
+            e.push(cerr("stats.interval_secs", "must be between 1 and 3600"));
         }
         for (path, dir) in [
             ("rules.dir", &self.rules.dir),

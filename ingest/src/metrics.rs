@@ -86,12 +86,15 @@ pub fn durable_latency(d: Duration) {
     histogram!("hotline_pipeline_latency_seconds", "stage" => "durable").record(d.as_secs_f64());
 }
 
-/// Time from receiving a contact to answering it; method is submit|submit_stream.
+/// Time from receiving a contact to answering it (or, from Kafka, to its
+/// decision delivered); method is submit|submit_stream|kafka. Also recorded
+/// in the HdrHistogram of the StatsSnapshot.
 pub fn answer_latency(method: &'static str, d: Duration) {
+    crate::hdr::pipeline(d);
     histogram!("hotline_pipeline_latency_seconds", "stage" => method).record(d.as_secs_f64());
 }
 
-/// A record produced to Kafka: topic is decisions|dlq|other, outcome ok|error.
+/// A record produced to Kafka: topic is decisions|alerts|stats|dlq|other, outcome ok|error.
 pub fn produced(topic: &'static str, outcome: &'static str) {
     counter!("hotline_kafka_produced_total", "topic" => topic, "outcome" => outcome).increment(1);
 }

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 #[derive(Debug, Clone)]
 pub struct Track {
     case_id: String,
+    caller_ref: String,
     kind: Kind,
     deadlines: Deadlines,
 }
@@ -32,6 +33,7 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
     }
     Some(Track {
         case_id: d.case_id.clone(),
+        caller_ref: d.caller_ref.clone(),
         kind: kind_of(d.kind)?,
         deadlines: deadlines(d),
     })
@@ -98,6 +100,7 @@ pub struct AlertOut {
 fn alert(
     kind: pb::AlertKind,
     case_id: &str,
+    caller_ref: Option<&str>,
     limit: Option<Limit>,
     due: hotline_router::Instant,
     at: hotline_router::Instant,
@@ -116,6 +119,7 @@ fn alert(
         kind: kind as i32,
         at: Some(convert::timestamp(at)),
         case_id: case_id.to_string(),
+        caller_ref: caller_ref.unwrap_or_default().to_string(),
         deadline: limit_name.to_string(),
         due: Some(convert::timestamp(due)),
         message,
@@ -159,9 +163,9 @@ pub fn queue_alert(
 }
 
 impl Orders {
-    pub fn new(calendar: Calendar) -> Arc<Orders> {
+    pub fn new(calendar: Calendar, cfg: TrackerConfig) -> Arc<Orders> {
         Arc::new(Orders {
-            tracker: Mutex::new(Tracker::new(TrackerConfig::default())),
+            tracker: Mutex::new(Tracker::new(cfg)),
             calendar,
         })
     }
@@ -176,7 +180,7 @@ impl Orders {
     /// Starts tracking a case.
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
-            t.open(&x.case_id, x.kind, &x.deadlines);
+            t.open(&x.case_id, x.kind, &x.deadlines, &x.caller_ref);
         }
     }
 
@@ -185,11 +189,9 @@ impl Orders {
         let (Some(e), Some(at)) = (order_event(ev), ts(&ev.at)) else {
             return None;
         };
-        let out = self
-            .tracker
-            .lock()
-            .ok()?
-            .event(&self.calendar, &ev.case_id, e, at);
+        let mut t = self.tracker.lock().ok()?;
+        let out = t.event(&self.calendar, &ev.case_id, e, at);
+        let caller = t.caller_ref(&ev.case_id);
         match out {
             EventOutcome::LateReturn(Fired::Overdue {
                 case_id,
@@ -198,6 +200,7 @@ impl Orders {
             }) => Some(alert(
                 pb::AlertKind::Overdue,
                 &case_id,
+                caller,
                 Some(limit),
                 due,
                 at,
@@ -208,6 +211,7 @@ impl Orders {
                 Some(alert(
                     pb::AlertKind::ExtensionRefused,
                     &ev.case_id,
+                    caller,
                     Some(Limit::Complete),
                     at,
                     at,
@@ -220,6 +224,11 @@ impl Orders {
             }
             _ => None,
         }
+    }
+
+    /// Cases tracked now.
+    pub fn open_cases(&self) -> usize {
+        self.tracker.lock().map(|t| t.len()).unwrap_or(0)
     }
 
     /// Alerts due at `now`.
@@ -236,6 +245,7 @@ impl Orders {
                 Fired::DueSoon { case_id, due } => alert(
                     pb::AlertKind::DueSoon,
                     &case_id,
+                    t.caller_ref(&case_id),
                     None,
                     due,
                     now,
@@ -248,6 +258,7 @@ impl Orders {
                 } => alert(
                     pb::AlertKind::Overdue,
                     &case_id,
+                    t.caller_ref(&case_id),
                     Some(limit),
                     due,
                     now,

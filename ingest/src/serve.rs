@@ -12,11 +12,14 @@ use crate::pipeline::Pipeline;
 use crate::rules_dir::build_router;
 use crate::shared::Shared;
 use crate::sla::{Sla, SlaConfig};
+use crate::stats::StatsService;
 use crate::store::Reader;
 use crate::store::Store;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::stats_server::StatsServer;
+use hotline_router::tracker::TrackerConfig;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::{FutureProducer, Producer};
 use std::net::SocketAddr;
@@ -108,6 +111,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
 
     let (mut health, health_svc) = tonic_health::server::health_reporter();
     health.set_serving::<IntakeServer<IntakeService>>().await;
+    health.set_serving::<StatsServer<StatsService>>().await;
     // Reflection in both versions: grpcurl and most tools speak v1, some v1alpha.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -133,14 +137,28 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             Duration::from_millis(k.produce_timeout_ms),
         )
     });
-    let sla = Sla::new(SlaConfig::default());
-    // The work-order tracker, rebuilt from what the store holds of the last 40 days.
-    let orders = Orders::new(router.calendar().clone());
+    // The call windows, rebuilt from the call events of the last 25 h, and the
+    // work-order tracker, from what the store holds of the last 40 days.
+    let reader = Reader::open(&cfg.store.data_dir).context("opening the store for reading")?;
+    let sla = Sla::new(SlaConfig::from(&cfg.sla));
+    let since = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp_millis();
+    let events = sla
+        .restore(&reader, since)
+        .context("restoring call windows")?;
+    tracing::info!(call_events = events, "call windows restored");
+    let orders = Orders::new(
+        router.calendar().clone(),
+        TrackerConfig {
+            due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
+            max_cases: cfg.sla.max_open_cases,
+        },
+    );
     let since = (chrono::Utc::now() - chrono::Duration::days(40)).timestamp_millis();
-    let restored = Reader::open(&cfg.store.data_dir)
-        .and_then(|r| orders.restore(&r, since))
+    let restored = orders
+        .restore(&reader, since)
         .context("restoring open work orders")?;
     tracing::info!(open_cases = restored, "work-order tracker restored");
+    drop(reader);
 
     let shared = Shared {
         pipeline: Pipeline::new(router),
@@ -158,6 +176,18 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let orders_task = tokio::spawn(crate::orders::run(
         shared.orders.clone(),
         shared.committer.clone(),
+        shared.publisher.clone(),
+        shutdown_rx.clone(),
+    ));
+    let (stats_tx, stats_rx) = watch::channel(None);
+    let stats_task = tokio::spawn(crate::stats::run(
+        crate::stats::Sources {
+            sla: shared.sla.clone(),
+            orders: shared.orders.clone(),
+            node: cfg.stats.node_name(),
+        },
+        Duration::from_secs(cfg.stats.interval_secs),
+        stats_tx,
         shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
@@ -194,6 +224,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         move |req| auth_i.intercept(req),
     );
 
+    let auth_s = auth.clone();
+    let stats_svc =
+        InterceptedService::new(StatsServer::new(StatsService::new(stats_rx)), move |req| {
+            auth_s.intercept(req)
+        });
     let grpc_listener = TcpListener::bind(grpc_addr)
         .await
         .with_context(|| format!("binding gRPC {grpc_addr}"))?;
@@ -219,6 +254,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(intake_svc)
+        .add_service(stats_svc)
         .serve_with_incoming_shutdown(nodelay(grpc_listener), async move {
             let _ = grpc_shutdown.wait_for(|v| *v).await;
         });
@@ -254,6 +290,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     health
         .set_not_serving::<IntakeServer<IntakeService>>()
         .await;
+    health.set_not_serving::<StatsServer<StatsService>>().await;
     let _ = shutdown_tx.send(true);
 
     let started = tokio::time::Instant::now();
@@ -288,6 +325,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
     }
     let _ = sla_task.await;
+    let _ = stats_task.await;
     let _ = admin_task.await;
     tracing::info!("hotlined stopped");
     Ok(())

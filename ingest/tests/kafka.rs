@@ -271,3 +271,88 @@ fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
         "one assignment, never left the group"
     );
 }
+
+#[test]
+#[ignore = "needs the Kafka broker started by .ci/test"]
+fn alerts_and_stats_snapshots_go_to_their_topics() {
+    let rt = rt();
+    let t = rt.block_on(create_topics("stats", 1));
+    let dir = temp_dir("kstats");
+    let config = format!(
+        "{}[stats]\ninterval_secs = 1\nnode = \"k-node\"\n",
+        t.config("g-stats", "")
+    );
+    let d = Daemon::start_in(&dir, Some(&config));
+    // Three calls on the call-events topic, all answered within 2 s.
+    let now_ms = now_secs() * 1000;
+    let mut records = Vec::new();
+    for i in 0..3i64 {
+        for (typ, at) in [
+            (pb::CallEventType::Offered, now_ms - 60_000 + i * 1000),
+            (pb::CallEventType::Answered, now_ms - 58_000 + i * 1000),
+        ] {
+            let ev = pb::CallEvent {
+                call_id: format!("k-call-{i}"),
+                r#type: typ as i32,
+                at: Some(hotline_proto::Timestamp {
+                    seconds: at / 1000,
+                    nanos: 0,
+                }),
+                queue: "12345".into(),
+                channel: pb::Channel::Phone as i32,
+                ..Default::default()
+            };
+            records.push((ev.call_id.as_bytes().to_vec(), ev.encode_to_vec()));
+        }
+    }
+    rt.block_on(produce_all(&producer(), &t.call_events(), records));
+    // A complaint received 15 minutes ago: its dispatch limit has passed.
+    let mut x = contact("k-overdue", "我要投诉小区物业不作为");
+    x.received_at = ts(now_secs() - 900);
+    let dec = rt.block_on(async {
+        d.client()
+            .await
+            .submit(x)
+            .await
+            .expect("submit")
+            .into_inner()
+    });
+    let alerts = read_until(
+        &format!("{}.alerts", t.prefix),
+        Duration::from_secs(15),
+        count(1),
+    );
+    let a = pb::Alert::decode(alerts.first().and_then(|m| m.payload()).unwrap_or_default())
+        .expect("an alert");
+    assert_eq!(a.kind, pb::AlertKind::Overdue as i32);
+    assert_eq!(a.case_id, dec.case_id);
+    assert!(!a.caller_ref.is_empty());
+    assert_eq!(
+        a.caller_ref, dec.caller_ref,
+        "the pseudonym, never the number"
+    );
+    assert!(!a.encode_to_vec().windows(11).any(|w| w == b"13800138000"));
+
+    // Snapshots keyed by node; one of them shows the three calls.
+    let mut found = None;
+    read_until(
+        &format!("{}.stats", t.prefix),
+        Duration::from_secs(20),
+        |m| {
+            assert_eq!(m.key(), Some(&b"k-node"[..]));
+            let s = pb::StatsSnapshot::decode(m.payload().unwrap_or_default()).expect("snapshot");
+            let w = s
+                .queues
+                .iter()
+                .find(|q| q.queue == "12345")
+                .and_then(|q| q.windows.iter().find(|w| w.window == "15m"))
+                .cloned();
+            if w.as_ref().is_some_and(|w| w.offered == 3) {
+                found = w.map(|w| (w.offered, w.answered, w.answered_within_3s, s.open_cases));
+                return true;
+            }
+            false
+        },
+    );
+    assert_eq!(found, Some((3, 3, 3, 1)));
+}

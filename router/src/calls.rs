@@ -196,6 +196,17 @@ impl QueueCalls {
 
     /// Applies one event of call `call_id` at `at`.
     pub fn apply(&mut self, call_id: &str, kind: CallEventKind, at: Instant) -> Applied {
+        self.apply_measured(call_id, kind, at).0
+    }
+
+    /// [`apply`](Self::apply), also giving the answer wait (answered −
+    /// offered, ms) when this event completes an answered call for the first time.
+    pub fn apply_measured(
+        &mut self,
+        call_id: &str,
+        kind: CallEventKind,
+        at: Instant,
+    ) -> (Applied, Option<i64>) {
         let ms = at.timestamp_millis();
         let late =
             self.watermark_ms != i64::MIN && ms < self.watermark_ms - self.cfg.lateness_secs * 1000;
@@ -214,7 +225,7 @@ impl QueueCalls {
                 ..Default::default()
             });
         if st.seen & bit(kind) != 0 {
-            return Applied::Replayed;
+            return (Applied::Replayed, None);
         }
         st.seen |= bit(kind);
         match kind {
@@ -231,12 +242,13 @@ impl QueueCalls {
             self.order.insert((st.last_ms, call_id.to_string()));
         }
         let Some(offered) = st.offered_ms else {
-            return Applied::Pending;
+            return (Applied::Pending, None);
         };
         let short = self.cfg.short_abandon_secs * 1000;
         let mut delta = Counts::default();
         let mut mark_offer = false;
         let mut mark_outcome = false;
+        let mut wait = None;
         if !st.counted_offer {
             delta.offered = 1;
             mark_offer = true;
@@ -245,6 +257,7 @@ impl QueueCalls {
             if let Some(a) = st.answered_ms {
                 delta.answered = 1;
                 delta.answered_within_3s = u64::from(a - offered <= ANSWER_TARGET_MS);
+                wait = Some((a - offered).max(0));
                 mark_outcome = true;
             } else if let Some(a) = st.abandoned_ms {
                 delta.abandoned = 1;
@@ -254,24 +267,25 @@ impl QueueCalls {
             }
         }
         if delta == Counts::default() {
-            return Applied::Counted;
+            return (Applied::Counted, None);
         }
         match self.bucket(offered) {
             Some(b) => b.add(&delta),
             None => {
                 self.too_old += 1;
-                return Applied::TooOld;
+                return (Applied::TooOld, None);
             }
         }
         if let Some(st) = self.calls.get_mut(call_id) {
             st.counted_offer |= mark_offer;
             st.counted_outcome |= mark_outcome;
         }
-        if late {
+        let applied = if late {
             Applied::LateCounted
         } else {
             Applied::Counted
-        }
+        };
+        (applied, wait)
     }
 
     fn evict_oldest(&mut self) {
@@ -348,6 +362,12 @@ impl AnswerRateAlarm {
     /// Whether the queue is under target now.
     pub fn is_low(&self) -> bool {
         self.low
+    }
+
+    /// Restores the state last reported (after a restart), so the same
+    /// crossing is not reported twice.
+    pub fn restore(&mut self, low: bool) {
+        self.low = low;
     }
 
     /// Looks at a window's counts; returns a crossing when the state changes.

@@ -6,6 +6,7 @@
 //! [`normalize`] → [`classify`] → [`scope`] → [`route`] → [`deadlines`], with
 //! the working-day [`calendar`]. Rules are data (`router/data/*.toml`, see its
 //! README), compiled into one keyword automaton ([`matcher`]).
+pub mod accept;
 pub mod calendar;
 pub mod calls;
 pub mod classify;

@@ -91,12 +91,29 @@ pub enum EventOutcome {
     LateReturn(Fired),
 }
 
+/// Due instants (ms) per [`Limit`], `i64::MIN` for none: half the size of
+/// `[Option<i64>; 7]`, which matters at a million open cases.
+#[derive(Debug, Clone, Copy)]
+struct Dues([i64; 7]);
+
+impl Dues {
+    const NONE: i64 = i64::MIN;
+    fn get(&self, l: Limit) -> Option<i64> {
+        Some(self.0[l.idx()]).filter(|v| *v != Self::NONE)
+    }
+    fn set(&mut self, l: Limit, v: Option<i64>) {
+        self.0[l.idx()] = v.unwrap_or(Self::NONE);
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Case {
-    id: String,
+    id: Box<str>,
+    /// The caller's pseudonym (`caller_ref`), carried onto the case's alerts.
+    caller_ref: Box<str>,
     kind: Kind,
-    /// Due instant (ms) per [`Limit`]; `None` once satisfied or not applicable.
-    due: [Option<i64>; 7],
+    /// Due instant per [`Limit`]; none once satisfied or not applicable.
+    due: Dues,
     due_soon_fired: bool,
     /// Bit per [`Limit`] whose OVERDUE has fired.
     overdue_fired: u8,
@@ -127,7 +144,8 @@ impl Default for TrackerConfig {
 pub struct Tracker {
     cfg: Option<TrackerConfig>,
     /// Cases by the hash of their id (the id itself is kept in the case).
-    cases: HashMap<u64, Case>,
+    /// Boxed: the table holds 16 bytes a slot, and it is never more than half full.
+    cases: HashMap<u64, Box<Case>>,
     /// (next instant to look at, case key): one entry per case.
     timers: BTreeSet<(i64, u64)>,
     pub evicted: u64,
@@ -172,10 +190,10 @@ impl Tracker {
         let mut next = Limit::TIMED
             .iter()
             .filter(|l| c.overdue_fired & (1 << l.idx()) == 0)
-            .filter_map(|l| c.due[l.idx()])
+            .filter_map(|l| c.due.get(*l))
             .min();
         if !c.due_soon_fired {
-            if let Some(d) = c.due[Limit::Complete.idx()] {
+            if let Some(d) = c.due.get(Limit::Complete) {
                 next = Some(next.map_or(d - lead, |n| n.min(d - lead)));
             }
         }
@@ -202,8 +220,9 @@ impl Tracker {
         }
     }
 
-    /// Starts tracking a decided work order with its deadlines.
-    pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines) {
+    /// Starts tracking a decided work order with its deadlines and the
+    /// caller's pseudonym (never the number itself).
+    pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines, caller_ref: &str) {
         let k = key(case_id);
         if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(&k) {
             // Evict the case whose next instant is latest: the least urgent.
@@ -213,14 +232,15 @@ impl Tracker {
                 self.evicted += 1;
             }
         }
-        let mut due = [None; 7];
-        due[Limit::Dispatch.idx()] = d.dispatch_by.map(ms);
-        due[Limit::Complete.idx()] = d.complete_by.map(ms);
-        due[Limit::Notify.idx()] = d.notify_by.map(ms);
-        due[Limit::FirstFeedback.idx()] = d.first_feedback_by.map(ms);
-        due[Limit::Progress.idx()] = d.progress_by.map(ms);
+        let mut due = Dues([Dues::NONE; 7]);
+        due.set(Limit::Dispatch, d.dispatch_by.map(ms));
+        due.set(Limit::Complete, d.complete_by.map(ms));
+        due.set(Limit::Notify, d.notify_by.map(ms));
+        due.set(Limit::FirstFeedback, d.first_feedback_by.map(ms));
+        due.set(Limit::Progress, d.progress_by.map(ms));
         let c = Case {
-            id: case_id.to_string(),
+            id: case_id.into(),
+            caller_ref: caller_ref.into(),
             kind,
             due,
             due_soon_fired: false,
@@ -228,7 +248,7 @@ impl Tracker {
             extended: false,
             armed: None,
         };
-        if let Some(old) = self.cases.insert(k, c) {
+        if let Some(old) = self.cases.insert(k, Box::new(c)) {
             if let Some(a) = old.armed {
                 self.timers.remove(&(a, k));
             }
@@ -251,15 +271,15 @@ impl Tracker {
         let mut out = EventOutcome::Applied;
         match ev {
             OrderEvent::Dispatched => {
-                c.due[Limit::Dispatch.idx()] = None;
-                c.due[Limit::Sign.idx()] = Some(ms(t + SIGN_LIMIT));
+                c.due.set(Limit::Dispatch, None);
+                c.due.set(Limit::Sign, Some(ms(t + SIGN_LIMIT)));
             }
             OrderEvent::Signed => {
-                c.due[Limit::Sign.idx()] = None;
-                c.due[Limit::Return.idx()] = Some(ms(t + RETURN_LIMIT));
+                c.due.set(Limit::Sign, None);
+                c.due.set(Limit::Return, Some(ms(t + RETURN_LIMIT)));
             }
             OrderEvent::Returned => {
-                if let Some(r) = c.due[Limit::Return.idx()] {
+                if let Some(r) = c.due.get(Limit::Return) {
                     if ms(t) > r {
                         out = EventOutcome::LateReturn(Fired::Overdue {
                             case_id: case_id.to_string(),
@@ -273,7 +293,7 @@ impl Tracker {
                 return out;
             }
             OrderEvent::ExtensionRequested { days } => {
-                let Some(due) = c.due[Limit::Complete.idx()] else {
+                let Some(due) = c.due.get(Limit::Complete) else {
                     return EventOutcome::ExtensionRefused(ExtensionRefused::KindNotExtendable(
                         c.kind,
                     ));
@@ -287,7 +307,7 @@ impl Tracker {
                 };
                 match extend(cal, &req) {
                     Ok((new_due, _)) => {
-                        c.due[Limit::Complete.idx()] = Some(ms(new_due));
+                        c.due.set(Limit::Complete, Some(ms(new_due)));
                         c.extended = true;
                         c.due_soon_fired = false;
                         c.overdue_fired &= !(1 << Limit::Complete.idx());
@@ -299,9 +319,9 @@ impl Tracker {
                 }
             }
             OrderEvent::Feedback => {
-                c.due[Limit::Notify.idx()] = None;
-                c.due[Limit::FirstFeedback.idx()] = None;
-                c.due[Limit::Progress.idx()] = None;
+                c.due.set(Limit::Notify, None);
+                c.due.set(Limit::FirstFeedback, None);
+                c.due.set(Limit::Progress, None);
             }
             OrderEvent::Completed => {
                 self.close(k);
@@ -321,6 +341,11 @@ impl Tracker {
         }
     }
 
+    /// The caller pseudonym of a tracked case.
+    pub fn caller_ref(&self, case_id: &str) -> Option<&str> {
+        self.cases.get(&key(case_id)).map(|c| &*c.caller_ref)
+    }
+
     /// Every alert due at or before `now`, each fired once.
     pub fn tick(&mut self, now: Instant) -> Vec<Fired> {
         let now_ms = ms(now);
@@ -334,10 +359,10 @@ impl Tracker {
             let Some(c) = self.cases.get_mut(&k) else {
                 continue;
             };
-            let id = c.id.clone();
+            let id = c.id.to_string();
             c.armed = None;
             if !c.due_soon_fired {
-                if let Some(d) = c.due[Limit::Complete.idx()] {
+                if let Some(d) = c.due.get(Limit::Complete) {
                     if d - lead <= now_ms && d > now_ms {
                         c.due_soon_fired = true;
                         fired.push(Fired::DueSoon {
@@ -351,7 +376,7 @@ impl Tracker {
                 }
             }
             for l in Limit::TIMED {
-                if let Some(d) = c.due[l.idx()] {
+                if let Some(d) = c.due.get(l) {
                     if d <= now_ms && c.overdue_fired & (1 << l.idx()) == 0 {
                         c.overdue_fired |= 1 << l.idx();
                         fired.push(Fired::Overdue {

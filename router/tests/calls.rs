@@ -188,3 +188,38 @@ fn answer_rate_alarm_fires_once_per_crossing() {
     );
     assert_eq!(alarm.check(&counts(40, 39)), None);
 }
+
+#[test]
+fn answer_wait_is_reported_once_per_answered_call_in_either_order() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let t0 = secs("2026-11-26 09:00", 0);
+    assert_eq!(
+        q.apply_measured("a", K::Offered, t0),
+        (Applied::Counted, None)
+    );
+    assert_eq!(
+        q.apply_measured("a", K::Answered, t0 + Duration::milliseconds(2_500)),
+        (Applied::Counted, Some(2_500))
+    );
+    // Replayed: no second wait.
+    assert_eq!(
+        q.apply_measured("a", K::Answered, t0 + Duration::milliseconds(2_500)),
+        (Applied::Replayed, None)
+    );
+    // Answer seen before the offer: the wait comes with the offer.
+    assert_eq!(
+        q.apply_measured("b", K::Answered, t0 + Duration::seconds(9)),
+        (Applied::Pending, None)
+    );
+    assert_eq!(
+        q.apply_measured("b", K::Offered, t0 + Duration::seconds(2)),
+        (Applied::Counted, Some(7_000))
+    );
+    // Abandoned calls have no answer wait.
+    q.apply("c", K::Offered, t0);
+    assert_eq!(
+        q.apply_measured("c", K::Abandoned, t0 + Duration::seconds(4))
+            .1,
+        None
+    );
+}

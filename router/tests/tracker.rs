@@ -40,7 +40,8 @@ fn every_limit_fires_once_at_its_instant_across_a_holiday() {
     let d = deadlines(r, Kind::Complaint, Priority::Special);
     assert_eq!(d.complete_by, Some(at("2026-10-10 16:00")));
     let mut t = Tracker::new(TrackerConfig::default());
-    t.open("C1", Kind::Complaint, &d);
+    t.open("C1", Kind::Complaint, &d, "ref-c1");
+    assert_eq!(t.caller_ref("C1"), Some("ref-c1"));
     let fired = run(&mut t, "2026-09-30 16:00", "2026-10-11 00:00");
     let expect = vec![
         (
@@ -104,7 +105,7 @@ fn events_satisfy_and_move_deadlines() {
     let d = deadlines(r, Kind::Complaint, Priority::Normal);
     let cal = router().calendar();
     let mut t = Tracker::new(TrackerConfig::default());
-    t.open("C2", Kind::Complaint, &d);
+    t.open("C2", Kind::Complaint, &d, "ref-c2");
     assert_eq!(
         t.event(cal, "C2", OrderEvent::Dispatched, at("2026-11-26 10:05")),
         EventOutcome::Applied
@@ -176,11 +177,13 @@ fn a_late_return_counts_as_overdue() {
         "C3",
         Kind::Help,
         &deadlines(r, Kind::Help, Priority::Normal),
+        "",
     );
     t.open(
         "C4",
         Kind::Help,
         &deadlines(r, Kind::Help, Priority::Normal),
+        "",
     );
     for c in ["C3", "C4"] {
         t.event(cal, c, OrderEvent::Dispatched, at("2026-11-26 10:02"));
@@ -213,6 +216,7 @@ fn case_count_is_bounded() {
             &format!("K{i}"),
             Kind::Help,
             &deadlines(r + Duration::minutes(i), Kind::Help, Priority::Normal),
+            "",
         );
     }
     assert_eq!(t.len(), 1000);

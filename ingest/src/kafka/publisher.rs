@@ -29,6 +29,7 @@ pub struct Publisher {
     producer: FutureProducer,
     decisions: String,
     alerts: String,
+    stats: String,
     dlq: String,
     queue_timeout: Duration,
 }
@@ -43,6 +44,7 @@ impl Publisher {
             producer,
             decisions: topics.decisions.clone(),
             alerts: topics.alerts.clone(),
+            stats: topics.stats.clone(),
             dlq: topics.dlq.clone(),
             queue_timeout,
         }
@@ -54,6 +56,8 @@ impl Publisher {
             "decisions"
         } else if topic == self.alerts {
             "alerts"
+        } else if topic == self.stats {
+            "stats"
         } else if topic == self.dlq {
             "dlq"
         } else {
@@ -91,6 +95,14 @@ impl Publisher {
                 })
             }
         }
+    }
+
+    /// A StatsSnapshot (protobuf bytes), keyed by the node that took it.
+    pub async fn stats(&self, node: &str, body: &[u8]) -> Result<(), PublishError> {
+        let rec = FutureRecord::to(&self.stats)
+            .key(node.as_bytes())
+            .payload(body);
+        self.send(&self.stats, rec).await
     }
 
     /// A decision (protobuf bytes), keyed by its case id.
