@@ -64,6 +64,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Precision, recall and F1 of repeat and cluster detection on a
+    /// labeled JSON-lines file (see bench/data/dedup/README.md).
+    DedupEval {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print N synthetic contacts as JSON lines (protobuf JSON mapping).
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -134,6 +141,24 @@ fn main() -> anyhow::Result<()> {
             let r = hotline_bench::tracker::run(cases)?;
             let text = if json {
                 serde_json::to_string_pretty(&r)?
+            } else {
+                r.summary()
+            };
+            writeln!(std::io::stdout(), "{text}")?;
+        }
+        Cmd::DedupEval { file, json } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = hotline_bench::dedup_eval::evaluate(&text, Default::default())?;
+            let text = if json {
+                serde_json::json!({
+                    "repeat": {"precision": r.repeat.precision, "recall": r.repeat.recall, "f1": r.repeat.f1},
+                    "cluster": {"precision": r.cluster.precision, "recall": r.cluster.recall, "f1": r.cluster.f1},
+                    "contacts": r.contacts,
+                    "refused": r.refused,
+                    "pairs": {"repeat": r.repeat, "cluster": r.cluster},
+                })
+                .to_string()
             } else {
                 r.summary()
             };

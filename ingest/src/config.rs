@@ -36,6 +36,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub sla: SlaSection,
     pub stats: StatsConfig,
+    pub dedup: DedupSection,
     /// Kafka in and out; absent means the embedded mode (gRPC in, SQLite out).
     pub kafka: Option<crate::kafka::KafkaConfig>,
 }
@@ -206,6 +207,71 @@ impl Default for SlaSection {
     }
 }
 
+/// `[dedup]`: repeats, clusters and hotspots (Art. 12(3), 14(3), 21, 27(1)).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DedupSection {
+    /// Off: decisions carry no dedup links.
+    pub enabled: bool,
+    pub repeat_window_days: i64,
+    pub escalate_at: u32,
+    pub cluster_window_hours: i64,
+    pub hotspot_size: u32,
+    pub hotspot_window_minutes: i64,
+    /// Categories whose hotspots are raised to special-matter priority.
+    pub special_on_hotspot: Vec<String>,
+    pub repeat_similarity: f64,
+    pub cluster_similarity: f64,
+    pub text_similarity: f64,
+    pub max_callers: usize,
+    pub max_contacts_per_caller: usize,
+    pub max_clusters_per_district: usize,
+    /// A matters lexicon replacing the embedded one (`router/data/matters.toml`).
+    pub matters_file: Option<PathBuf>,
+}
+
+impl Default for DedupSection {
+    fn default() -> Self {
+        let d = hotline_router::dedup::DedupConfig::default();
+        DedupSection {
+            enabled: true,
+            repeat_window_days: d.repeat_window_secs / 86_400,
+            escalate_at: d.escalate_at,
+            cluster_window_hours: d.cluster_window_secs / 3_600,
+            hotspot_size: d.hotspot_size,
+            hotspot_window_minutes: d.hotspot_window_secs / 60,
+            special_on_hotspot: d.special_on_hotspot,
+            repeat_similarity: d.repeat_similarity,
+            cluster_similarity: d.cluster_similarity,
+            text_similarity: d.text_similarity,
+            max_callers: d.max_callers,
+            max_contacts_per_caller: d.max_contacts_per_caller,
+            max_clusters_per_district: d.max_clusters_per_bucket,
+            matters_file: None,
+        }
+    }
+}
+
+impl DedupSection {
+    /// The router's settings.
+    pub fn to_config(&self) -> hotline_router::dedup::DedupConfig {
+        hotline_router::dedup::DedupConfig {
+            repeat_window_secs: self.repeat_window_days * 86_400,
+            escalate_at: self.escalate_at,
+            cluster_window_secs: self.cluster_window_hours * 3_600,
+            hotspot_size: self.hotspot_size,
+            hotspot_window_secs: self.hotspot_window_minutes * 60,
+            special_on_hotspot: self.special_on_hotspot.clone(),
+            repeat_similarity: self.repeat_similarity,
+            cluster_similarity: self.cluster_similarity,
+            text_similarity: self.text_similarity,
+            max_callers: self.max_callers,
+            max_contacts_per_caller: self.max_contacts_per_caller,
+            max_clusters_per_bucket: self.max_clusters_per_district,
+        }
+    }
+}
+
 /// `[stats]`: the periodic StatsSnapshot (Kafka stats topic and gRPC Stats/Watch).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -276,6 +342,7 @@ impl Config {
                 "kafka" => cfg.kafka = section(&key, value, &mut errors),
                 "sla" => cfg.sla = section(&key, value, &mut errors).unwrap_or_default(),
                 "stats" => cfg.stats = section(&key, value, &mut errors).unwrap_or_default(),
+                "dedup" => cfg.dedup = section(&key, value, &mut errors).unwrap_or_default(),
                 _ => errors.push(cerr(key, "unknown section")),
             }
         }
@@ -404,6 +471,55 @@ impl Config {
                 "sla.max_open_cases",
                 "must be between 1000 and 50000000",
             ));
+        }
+        let d = &self.dedup;
+        for (path, v, lo, hi) in [
+            ("dedup.repeat_window_days", d.repeat_window_days, 1, 365),
+            ("dedup.cluster_window_hours", d.cluster_window_hours, 1, 720),
+            (
+                "dedup.hotspot_window_minutes",
+                d.hotspot_window_minutes,
+                1,
+                1440,
+            ),
+            ("dedup.escalate_at", i64::from(d.escalate_at), 1, 100),
+            ("dedup.hotspot_size", i64::from(d.hotspot_size), 2, 10_000),
+            (
+                "dedup.max_contacts_per_caller",
+                d.max_contacts_per_caller as i64,
+                1,
+                1000,
+            ),
+            (
+                "dedup.max_clusters_per_district",
+                d.max_clusters_per_district as i64,
+                1,
+                100_000,
+            ),
+            ("dedup.max_callers", d.max_callers as i64, 1000, 100_000_000),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                e.push(cerr(path, format!("must be between {lo} and {hi}")));
+            }
+        }
+        for (path, v) in [
+            ("dedup.repeat_similarity", d.repeat_similarity),
+            ("dedup.cluster_similarity", d.cluster_similarity),
+            ("dedup.text_similarity", d.text_similarity),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                e.push(cerr(path, "must be between 0 and 1"));
+            }
+        }
+        if let Some(f) = &d.matters_file {
+            match std::fs::read_to_string(f) {
+                Ok(t) => {
+                    if let Err(x) = hotline_router::dedup::text::Lexicon::parse(&t) {
+                        e.push(cerr("dedup.matters_file", x.to_string()));
+                    }
+                }
+                Err(x) => e.push(cerr("dedup.matters_file", format!("{}: {x}", f.display()))),
+            }
         }
         if !(1..=3600).contains(&self.stats.interval_secs) {
             e.push(cerr("stats.interval_secs", "must be between 1 and 3600"));

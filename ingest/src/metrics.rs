@@ -31,6 +31,17 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     counter!("hotline_duplicates_total").increment(0);
     counter!("hotline_commit_failures_total").increment(0);
     counter!("hotline_provisional_deadlines_total").increment(0);
+    for what in [
+        "repeat",
+        "reopen",
+        "cluster",
+        "hotspot",
+        "escalation",
+        "raised_special",
+        "new_matter",
+    ] {
+        counter!("hotline_dedup_total", "outcome" => what).increment(0);
+    }
     Ok(handle)
 }
 
@@ -128,4 +139,39 @@ pub fn kafka_consume_error() {
 /// A decision whose deadline relies on a year outside the holiday calendar.
 pub fn provisional() {
     counter!("hotline_provisional_deadlines_total").increment(1);
+}
+
+/// What dedup found for one contact (not counted for a replayed contact id).
+pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
+    let mut any = false;
+    for (hit, what) in [
+        (o.repeat_of.is_some() && !o.reopen, "repeat"),
+        (o.reopen, "reopen"),
+        (o.cluster_id.is_some(), "cluster"),
+        (o.hotspot, "hotspot"),
+        (o.escalate, "escalation"),
+        (o.raise_special, "raised_special"),
+    ] {
+        if hit {
+            counter!("hotline_dedup_total", "outcome" => what).increment(1);
+            any = true;
+        }
+    }
+    if !any {
+        counter!("hotline_dedup_total", "outcome" => "new_matter").increment(1);
+    }
+}
+
+/// Sizes of the dedup index and what it evicted so far.
+pub fn dedup_stats(s: &hotline_router::dedup::DedupStats) {
+    gauge!("hotline_dedup_callers").set(s.callers as f64);
+    gauge!("hotline_dedup_clusters").set(s.clusters as f64);
+    gauge!("hotline_dedup_closed_cases").set(s.closed_cases as f64);
+    for (what, n) in [
+        ("caller", s.evicted_callers),
+        ("contact", s.evicted_contacts),
+        ("cluster", s.evicted_clusters),
+    ] {
+        counter!("hotline_dedup_evictions_total", "what" => what).absolute(n);
+    }
 }

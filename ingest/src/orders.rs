@@ -43,6 +43,10 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
 pub struct Orders {
     tracker: Mutex<Tracker>,
     calendar: Calendar,
+    /// Alerts raised elsewhere (dedup: escalation, hotspot), raised at the next tick.
+    pending: Mutex<Vec<AlertOut>>,
+    /// The dedup index, told when a case closes or reopens.
+    dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
 }
 
 fn kind_of(k: i32) -> Option<Kind> {
@@ -54,9 +58,89 @@ fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
         .and_then(|t| convert::instant(t, "deadline").ok())
 }
 
-/// Whether a decision opens a tracked case: work orders and special matters.
+/// Whether a decision opens a tracked case: work orders and special
+/// matters, but not a repeat that joins a case still open (its deadlines run on).
 pub fn tracked(d: &pb::Decision) -> bool {
-    d.route == pb::RouteKind::WorkOrder as i32 || d.priority >= pb::Priority::Special as i32
+    let joins_open_case = d
+        .dedup
+        .as_ref()
+        .is_some_and(|x| !x.repeat_of.is_empty() && !x.reopen);
+    !joins_open_case
+        && (d.route == pb::RouteKind::WorkOrder as i32
+            || d.priority >= pb::Priority::Special as i32)
+}
+
+/// ESCALATION (Art. 27(1)): repeated contacts on a case still open; once per case.
+pub fn escalation_alert(d: &pb::Decision) -> AlertOut {
+    let count = d.dedup.as_ref().map(|x| x.repeat_count).unwrap_or(0);
+    let at = d
+        .received_at
+        .as_ref()
+        .and_then(|t| convert::instant(t, "received_at").ok())
+        .unwrap_or_default();
+    let a = pb::Alert {
+        alert_id: format!("{}:ESCALATION", d.case_id),
+        kind: pb::AlertKind::Escalation as i32,
+        at: Some(convert::timestamp(at)),
+        case_id: d.case_id.clone(),
+        district_code: d.district_code.clone(),
+        category: d.category.clone(),
+        caller_ref: d.caller_ref.clone(),
+        message: format!("{count} repeated contacts on a case still open: escalate to the government (Art. 27(1))"),
+        value: f64::from(count),
+        ..Default::default()
+    };
+    let row = EventRow {
+        stream: "alert",
+        key: d.case_id.clone(),
+        event_type: pb::AlertKind::Escalation as i32 * 16,
+        at_ms: at.timestamp_millis(),
+        body: a.encode_to_vec(),
+    };
+    AlertOut { alert: a, row }
+}
+
+/// HOTSPOT (Art. 21): many contacts on one matter in one district in a short time; once per cluster.
+pub fn hotspot_alert(d: &pb::Decision) -> AlertOut {
+    let (cluster, lead, size) = d
+        .dedup
+        .as_ref()
+        .map(|x| {
+            (
+                x.cluster_id.clone(),
+                x.cluster_lead_case.clone(),
+                x.cluster_size,
+            )
+        })
+        .unwrap_or_default();
+    let at = d
+        .received_at
+        .as_ref()
+        .and_then(|t| convert::instant(t, "received_at").ok())
+        .unwrap_or_default();
+    let a = pb::Alert {
+        alert_id: format!("{cluster}:HOTSPOT"),
+        kind: pb::AlertKind::Hotspot as i32,
+        at: Some(convert::timestamp(at)),
+        case_id: lead,
+        district_code: d.district_code.clone(),
+        category: d.category.clone(),
+        message: format!("{size} contacts on one matter in one district within the hour: early warning to the units (Art. 21)"),
+        value: f64::from(size),
+        ..Default::default()
+    };
+    let row = EventRow {
+        stream: "alert",
+        key: if cluster.is_empty() {
+            d.case_id.clone()
+        } else {
+            cluster
+        },
+        event_type: pb::AlertKind::Hotspot as i32 * 16,
+        at_ms: at.timestamp_millis(),
+        body: a.encode_to_vec(),
+    };
+    AlertOut { alert: a, row }
 }
 
 fn deadlines(d: &pb::Decision) -> Deadlines {
@@ -163,11 +247,24 @@ pub fn queue_alert(
 }
 
 impl Orders {
-    pub fn new(calendar: Calendar, cfg: TrackerConfig) -> Arc<Orders> {
+    pub fn new(
+        calendar: Calendar,
+        cfg: TrackerConfig,
+        dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
+    ) -> Arc<Orders> {
         Arc::new(Orders {
             tracker: Mutex::new(Tracker::new(cfg)),
             calendar,
+            pending: Mutex::new(Vec::new()),
+            dedup,
         })
+    }
+
+    /// Queues an alert to raise at the next tick.
+    pub fn queue(&self, a: AlertOut) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.push(a);
+        }
     }
 
     /// Starts tracking a newly stored decision that needs it.
@@ -189,6 +286,16 @@ impl Orders {
         let (Some(e), Some(at)) = (order_event(ev), ts(&ev.at)) else {
             return None;
         };
+        if let Some(idx) = &self.dedup {
+            let closed = match e {
+                OrderEvent::Completed | OrderEvent::Returned => Some(true),
+                OrderEvent::Reopened => Some(false),
+                _ => None,
+            };
+            if let (Some(c), Ok(mut idx)) = (closed, idx.lock()) {
+                idx.case_event(&ev.case_id, c, at.timestamp());
+            }
+        }
         let mut t = self.tracker.lock().ok()?;
         let out = t.event(&self.calendar, &ev.case_id, e, at);
         let caller = t.caller_ref(&ev.case_id);
@@ -233,39 +340,42 @@ impl Orders {
 
     /// Alerts due at `now`.
     pub fn tick(&self, now: hotline_router::Instant) -> Vec<AlertOut> {
+        let mut out: Vec<AlertOut> = self
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
         let Ok(mut t) = self.tracker.lock() else {
-            return Vec::new();
+            return out;
         };
         let fired = t.tick(now);
         // Set here, once a second, not on every contact.
         gauge!("hotline_open_cases").set(t.len() as f64);
-        fired
-            .into_iter()
-            .map(|f| match f {
-                Fired::DueSoon { case_id, due } => alert(
-                    pb::AlertKind::DueSoon,
-                    &case_id,
-                    t.caller_ref(&case_id),
-                    None,
-                    due,
-                    now,
-                    "completion due in 2 h; the extension window closes".into(),
-                ),
-                Fired::Overdue {
-                    case_id,
-                    limit,
-                    due,
-                } => alert(
-                    pb::AlertKind::Overdue,
-                    &case_id,
-                    t.caller_ref(&case_id),
-                    Some(limit),
-                    due,
-                    now,
-                    format!("{} limit passed", limit.as_str()),
-                ),
-            })
-            .collect()
+        out.extend(fired.into_iter().map(|f| match f {
+            Fired::DueSoon { case_id, due } => alert(
+                pb::AlertKind::DueSoon,
+                &case_id,
+                t.caller_ref(&case_id),
+                None,
+                due,
+                now,
+                "completion due in 2 h; the extension window closes".into(),
+            ),
+            Fired::Overdue {
+                case_id,
+                limit,
+                due,
+            } => alert(
+                pb::AlertKind::Overdue,
+                &case_id,
+                t.caller_ref(&case_id),
+                Some(limit),
+                due,
+                now,
+                format!("{} limit passed", limit.as_str()),
+            ),
+        }));
+        out
     }
 
     /// Rebuilds the tracker from the store: decisions received in the last

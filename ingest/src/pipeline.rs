@@ -5,9 +5,11 @@ use crate::convert::{contact_from, decision_to};
 use crate::store::DecisionRow;
 use chrono::{DateTime, Utc};
 use hotline_proto::v1 as pb;
+use hotline_router::dedup::{self, Dedup, DedupRules, MatterRecord};
 use hotline_router::{decide, Router};
 use prost::Message;
 use std::sync::Arc;
+use std::sync::Mutex;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -76,15 +78,84 @@ fn provisional_warning() {
     }
 }
 
+/// The dedup stage's state: the rules (shared, immutable), the index (one
+/// lock, held only to match and index one record) and where its alerts go.
+#[derive(Clone)]
+pub struct DedupStage {
+    pub rules: Arc<DedupRules>,
+    pub index: Arc<Mutex<Dedup>>,
+    pub orders: Arc<crate::orders::Orders>,
+}
+
+impl DedupStage {
+    /// Replays the stored records of the last `since_ms` into the index, in
+    /// the order they were first decided; returns how many.
+    pub fn restore(
+        &self,
+        reader: &crate::store::Reader,
+        since_ms: i64,
+    ) -> Result<u64, crate::store::StoreError> {
+        let Ok(mut idx) = self.index.lock() else {
+            return Ok(0);
+        };
+        reader.matters(since_ms, |body| {
+            if let Some(r) = MatterRecord::from_bytes(&body) {
+                idx.apply(&r);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets the size and eviction metrics.
+    pub fn report(&self) {
+        if let Ok(idx) = self.index.lock() {
+            crate::metrics::dedup_stats(&idx.stats());
+        }
+    }
+}
+
 /// The transform.
 #[derive(Clone)]
 pub struct Pipeline {
     router: Arc<Router>,
+    dedup: Option<DedupStage>,
 }
 
 impl Pipeline {
-    pub fn new(router: Arc<Router>) -> Pipeline {
-        Pipeline { router }
+    pub fn new(router: Arc<Router>, dedup: Option<DedupStage>) -> Pipeline {
+        Pipeline { router, dedup }
+    }
+
+    /// Matches a decided contact against the dedup index and writes the
+    /// links into the decision; returns the record to store.
+    fn dedup(
+        &self,
+        c: &hotline_router::Contact,
+        d: &mut hotline_router::Decision,
+    ) -> Option<MatterRecord> {
+        let stage = self.dedup.as_ref()?;
+        let rec = dedup::record(&self.router, &stage.rules, c, d)?;
+        let out = stage
+            .index
+            .lock()
+            .map(|mut idx| idx.apply(&rec))
+            .unwrap_or_default();
+        dedup::annotate(self.router.calendar(), d, &out);
+        if !out.replay {
+            crate::metrics::dedup_outcome(&out);
+        }
+        Some(rec)
+    }
+
+    fn dedup_alerts(&self, out_tags: &[String], d: &pb::Decision) {
+        let Some(stage) = &self.dedup else { return };
+        for t in out_tags {
+            match t.as_str() {
+                "escalation" => stage.orders.queue(crate::orders::escalation_alert(d)),
+                "hotspot" => stage.orders.queue(crate::orders::hotspot_alert(d)),
+                _ => {}
+            }
+        }
     }
 
     /// Decides one contact as seen at `now`.
@@ -98,15 +169,23 @@ impl Pipeline {
             field: e.field,
             message: e.to_string(),
         })?;
-        let d = decide(&self.router, &c, now).map_err(|e| Refusal {
+        let mut d = decide(&self.router, &c, now).map_err(|e| Refusal {
             code: e.code(),
             field: e.field(),
             message: e.to_string(),
         })?;
+        let matter = self.dedup(&c, &mut d);
         if d.provisional() {
             provisional_warning();
         }
         let decision = decision_to(&d);
+        if d.tags
+            .iter()
+            .any(|t| matches!(*t, "escalation" | "hotspot"))
+        {
+            let tags: Vec<String> = d.tags.iter().map(|t| t.to_string()).collect();
+            self.dedup_alerts(&tags, &decision);
+        }
         let route = route_name(decision.route);
         let row = DecisionRow {
             contact_id: d.contact_id.clone(),
@@ -115,6 +194,7 @@ impl Pipeline {
             received_at_ms: d.received_at.timestamp_millis(),
             decided_at_ms: now.timestamp_millis(),
             body: decision.encode_to_vec(),
+            matter: matter.map(|m| m.to_bytes()),
         };
         Ok(Decided {
             decision,

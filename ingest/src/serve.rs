@@ -8,7 +8,7 @@ use crate::intake::IntakeService;
 use crate::kafka::consumer::Ctx;
 use crate::kafka::{KafkaIngest, Publisher};
 use crate::orders::Orders;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{DedupStage, Pipeline};
 use crate::rules_dir::build_router;
 use crate::shared::Shared;
 use crate::sla::{Sla, SlaConfig};
@@ -19,6 +19,7 @@ use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::IntakeServer;
 use hotline_proto::v1::stats_server::StatsServer;
+use hotline_router::dedup::{Dedup, DedupRules};
 use hotline_router::tracker::TrackerConfig;
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::{FutureProducer, Producer};
@@ -146,13 +147,44 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .restore(&reader, since)
         .context("restoring call windows")?;
     tracing::info!(call_events = events, "call windows restored");
+    // Dedup: its index rebuilt from the records of the last repeat window.
+    let dedup = if cfg.dedup.enabled {
+        let matters = match &cfg.dedup.matters_file {
+            Some(f) => {
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+            }
+            None => hotline_router::dedup::text::EMBEDDED_MATTERS.to_string(),
+        };
+        let rules = Arc::new(
+            DedupRules::new(cfg.dedup.to_config(), &matters).context("dedup matters lexicon")?,
+        );
+        let index = Arc::new(std::sync::Mutex::new(Dedup::new(rules.clone(), &router)));
+        Some((rules, index))
+    } else {
+        None
+    };
     let orders = Orders::new(
         router.calendar().clone(),
         TrackerConfig {
             due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
             max_cases: cfg.sla.max_open_cases,
         },
+        dedup.as_ref().map(|(_, i)| i.clone()),
     );
+    let dedup = dedup.map(|(rules, index)| DedupStage {
+        rules,
+        index,
+        orders: orders.clone(),
+    });
+    if let Some(stage) = &dedup {
+        let since = (chrono::Utc::now() - chrono::Duration::days(cfg.dedup.repeat_window_days))
+            .timestamp_millis();
+        let n = stage
+            .restore(&reader, since)
+            .context("restoring the dedup index")?;
+        stage.report();
+        tracing::info!(contacts = n, "dedup index restored");
+    }
     let since = (chrono::Utc::now() - chrono::Duration::days(40)).timestamp_millis();
     let restored = orders
         .restore(&reader, since)
@@ -161,7 +193,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     drop(reader);
 
     let shared = Shared {
-        pipeline: Pipeline::new(router),
+        pipeline: Pipeline::new(router, dedup.clone()),
         committer: tx,
         publisher,
         sla,
@@ -184,6 +216,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         crate::stats::Sources {
             sla: shared.sla.clone(),
             orders: shared.orders.clone(),
+            dedup: dedup.clone(),
             node: cfg.stats.node_name(),
         },
         Duration::from_secs(cfg.stats.interval_secs),

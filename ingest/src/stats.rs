@@ -22,12 +22,16 @@ use tonic::{Request, Response, Status};
 pub struct Sources {
     pub sla: Arc<Sla>,
     pub orders: Arc<Orders>,
+    pub dedup: Option<crate::pipeline::DedupStage>,
     pub node: String,
 }
 
 impl Sources {
     /// Takes one snapshot as of `now`; the histograms restart empty.
     pub fn snapshot(&self, now: chrono::DateTime<chrono::Utc>) -> pb::StatsSnapshot {
+        if let Some(d) = &self.dedup {
+            d.report();
+        }
         let mut histograms = vec![hdr::snapshot("pipeline_latency", &hdr::take_pipeline())];
         histograms.extend(self.sla.accept_histograms());
         pb::StatsSnapshot {

@@ -33,6 +33,8 @@ pub struct DecisionRow {
     pub decided_at_ms: i64,
     /// The `hotline.v1.Decision` protobuf encoding.
     pub body: Vec<u8>,
+    /// The dedup record (`MatterRecord::to_bytes`), replayed on start.
+    pub matter: Option<Vec<u8>>,
 }
 
 /// An event row to insert; the key (stream, key, type, at) makes a replayed
@@ -76,6 +78,11 @@ CREATE TABLE IF NOT EXISTS events (
     body        BLOB NOT NULL,
     PRIMARY KEY (stream, key, type, at)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS matters (
+    id          INTEGER PRIMARY KEY, -- insertion order: the order dedup saw them
+    at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
+    body        BLOB NOT NULL        -- dedup MatterRecord
+);
 "#;
 
 /// The writing connection.
@@ -135,7 +142,12 @@ impl Store {
         let m = self
             .conn
             .execute("DELETE FROM events WHERE at < ?1", params![cutoff_ms])?;
-        Ok(n + m)
+        // Dedup looks back 30 days at most: its records go after 60.
+        let matters_cutoff = cutoff_ms.max(chrono::Utc::now().timestamp_millis() - 60 * 86_400_000);
+        let k = self
+            .conn
+            .execute("DELETE FROM matters WHERE at < ?1", params![matters_cutoff])?;
+        Ok(n + m + k)
     }
 }
 
@@ -159,6 +171,12 @@ impl Tx<'_> {
             r.body
         ])? == 1
         {
+            if let Some(m) = &r.matter {
+                let mut ins = self
+                    .tx
+                    .prepare_cached("INSERT INTO matters(at, body) VALUES (?1, ?2)")?;
+                ins.execute(params![r.received_at_ms, m])?;
+            }
             return Ok(Inserted::New);
         }
         let mut sel = self
@@ -221,6 +239,20 @@ impl Reader {
         self.bodies(
             "SELECT body FROM events WHERE stream = ?1 AND at >= ?2 ORDER BY at",
             params![stream, since_ms],
+            each,
+        )
+    }
+
+    /// Dedup records of contacts received at or after `since_ms`, in the
+    /// order they were decided.
+    pub fn matters(
+        &self,
+        since_ms: i64,
+        each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.bodies(
+            "SELECT body FROM matters WHERE at >= ?1 ORDER BY id",
+            params![since_ms],
             each,
         )
     }

@@ -36,4 +36,10 @@ builtin_ids! {
     DEADLINE_PLATFORM_ADVANCE = "deadline.platform_advance";
     /// A deadline relies on a year outside the holiday calendar.
     DEADLINE_PROVISIONAL = "deadline.provisional";
+    /// Art. 14(3): the same caller on the same matter again.
+    DEDUP_REPEAT = "dedup.repeat";
+    /// Art. 12(3): many callers on one matter, led by the first-receiving unit.
+    DEDUP_CLUSTER = "dedup.cluster";
+    /// Art. 21 / 13(4): an outage or pollution hotspot is a special matter.
+    DEDUP_HOTSPOT_SPECIAL = "dedup.hotspot_special";
 }

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod classify;
 pub mod deadlines;
 pub mod decide;
+pub mod dedup;
 pub mod ids;
 pub mod matcher;
 pub mod model;

@@ -1,0 +1,192 @@
+//! `hotline-bench dedup-eval FILE`: precision, recall and F1 over pairs for
+//! repeats and clusters on a labeled set, running each contact in time order
+//! through the same decide + dedup code the daemon uses.
+//!
+//! - Repeat pairs: truth = same `repeat_group`; found = same case (a repeat
+//!   joins its original's case).
+//! - Cluster pairs, over contacts of different callers only (different
+//!   `repeat_group`s): truth = same `cluster_group`; found = same cluster
+//!   (a cluster's lead is the contact whose case leads it).
+use hotline_ingest::convert::contact_from;
+use hotline_proto::v1 as pb;
+use hotline_router::dedup::{self, Dedup, DedupConfig, DedupRules};
+use hotline_router::Router;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+struct Labeled {
+    contact: pb::Contact,
+    #[serde(default)]
+    repeat_group: String,
+    #[serde(default)]
+    cluster_group: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq)]
+pub struct Prf {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub true_pairs: u64,
+    pub found_pairs: u64,
+    pub correct_pairs: u64,
+}
+
+impl Prf {
+    fn new(t: u64, f: u64, c: u64) -> Prf {
+        let precision = if f == 0 { 1.0 } else { c as f64 / f as f64 };
+        let recall = if t == 0 { 1.0 } else { c as f64 / t as f64 };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        Prf {
+            precision,
+            recall,
+            f1,
+            true_pairs: t,
+            found_pairs: f,
+            correct_pairs: c,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub contacts: usize,
+    pub refused: usize,
+    pub repeat: Prf,
+    pub cluster: Prf,
+}
+
+impl EvalReport {
+    pub fn summary(&self) -> String {
+        let line = |n: &str, p: &Prf| {
+            format!(
+                "{n:8} precision {:.3}  recall {:.3}  F1 {:.3}  (pairs: {} true, {} found, {} correct)",
+                p.precision, p.recall, p.f1, p.true_pairs, p.found_pairs, p.correct_pairs
+            )
+        };
+        format!(
+            "{} contacts ({} refused by the router)\n{}\n{}",
+            self.contacts,
+            self.refused,
+            line("repeat", &self.repeat),
+            line("cluster", &self.cluster)
+        )
+    }
+}
+
+struct Row {
+    text: String,
+    category: String,
+    district: String,
+    repeat_group: String,
+    cluster_group: String,
+    case: String,
+    cluster: Option<String>,
+}
+
+/// Evaluates the labeled JSON lines in `text`.
+pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
+    let router =
+        Router::embedded().map_err(|e| anyhow::anyhow!("embedded rules: {} error(s)", e.len()))?;
+    let rules = std::sync::Arc::new(
+        DedupRules::embedded(cfg).map_err(|e| anyhow::anyhow!("matters lexicon: {e}"))?,
+    );
+    let mut idx = Dedup::new(rules.clone(), &router);
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Labeled =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+        let c = contact_from(&l.contact).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+        items.push((c, l.repeat_group, l.cluster_group));
+    }
+    items.sort_by_key(|(c, _, _)| c.received_at);
+    let mut rows = Vec::new();
+    let mut refused = 0;
+    for (c, repeat_group, cluster_group) in items {
+        let now = c.received_at.unwrap_or_default();
+        match dedup::decide(&router, &mut idx, &c, now) {
+            Ok((d, o)) => rows.push(Row {
+                text: c.content.clone(),
+                category: d.category.to_string(),
+                district: d.district_code.clone(),
+                repeat_group,
+                cluster_group,
+                case: d.case_id.clone(),
+                cluster: o.cluster_id.clone(),
+            }),
+            Err(_) => refused += 1,
+        }
+    }
+    // A cluster's lead: the first contact whose case leads it.
+    let mut first_of_case: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        first_of_case.entry(r.case.clone()).or_insert(i);
+    }
+    let mut cluster_of: Vec<Option<String>> = rows.iter().map(|r| r.cluster.clone()).collect();
+    for r in &rows {
+        if let Some(cid) = &r.cluster {
+            if let Some(&lead) = cid.strip_prefix("CL-").and_then(|lc| first_of_case.get(lc)) {
+                cluster_of[lead] = Some(cid.clone());
+            }
+        }
+    }
+    let (mut rt, mut rf, mut rc, mut ct, mut cf, mut cc) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    for i in 0..rows.len() {
+        for j in (i + 1)..rows.len() {
+            let (a, b) = (&rows[i], &rows[j]);
+            let same_caller = !a.repeat_group.is_empty() && a.repeat_group == b.repeat_group;
+            let found_repeat = a.case == b.case;
+            rt += u64::from(same_caller);
+            rf += u64::from(found_repeat);
+            rc += u64::from(same_caller && found_repeat);
+            explain(a, b, same_caller, found_repeat, "repeat");
+            if !same_caller {
+                let truth = !a.cluster_group.is_empty() && a.cluster_group == b.cluster_group;
+                let found = cluster_of[i].is_some() && cluster_of[i] == cluster_of[j];
+                ct += u64::from(truth);
+                cf += u64::from(found);
+                cc += u64::from(truth && found);
+                explain(a, b, truth, found, "cluster");
+            }
+        }
+    }
+    Ok(EvalReport {
+        contacts: rows.len() + refused,
+        refused,
+        repeat: Prf::new(rt, rf, rc),
+        cluster: Prf::new(ct, cf, cc),
+    })
+}
+
+/// With `HOTLINE_EVAL_EXPLAIN=1`, prints every wrong pair to stderr.
+fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
+    if truth == found || std::env::var_os("HOTLINE_EVAL_EXPLAIN").is_none() {
+        return;
+    }
+    let Ok(lex) = dedup::text::Lexicon::embedded() else {
+        return;
+    };
+    let (fa, fb) = (lex.features(&a.text), lex.features(&b.text));
+    eprintln!(
+        "{what} {} matters {:x}/{:x} place {:?} sim {:.2} | {} {} {} | {} {} {}",
+        if truth { "MISSED" } else { "WRONG" },
+        fa.matters,
+        fb.matters,
+        dedup::text::same_place(&fa.places, &fb.places),
+        fa.sketch.similarity(&fb.sketch),
+        a.district,
+        a.category,
+        a.text,
+        b.district,
+        b.category,
+        b.text
+    );
+}

@@ -1,0 +1,171 @@
+//! Dedup in the daemon: repeats join the original case, clusters and a
+//! hotspot across callers, escalation raised once, and the index surviving
+//! `kill -9` through the embedded store.
+mod support;
+use hotline_proto::v1 as pb;
+use std::time::Duration;
+use support::*;
+
+fn c(id: &str, phone: &str, text: &str, secs_ago: i64) -> pb::Contact {
+    let mut x = contact(id, text);
+    x.caller = Some(pb::Caller {
+        phone: phone.into(),
+        ..Default::default()
+    });
+    x.location = Some(pb::Location {
+        district_code: "510802".into(),
+        address: String::new(),
+    });
+    x.received_at = ts(now_secs() - secs_ago);
+    x
+}
+
+async fn submit(d: &Daemon, x: pb::Contact) -> pb::Decision {
+    d.client()
+        .await
+        .submit(x)
+        .await
+        .expect("submit")
+        .into_inner()
+}
+
+fn metric(d: &Daemon, name: &str) -> f64 {
+    let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
+    m.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn wait_metric(d: &Daemon, name: &str, want: f64) -> f64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while metric(d, name) != want && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    metric(d, name)
+}
+
+const ESCALATION: &str = "hotline_alerts_total{kind=\"ESCALATION\"} ";
+const HOTSPOT: &str = "hotline_alerts_total{kind=\"HOTSPOT\"} ";
+
+#[test]
+fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
+    let dir = temp_dir("dedup");
+    let rt = rt();
+    let d = Daemon::start_in(&dir, None);
+    let me = "13812340000";
+    let first = rt.block_on(submit(
+        &d,
+        c(
+            "d-0",
+            me,
+            "我要反映锦绣华庭3号楼电梯坏了一个多星期，物业一直不修",
+            7200,
+        ),
+    ));
+    let again = [
+        "还是上次反映的锦绣华庭电梯的事，到现在还没修好",
+        "錦繡華庭三號樓的電梯還是壞的，物業不管",
+        "第四次打电话了，锦绣华庭电梯故障一直没人修",
+    ];
+    for (i, t) in again.iter().enumerate() {
+        let x = rt.block_on(submit(
+            &d,
+            c(&format!("d-{}", i + 1), me, t, 7000 - i as i64 * 100),
+        ));
+        let l = x.dedup.clone().unwrap_or_default();
+        assert_eq!(l.repeat_of, first.case_id, "{t}");
+        assert_eq!(l.repeat_count, i as u32 + 1);
+        assert_eq!(x.case_id, first.case_id);
+    }
+    assert_eq!(
+        wait_metric(&d, ESCALATION, 1.0),
+        1.0,
+        "escalated at the third repeat"
+    );
+    assert_eq!(
+        metric(&d, "hotline_open_cases "),
+        1.0,
+        "repeats open no case of their own"
+    );
+
+    // Twelve neighbours on one outage within the hour: one cluster, one hotspot.
+    let mut lead = String::new();
+    for i in 0..12 {
+        let x = rt.block_on(submit(
+            &d,
+            c(
+                &format!("o-{i}"),
+                &format!("1390000{i:04}"),
+                "东坝新区停水了，到现在还没来水",
+                3000 - i * 60,
+            ),
+        ));
+        let l = x.dedup.clone().unwrap_or_default();
+        if i == 0 {
+            lead = x.case_id.clone();
+        } else {
+            assert_eq!(l.cluster_lead_case, lead);
+            assert_eq!(l.cluster_size, i as u32 + 1);
+        }
+    }
+    assert_eq!(wait_metric(&d, HOTSPOT, 1.0), 1.0);
+    // The ticket system can read the original decision by its case.
+    let got = rt.block_on(async {
+        d.client()
+            .await
+            .get_decision(pb::GetDecisionRequest {
+                key: Some(pb::get_decision_request::Key::CaseId(first.case_id.clone())),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+    });
+    assert_eq!(got.contact_id, "d-0");
+    d.kill9();
+
+    // Restarted: the index is rebuilt from the store.
+    let d = Daemon::start_in(&dir, None);
+    let x = rt.block_on(submit(&d, c("d-9", me, "锦绣华庭电梯还坏着", 600)));
+    let l = x.dedup.clone().unwrap_or_default();
+    assert_eq!(
+        (l.repeat_of.as_str(), l.repeat_count),
+        (first.case_id.as_str(), 4)
+    );
+    let y = rt.block_on(submit(
+        &d,
+        c("o-99", "13900009999", "东坝新区还是没水", 300),
+    ));
+    assert_eq!(y.dedup.clone().unwrap_or_default().cluster_lead_case, lead);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        metric(&d, ESCALATION),
+        0.0,
+        "not raised again after the restart"
+    );
+    assert_eq!(
+        metric(&d, HOTSPOT),
+        0.0,
+        "not raised again after the restart"
+    );
+
+    // The case is completed: the next contact on it reopens it.
+    rt.block_on(async {
+        let ev = pb::OrderEvent {
+            case_id: first.case_id.clone(),
+            r#type: pb::OrderEventType::Completed as i32,
+            at: ts(now_secs() - 200),
+            ..Default::default()
+        };
+        d.client()
+            .await
+            .report_order_events(tokio_stream::iter(vec![ev]))
+            .await
+            .expect("events");
+    });
+    let z = rt.block_on(submit(&d, c("d-10", me, "锦绣华庭电梯又坏了", 100)));
+    let l = z.dedup.clone().unwrap_or_default();
+    assert!(l.reopen, "{l:?}");
+    assert_eq!(z.case_id, first.case_id);
+    assert!(z.tags.iter().any(|t| t == "reopen"));
+}

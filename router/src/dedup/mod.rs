@@ -1,0 +1,684 @@
+//! Stage 6, dedup: the same caller again (repeat, Art. 14(3)), many callers
+//! on one matter (cluster, Art. 12(3)), many contacts in a short time
+//! (hotspot, Art. 21) and unresolved repeats (escalation, Art. 27(1)).
+//!
+//! A contact becomes a [`MatterRecord`] — keyed hashes of its caller's
+//! identities, its time, district, category and the MinHash sketch of its
+//! text ([`text`]) — and [`Dedup::apply`] matches it against the caller's
+//! recent contacts ([`callers`]) and the live clusters of its district and
+//! category ([`clusters`]). The record is all the state needs, so the daemon
+//! stores it with the decision and replays the records on start: applying
+//! the same records in the same order rebuilds the same index.
+//!
+//! Pure and deterministic: time comes from the records.
+pub mod callers;
+pub mod clusters;
+pub mod text;
+
+use crate::deadlines::{self, DeadlineInput, Scope};
+use crate::model::{Contact, Decision, Priority, RouteKind};
+use crate::normalize::normalize_phone;
+use crate::router::Router;
+use callers::{Callers, CaseRef, Entry};
+use clusters::{Cluster, Clusters, REPS};
+use std::sync::Arc;
+use text::{Features, Lexicon, LexiconError};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Settings (see `[dedup]` in the daemon's config).
+#[derive(Debug, Clone)]
+pub struct DedupConfig {
+    /// A repeat is the same caller on the same matter within this (30 days).
+    pub repeat_window_secs: i64,
+    /// Repeats on a still-open case that raise an escalation (3).
+    pub escalate_at: u32,
+    /// A cluster takes contacts while its latest is younger than this (72 h).
+    pub cluster_window_secs: i64,
+    /// Contacts of one cluster within `hotspot_window_secs` that make a hotspot.
+    pub hotspot_size: u32,
+    pub hotspot_window_secs: i64,
+    /// Categories (router category codes) and matters (lexicon ids) whose
+    /// hotspots are raised to special-matter priority: outages and pollution.
+    pub special_on_hotspot: Vec<String>,
+    /// Similarity of the rest of the text (place, details) needed, besides
+    /// a common matter, for a repeat and for a cluster.
+    pub repeat_similarity: f64,
+    pub cluster_similarity: f64,
+    /// Similarity of the whole text needed (in the same category) when a
+    /// text names no known matter.
+    pub text_similarity: f64,
+    pub max_callers: usize,
+    pub max_contacts_per_caller: usize,
+    pub max_clusters_per_bucket: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            repeat_window_secs: 30 * 86_400,
+            escalate_at: 3,
+            cluster_window_secs: 72 * 3_600,
+            hotspot_size: 10,
+            hotspot_window_secs: 3_600,
+            special_on_hotspot: [
+                "utility.water",
+                "utility.power",
+                "utility.gas",
+                "env.pollution",
+                "water_outage",
+                "power_outage",
+                "gas",
+                "pollution",
+            ]
+            .map(String::from)
+            .to_vec(),
+            repeat_similarity: 0.15,
+            cluster_similarity: 0.2,
+            text_similarity: 0.5,
+            max_callers: 2_000_000,
+            max_contacts_per_caller: 32,
+            max_clusters_per_bucket: 256,
+        }
+    }
+}
+
+/// The settings and the matters lexicon: immutable, shared by the threads
+/// that build records and the index that applies them.
+#[derive(Debug, Clone)]
+pub struct DedupRules {
+    pub cfg: DedupConfig,
+    pub lexicon: Lexicon,
+}
+
+impl DedupRules {
+    pub fn new(cfg: DedupConfig, matters: &str) -> Result<DedupRules, LexiconError> {
+        Ok(DedupRules {
+            cfg,
+            lexicon: Lexicon::parse(matters)?,
+        })
+    }
+
+    pub fn embedded(cfg: DedupConfig) -> Result<DedupRules, LexiconError> {
+        DedupRules::new(cfg, text::EMBEDDED_MATTERS)
+    }
+
+    /// Whether two texts are on the same matter: they name a common matter
+    /// and the rest (place, details) is similar, or one names none and the
+    /// whole is very similar in the same category. Returns a score.
+    ///
+    /// Places named on both sides must be the same place; a text that says
+    /// nothing but the matter ("没水了") matches on the matter alone.
+    pub fn same_matter(
+        &self,
+        a: (&Features, u32),
+        b: (&Features, u32),
+        threshold: f64,
+    ) -> Option<f64> {
+        let ((fa, acat), (fb, bcat)) = (a, b);
+        let sim = fa.sketch.similarity(&fb.sketch);
+        let place = text::same_place(&fa.places, &fb.places);
+        if place == Some(false) {
+            return None;
+        }
+        if fa.matters & fb.matters != 0 {
+            if place == Some(true) {
+                return Some(2.0 + sim);
+            }
+            if fa.sketch.len < 2 || fb.sketch.len < 2 {
+                return Some(1.0);
+            }
+            return (sim >= threshold).then_some(1.0 + sim);
+        }
+        if fa.matters != 0 && fb.matters != 0 {
+            return None;
+        }
+        (acat == bcat && sim >= self.cfg.text_similarity).then_some(sim)
+    }
+}
+
+/// What dedup needs of one contact, and all it stores (see the module doc).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatterRecord {
+    pub contact: u64,
+    /// Keyed hashes of phone, openid and account (0 when absent).
+    pub idents: [u64; 3],
+    pub at: i64,
+    pub district: u32,
+    pub category: u32,
+    /// The category is one whose hotspots become special matters.
+    pub special_category: bool,
+    /// The matters, places and rest of the text.
+    pub features: Features,
+    /// The contact's own case.
+    pub case: CaseRef,
+    pub lead_unit: Option<Arc<str>>,
+}
+
+/// What dedup found for one contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DedupOutcome {
+    /// The same contact id was applied before: nothing changed.
+    pub replay: bool,
+    /// The original case this contact repeats.
+    pub repeat_of: Option<String>,
+    pub repeat_count: u32,
+    /// The original case is closed: it is to be reopened.
+    pub reopen: bool,
+    /// The repeat count reached the escalation threshold on an open case (raised once).
+    pub escalate: bool,
+    pub cluster_id: Option<String>,
+    pub cluster_lead_case: String,
+    pub cluster_lead_unit: Option<Arc<str>>,
+    pub cluster_size: u32,
+    /// The cluster just became a hotspot (raised once per cluster).
+    pub hotspot: bool,
+    /// The contact is in a hotspot of an outage or pollution category.
+    pub raise_special: bool,
+}
+
+fn keyed(secret: &[u8; 32], key: &str) -> u64 {
+    let h = blake3::keyed_hash(secret, key.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(b).max(1)
+}
+
+/// Routes whose contacts are matters the hotline follows up (not refusals,
+/// emergency or sub-center transfers).
+pub fn eligible(route: RouteKind) -> bool {
+    matches!(
+        route,
+        RouteKind::WorkOrder | RouteKind::UtilityLinkage | RouteKind::DirectAnswer
+    )
+}
+
+/// The record of a decided contact, or `None` when dedup does not apply.
+pub fn record(
+    router: &Router,
+    rules: &DedupRules,
+    contact: &Contact,
+    d: &Decision,
+) -> Option<MatterRecord> {
+    let cfg = &rules.cfg;
+    if !eligible(d.route) {
+        return None;
+    }
+    let secret = &router.options.caller_secret;
+    let area_code = &router.area_code;
+    let case_prefix = &router.case_prefix;
+    let c = &contact.caller;
+    let mut idents = [0u64; 3];
+    if let Some(p) = normalize_phone(c.phone.trim(), area_code) {
+        idents[0] = keyed(secret, &p);
+    }
+    if !c.wechat_openid.trim().is_empty() {
+        idents[1] = keyed(secret, &format!("wx:{}", c.wechat_openid.trim()));
+    }
+    if !c.account_id.trim().is_empty() {
+        idents[2] = keyed(secret, &format!("acct:{}", c.account_id.trim()));
+    }
+    let district = d.district_code.trim();
+    let features = rules.lexicon.features(&contact.content);
+    Some(MatterRecord {
+        contact: xxh3_64(contact.contact_id.as_bytes()),
+        idents,
+        at: d.received_at.timestamp(),
+        district: if district.is_empty() {
+            0
+        } else {
+            (xxh3_64(district.as_bytes()) as u32).max(1)
+        },
+        category: xxh3_64(d.category.as_bytes()) as u32,
+        special_category: cfg.special_on_hotspot.iter().any(|c| {
+            **c == *d.category
+                || rules
+                    .lexicon
+                    .ids
+                    .iter()
+                    .position(|id| id == c)
+                    .is_some_and(|i| features.matters & (1 << i) != 0)
+        }),
+        features,
+        case: CaseRef::parse(case_prefix, &d.case_id)?,
+        lead_unit: d.lead_unit.clone(),
+    })
+}
+
+/// The dedup index.
+#[derive(Debug)]
+pub struct Dedup {
+    rules: Arc<DedupRules>,
+    case_prefix: String,
+    callers: Callers,
+    clusters: Clusters,
+    /// Closed cases (by case id hash) and when they closed.
+    closed: std::collections::HashMap<u64, i64>,
+    /// Newest record time seen: the clock of expiry.
+    watermark: i64,
+    last_sweep: i64,
+}
+
+/// Sizes and eviction counts, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DedupStats {
+    pub callers: usize,
+    pub clusters: usize,
+    pub closed_cases: usize,
+    pub evicted_callers: u64,
+    pub evicted_contacts: u64,
+    pub evicted_clusters: u64,
+}
+
+impl Dedup {
+    pub fn new(rules: Arc<DedupRules>, router: &Router) -> Dedup {
+        let case_prefix = &router.case_prefix;
+        let cfg = &rules.cfg;
+        Dedup {
+            callers: Callers::new(cfg.max_callers, cfg.max_contacts_per_caller),
+            clusters: Clusters::new(cfg.max_clusters_per_bucket),
+            rules: rules.clone(),
+            case_prefix: case_prefix.to_string(),
+            closed: Default::default(),
+            watermark: i64::MIN,
+            last_sweep: i64::MIN,
+        }
+    }
+
+    pub fn rules(&self) -> &Arc<DedupRules> {
+        &self.rules
+    }
+
+    pub fn stats(&self) -> DedupStats {
+        DedupStats {
+            callers: self.callers.len(),
+            clusters: self.clusters.len(),
+            closed_cases: self.closed.len(),
+            evicted_callers: self.callers.evicted_callers,
+            evicted_contacts: self.callers.evicted_entries,
+            evicted_clusters: self.clusters.evicted,
+        }
+    }
+
+    fn case_key(&self, c: &CaseRef) -> u64 {
+        xxh3_64(c.format(&self.case_prefix).as_bytes())
+    }
+
+    /// A work order's lifecycle: closed (completed, returned) or reopened.
+    pub fn case_event(&mut self, case_id: &str, closed: bool, at: i64) {
+        let k = xxh3_64(case_id.as_bytes());
+        if closed {
+            self.closed.insert(k, at);
+        } else {
+            self.closed.remove(&k);
+        }
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.watermark = self.watermark.max(now);
+        let w = self.watermark;
+        self.callers
+            .expire(w.saturating_sub(self.rules.cfg.repeat_window_secs));
+        // Clusters and closed cases: swept once an hour of record time.
+        if w.saturating_sub(self.last_sweep) >= 3_600 {
+            self.last_sweep = w;
+            self.clusters
+                .expire(w.saturating_sub(self.rules.cfg.cluster_window_secs));
+            let cutoff = w.saturating_sub(self.rules.cfg.repeat_window_secs);
+            self.closed.retain(|_, t| *t > cutoff);
+        }
+    }
+
+    /// Matches one contact and indexes it.
+    pub fn apply(&mut self, r: &MatterRecord) -> DedupOutcome {
+        self.expire(r.at);
+        let mut out = DedupOutcome::default();
+        let slot = self.callers.resolve(&r.idents);
+        if self
+            .callers
+            .entries(slot)
+            .iter()
+            .any(|e| e.contact == r.contact)
+        {
+            out.replay = true;
+            return out;
+        }
+
+        // Repeat: the most similar earlier contact of this caller on the matter.
+        let window = self.rules.cfg.repeat_window_secs;
+        let rules = &self.rules;
+        let best = self
+            .callers
+            .entries(slot)
+            .iter()
+            .filter(|e| r.at.saturating_sub(e.at) <= window && e.at <= r.at.saturating_add(60))
+            .filter(|e| e.district == r.district || e.district == 0 || r.district == 0)
+            .filter_map(|e| {
+                rules
+                    .same_matter(
+                        (&e.features, e.category),
+                        (&r.features, r.category),
+                        rules.cfg.repeat_similarity,
+                    )
+                    .map(|s| (s, e))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, e)| e.case);
+        let mut case = r.case;
+        if let Some(orig) = best {
+            case = orig;
+            let key = self.case_key(&orig);
+            let closed = self.closed.contains_key(&key);
+            let escalate_at = self.rules.cfg.escalate_at;
+            let entries = self.callers.entries_mut(slot);
+            let n = entries.iter().filter(|e| e.case == orig).count() as u32;
+            out.repeat_of = Some(orig.format(&self.case_prefix));
+            out.repeat_count = n;
+            if closed {
+                out.reopen = true;
+                self.closed.remove(&key);
+            } else if n >= escalate_at {
+                if let Some(first) = entries.iter_mut().find(|e| e.case == orig) {
+                    if !first.escalated {
+                        first.escalated = true;
+                        out.escalate = true;
+                    }
+                }
+            }
+        }
+        self.callers.push(
+            slot,
+            Entry {
+                contact: r.contact,
+                case,
+                at: r.at,
+                category: r.category,
+                district: r.district,
+                features: r.features,
+                escalated: false,
+            },
+        );
+
+        // Cluster: same district and category, similar text, recent.
+        if r.district != 0 {
+            self.cluster(r, slot, case, &mut out);
+        }
+        out
+    }
+
+    fn cluster(&mut self, r: &MatterRecord, slot: u32, case: CaseRef, out: &mut DedupOutcome) {
+        let rules = self.rules.clone();
+        let cfg = &rules.cfg;
+        // By district: the category is a coarse, sometimes wrong, proxy of the
+        // matter; the matters lexicon and the text decide.
+        let key = (r.district, 0);
+        let bucket = self
+            .clusters
+            .bucket(key, r.at.saturating_sub(cfg.cluster_window_secs));
+        let best = bucket
+            .iter_mut()
+            // A cluster at another place is another matter.
+            .filter(|c| text::same_place(&c.places, &r.features.places) != Some(false))
+            .filter_map(|c| {
+                c.reps
+                    .iter()
+                    .filter_map(|(f, cat)| {
+                        rules.same_matter(
+                            (f, *cat),
+                            (&r.features, r.category),
+                            cfg.cluster_similarity,
+                        )
+                    })
+                    .reduce(f64::max)
+                    .map(|s| (s, c))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c);
+        let Some(c) = best else {
+            self.clusters.insert(
+                key,
+                Cluster {
+                    lead_case: case,
+                    lead_unit: r.lead_unit.clone(),
+                    reps: vec![(r.features, r.category)],
+                    places: r.features.places,
+                    size: 1,
+                    callers: vec![slot],
+                    last_at: r.at,
+                    recent: vec![r.at],
+                    hot: false,
+                },
+            );
+            return;
+        };
+        c.size += 1;
+        c.add_places(&r.features.places);
+        c.last_at = c.last_at.max(r.at);
+        if !c.callers.contains(&slot) && c.callers.len() < 64 {
+            c.callers.push(slot);
+        }
+        if c.reps.len() < REPS
+            && c.reps
+                .iter()
+                .all(|(f, _)| f.sketch.similarity(&r.features.sketch) < 0.8)
+        {
+            c.reps.push((r.features, r.category));
+        }
+        let n = cfg.hotspot_size.max(1) as usize;
+        c.recent.push(r.at);
+        if c.recent.len() > n {
+            c.recent.remove(0);
+        }
+        if !c.hot && c.recent.len() == n {
+            let span = c
+                .recent
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.recent.iter().min().copied().unwrap_or(0));
+            if span <= cfg.hotspot_window_secs {
+                c.hot = true;
+                out.hotspot = true;
+            }
+        }
+        out.raise_special = c.hot && r.special_category;
+        if c.callers.len() >= 2 {
+            let lead = c.lead_case.format(&self.case_prefix);
+            out.cluster_id = Some(format!("CL-{lead}"));
+            out.cluster_lead_case = lead;
+            out.cluster_lead_unit = c.lead_unit.clone();
+            out.cluster_size = c.size;
+        }
+    }
+}
+
+/// Decides a contact and runs it through dedup: what the daemon does per
+/// contact, in one call (the daemon splits it to hold the index lock only
+/// around [`Dedup::apply`]).
+pub fn decide(
+    router: &Router,
+    dedup: &mut Dedup,
+    contact: &Contact,
+    now: crate::Instant,
+) -> Result<(Decision, DedupOutcome), crate::Reject> {
+    let mut d = crate::decide(router, contact, now)?;
+    let rules = dedup.rules.clone();
+    let out = match record(router, &rules, contact, &d) {
+        Some(r) => dedup.apply(&r),
+        None => DedupOutcome::default(),
+    };
+    annotate(&router.calendar, &mut d, &out);
+    Ok((d, out))
+}
+
+/// Writes what dedup found into the decision: links, the original case of
+/// a repeat, the cluster's lead unit, the special-matter priority of a
+/// hotspot (with its deadlines) and tags.
+pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) {
+    if let Some(orig) = &o.repeat_of {
+        d.dedup.repeat_of = orig.clone();
+        d.dedup.repeat_count = o.repeat_count;
+        d.dedup.reopen = o.reopen;
+        d.case_id = orig.clone();
+        d.tags.push(if o.reopen { "reopen" } else { "repeat" });
+        d.rule_ids.push(crate::ids::DEDUP_REPEAT.clone());
+        if !o.reopen {
+            // Joins the open case: its deadlines run on, no new work order.
+            let accept_by = d.deadlines.accept_by;
+            d.deadlines = crate::Deadlines {
+                accept_by,
+                ..Default::default()
+            };
+            d.guidance = format!("同一来电人同一事项重复来电，已并入原工单{orig}继续办理。");
+        }
+    }
+    if o.escalate {
+        d.tags.push("escalation");
+    }
+    if let Some(cid) = &o.cluster_id {
+        d.dedup.cluster_id = cid.clone();
+        d.dedup.cluster_lead_case = o.cluster_lead_case.clone();
+        d.dedup.cluster_lead_unit = o
+            .cluster_lead_unit
+            .as_deref()
+            .unwrap_or_default()
+            .to_string();
+        d.dedup.cluster_size = o.cluster_size;
+        d.tags.push("cluster");
+        d.rule_ids.push(crate::ids::DEDUP_CLUSTER.clone());
+        // Art. 12(3): the first-receiving unit leads; this contact's unit co-handles.
+        if d.route == RouteKind::WorkOrder {
+            if let Some(lead) = &o.cluster_lead_unit {
+                if d.lead_unit.as_ref() != Some(lead) {
+                    if let Some(own) = d.lead_unit.take() {
+                        if !d.co_units.contains(&own) {
+                            d.co_units.push(own);
+                        }
+                    }
+                    d.lead_unit = Some(lead.clone());
+                }
+            }
+        }
+    }
+    if o.hotspot {
+        d.tags.push("hotspot");
+    }
+    if o.raise_special && d.priority == Priority::Normal {
+        d.priority = Priority::Special;
+        d.tags.push("special");
+        d.rule_ids.push(crate::ids::DEDUP_HOTSPOT_SPECIAL.clone());
+        let input = DeadlineInput {
+            received_at: d.received_at,
+            kind: d.kind,
+            origin: d.origin,
+            channel: d.channel,
+            priority: d.priority,
+            route: d.route,
+        };
+        let repeat_open = o.repeat_of.is_some() && !o.reopen;
+        if !repeat_open {
+            d.deadlines = deadlines::compute(calendar, &input, Scope::Route);
+        }
+    }
+}
+
+impl MatterRecord {
+    const VERSION: u8 = 1;
+
+    /// A compact binary form, stored next to the decision.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(160);
+        b.push(Self::VERSION);
+        b.extend_from_slice(&self.contact.to_le_bytes());
+        for i in self.idents {
+            b.extend_from_slice(&i.to_le_bytes());
+        }
+        b.extend_from_slice(&self.at.to_le_bytes());
+        b.extend_from_slice(&self.district.to_le_bytes());
+        b.extend_from_slice(&self.category.to_le_bytes());
+        b.push(u8::from(self.special_category));
+        let f = &self.features;
+        b.extend_from_slice(&f.matters.to_le_bytes());
+        for p in f.places {
+            b.extend_from_slice(&p.to_le_bytes());
+        }
+        b.extend_from_slice(&f.sketch.len.to_le_bytes());
+        for m in f.sketch.mins {
+            b.extend_from_slice(&m.to_le_bytes());
+        }
+        b.extend_from_slice(&self.case.date.to_le_bytes());
+        b.extend_from_slice(&self.case.hash.to_le_bytes());
+        let unit = self.lead_unit.as_deref().unwrap_or_default().as_bytes();
+        let n = unit.len().min(u16::MAX as usize);
+        b.extend_from_slice(&(n as u16).to_le_bytes());
+        b.extend_from_slice(&unit[..n]);
+        b
+    }
+
+    /// Reads [`to_bytes`](Self::to_bytes); `None` for anything else.
+    pub fn from_bytes(b: &[u8]) -> Option<MatterRecord> {
+        let mut r = Reader { b, at: 0 };
+        if r.u8()? != Self::VERSION {
+            return None;
+        }
+        let contact = r.u64()?;
+        let idents = [r.u64()?, r.u64()?, r.u64()?];
+        let at = r.u64()? as i64;
+        let district = r.u32()?;
+        let category = r.u32()?;
+        let special_category = r.u8()? != 0;
+        let matters = r.u64()?;
+        let places = [r.u32()?, r.u32()?, r.u32()?];
+        let len = r.u16()?;
+        let mut mins = [0u16; text::K];
+        for m in mins.iter_mut() {
+            *m = r.u16()?;
+        }
+        let case = CaseRef {
+            date: r.u32()?,
+            hash: r.u64()?,
+        };
+        let n = r.u16()? as usize;
+        let unit = std::str::from_utf8(r.take(n)?).ok()?;
+        Some(MatterRecord {
+            contact,
+            idents,
+            at,
+            district,
+            category,
+            special_category,
+            features: Features {
+                matters,
+                places,
+                sketch: text::Sketch { mins, len },
+            },
+            case,
+            lead_unit: (!unit.is_empty()).then(|| Arc::from(unit)),
+        })
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}

@@ -1,0 +1,565 @@
+//! What "the same matter" is made of, without word segmentation: the text is
+//! reduced to its matter-bearing characters (greetings, filler and function
+//! characters dropped; traditional characters simplified; full-width forms,
+//! case and Chinese numerals unified; punctuation, phone numbers and long
+//! digit runs dropped), cut into overlapping character bigrams, and sketched
+//! with MinHash (`K` 16-bit minima) so two texts' Jaccard similarity can be
+//! estimated from 2·K bytes each.
+//!
+//! Words that name the problem itself (停水, 没水, 断水 …) are taken out
+//! first by the [`Lexicon`] of matters (`router/data/matters.toml`) and
+//! become a bit set of matters; the sketch is of what remains — the place
+//! and the details — so that two phrasings of one problem at one place match
+//! and the same phrasing at two places does not.
+use crate::normalize::normalize_text;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use serde::Deserialize;
+
+/// The embedded matters lexicon.
+pub const EMBEDDED_MATTERS: &str = include_str!("../../data/matters.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MattersFile {
+    matter: Vec<MatterDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatterDef {
+    id: String,
+    words: Vec<String>,
+}
+
+/// A problem of the lexicon could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LexiconError {
+    #[error("matters file: {0}")]
+    Parse(String),
+    #[error("matters file: {0} matters, at most 64")]
+    TooMany(usize),
+    #[error("matters file: matter {0:?} has no words")]
+    Empty(String),
+    #[error("matters file: word {0:?} of {1:?} is less than two characters once simplified")]
+    Short(String, String),
+    #[error("matters file: automaton: {0}")]
+    Build(String),
+}
+
+/// Words naming a matter, compiled into one automaton.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    ac: AhoCorasick,
+    matter_of: Vec<u8>,
+    pub ids: Vec<String>,
+}
+
+impl Lexicon {
+    /// Matters in the lexicon.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    pub fn parse(text: &str) -> Result<Lexicon, LexiconError> {
+        let f: MattersFile =
+            toml::from_str(text).map_err(|e| LexiconError::Parse(e.to_string()))?;
+        if f.matter.len() > 64 {
+            return Err(LexiconError::TooMany(f.matter.len()));
+        }
+        let mut words = Vec::new();
+        let mut matter_of = Vec::new();
+        let mut ids = Vec::new();
+        for (i, m) in f.matter.iter().enumerate() {
+            if m.words.is_empty() {
+                return Err(LexiconError::Empty(m.id.clone()));
+            }
+            ids.push(m.id.clone());
+            for w in &m.words {
+                // Matched on matter text: simplified, numerals as digits.
+                let c: String = matter_chars_raw(w).into_iter().collect();
+                if c.chars().count() < 2 {
+                    return Err(LexiconError::Short(w.clone(), m.id.clone()));
+                }
+                words.push(c);
+                matter_of.push(i as u8);
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&words)
+            .map_err(|e| LexiconError::Build(e.to_string()))?;
+        Ok(Lexicon { ac, matter_of, ids })
+    }
+
+    pub fn embedded() -> Result<Lexicon, LexiconError> {
+        Lexicon::parse(EMBEDDED_MATTERS)
+    }
+
+    /// The matters named in `chars` (a bit each) and the rest of the text as
+    /// segments between the matter words.
+    pub fn split(&self, chars: &[char]) -> (u64, Vec<Vec<char>>) {
+        let s: String = chars.iter().collect();
+        let mut matters = 0u64;
+        let mut segs = Vec::new();
+        let mut last = 0;
+        for m in self.ac.find_iter(&s) {
+            if let Some(&i) = self.matter_of.get(m.pattern().as_usize()) {
+                matters |= 1 << i;
+            }
+            segs.push(s[last..m.start()].chars().collect());
+            last = m.end();
+        }
+        segs.push(s[last..].chars().collect());
+        (matters, segs)
+    }
+
+    /// A contact text's matters, places and the sketch of the rest.
+    pub fn features(&self, content: &str) -> Features {
+        let chars = matter_chars(content);
+        let (matters, segs) = self.split(&chars);
+        Features {
+            matters,
+            places: places(&segs),
+            sketch: sketch(&shingles_of(&segs)),
+        }
+    }
+}
+
+/// What matching compares of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    pub matters: u64,
+    /// Hashes of the places named (0 = none), at most [`PLACES`].
+    pub places: [u32; PLACES],
+    pub sketch: Sketch,
+}
+
+/// Places kept per text.
+pub const PLACES: usize = 3;
+
+/// Words that end a place name: a compound, a road, a company, a shop.
+const PLACE_SUFFIXES: &[&str] = &[
+    "小区",
+    "花园",
+    "华庭",
+    "名苑",
+    "家园",
+    "嘉园",
+    "雅苑",
+    "雅居",
+    "新区",
+    "新村",
+    "公寓",
+    "大厦",
+    "广场",
+    "社区",
+    "大道",
+    "国际",
+    "水岸",
+    "名都",
+    "公馆",
+    "天地",
+    "公司",
+    "工地",
+    "学校",
+    "医院",
+    "市场",
+    "超市",
+    "饭店",
+    "小馆",
+    "面馆",
+    "米粉店",
+    "火锅",
+    "烧烤",
+    "厂",
+    "店",
+    "路",
+    "街",
+    "巷",
+    "村",
+    "镇",
+    "乡",
+    "城",
+    "苑",
+    "湾",
+    "园",
+    "府",
+    "庭",
+    "港",
+];
+
+/// Characters before 路/街/城 … that make a common word, not a place (走路, 马路 …).
+fn not_a_place(prev: char) -> bool {
+    "走马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
+}
+
+/// Hashes of "two characters before a place suffix + the suffix": the
+/// stable end of a place name whatever precedes it.
+pub fn places(segs: &[Vec<char>]) -> [u32; PLACES] {
+    let mut out = [0u32; PLACES];
+    let mut n = 0;
+    for seg in segs {
+        let s: String = seg.iter().collect();
+        for suf in PLACE_SUFFIXES {
+            let mut from = 0;
+            while let Some(pos) = s[from..].find(suf) {
+                let at = from + pos;
+                from = at + suf.len();
+                let before: Vec<char> = s[..at].chars().collect();
+                let Some(&last) = before.last() else {
+                    continue;
+                };
+                if suf.chars().count() == 1 && not_a_place(last) {
+                    continue;
+                }
+                let prev = &before[before.len().saturating_sub(2)..];
+                let key: String = prev
+                    .iter()
+                    .chain(suf.chars().collect::<Vec<_>>().iter())
+                    .collect();
+                let h = (mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32).max(1);
+                if n < PLACES && !out[..n].contains(&h) {
+                    out[n] = h;
+                    n += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether two place sets are known and share a place (`Some(true)`),
+/// are known and share none (`Some(false)`), or one is unknown (`None`).
+pub fn same_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
+    if a[0] == 0 || b[0] == 0 {
+        return None;
+    }
+    Some(a.iter().any(|x| *x != 0 && b.contains(x)))
+}
+
+/// MinHash size: 24 values of 16 bits (48 bytes per sketch).
+pub const K: usize = 24;
+
+/// A text's sketch: the MinHash minima and how many distinct bigrams it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sketch {
+    pub mins: [u16; K],
+    pub len: u16,
+}
+
+/// Phrases that carry no matter: greetings, politeness, "I want to report",
+/// and the generic verbs every contact shares. Longest first.
+const FILLER: &[&str] = &[
+    "还是上次反映的",
+    "第二次打电话",
+    "之前打过电话",
+    "我之前打过",
+    "打过电话",
+    "上次反映",
+    "上周反映",
+    "又来反映",
+    "家里有老人",
+    "实在是等不起",
+    "等不起",
+    "安排人",
+    "尽快安排",
+    "什么时候",
+    "怎么回事",
+    "到现在",
+    "一直",
+    "没人管",
+    "不管",
+    "严重",
+    "影响",
+    "居民",
+    "生活",
+    "好几",
+    "很多",
+    "上次",
+    "之前",
+    "尽快",
+    "我想咨询一下",
+    "我想反映一下",
+    "我要反映一下",
+    "我想问一下",
+    "麻烦你们",
+    "麻烦您",
+    "相关部门",
+    "有关部门",
+    "尽快处理",
+    "尽快解决",
+    "帮忙处理",
+    "帮忙解决",
+    "希望能够",
+    "我要反映",
+    "我想反映",
+    "我要反应",
+    "我想反应",
+    "我要投诉",
+    "我想投诉",
+    "我要举报",
+    "我想举报",
+    "我想咨询",
+    "你好",
+    "您好",
+    "请问",
+    "麻烦",
+    "谢谢",
+    "感谢",
+    "反映",
+    "反应",
+    "投诉",
+    "举报",
+    "咨询",
+    "一下",
+    "那个",
+    "就是",
+    "然后",
+    "这边",
+    "我们",
+    "你们",
+    "他们",
+    "希望",
+    "处理",
+    "解决",
+    "问题",
+    "情况",
+    "现在",
+    "热线",
+    "政府",
+    "12345",
+];
+
+/// Function characters dropped after the filler phrases.
+fn is_stop(c: char) -> bool {
+    matches!(
+        c,
+        '的' | '了'
+            | '吗'
+            | '呢'
+            | '吧'
+            | '啊'
+            | '呀'
+            | '嗯'
+            | '哦'
+            | '喂'
+            | '哈'
+            | '是'
+            | '在'
+            | '我'
+            | '你'
+            | '您'
+            | '他'
+            | '她'
+            | '们'
+            | '有'
+            | '和'
+            | '也'
+            | '都'
+            | '就'
+            | '还'
+            | '很'
+            | '请'
+            | '要'
+            | '想'
+            | '这'
+            | '那'
+            | '个'
+            | '又'
+            | '再'
+            | '被'
+            | '把'
+            | '让'
+            | '给'
+            | '对'
+            | '从'
+            | '到'
+            | '得'
+            | '地'
+            | '着'
+            | '过'
+            | '么'
+            | '什'
+            | '怎'
+            | '为'
+            | '啥'
+            | '能'
+            | '会'
+            | '好'
+    )
+}
+
+fn numeral(c: char) -> Option<char> {
+    Some(match c {
+        '〇' | '零' => '0',
+        '一' => '1',
+        '二' | '两' => '2',
+        '三' => '3',
+        '四' => '4',
+        '五' => '5',
+        '六' => '6',
+        '七' => '7',
+        '八' => '8',
+        '九' => '9',
+        _ => return None,
+    })
+}
+
+/// The matter-bearing characters of a contact's text.
+pub fn matter_chars(content: &str) -> Vec<char> {
+    let mut s = fast2s::convert(&normalize_text(content));
+    for f in FILLER {
+        if s.contains(f) {
+            s = s.replace(f, " ");
+        }
+    }
+    chars_of(&s)
+}
+
+/// Simplified and unified characters, without dropping filler.
+fn matter_chars_raw(w: &str) -> Vec<char> {
+    chars_of(&fast2s::convert(&normalize_text(w)))
+}
+
+fn chars_of(s: &str) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(s.len() / 3 + 1);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut Vec<char>| {
+        // Up to 4 digits (a building, a day count) is matter; longer runs
+        // are phone numbers, ids and dates.
+        if digits.len() <= 4 {
+            out.extend(digits.chars());
+        }
+        digits.clear();
+    };
+    for c in s.chars() {
+        let c = numeral(c).unwrap_or(c);
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        flush(&mut digits, &mut out);
+        if c.is_alphanumeric() && !is_stop(c) {
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64 finalizer.
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Hashes of the distinct character bigrams (unigrams for a text of one or two characters).
+pub fn shingles(chars: &[char]) -> Vec<u64> {
+    shingles_of(std::slice::from_ref(&chars.to_vec()))
+}
+
+/// The same over segments: no bigram spans two segments.
+pub fn shingles_of(segs: &[Vec<char>]) -> Vec<u64> {
+    let total: usize = segs.iter().map(Vec::len).sum();
+    let mut v: Vec<u64> = Vec::with_capacity(total);
+    if total >= 3 {
+        for seg in segs {
+            if seg.len() == 1 {
+                v.push(mix(u64::from(seg[0] as u32)));
+            }
+            v.extend(
+                seg.windows(2)
+                    .map(|w| mix((u64::from(w[0] as u32) << 32) | u64::from(w[1] as u32))),
+            );
+        }
+    } else {
+        v.extend(segs.iter().flatten().map(|c| mix(u64::from(*c as u32))));
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The MinHash sketch of a set of shingle hashes.
+pub fn sketch(sh: &[u64]) -> Sketch {
+    let mut mins = [u16::MAX; K];
+    let mut full = [u64::MAX; K];
+    for &h in sh {
+        for (i, m) in full.iter_mut().enumerate() {
+            let v = mix(h ^ SEEDS[i]);
+            if v < *m {
+                *m = v;
+            }
+        }
+    }
+    for i in 0..K {
+        mins[i] = (full[i] >> 48) as u16;
+    }
+    Sketch {
+        mins,
+        len: u16::try_from(sh.len()).unwrap_or(u16::MAX),
+    }
+}
+
+const SEEDS: [u64; K] = {
+    let mut s = [0u64; K];
+    let mut i = 0;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while i < K {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        s[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    s
+};
+
+/// The sketch of a contact's whole text (no lexicon).
+pub fn sketch_text(content: &str) -> Sketch {
+    sketch(&shingles(&matter_chars(content)))
+}
+
+impl Sketch {
+    /// Estimated Jaccard similarity of the two bigram sets.
+    pub fn jaccard(&self, o: &Sketch) -> f64 {
+        if self.len == 0 || o.len == 0 {
+            return 0.0;
+        }
+        let same = self
+            .mins
+            .iter()
+            .zip(o.mins.iter())
+            .filter(|(a, b)| a == b)
+            .count();
+        same as f64 / K as f64
+    }
+
+    /// Estimated containment: shared bigrams over the smaller set's, which
+    /// does not punish a short "still the same outage" against a long first report.
+    pub fn containment(&self, o: &Sketch) -> f64 {
+        let j = self.jaccard(o);
+        let (a, b) = (f64::from(self.len), f64::from(o.len));
+        if a == 0.0 || b == 0.0 {
+            return 0.0;
+        }
+        let inter = j * (a + b) / (1.0 + j);
+        (inter / a.min(b)).min(1.0)
+    }
+
+    /// The similarity the matching uses: the larger of Jaccard and a
+    /// containment discounted for very short texts.
+    pub fn similarity(&self, o: &Sketch) -> f64 {
+        let short = f64::from(self.len.min(o.len));
+        // Containment of a 2-bigram text says little: weigh it by size.
+        let w = (short / 6.0).min(1.0);
+        self.jaccard(o).max(self.containment(o) * w)
+    }
+}

@@ -1,0 +1,457 @@
+//! Deduplication: repeats of one caller across channels, clusters of many
+//! callers, hotspots, escalation, the near-misses that must not match,
+//! bounded memory and a record format that rebuilds the same index.
+mod common;
+use chrono::Duration;
+use common::{at, router};
+use hotline_router::dedup::text::{Lexicon, EMBEDDED_MATTERS};
+use hotline_router::dedup::{self, Dedup, DedupConfig, DedupOutcome, DedupRules, MatterRecord};
+use hotline_router::{Caller, Channel, Contact, Decision, Instant, Location, Priority};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn index(cfg: DedupConfig) -> Dedup {
+    let rules = Arc::new(DedupRules::new(cfg, EMBEDDED_MATTERS).expect("embedded matters"));
+    Dedup::new(rules, router())
+}
+
+fn contact(id: &str, phone: &str, text: &str, district: &str, t: Instant) -> Contact {
+    Contact {
+        contact_id: id.into(),
+        channel: Some(Channel::Phone),
+        received_at: Some(t),
+        caller: Caller {
+            phone: phone.into(),
+            ..Default::default()
+        },
+        content: text.into(),
+        location: Location {
+            district_code: district.into(),
+            address: String::new(),
+        },
+        ..Default::default()
+    }
+}
+
+fn run(idx: &mut Dedup, c: &Contact) -> (Decision, DedupOutcome) {
+    let now = c.received_at.unwrap_or_default();
+    dedup::decide(router(), idx, c, now).expect("decided")
+}
+
+const T0: &str = "2026-11-02 09:00";
+
+#[test]
+fn same_caller_same_matter_is_a_repeat_and_escalates_once_at_three() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        "你好，我要反映锦绣华庭3号楼电梯坏了一个多星期，物业一直不修",
+        "还是上次反映的锦绣华庭电梯的事，到现在还没修好",
+        "锦繡華庭三號樓的電梯還是壞的，物業不管",
+        "第四次打电话了，锦绣华庭电梯故障一直没人修",
+        "锦绣华庭电梯还坏着",
+    ];
+    let mut first_case = String::new();
+    let mut escalations = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let c = contact(
+            &format!("r{i}"),
+            "13800138000",
+            text,
+            "510802",
+            t + Duration::days(i as i64 * 2),
+        );
+        let (d, o) = run(&mut idx, &c);
+        if i == 0 {
+            assert!(o.repeat_of.is_none());
+            first_case = d.case_id.clone();
+            continue;
+        }
+        assert_eq!(
+            o.repeat_of.as_deref(),
+            Some(first_case.as_str()),
+            "contact {i}: {text}"
+        );
+        assert_eq!(d.case_id, first_case, "a repeat joins the original case");
+        assert_eq!(d.dedup.repeat_count, i as u32);
+        assert!(
+            d.deadlines.complete_by.is_none(),
+            "the original case's deadlines run on"
+        );
+        assert!(d.tags.contains(&"repeat"));
+        escalations += u32::from(o.escalate);
+        assert_eq!(
+            o.escalate,
+            i == 3,
+            "escalation exactly when the count reaches 3"
+        );
+    }
+    assert_eq!(escalations, 1);
+}
+
+#[test]
+fn one_caller_on_phone_and_wechat_is_one_caller() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let mut a = contact(
+        "w1",
+        "13912345678",
+        "嘉陵花园停水一整天了，还没来水",
+        "510802",
+        t,
+    );
+    a.channel = Some(Channel::Wechat);
+    a.caller.wechat_openid = "oWX-abc".into();
+    let (d1, _) = run(&mut idx, &a);
+    // Later on WeChat with the openid only: linked through the first contact.
+    let mut b = contact(
+        "w2",
+        "",
+        "嘉陵花园还是没水，什么时候恢复供水",
+        "510802",
+        t + Duration::days(1),
+    );
+    b.channel = Some(Channel::Wechat);
+    b.caller.wechat_openid = "oWX-abc".into();
+    let (d2, o2) = run(&mut idx, &b);
+    assert_eq!(o2.repeat_of.as_deref(), Some(d1.case_id.as_str()));
+    assert_eq!(d2.case_id, d1.case_id);
+    // Another person's openid is another caller.
+    let mut c = b.clone();
+    c.contact_id = "w3".into();
+    c.caller.wechat_openid = "oWX-other".into();
+    let (_, o3) = run(&mut idx, &c);
+    assert!(o3.repeat_of.is_none());
+}
+
+#[test]
+fn a_closed_case_is_reopened_once() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let (d1, _) = run(
+        &mut idx,
+        &contact(
+            "c1",
+            "13800000001",
+            "南河路的路灯坏了好多天了，晚上一片漆黑",
+            "510802",
+            t,
+        ),
+    );
+    idx.case_event(&d1.case_id, true, (t + Duration::days(1)).timestamp());
+    let (d2, o2) = run(
+        &mut idx,
+        &contact(
+            "c2",
+            "13800000001",
+            "南河路路灯又不亮了",
+            "510802",
+            t + Duration::days(3),
+        ),
+    );
+    assert!(o2.reopen);
+    assert_eq!(d2.case_id, d1.case_id);
+    assert!(
+        d2.deadlines.complete_by.is_some(),
+        "a reopened case runs again"
+    );
+    let (_, o3) = run(
+        &mut idx,
+        &contact(
+            "c3",
+            "13800000001",
+            "南河路路灯还是不亮",
+            "510802",
+            t + Duration::days(4),
+        ),
+    );
+    assert!(!o3.reopen, "reopened already: now a repeat of an open case");
+    assert!(o3.repeat_of.is_some());
+}
+
+#[test]
+fn near_misses_of_one_caller_are_not_repeats() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    run(
+        &mut idx,
+        &contact(
+            "n1",
+            "13800000002",
+            "锦绣华庭停水了，到现在还没来水",
+            "510802",
+            t,
+        ),
+    );
+    // Same place, another problem.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "n2",
+            "13800000002",
+            "锦绣华庭门口的垃圾堆了好几天没人清运",
+            "510802",
+            t + Duration::days(1),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "same place, different problem");
+    // Same problem, another district.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "n3",
+            "13800000002",
+            "锦绣华庭停水了，到现在还没来水",
+            "510811",
+            t + Duration::days(2),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "same problem, other district");
+    // Past the 30-day window.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "n4",
+            "13800000002",
+            "锦绣华庭又停水了",
+            "510802",
+            t + Duration::days(31),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "past 30 days");
+}
+
+#[test]
+fn many_callers_on_one_matter_cluster_under_the_first_case_and_unit() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        "我要投诉宏达建筑公司拖欠农民工工资三个月了",
+        "宏达建筑公司欠薪，十几个工人的工资都没有发",
+        "您好，我在宏达建筑公司干活，工资拖了好几个月不发",
+    ];
+    let mut lead = None;
+    for (i, text) in texts.iter().enumerate() {
+        let c = contact(
+            &format!("k{i}"),
+            &format!("1370000000{i}"),
+            text,
+            "510802",
+            t + Duration::hours(i as i64 * 5),
+        );
+        let (d, o) = run(&mut idx, &c);
+        match &lead {
+            None => {
+                assert!(o.cluster_id.is_none(), "one caller is not a cluster");
+                lead = Some((d.case_id.clone(), d.lead_unit.clone()));
+            }
+            Some((case, unit)) => {
+                assert_eq!(o.cluster_lead_case, *case, "{text}");
+                assert_eq!(o.cluster_size, i as u32 + 1);
+                assert_eq!(
+                    d.dedup.cluster_lead_unit,
+                    unit.as_deref().unwrap_or_default()
+                );
+                assert_eq!(d.lead_unit, *unit, "the first-receiving unit leads");
+                assert_ne!(d.case_id, *case, "each caller keeps a case of their own");
+            }
+        }
+    }
+    // Near-misses: another company, the same company in another district,
+    // and the same company after the 72 h window.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "k7",
+            "13700000007",
+            "华兴劳务公司拖欠工资两个月",
+            "510802",
+            t + Duration::hours(20),
+        ),
+    );
+    assert!(o.cluster_id.is_none(), "another company");
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "k8",
+            "13700000008",
+            "宏达建筑公司拖欠工资",
+            "510811",
+            t + Duration::hours(21),
+        ),
+    );
+    assert!(o.cluster_id.is_none(), "another district");
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "k9",
+            "13700000009",
+            "宏达建筑公司拖欠工资",
+            "510802",
+            t + Duration::hours(10 + 73),
+        ),
+    );
+    assert!(
+        o.cluster_id.is_none(),
+        "72 h after the last contact of the cluster"
+    );
+}
+
+#[test]
+fn ten_contacts_in_an_hour_are_a_hotspot_raised_once_and_an_outage_becomes_special() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        "东坝新区停水了",
+        "东坝新区从早上开始停水，到现在还没来水",
+        "我家住东坝新区，没水了",
+        "东坝新区整个小区都没有水",
+    ];
+    let mut hot = 0;
+    for i in 0..12 {
+        let c = contact(
+            &format!("h{i}"),
+            &format!("1360000{i:04}"),
+            texts[i % texts.len()],
+            "510802",
+            t + Duration::minutes(i as i64 * 5),
+        );
+        let (d, o) = run(&mut idx, &c);
+        hot += u32::from(o.hotspot);
+        if i == 9 {
+            assert!(o.hotspot, "the tenth contact within the hour");
+        }
+        if i >= 9 {
+            assert_eq!(
+                d.priority,
+                Priority::Special,
+                "an outage hotspot is a special matter: {} {:?}",
+                d.category,
+                d.route
+            );
+            assert!(d.deadlines.notify_by.is_some() && d.deadlines.first_feedback_by.is_some());
+        } else {
+            assert_eq!(d.priority, Priority::Normal, "contact {i}");
+        }
+    }
+    assert_eq!(hot, 1);
+}
+
+#[test]
+fn a_replayed_contact_changes_nothing() {
+    let mut idx = index(DedupConfig::default());
+    let c = contact("same", "13800000003", "凤凰城电梯坏了", "510802", at(T0));
+    let (d1, o1) = run(&mut idx, &c);
+    let (d2, o2) = run(&mut idx, &c);
+    assert!(!o1.replay && o2.replay);
+    assert_eq!(d1.case_id, d2.case_id);
+    assert!(o2.repeat_of.is_none(), "not a repeat of itself");
+}
+
+#[test]
+fn memory_is_bounded_with_evictions_counted() {
+    let mut idx = index(DedupConfig {
+        max_callers: 100,
+        ..Default::default()
+    });
+    let t = at(T0);
+    for i in 0..150 {
+        let c = contact(
+            &format!("b{i}"),
+            &format!("1350000{i:04}"),
+            "滨江名苑楼上漏水",
+            "510802",
+            t + Duration::minutes(i),
+        );
+        run(&mut idx, &c);
+    }
+    let s = idx.stats();
+    assert_eq!(s.callers, 100);
+    assert_eq!(s.evicted_callers, 50);
+    // And everything older than 30 days is forgotten.
+    let c = contact(
+        "late",
+        "13500009999",
+        "滨江名苑楼上漏水",
+        "510802",
+        t + Duration::days(40),
+    );
+    run(&mut idx, &c);
+    assert_eq!(idx.stats().callers, 1);
+}
+
+#[test]
+fn traditional_filler_and_numerals_do_not_change_the_matter() {
+    let lex = Lexicon::embedded().expect("lexicon");
+    let a = lex.features("锦绣华庭3号楼电梯坏了");
+    let b = lex.features("你好，我想反映一下，錦繡華庭三號樓電梯壞了，谢谢");
+    assert_eq!(a.matters, b.matters);
+    assert_eq!(a.places, b.places);
+    assert!(
+        a.sketch.similarity(&b.sketch) > 0.9,
+        "{}",
+        a.sketch.similarity(&b.sketch)
+    );
+}
+
+fn records(n: usize) -> Vec<MatterRecord> {
+    let rules = DedupRules::embedded(DedupConfig::default()).expect("rules");
+    let texts = [
+        "锦绣华庭停水了",
+        "锦绣华庭还是没水",
+        "南河路路灯不亮",
+        "宏达建筑公司拖欠工资",
+        "凤凰城电梯坏了",
+    ];
+    (0..n)
+        .filter_map(|i| {
+            let c = contact(
+                &format!("p{i}"),
+                &format!("1330000{:04}", i % 7),
+                texts[i % 5],
+                "510802",
+                at(T0) + Duration::hours(i as i64),
+            );
+            let d = hotline_router::decide(router(), &c, c.received_at.unwrap_or_default()).ok()?;
+            dedup::record(router(), &rules, &c, &d)
+        })
+        .collect()
+}
+
+#[test]
+fn stored_records_rebuild_the_same_index() {
+    let rs = records(60);
+    assert_eq!(rs.len(), 60);
+    let mut a = index(DedupConfig::default());
+    let mut b = index(DedupConfig::default());
+    for r in &rs {
+        let back = MatterRecord::from_bytes(&r.to_bytes()).expect("round trip");
+        assert_eq!(&back, r);
+        assert_eq!(a.apply(r), b.apply(&back));
+    }
+    assert_eq!(a.stats(), b.stats());
+    assert!(MatterRecord::from_bytes(b"\x02garbage").is_none());
+    assert!(MatterRecord::from_bytes(&rs[0].to_bytes()[..20]).is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// Whatever the records (times anywhere, any bytes), applying never panics.
+    #[test]
+    fn apply_never_panics(xs in proptest::collection::vec((any::<u64>(), 0u64..4, any::<i64>(), 0u32..3, any::<u64>(), proptest::collection::vec(any::<u16>(), 24), 0u16..40), 1..40)) {
+        let mut idx = index(DedupConfig::default());
+        let base = records(1).remove(0);
+        for (contact, ident, at, district, matters, mins, len) in xs {
+            let mut r = base.clone();
+            r.contact = contact;
+            r.idents = [ident, 0, ident.wrapping_mul(7)];
+            r.at = at / 4;
+            r.district = district;
+            r.features.matters = matters;
+            r.features.sketch.mins.copy_from_slice(&mins);
+            r.features.sketch.len = len;
+            let _ = idx.apply(&r);
+            let _ = MatterRecord::from_bytes(&r.to_bytes()[..(contact % 150) as usize % r.to_bytes().len()]);
+        }
+    }
+}
