@@ -1,5 +1,6 @@
 //! `hotline-bench`: realistic synthetic hotline traffic (seeded, reproducible)
 //! for tests, benchmarks and the load generator.
+pub mod dedup_bench;
 pub mod dedup_eval;
 pub mod grpc;
 pub mod kafka;

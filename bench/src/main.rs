@@ -71,6 +71,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Dedup throughput on one core with a large index, and bytes per
+    /// indexed contact, against a HashMap insert baseline.
+    Dedup {
+        #[arg(long, default_value_t = 1_000_000)]
+        indexed: usize,
+        #[arg(long, default_value_t = 200_000)]
+        measured: usize,
+        #[arg(long, default_value_t = 500_000)]
+        callers: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print N synthetic contacts as JSON lines (protobuf JSON mapping).
     Gen {
         #[arg(long, default_value_t = 1000)]
@@ -159,6 +171,20 @@ fn main() -> anyhow::Result<()> {
                     "pairs": {"repeat": r.repeat, "cluster": r.cluster},
                 })
                 .to_string()
+            } else {
+                r.summary()
+            };
+            writeln!(std::io::stdout(), "{text}")?;
+        }
+        Cmd::Dedup {
+            indexed,
+            measured,
+            callers,
+            json,
+        } => {
+            let r = hotline_bench::dedup_bench::run(indexed, measured, callers)?;
+            let text = if json {
+                serde_json::to_string_pretty(&r)?
             } else {
                 r.summary()
             };

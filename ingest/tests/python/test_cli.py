@@ -115,3 +115,25 @@ def test_check_config_reports_every_error(hotlined, tmp_path):
         assert needle in err, err
     ok = run(hotlined, "check-config")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_dedup_eval_json_meets_the_targets_on_the_committed_set(hotline_bench):
+    import json
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[3]
+    out = run(hotline_bench, "dedup-eval", str(root / "bench" / "data" / "dedup" / "labeled.jsonl"), "--json")
+    r = json.loads(out.stdout)
+    for what in ("repeat", "cluster"):
+        assert set(r[what]) >= {"precision", "recall", "f1"}
+        assert r[what]["precision"] >= 0.95, r
+        assert r[what]["recall"] >= 0.90, r
+    assert r["pairs"]["cluster"]["true_pairs"] > 1000
+
+
+def test_dedup_eval_reports_a_bad_line(hotline_bench, tmp_path):
+    import subprocess
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"contact": {"contactId": "a"}}\nnot json\n')
+    p = subprocess.run([hotline_bench, "dedup-eval", str(f)], capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "line" in p.stderr

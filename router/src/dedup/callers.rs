@@ -221,6 +221,11 @@ impl Callers {
             self.evicted_entries += 1;
         }
         self.expiry.push_back((e.at, slot, c.generation));
+        // Most callers call once or twice: grow one at a time (a Vec's
+        // default first step would reserve four entries).
+        if c.entries.len() == c.entries.capacity() {
+            c.entries.reserve_exact(1 + c.entries.len() / 2);
+        }
         c.entries.push(e);
     }
 

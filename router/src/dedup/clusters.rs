@@ -20,30 +20,31 @@ pub struct Cluster {
     pub lead_unit: Option<Arc<str>>,
     /// Features and category of the representatives.
     pub reps: Vec<(Features, u32)>,
-    /// Every place its members named (at most [`PLACES`]).
-    pub places: [u32; PLACES],
     pub size: u32,
     /// Distinct callers (caller slots; at most 64 remembered).
     pub callers: Vec<u32>,
-    pub last_at: i64,
     /// Times of the latest contacts, at most `hotspot_size`.
     pub recent: Vec<i64>,
     pub hot: bool,
 }
 
-/// Every live cluster, by (district, category).
-#[derive(Debug, Default)]
-pub struct Clusters {
-    buckets: HashMap<(u32, u32), Vec<Cluster>>,
-    pub max_per_bucket: usize,
-    pub evicted: u64,
-    live: usize,
+/// What a scan for candidates reads of a cluster, kept apart from the rest
+/// so a bucket of hundreds of clusters is scanned in a few cache lines each.
+#[derive(Debug, Clone, Copy)]
+pub struct Head {
+    pub last_at: i64,
+    /// Every matter its members named.
+    pub matters: u64,
+    /// Every place its members named (at most [`PLACES`]).
+    pub places: [u32; PLACES],
 }
 
-impl Cluster {
-    /// Adds the places of a member.
-    pub fn add_places(&mut self, p: &[u32; PLACES]) {
-        for x in p.iter().filter(|x| **x != 0) {
+impl Head {
+    /// Adds what a member named.
+    pub fn add(&mut self, at: i64, f: &Features) {
+        self.last_at = self.last_at.max(at);
+        self.matters |= f.matters;
+        for x in f.places.iter().filter(|x| **x != 0) {
             if self.places.contains(x) {
                 continue;
             }
@@ -52,6 +53,38 @@ impl Cluster {
             }
         }
     }
+}
+
+/// The clusters of one district.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    pub heads: Vec<Head>,
+    pub items: Vec<Cluster>,
+}
+
+impl Bucket {
+    fn retain_live(&mut self, cutoff: i64) -> usize {
+        let before = self.heads.len();
+        let mut i = 0;
+        while i < self.heads.len() {
+            if self.heads[i].last_at > cutoff {
+                i += 1;
+            } else {
+                self.heads.swap_remove(i);
+                self.items.swap_remove(i);
+            }
+        }
+        before - self.heads.len()
+    }
+}
+
+/// Every live cluster, by district.
+#[derive(Debug, Default)]
+pub struct Clusters {
+    buckets: HashMap<(u32, u32), Bucket>,
+    pub max_per_bucket: usize,
+    pub evicted: u64,
+    live: usize,
 }
 
 impl Clusters {
@@ -70,27 +103,30 @@ impl Clusters {
         self.live == 0
     }
 
-    /// The live clusters of a bucket, dropping those idle since `cutoff`.
-    pub fn bucket(&mut self, key: (u32, u32), cutoff: i64) -> &mut Vec<Cluster> {
-        let b = self.buckets.entry(key).or_default();
-        let before = b.len();
-        b.retain(|c| c.last_at > cutoff);
-        self.live -= before - b.len();
-        b
+    /// The clusters of a bucket (callers skip those idle past the window;
+    /// they are dropped by [`expire`](Self::expire) and [`insert`](Self::insert)).
+    pub fn bucket(&mut self, key: (u32, u32)) -> &mut Bucket {
+        self.buckets.entry(key).or_default()
     }
 
-    /// Adds a new cluster to a bucket, evicting the one idle longest when full.
-    pub fn insert(&mut self, key: (u32, u32), c: Cluster) {
+    /// Adds a new cluster to a bucket; when the bucket is full, drops those
+    /// idle since `cutoff`, then if still full the one idle longest (counted).
+    pub fn insert(&mut self, key: (u32, u32), cutoff: i64, head: Head, c: Cluster) {
         let max = self.max_per_bucket.max(1);
         let b = self.buckets.entry(key).or_default();
-        if b.len() >= max {
-            if let Some((i, _)) = b.iter().enumerate().min_by_key(|(_, c)| c.last_at) {
-                b.swap_remove(i);
+        if b.heads.len() >= max {
+            self.live -= b.retain_live(cutoff);
+        }
+        if b.heads.len() >= max {
+            if let Some((i, _)) = b.heads.iter().enumerate().min_by_key(|(_, h)| h.last_at) {
+                b.heads.swap_remove(i);
+                b.items.swap_remove(i);
                 self.evicted += 1;
                 self.live -= 1;
             }
         }
-        b.push(c);
+        b.heads.push(head);
+        b.items.push(c);
         self.live += 1;
     }
 
@@ -98,10 +134,8 @@ impl Clusters {
     pub fn expire(&mut self, cutoff: i64) {
         let mut dropped = 0;
         self.buckets.retain(|_, b| {
-            let before = b.len();
-            b.retain(|c| c.last_at > cutoff);
-            dropped += before - b.len();
-            !b.is_empty()
+            dropped += b.retain_live(cutoff);
+            !b.heads.is_empty()
         });
         self.live -= dropped;
     }

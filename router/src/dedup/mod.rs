@@ -20,7 +20,7 @@ use crate::model::{Contact, Decision, Priority, RouteKind};
 use crate::normalize::normalize_phone;
 use crate::router::Router;
 use callers::{Callers, CaseRef, Entry};
-use clusters::{Cluster, Clusters, REPS};
+use clusters::{Cluster, Clusters, Head, REPS};
 use std::sync::Arc;
 use text::{Features, Lexicon, LexiconError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -88,13 +88,23 @@ impl Default for DedupConfig {
 pub struct DedupRules {
     pub cfg: DedupConfig,
     pub lexicon: Lexicon,
+    /// The lexicon matters named in `special_on_hotspot`, as a bit set.
+    special_matters: u64,
 }
 
 impl DedupRules {
     pub fn new(cfg: DedupConfig, matters: &str) -> Result<DedupRules, LexiconError> {
+        let lexicon = Lexicon::parse(matters)?;
+        let special_matters = lexicon
+            .ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| cfg.special_on_hotspot.contains(id))
+            .fold(0u64, |m, (i, _)| m | (1 << i));
         Ok(DedupRules {
             cfg,
-            lexicon: Lexicon::parse(matters)?,
+            lexicon,
+            special_matters,
         })
     }
 
@@ -115,24 +125,25 @@ impl DedupRules {
         threshold: f64,
     ) -> Option<f64> {
         let ((fa, acat), (fb, bcat)) = (a, b);
-        let sim = fa.sketch.similarity(&fb.sketch);
         let place = text::same_place(&fa.places, &fb.places);
         if place == Some(false) {
             return None;
         }
         if fa.matters & fb.matters != 0 {
             if place == Some(true) {
-                return Some(2.0 + sim);
+                return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
             if fa.sketch.len < 2 || fb.sketch.len < 2 {
                 return Some(1.0);
             }
+            let sim = fa.sketch.similarity(&fb.sketch);
             return (sim >= threshold).then_some(1.0 + sim);
         }
-        if fa.matters != 0 && fb.matters != 0 {
+        if (fa.matters != 0 && fb.matters != 0) || acat != bcat {
             return None;
         }
-        (acat == bcat && sim >= self.cfg.text_similarity).then_some(sim)
+        let sim = fa.sketch.similarity(&fb.sketch);
+        (sim >= self.cfg.text_similarity).then_some(sim)
     }
 }
 
@@ -229,15 +240,8 @@ pub fn record(
             (xxh3_64(district.as_bytes()) as u32).max(1)
         },
         category: xxh3_64(d.category.as_bytes()) as u32,
-        special_category: cfg.special_on_hotspot.iter().any(|c| {
-            **c == *d.category
-                || rules
-                    .lexicon
-                    .ids
-                    .iter()
-                    .position(|id| id == c)
-                    .is_some_and(|i| features.matters & (1 << i) != 0)
-        }),
+        special_category: features.matters & rules.special_matters != 0
+            || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
         features,
         case: CaseRef::parse(case_prefix, &d.case_id)?,
         lead_unit: d.lead_unit.clone(),
@@ -411,15 +415,20 @@ impl Dedup {
         // By district: the category is a coarse, sometimes wrong, proxy of the
         // matter; the matters lexicon and the text decide.
         let key = (r.district, 0);
-        let bucket = self
-            .clusters
-            .bucket(key, r.at.saturating_sub(cfg.cluster_window_secs));
+        let cutoff = r.at.saturating_sub(cfg.cluster_window_secs);
+        let bucket = self.clusters.bucket(key);
+        let rm = r.features.matters;
         let best = bucket
-            .iter_mut()
-            // A cluster at another place is another matter.
-            .filter(|c| text::same_place(&c.places, &r.features.places) != Some(false))
-            .filter_map(|c| {
-                c.reps
+            .heads
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.last_at > cutoff)
+            // A cluster on other matters, or at another place, is another matter.
+            .filter(|(_, h)| rm == 0 || h.matters == 0 || h.matters & rm != 0)
+            .filter(|(_, h)| text::same_place(&h.places, &r.features.places) != Some(false))
+            .filter_map(|(i, _)| {
+                bucket.items[i]
+                    .reps
                     .iter()
                     .filter_map(|(f, cat)| {
                         rules.same_matter(
@@ -429,30 +438,34 @@ impl Dedup {
                         )
                     })
                     .reduce(f64::max)
-                    .map(|s| (s, c))
+                    .map(|s| (s, i))
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, c)| c);
-        let Some(c) = best else {
+            .map(|(_, i)| i);
+        let Some(i) = best else {
             self.clusters.insert(
                 key,
+                cutoff,
+                Head {
+                    last_at: r.at,
+                    matters: r.features.matters,
+                    places: r.features.places,
+                },
                 Cluster {
                     lead_case: case,
                     lead_unit: r.lead_unit.clone(),
                     reps: vec![(r.features, r.category)],
-                    places: r.features.places,
                     size: 1,
                     callers: vec![slot],
-                    last_at: r.at,
                     recent: vec![r.at],
                     hot: false,
                 },
             );
             return;
         };
+        bucket.heads[i].add(r.at, &r.features);
+        let c = &mut bucket.items[i];
         c.size += 1;
-        c.add_places(&r.features.places);
-        c.last_at = c.last_at.max(r.at);
         if !c.callers.contains(&slot) && c.callers.len() < 64 {
             c.callers.push(slot);
         }

@@ -11,7 +11,6 @@
 //! become a bit set of matters; the sketch is of what remains — the place
 //! and the details — so that two phrasings of one problem at one place match
 //! and the same phrasing at two places does not.
-use crate::normalize::normalize_text;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Deserialize;
 
@@ -200,31 +199,32 @@ fn not_a_place(prev: char) -> bool {
 /// stable end of a place name whatever precedes it.
 pub fn places(segs: &[Vec<char>]) -> [u32; PLACES] {
     let mut out = [0u32; PLACES];
+    let Some(ac) = &*PLACE_AC else {
+        return out;
+    };
     let mut n = 0;
     for seg in segs {
         let s: String = seg.iter().collect();
-        for suf in PLACE_SUFFIXES {
-            let mut from = 0;
-            while let Some(pos) = s[from..].find(suf) {
-                let at = from + pos;
-                from = at + suf.len();
-                let before: Vec<char> = s[..at].chars().collect();
-                let Some(&last) = before.last() else {
-                    continue;
-                };
-                if suf.chars().count() == 1 && not_a_place(last) {
-                    continue;
-                }
-                let prev = &before[before.len().saturating_sub(2)..];
-                let key: String = prev
-                    .iter()
-                    .chain(suf.chars().collect::<Vec<_>>().iter())
-                    .collect();
-                let h = (mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32).max(1);
-                if n < PLACES && !out[..n].contains(&h) {
-                    out[n] = h;
-                    n += 1;
-                }
+        for m in ac.find_iter(&s) {
+            let before = &s[..m.start()];
+            let mut prev = before.chars().rev();
+            let (Some(p1), p2) = (prev.next(), prev.next()) else {
+                continue;
+            };
+            let suf = &s[m.start()..m.end()];
+            if suf.chars().count() == 1 && not_a_place(p1) {
+                continue;
+            }
+            let mut key = String::with_capacity(16);
+            if let Some(p2) = p2 {
+                key.push(p2);
+            }
+            key.push(p1);
+            key.push_str(suf);
+            let h = (mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32).max(1);
+            if n < PLACES && !out[..n].contains(&h) {
+                out[n] = h;
+                n += 1;
             }
         }
     }
@@ -240,8 +240,8 @@ pub fn same_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
     Some(a.iter().any(|x| *x != 0 && b.contains(x)))
 }
 
-/// MinHash size: 24 values of 16 bits (48 bytes per sketch).
-pub const K: usize = 24;
+/// MinHash size: 16 values of 16 bits (32 bytes per sketch).
+pub const K: usize = 16;
 
 /// A text's sketch: the MinHash minima and how many distinct bigrams it had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -410,18 +410,52 @@ fn numeral(c: char) -> Option<char> {
 
 /// The matter-bearing characters of a contact's text.
 pub fn matter_chars(content: &str) -> Vec<char> {
-    let mut s = fast2s::convert(&normalize_text(content));
-    for f in FILLER {
-        if s.contains(f) {
-            s = s.replace(f, " ");
-        }
+    let s = fast2s::convert(&fold_width(content));
+    match &*FILLER_AC {
+        Some(ac) => chars_of(&ac.replace_all(&s, &vec![" "; FILLER.len()])),
+        None => chars_of(&s),
     }
-    chars_of(&s)
 }
+
+/// One automaton over the filler phrases (built once).
+static FILLER_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(FILLER)
+        .ok()
+});
+
+/// One automaton over the place suffixes (built once).
+static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(PLACE_SUFFIXES)
+        .ok()
+});
 
 /// Simplified and unified characters, without dropping filler.
 fn matter_chars_raw(w: &str) -> Vec<char> {
-    chars_of(&fast2s::convert(&normalize_text(w)))
+    chars_of(&fast2s::convert(&fold_width(w)))
+}
+
+/// Letters, digits and ideographs; the common cases without Unicode tables.
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || (!c.is_ascii() && c.is_alphanumeric())
+}
+
+/// Full-width ASCII to ASCII, ASCII lower case: what NFKC does to the
+/// characters matching cares about, without its tables.
+fn fold_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 fn chars_of(s: &str) -> Vec<char> {
@@ -442,7 +476,7 @@ fn chars_of(s: &str) -> Vec<char> {
             continue;
         }
         flush(&mut digits, &mut out);
-        if c.is_alphanumeric() && !is_stop(c) {
+        if is_word_char(c) && !is_stop(c) {
             out.push(c);
         }
     }
@@ -491,8 +525,10 @@ pub fn sketch(sh: &[u64]) -> Sketch {
     let mut mins = [u16::MAX; K];
     let mut full = [u64::MAX; K];
     for &h in sh {
-        for (i, m) in full.iter_mut().enumerate() {
-            let v = mix(h ^ SEEDS[i]);
+        // `h` is already well mixed: one multiply by an odd seed and a
+        // rotation per permutation is enough.
+        for (m, seed) in full.iter_mut().zip(SEEDS.iter()) {
+            let v = (h ^ seed).wrapping_mul(seed | 1).rotate_left(29);
             if v < *m {
                 *m = v;
             }
