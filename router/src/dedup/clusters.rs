@@ -37,6 +37,8 @@ pub struct Head {
     pub matters: u64,
     /// Every place its members named (at most [`PLACES`]).
     pub places: [u32; PLACES],
+    /// The lead's category.
+    pub category: u32,
 }
 
 impl Head {

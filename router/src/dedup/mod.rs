@@ -139,11 +139,23 @@ impl DedupRules {
             let sim = fa.sketch.similarity(&fb.sketch);
             return (sim >= threshold).then_some(1.0 + sim);
         }
-        if (fa.matters != 0 && fb.matters != 0) || acat != bcat {
+        if fa.matters != 0 && fb.matters != 0 {
             return None;
         }
-        let sim = fa.sketch.similarity(&fb.sketch);
-        (sim >= self.cfg.text_similarity).then_some(sim)
+        // One text names no known matter: the same place and category, or
+        // the same place and a similar rest, or a very similar whole.
+        match (place == Some(true), acat == bcat) {
+            (true, true) => Some(1.5),
+            (true, false) => {
+                let sim = fa.sketch.similarity(&fb.sketch);
+                (sim >= 2.0 * threshold).then_some(1.0 + sim)
+            }
+            (false, true) => {
+                let sim = fa.sketch.similarity(&fb.sketch);
+                (sim >= self.cfg.text_similarity).then_some(sim)
+            }
+            (false, false) => None,
+        }
     }
 }
 
@@ -194,12 +206,16 @@ fn keyed(secret: &[u8; 32], key: &str) -> u64 {
     u64::from_le_bytes(b).max(1)
 }
 
-/// Routes whose contacts are matters the hotline follows up (not refusals,
-/// emergency or sub-center transfers).
+/// Routes whose contacts are matters the hotline records and follows:
+/// not refusals, nor sub-center transfers (another hotline's cases).
+/// Emergency transfers count: ten calls about one gas smell are a hotspot.
 pub fn eligible(route: RouteKind) -> bool {
     matches!(
         route,
-        RouteKind::WorkOrder | RouteKind::UtilityLinkage | RouteKind::DirectAnswer
+        RouteKind::WorkOrder
+            | RouteKind::UtilityLinkage
+            | RouteKind::DirectAnswer
+            | RouteKind::EmergencyTransfer
     )
 }
 
@@ -423,9 +439,16 @@ impl Dedup {
             .iter()
             .enumerate()
             .filter(|(_, h)| h.last_at > cutoff)
-            // A cluster on other matters, or at another place, is another matter.
-            .filter(|(_, h)| rm == 0 || h.matters == 0 || h.matters & rm != 0)
-            .filter(|(_, h)| text::same_place(&h.places, &r.features.places) != Some(false))
+            // Candidates (see `same_matter`): a common matter, or — where one
+            // side names none — the same category or the same place; never
+            // another place.
+            .filter(|(_, h)| {
+                let place = text::same_place(&h.places, &r.features.places);
+                place != Some(false)
+                    && (h.matters & rm != 0
+                        || ((rm == 0 || h.matters == 0)
+                            && (h.category == r.category || place == Some(true))))
+            })
             .filter_map(|(i, _)| {
                 bucket.items[i]
                     .reps
@@ -450,6 +473,7 @@ impl Dedup {
                     last_at: r.at,
                     matters: r.features.matters,
                     places: r.features.places,
+                    category: r.category,
                 },
                 Cluster {
                     lead_case: case,
@@ -542,7 +566,10 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
                 accept_by,
                 ..Default::default()
             };
-            d.guidance = format!("同一来电人同一事项重复来电，已并入原工单{orig}继续办理。");
+            // An emergency or utility transfer keeps its own guidance.
+            if d.route == RouteKind::WorkOrder {
+                d.guidance = format!("同一来电人同一事项重复来电，已并入原工单{orig}继续办理。");
+            }
         }
     }
     if o.escalate {

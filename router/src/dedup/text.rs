@@ -78,7 +78,7 @@ impl Lexicon {
             ids.push(m.id.clone());
             for w in &m.words {
                 // Matched on matter text: simplified, numerals as digits.
-                let c: String = matter_chars_raw(w).into_iter().collect();
+                let c = matter_chars_raw(w);
                 if c.chars().count() < 2 {
                     return Err(LexiconError::Short(w.clone(), m.id.clone()));
                 }
@@ -99,26 +99,25 @@ impl Lexicon {
 
     /// The matters named in `chars` (a bit each) and the rest of the text as
     /// segments between the matter words.
-    pub fn split(&self, chars: &[char]) -> (u64, Vec<Vec<char>>) {
-        let s: String = chars.iter().collect();
+    pub fn split<'a>(&self, s: &'a str) -> (u64, Vec<&'a str>) {
         let mut matters = 0u64;
         let mut segs = Vec::new();
         let mut last = 0;
-        for m in self.ac.find_iter(&s) {
+        for m in self.ac.find_iter(s) {
             if let Some(&i) = self.matter_of.get(m.pattern().as_usize()) {
                 matters |= 1 << i;
             }
-            segs.push(s[last..m.start()].chars().collect());
+            segs.push(&s[last..m.start()]);
             last = m.end();
         }
-        segs.push(s[last..].chars().collect());
+        segs.push(&s[last..]);
         (matters, segs)
     }
 
     /// A contact text's matters, places and the sketch of the rest.
     pub fn features(&self, content: &str) -> Features {
-        let chars = matter_chars(content);
-        let (matters, segs) = self.split(&chars);
+        let text = matter_chars(content);
+        let (matters, segs) = self.split(&text);
         Features {
             matters,
             places: places(&segs),
@@ -173,6 +172,17 @@ const PLACE_SUFFIXES: &[&str] = &[
     "米粉店",
     "火锅",
     "烧烤",
+    "小学",
+    "中学",
+    "大学",
+    "幼儿园",
+    "卫生院",
+    "诊所",
+    "银行",
+    "车站",
+    "公园",
+    "酒店",
+    "宾馆",
     "厂",
     "店",
     "路",
@@ -197,15 +207,14 @@ fn not_a_place(prev: char) -> bool {
 
 /// Hashes of "two characters before a place suffix + the suffix": the
 /// stable end of a place name whatever precedes it.
-pub fn places(segs: &[Vec<char>]) -> [u32; PLACES] {
+pub fn places(segs: &[&str]) -> [u32; PLACES] {
     let mut out = [0u32; PLACES];
     let Some(ac) = &*PLACE_AC else {
         return out;
     };
     let mut n = 0;
-    for seg in segs {
-        let s: String = seg.iter().collect();
-        for m in ac.find_iter(&s) {
+    for s in segs {
+        for m in ac.find_iter(s) {
             let before = &s[..m.start()];
             let mut prev = before.chars().rev();
             let (Some(p1), p2) = (prev.next(), prev.next()) else {
@@ -409,7 +418,7 @@ fn numeral(c: char) -> Option<char> {
 }
 
 /// The matter-bearing characters of a contact's text.
-pub fn matter_chars(content: &str) -> Vec<char> {
+pub fn matter_chars(content: &str) -> String {
     let s = fast2s::convert(&fold_width(content));
     match &*FILLER_AC {
         Some(ac) => chars_of(&ac.replace_all(&s, &vec![" "; FILLER.len()])),
@@ -434,7 +443,7 @@ static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock:
 });
 
 /// Simplified and unified characters, without dropping filler.
-fn matter_chars_raw(w: &str) -> Vec<char> {
+fn matter_chars_raw(w: &str) -> String {
     chars_of(&fast2s::convert(&fold_width(w)))
 }
 
@@ -458,14 +467,14 @@ fn fold_width(s: &str) -> String {
         .collect()
 }
 
-fn chars_of(s: &str) -> Vec<char> {
-    let mut out: Vec<char> = Vec::with_capacity(s.len() / 3 + 1);
+fn chars_of(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut Vec<char>| {
+    let flush = |digits: &mut String, out: &mut String| {
         // Up to 4 digits (a building, a day count) is matter; longer runs
         // are phone numbers, ids and dates.
         if digits.len() <= 4 {
-            out.extend(digits.chars());
+            out.push_str(digits);
         }
         digits.clear();
     };
@@ -494,26 +503,38 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Hashes of the distinct character bigrams (unigrams for a text of one or two characters).
-pub fn shingles(chars: &[char]) -> Vec<u64> {
-    shingles_of(std::slice::from_ref(&chars.to_vec()))
+pub fn shingles(text: &str) -> Vec<u64> {
+    shingles_of(&[text])
+}
+
+fn bigram(a: char, b: char) -> u64 {
+    mix((u64::from(a as u32) << 32) | u64::from(b as u32))
 }
 
 /// The same over segments: no bigram spans two segments.
-pub fn shingles_of(segs: &[Vec<char>]) -> Vec<u64> {
-    let total: usize = segs.iter().map(Vec::len).sum();
+pub fn shingles_of(segs: &[&str]) -> Vec<u64> {
+    let total: usize = segs.iter().map(|s| s.chars().count()).sum();
     let mut v: Vec<u64> = Vec::with_capacity(total);
     if total >= 3 {
         for seg in segs {
-            if seg.len() == 1 {
-                v.push(mix(u64::from(seg[0] as u32)));
+            let mut it = seg.chars();
+            let Some(mut prev) = it.next() else { continue };
+            let mut single = true;
+            for c in it {
+                v.push(bigram(prev, c));
+                prev = c;
+                single = false;
             }
-            v.extend(
-                seg.windows(2)
-                    .map(|w| mix((u64::from(w[0] as u32) << 32) | u64::from(w[1] as u32))),
-            );
+            if single {
+                v.push(mix(u64::from(prev as u32)));
+            }
         }
     } else {
-        v.extend(segs.iter().flatten().map(|c| mix(u64::from(*c as u32))));
+        v.extend(
+            segs.iter()
+                .flat_map(|s| s.chars())
+                .map(|c| mix(u64::from(c as u32))),
+        );
     }
     v.sort_unstable();
     v.dedup();
