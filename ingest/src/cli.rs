@@ -42,11 +42,20 @@ pub enum Command {
         /// The config file.
         file: Option<PathBuf>,
     },
+    /// Exit 0 when the daemon at --admin-addr answers 200 on /ready (a
+    /// container health check or preStop hook without curl in the image).
+    Ready {
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        admin_addr: String,
+        /// Wait this long first (a preStop hook: let load balancers catch up).
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Config file (TOML); see deploy/hotlined.example.toml.
+    /// Config file (TOML); see deploy/config/hotlined.embedded.toml.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Overrides server.grpc_addr.

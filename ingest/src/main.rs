@@ -194,6 +194,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Ready {
+            admin_addr,
+            wait_secs,
+        } => {
+            std::thread::sleep(std::time::Duration::from_secs(wait_secs));
+            match hotline_ingest::admin::probe_ready(&admin_addr) {
+                Ok(200) => Ok(ExitCode::SUCCESS),
+                Ok(code) => {
+                    eprintln!("hotlined at {admin_addr}: /ready answered {code}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("hotlined at {admin_addr}: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
     }
 }
 

@@ -31,6 +31,35 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     counter!("hotline_duplicates_total").increment(0);
     counter!("hotline_commit_failures_total").increment(0);
     counter!("hotline_provisional_deadlines_total").increment(0);
+    // Series that dashboards and alert rules query exist from the start, at 0.
+    for kind in [
+        "ANSWER_RATE_LOW",
+        "ANSWER_RATE_RECOVERED",
+        "ACCEPT_LATE",
+        "DUE_SOON",
+        "OVERDUE",
+        "ESCALATION",
+        "HOTSPOT",
+        "EXTENSION_REFUSED",
+    ] {
+        counter!("hotline_alerts_total", "kind" => kind).increment(0);
+    }
+    for reason in [
+        "UNDECODABLE",
+        "PRODUCE_FAILED",
+        "INVALID_EVENT",
+        "UNKNOWN_TOPIC",
+        "REJECTED",
+    ] {
+        counter!("hotline_dlq_records_total", "reason" => reason).increment(0);
+    }
+    for action in ["pause", "resume"] {
+        counter!("hotline_kafka_flow_total", "action" => action).increment(0);
+    }
+    for outcome in ["granted", "refused"] {
+        counter!("hotline_extensions_total", "outcome" => outcome).increment(0);
+    }
+    gauge!("hotline_open_cases").set(0.0);
     for what in [
         "repeat",
         "reopen",

@@ -4,10 +4,11 @@ use hotline_ingest::rules_dir::build_router;
 use std::path::Path;
 
 #[test]
-fn example_config_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hotlined.example.toml");
+fn the_embedded_default_spelled_out_is_the_default() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/hotlined.embedded.toml");
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(cfg.server.grpc_addr, "127.0.0.1:50051");
+    assert_eq!(format!("{cfg:?}"), format!("{:?}", Config::default()));
     assert!(build_router(&cfg).is_ok());
 }
 
