@@ -2,6 +2,7 @@
 //! for tests, benchmarks and the load generator.
 pub mod dedup_bench;
 pub mod dedup_eval;
+pub mod demo;
 pub mod grpc;
 pub mod kafka;
 pub mod noop;

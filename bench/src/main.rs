@@ -17,6 +17,53 @@ struct Cli {
     command: Cmd,
 }
 
+/// How to load a daemon over gRPC.
+#[derive(clap::Args)]
+struct GrpcArgs {
+    /// The daemon's gRPC address.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    target: String,
+    /// Contacts to send (ignored with --duration).
+    #[arg(long, default_value_t = 200_000)]
+    count: usize,
+    /// Send for this many seconds instead of a count.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Target contacts per second (0: as fast as the server takes them).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Concurrent unary callers or streams.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 12345)]
+    seed: u64,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn grpc(mode: hotline_bench::grpc::Mode, a: GrpcArgs) -> anyhow::Result<()> {
+    let load = hotline_bench::grpc::Load {
+        mode,
+        count: a.count,
+        duration: a.duration.map(std::time::Duration::from_secs_f64),
+        rate: a.rate,
+        concurrency: a.concurrency,
+        seed: a.seed,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(hotline_bench::grpc::compare(&a.target, &load))?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&report)?
+    } else {
+        report.summary()
+    };
+    writeln!(std::io::stdout(), "{text}")?;
+    Ok(())
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Preload contacts on a fresh topic, time hotlined's drain until every
@@ -40,19 +87,41 @@ enum Cmd {
     /// Load a running hotlined over gRPC, then a no-op tonic server on the
     /// same proto (the baseline) in the same run; prints both and the ratio.
     Grpc {
+        #[arg(long, value_enum, default_value = "stream")]
+        mode: hotline_bench::grpc::Mode,
+        #[command(flatten)]
+        load: GrpcArgs,
+    },
+    /// `grpc --mode unary`: one Submit per contact, answered when durable.
+    GrpcUnary {
+        #[command(flatten)]
+        load: GrpcArgs,
+    },
+    /// `grpc --mode stream`: SubmitStream, one durable Ack per contact.
+    GrpcStream {
+        #[command(flatten)]
+        load: GrpcArgs,
+    },
+    /// Replay 10 minutes of a hotline day, compressed into about 30 seconds,
+    /// against a running daemon, and print what it did.
+    Demo {
         /// The daemon's gRPC address.
         #[arg(long, default_value = "127.0.0.1:50051")]
         target: String,
-        #[arg(long, value_enum, default_value = "stream")]
-        mode: hotline_bench::grpc::Mode,
-        #[arg(long, default_value_t = 200_000)]
-        count: usize,
-        /// Concurrent unary callers or streams.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 12345)]
+        /// The daemon's admin address (for /metrics).
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        admin: String,
+        /// Minutes of a hotline day to replay.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Seconds to replay them in.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 2026)]
         seed: u64,
-        /// Print the report as JSON instead of the summary.
+        /// Bearer token (a gateway and ticket-system token when the daemon has tokens).
+        #[arg(long)]
+        token: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -124,28 +193,33 @@ fn main() -> anyhow::Result<()> {
             };
             writeln!(std::io::stdout(), "{text}")?;
         }
-        Cmd::Grpc {
+        Cmd::Grpc { mode, load } => grpc(mode, load)?,
+        Cmd::GrpcUnary { load } => grpc(hotline_bench::grpc::Mode::Unary, load)?,
+        Cmd::GrpcStream { load } => grpc(hotline_bench::grpc::Mode::Stream, load)?,
+        Cmd::Demo {
             target,
-            mode,
-            count,
-            concurrency,
+            admin,
+            minutes,
+            seconds,
             seed,
+            token,
             json,
         } => {
-            let load = hotline_bench::grpc::Load {
-                mode,
-                count,
-                concurrency,
-                seed,
-            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let report = rt.block_on(hotline_bench::grpc::compare(&target, &load))?;
+            let r = rt.block_on(hotline_bench::demo::run(hotline_bench::demo::DemoArgs {
+                target,
+                admin,
+                minutes,
+                seconds,
+                seed,
+                token,
+            }))?;
             let text = if json {
-                serde_json::to_string_pretty(&report)?
+                serde_json::to_string_pretty(&r)?
             } else {
-                report.summary()
+                r.summary()
             };
             writeln!(std::io::stdout(), "{text}")?;
         }

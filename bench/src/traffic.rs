@@ -8,7 +8,15 @@
 //!   weight is consultations, the rest requests, transfers and refusals;
 //! - 2 % enterprise contacts, 2 % orders from the provincial platform;
 //! - callers from a pool of `callers` numbers, so some call again;
+//! - `repeat_percent` (4 %) of contacts are a recent caller again on the same
+//!   matter, phrased as a repeat ("还是上次反映的…");
+//! - `burst_per_mille` (3 ‰) of contacts start an outage burst — a water or
+//!   power outage at one compound of one district — that 8–20 further callers
+//!   report over the next 20–40 minutes (clusters and hotspots);
 //! - contacts spaced by `mean_gap_ms` on average, from `start`.
+//!
+//! Call and message events for the contacts (waits, abandons, acceptance
+//! latency per queue) are modelled by `demo`, which needs them in time order.
 use chrono::{DateTime, Duration, Utc};
 use hotline_proto::v1 as pb;
 use rand::{Rng, SeedableRng};
@@ -266,6 +274,10 @@ pub struct TrafficConfig {
     pub mean_gap_ms: u64,
     /// Distinct callers; fewer callers means more repeat callers.
     pub callers: u64,
+    /// Contacts that are a recent caller again on the same matter, percent.
+    pub repeat_percent: u32,
+    /// Contacts that start an outage burst, per mille.
+    pub burst_per_mille: u32,
 }
 
 impl Default for TrafficConfig {
@@ -275,6 +287,8 @@ impl Default for TrafficConfig {
             start: DateTime::from_timestamp(1_795_651_200, 0).unwrap_or_default(), // 2026-11-26 08:00 +08:00
             mean_gap_ms: 300,
             callers: 200_000,
+            repeat_percent: 4,
+            burst_per_mille: 3,
         }
     }
 }
@@ -286,7 +300,37 @@ pub struct Traffic {
     now: DateTime<Utc>,
     seq: u64,
     total_weight: u32,
+    /// Recent contacts (caller, district, place, building, matter) for repeats.
+    recent: Vec<(u64, usize, &'static str, &'static str, &'static str)>,
+    /// Active outage bursts.
+    bursts: Vec<Burst>,
 }
+
+/// An outage many neighbours report.
+struct Burst {
+    district: usize,
+    place: &'static str,
+    building: &'static str,
+    text: &'static str,
+    left: u32,
+    until: DateTime<Utc>,
+}
+
+/// Phrasings of an outage at a compound, for bursts.
+const OUTAGES: &[&str] = &[
+    "{place}{building}停水了，到现在还没来水",
+    "{building}从早上开始停水，家里做饭都没水",
+    "我们{building}整栋楼都停电了",
+    "{place}{building}停电好几个小时了，什么时候来电",
+];
+
+/// Openers of a repeat contact.
+const REPEAT_OPENERS: &[&str] = &[
+    "还是上次反映的事，",
+    "我之前打过电话，",
+    "第二次打电话了，",
+    "",
+];
 
 fn pick<'a>(rng: &mut ChaCha8Rng, xs: &[&'a str]) -> &'a str {
     xs[rng.gen_range(0..xs.len())]
@@ -299,6 +343,8 @@ impl Traffic {
             now: cfg.start,
             seq: 0,
             total_weight: MATTERS.iter().map(|m| m.weight).sum(),
+            recent: Vec::new(),
+            bursts: Vec::new(),
             cfg,
         }
     }
@@ -319,18 +365,60 @@ impl Traffic {
         self.seq += 1;
         let gap = self.rng.gen_range(0..=2 * self.cfg.mean_gap_ms);
         self.now += Duration::milliseconds(gap as i64);
-        let (district, _) = DISTRICTS[self.rng.gen_range(0..DISTRICTS.len())];
-        let place = pick(&mut self.rng, PLACES);
-        let building = pick(&mut self.rng, BUILDINGS);
+        self.bursts.retain(|b| b.left > 0 && b.until > self.now);
+        let mut caller_no = self.rng.gen_range(0..self.cfg.callers.max(1));
+        let mut opener = pick(&mut self.rng, OPENERS);
+        let roll = self.rng.gen_range(0..1000);
+        let (district_idx, place, building, matter) =
+            if roll < self.cfg.repeat_percent * 10 && !self.recent.is_empty() {
+                // A recent caller again, on the same matter.
+                let i = self.rng.gen_range(0..self.recent.len());
+                let (c, d, p, b, m) = self.recent[i];
+                caller_no = c;
+                opener = pick(&mut self.rng, REPEAT_OPENERS);
+                (d, p, b, m)
+            } else if !self.bursts.is_empty() && self.rng.gen_range(0..100) < 25 {
+                let i = self.rng.gen_range(0..self.bursts.len());
+                let b = &mut self.bursts[i];
+                b.left -= 1;
+                (b.district, b.place, b.building, b.text)
+            } else {
+                let d = self.rng.gen_range(0..DISTRICTS.len());
+                let p = pick(&mut self.rng, PLACES);
+                let b = pick(&mut self.rng, BUILDINGS);
+                if roll >= 1000 - self.cfg.burst_per_mille {
+                    let text = pick(&mut self.rng, OUTAGES);
+                    let left = self.rng.gen_range(8..=20);
+                    let until = self.now + Duration::minutes(self.rng.gen_range(20..=40));
+                    self.bursts.push(Burst {
+                        district: d,
+                        place: p,
+                        building: b,
+                        text,
+                        left,
+                        until,
+                    });
+                    (d, p, b, text)
+                } else {
+                    (d, p, b, self.matter())
+                }
+            };
+        if self.recent.len() < 512 {
+            self.recent
+                .push((caller_no, district_idx, place, building, matter));
+        } else {
+            let i = self.rng.gen_range(0..self.recent.len());
+            self.recent[i] = (caller_no, district_idx, place, building, matter);
+        }
+        let (district, _) = DISTRICTS[district_idx];
         let text = format!(
             "{}{}{}",
-            pick(&mut self.rng, OPENERS),
-            self.matter()
+            opener,
+            matter
                 .replace("{place}", place)
                 .replace("{building}", building),
             pick(&mut self.rng, CLOSERS)
         );
-        let caller_no = self.rng.gen_range(0..self.cfg.callers.max(1));
         let phone = format!("13{:09}", caller_no * 7919 % 1_000_000_000);
         let r = self.rng.gen_range(0..100);
         let (channel, caller) = match r {

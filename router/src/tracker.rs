@@ -243,7 +243,9 @@ impl Tracker {
             caller_ref: caller_ref.into(),
             kind,
             due,
-            due_soon_fired: false,
+            // DUE_SOON marks the close of the extension window (Art. 13(3)),
+            // which only complaints and reports have.
+            due_soon_fired: !matches!(kind, Kind::Complaint | Kind::Report),
             overdue_fired: 0,
             extended: false,
             armed: None,

@@ -222,3 +222,53 @@ fn case_count_is_bounded() {
     assert_eq!(t.len(), 1000);
     assert_eq!(t.evicted, 500);
 }
+
+#[test]
+fn only_complaints_and_reports_get_due_soon() {
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open(
+        "H1",
+        Kind::Help,
+        &deadlines(r, Kind::Help, Priority::Normal),
+        "",
+    );
+    t.open(
+        "Q1",
+        Kind::Consultation,
+        &deadlines(r, Kind::Consultation, Priority::Normal),
+        "",
+    );
+    t.open(
+        "P1",
+        Kind::Complaint,
+        &deadlines(r, Kind::Complaint, Priority::Normal),
+        "",
+    );
+    // An hour before the complaint's 3 working days end (Thu 10:00 → Tue 10:00).
+    let fired = t.tick(at("2026-12-01 09:00"));
+    let soon: Vec<&str> = fired
+        .iter()
+        .filter_map(|f| match f {
+            Fired::DueSoon { case_id, .. } => Some(case_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(soon, vec!["P1"], "no extension window, no DUE_SOON");
+    let overdue = fired
+        .iter()
+        .filter(|f| {
+            matches!(
+                f,
+                Fired::Overdue {
+                    limit: Limit::Complete,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        overdue, 2,
+        "the help and the consultation are overdue by then"
+    );
+}
