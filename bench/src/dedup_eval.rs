@@ -2,8 +2,9 @@
 //! repeats and clusters on a labeled set, running each contact in time order
 //! through the same decide + dedup code the daemon uses.
 //!
-//! - Repeat pairs: truth = same `repeat_group`; found = same case (a repeat
-//!   joins its original's case).
+//! - Repeat pairs: truth = same `repeat_group`; found = linked by
+//!   `repeat_of` (a repeat names the original case, and joins it when it is
+//!   a work order), transitively.
 //! - Cluster pairs, over contacts of different callers only (different
 //!   `repeat_group`s): truth = same `cluster_group`; found = same cluster
 //!   (a cluster's lead is the contact whose case leads it).
@@ -80,6 +81,7 @@ impl EvalReport {
 }
 
 struct Row {
+    repeat_of: String,
     text: String,
     category: String,
     district: String,
@@ -114,6 +116,7 @@ pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
         let now = c.received_at.unwrap_or_default();
         match dedup::decide(&router, &mut idx, &c, now) {
             Ok((d, o)) => rows.push(Row {
+                repeat_of: d.dedup.repeat_of.clone(),
                 text: c.content.clone(),
                 category: d.category.to_string(),
                 district: d.district_code.clone(),
@@ -138,12 +141,30 @@ pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
             }
         }
     }
+    // Repeat groups: case ids joined by repeat_of links.
+    let mut parent: HashMap<String, String> = HashMap::new();
+    fn find(p: &mut HashMap<String, String>, x: &str) -> String {
+        let mut cur = x.to_string();
+        while let Some(next) = p.get(&cur).filter(|n| **n != cur).cloned() {
+            cur = next;
+        }
+        cur
+    }
+    for r in &rows {
+        if !r.repeat_of.is_empty() {
+            let (a, b) = (find(&mut parent, &r.case), find(&mut parent, &r.repeat_of));
+            if a != b {
+                parent.insert(a, b);
+            }
+        }
+    }
+    let group: Vec<String> = rows.iter().map(|r| find(&mut parent, &r.case)).collect();
     let (mut rt, mut rf, mut rc, mut ct, mut cf, mut cc) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     for i in 0..rows.len() {
         for j in (i + 1)..rows.len() {
             let (a, b) = (&rows[i], &rows[j]);
             let same_caller = !a.repeat_group.is_empty() && a.repeat_group == b.repeat_group;
-            let found_repeat = a.case == b.case;
+            let found_repeat = group[i] == group[j];
             rt += u64::from(same_caller);
             rf += u64::from(found_repeat);
             rc += u64::from(same_caller && found_repeat);

@@ -64,7 +64,7 @@ pub fn tracked(d: &pb::Decision) -> bool {
     let joins_open_case = d
         .dedup
         .as_ref()
-        .is_some_and(|x| !x.repeat_of.is_empty() && !x.reopen);
+        .is_some_and(|x| x.repeat_of == d.case_id && !x.reopen);
     !joins_open_case
         && (d.route == pb::RouteKind::WorkOrder as i32
             || d.priority >= pb::Priority::Special as i32)

@@ -455,3 +455,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_repeat_never_joins_a_case_without_a_work_order() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    // A question answered directly: no work order.
+    let (q, _) = run(
+        &mut idx,
+        &contact("a1", "13800000077", "请问社保卡丢了怎么补办", "510802", t),
+    );
+    assert_ne!(
+        q.route,
+        hotline_router::RouteKind::WorkOrder,
+        "{:?}",
+        q.route
+    );
+    // The same caller, same matter, now a complaint: it must get its own work order.
+    let (w, o) = run(
+        &mut idx,
+        &contact(
+            "a2",
+            "13800000077",
+            "我要投诉，社保卡丢了去补办，一个月了还没拿到",
+            "510802",
+            t + Duration::hours(5),
+        ),
+    );
+    assert_eq!(w.route, hotline_router::RouteKind::WorkOrder);
+    assert_eq!(
+        o.repeat_of.as_deref(),
+        Some(q.case_id.as_str()),
+        "linked to the first contact"
+    );
+    assert!(!o.joins);
+    assert_ne!(w.case_id, q.case_id);
+    assert!(
+        w.deadlines.complete_by.is_some(),
+        "a new work order with its deadlines"
+    );
+    // The next repeat joins that work order.
+    let (x, o) = run(
+        &mut idx,
+        &contact(
+            "a3",
+            "13800000077",
+            "社保卡丢了补办的事还是没人管",
+            "510802",
+            t + Duration::hours(9),
+        ),
+    );
+    assert!(o.joins);
+    assert_eq!(x.case_id, w.case_id);
+    assert_eq!(o.repeat_count, 2);
+}

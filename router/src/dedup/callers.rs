@@ -38,8 +38,12 @@ impl CaseRef {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub contact: u64,
-    /// The case this contact belongs to (its own, or the original it repeated).
+    /// The case this contact belongs to (its own, or the work order it joined).
     pub case: CaseRef,
+    /// The matter chain: the case of the caller's first contact on the matter.
+    pub chain: CaseRef,
+    /// `case` is a work order the hotline follows.
+    pub opens_case: bool,
     /// Seconds since the Unix epoch.
     pub at: i64,
     pub category: u32,

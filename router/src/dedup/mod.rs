@@ -174,6 +174,9 @@ pub struct MatterRecord {
     pub features: Features,
     /// The contact's own case.
     pub case: CaseRef,
+    /// The decision opens a work order the hotline follows (work order or
+    /// special matter): a later repeat joins it rather than opening another.
+    pub opens_case: bool,
     pub lead_unit: Option<Arc<str>>,
 }
 
@@ -182,8 +185,11 @@ pub struct MatterRecord {
 pub struct DedupOutcome {
     /// The same contact id was applied before: nothing changed.
     pub replay: bool,
-    /// The original case this contact repeats.
+    /// The original case this contact repeats: the open work order it joins,
+    /// or (when no contact of the matter opened one) the first contact's case.
     pub repeat_of: Option<String>,
+    /// The contact joins the work order `repeat_of` (its case id becomes it).
+    pub joins: bool,
     pub repeat_count: u32,
     /// The original case is closed: it is to be reopened.
     pub reopen: bool,
@@ -260,6 +266,7 @@ pub fn record(
             || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
         features,
         case: CaseRef::parse(case_prefix, &d.case_id)?,
+        opens_case: d.route == RouteKind::WorkOrder || d.priority != Priority::Normal,
         lead_unit: d.lead_unit.clone(),
     })
 }
@@ -382,27 +389,46 @@ impl Dedup {
                     .map(|s| (s, e))
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, e)| e.case);
+            .map(|(_, e)| e.chain);
         let mut case = r.case;
-        if let Some(orig) = best {
-            case = orig;
-            let key = self.case_key(&orig);
-            let closed = self.closed.contains_key(&key);
+        let mut chain = r.case;
+        let mut opens_case = r.opens_case;
+        if let Some(ch) = best {
+            chain = ch;
             let escalate_at = self.rules.cfg.escalate_at;
-            let entries = self.callers.entries_mut(slot);
-            let n = entries.iter().filter(|e| e.case == orig).count() as u32;
-            out.repeat_of = Some(orig.format(&self.case_prefix));
+            let prefix = self.case_prefix.clone();
+            let entries = self.callers.entries(slot);
+            let n = entries.iter().filter(|e| e.chain == ch).count() as u32;
             out.repeat_count = n;
-            if closed {
-                out.reopen = true;
-                self.closed.remove(&key);
-            } else if n >= escalate_at {
-                if let Some(first) = entries.iter_mut().find(|e| e.case == orig) {
-                    if !first.escalated {
-                        first.escalated = true;
-                        out.escalate = true;
+            // The chain's work order, if one of its contacts opened one.
+            let wo = entries
+                .iter()
+                .find(|e| e.chain == ch && e.opens_case)
+                .map(|e| e.case);
+            match wo {
+                Some(w) => {
+                    case = w;
+                    opens_case = true;
+                    out.joins = true;
+                    out.repeat_of = Some(w.format(&prefix));
+                    let key = self.case_key(&w);
+                    if self.closed.remove(&key).is_some() {
+                        out.reopen = true;
+                    } else if n >= escalate_at {
+                        let entries = self.callers.entries_mut(slot);
+                        if let Some(first) =
+                            entries.iter_mut().find(|e| e.case == w && e.opens_case)
+                        {
+                            if !first.escalated {
+                                first.escalated = true;
+                                out.escalate = true;
+                            }
+                        }
                     }
                 }
+                // Nothing followed up yet (direct answers, transfers): linked,
+                // and this contact keeps its own case (a work order if it opens one).
+                None => out.repeat_of = Some(ch.format(&prefix)),
             }
         }
         self.callers.push(
@@ -410,6 +436,8 @@ impl Dedup {
             Entry {
                 contact: r.contact,
                 case,
+                chain,
+                opens_case,
                 at: r.at,
                 category: r.category,
                 district: r.district,
@@ -556,10 +584,12 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
         d.dedup.repeat_of = orig.clone();
         d.dedup.repeat_count = o.repeat_count;
         d.dedup.reopen = o.reopen;
-        d.case_id = orig.clone();
         d.tags.push(if o.reopen { "reopen" } else { "repeat" });
         d.rule_ids.push(crate::ids::DEDUP_REPEAT.clone());
-        if !o.reopen {
+        if o.joins {
+            d.case_id = orig.clone();
+        }
+        if o.joins && !o.reopen {
             // Joins the open case: its deadlines run on, no new work order.
             let accept_by = d.deadlines.accept_by;
             d.deadlines = crate::Deadlines {
@@ -615,7 +645,7 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
             priority: d.priority,
             route: d.route,
         };
-        let repeat_open = o.repeat_of.is_some() && !o.reopen;
+        let repeat_open = o.joins && !o.reopen;
         if !repeat_open {
             d.deadlines = deadlines::compute(calendar, &input, Scope::Route);
         }
@@ -623,7 +653,7 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
 }
 
 impl MatterRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -648,6 +678,7 @@ impl MatterRecord {
         }
         b.extend_from_slice(&self.case.date.to_le_bytes());
         b.extend_from_slice(&self.case.hash.to_le_bytes());
+        b.push(u8::from(self.opens_case));
         let unit = self.lead_unit.as_deref().unwrap_or_default().as_bytes();
         let n = unit.len().min(u16::MAX as usize);
         b.extend_from_slice(&(n as u16).to_le_bytes());
@@ -678,6 +709,7 @@ impl MatterRecord {
             date: r.u32()?,
             hash: r.u64()?,
         };
+        let opens_case = r.u8()? != 0;
         let n = r.u16()? as usize;
         let unit = std::str::from_utf8(r.take(n)?).ok()?;
         Some(MatterRecord {
@@ -693,6 +725,7 @@ impl MatterRecord {
                 sketch: text::Sketch { mins, len },
             },
             case,
+            opens_case,
             lead_unit: (!unit.is_empty()).then(|| Arc::from(unit)),
         })
     }
