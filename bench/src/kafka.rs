@@ -62,13 +62,19 @@ fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
         .create()?)
 }
 
-/// Counts distinct record keys (decisions: case ids) on `topic` until `n`.
+/// Counts distinct contacts on `topic` until `n`: the contact id of each
+/// decision (several decisions share a case key when repeats join a case),
+/// or the record key for anything that is not a decision.
+///
+/// Also the end-to-end latency of each decision, in microseconds: its record
+/// timestamp (when hotlined produced it) minus the contact's `received_at`,
+/// which the preload sets to the instant the contact was produced.
 async fn drain(
     brokers: &str,
     topic: &str,
     n: usize,
     timeout: Duration,
-) -> anyhow::Result<(usize, Instant)> {
+) -> anyhow::Result<(usize, Instant, Histogram<u64>)> {
     let c: StreamConsumer = client(brokers)
         .set(
             "group.id",
@@ -79,23 +85,44 @@ async fn drain(
         .create()?;
     c.subscribe(&[topic])?;
     let mut seen = HashSet::with_capacity(n);
+    let mut lat = Histogram::<u64>::new(3).unwrap_or_else(|_| unreachable!());
     let deadline = Instant::now() + timeout;
     while seen.len() < n && Instant::now() < deadline {
         if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), c.recv()).await {
-            seen.insert(m.key().map(<[u8]>::to_vec).unwrap_or_default());
+            let d = m
+                .payload()
+                .and_then(|p| <hotline_proto::v1::Decision as prost::Message>::decode(p).ok());
+            if let (Some(r), Some(produced)) = (
+                d.as_ref().and_then(|d| d.received_at.as_ref()),
+                m.timestamp().to_millis(),
+            ) {
+                let us = (produced * 1000) - (r.seconds * 1_000_000 + i64::from(r.nanos) / 1000);
+                if us > 0 {
+                    let _ = lat.record(us as u64);
+                }
+            }
+            let id = d
+                .map(|d| d.contact_id.into_bytes())
+                .filter(|id| !id.is_empty());
+            seen.insert(id.unwrap_or_else(|| m.key().map(<[u8]>::to_vec).unwrap_or_default()));
         }
     }
-    Ok((seen.len(), Instant::now()))
+    Ok((seen.len(), Instant::now(), lat))
 }
 
-fn measured(label: &str, count: usize, got: usize, elapsed: Duration) -> Measured {
-    let h = Histogram::<u64>::new(3).unwrap_or_else(|_| unreachable!());
+fn measured(
+    label: &str,
+    count: usize,
+    got: usize,
+    elapsed: Duration,
+    h: &Histogram<u64>,
+) -> Measured {
     Measured::from_hist(
         label,
         count as u64,
         (count - got.min(count)) as u64,
         elapsed,
-        &h,
+        h,
     )
 }
 
@@ -120,7 +147,8 @@ async fn passthrough(
     input: &str,
     output: &str,
     n: usize,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Histogram<u64>)> {
+    let mut lat = Histogram::<u64>::new(3).unwrap_or_else(|_| unreachable!());
     let c: StreamConsumer = client(brokers)
         .set(
             "group.id",
@@ -138,6 +166,7 @@ async fn passthrough(
     while done < n {
         let m = c.recv().await?;
         let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
+        let produced_ms = m.timestamp().to_millis().unwrap_or(0);
         let key = m.key().map(<[u8]>::to_vec).unwrap_or_default();
         let payload = m.payload().map(<[u8]>::to_vec).unwrap_or_default();
         let p2 = p.clone();
@@ -146,6 +175,7 @@ async fn passthrough(
             topic,
             partition,
             offset,
+            produced_ms,
             tokio::spawn(async move {
                 p2.send(
                     FutureRecord::to(&out).key(&key).payload(&payload),
@@ -156,16 +186,20 @@ async fn passthrough(
             }),
         ));
         while pending.len() > 10_000 || (pending.len() + done >= n && !pending.is_empty()) {
-            let Some((t, part, off, h)) = pending.pop_front() else {
+            let Some((t, part, off, produced_ms, h)) = pending.pop_front() else {
                 break;
             };
             if h.await.unwrap_or(false) {
                 let _ = c.store_offset(&t, part, off);
+                let us = (chrono::Utc::now().timestamp_millis() - produced_ms) * 1000;
+                if us > 0 {
+                    let _ = lat.record(us as u64);
+                }
             }
             done += 1;
         }
     }
-    Ok(started.elapsed())
+    Ok((started.elapsed(), lat))
 }
 
 /// Runs both sides and reports.
@@ -195,7 +229,6 @@ pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
         .set("linger.ms", "5")
         .set("batch.num.messages", "1")
         .create()?;
-    let now = chrono::Utc::now().timestamp() - 1;
     let mut futs = Vec::new();
     for (i, mut c) in Traffic::new(TrafficConfig {
         seed: load.seed,
@@ -205,9 +238,12 @@ pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
     .enumerate()
     {
         c.contact_id = format!("{prefix}-{i}");
+        // Received when produced: the decision echoes it, which gives the
+        // end-to-end latency (see `drain`).
+        let now = chrono::Utc::now();
         c.received_at = Some(hotline_proto::Timestamp {
-            seconds: now,
-            nanos: 0,
+            seconds: now.timestamp(),
+            nanos: now.timestamp_subsec_nanos() as i32,
         });
         let key = c
             .caller
@@ -275,7 +311,7 @@ pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
     }
     let daemon_time = started.elapsed();
     // Then check, untimed, that every contact's decision is on the topic.
-    let (got, _) = drain(
+    let (got, _, latency) = drain(
         &load.brokers,
         &t("decisions"),
         load.count,
@@ -293,7 +329,13 @@ pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
         passthrough(&load.brokers, &t("contacts"), &t("passthrough"), load.count).await?;
     Ok(Report::new(
         "kafka".into(),
-        measured("hotlined", load.count, got, daemon_time),
-        measured("passthrough", load.count, load.count, pass_time),
+        measured("hotlined", load.count, got, daemon_time, &latency),
+        measured(
+            "passthrough",
+            load.count,
+            load.count,
+            pass_time.0,
+            &pass_time.1,
+        ),
     ))
 }

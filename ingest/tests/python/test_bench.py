@@ -62,3 +62,19 @@ def test_grpc_unary_at_a_rate_for_a_duration_with_the_baseline(hotline_bench, da
     # Paced: about 150/s for 2 s, on both sides.
     assert 200 <= d["count"] <= 320 and 200 <= b["count"] <= 320
     assert d["latency_us"]["p50"] > 0 and r["ratio"] > 0
+
+
+def test_kafka_mode_against_the_real_broker(hotline_bench, hotlined):
+    import os
+    brokers = os.environ.get("HOTLINE_KAFKA_BROKERS")
+    if not brokers:
+        pytest.fail("HOTLINE_KAFKA_BROKERS is not set: run the README's test command, which starts tansu")
+    p = subprocess.run([hotline_bench, "kafka", "--brokers", brokers, "--count", "3000", "--partitions", "2",
+                        "--hotlined", hotlined, "--json"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    d, b = r["subject"], r["baseline"]
+    assert d["count"] == b["count"] == 3000
+    assert d["errors"] == 0 and b["errors"] == 0, "every contact's decision is on the topic"
+    assert d["latency_us"]["p50"] > 0 and b["latency_us"]["p50"] > 0
+    assert r["ratio"] > 0
