@@ -19,13 +19,49 @@ pub struct Cluster {
     pub lead_case: CaseRef,
     pub lead_unit: Option<Arc<str>>,
     /// Features and category of the representatives.
-    pub reps: Vec<(Features, u32)>,
+    pub reps: Reps,
     pub size: u32,
     /// Distinct callers (caller slots; at most 64 remembered).
     pub callers: Vec<u32>,
     /// Times of the latest contacts, at most `hotspot_size`.
     pub recent: Vec<i64>,
     pub hot: bool,
+}
+
+/// Up to [`REPS`] representatives, inline: a candidate cluster costs one
+/// cache miss, not a second one behind a `Vec`'s pointer.
+#[derive(Debug, Clone, Copy)]
+pub struct Reps {
+    items: [(Features, u32); REPS],
+    n: u8,
+}
+
+impl Reps {
+    pub fn one(f: Features, category: u32) -> Reps {
+        let mut items = [(Features::default(), 0); REPS];
+        items[0] = (f, category);
+        Reps { items, n: 1 }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(Features, u32)> {
+        self.items[..usize::from(self.n)].iter()
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.n)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Adds one unless full.
+    pub fn push(&mut self, x: (Features, u32)) {
+        if let Some(slot) = self.items.get_mut(usize::from(self.n)) {
+            *slot = x;
+            self.n += 1;
+        }
+    }
 }
 
 /// What a scan for candidates reads of a cluster, kept apart from the rest

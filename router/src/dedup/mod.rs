@@ -20,7 +20,7 @@ use crate::model::{Contact, Decision, Priority, RouteKind};
 use crate::normalize::normalize_phone;
 use crate::router::Router;
 use callers::{Callers, CaseRef, Entry};
-use clusters::{Cluster, Clusters, Head, REPS};
+use clusters::{Cluster, Clusters, Head, Reps, REPS};
 use std::sync::Arc;
 use text::{Features, Lexicon, LexiconError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -454,7 +454,7 @@ impl Dedup {
     }
 
     fn cluster(&mut self, r: &MatterRecord, slot: u32, case: CaseRef, out: &mut DedupOutcome) {
-        let rules = self.rules.clone();
+        let rules = &self.rules;
         let cfg = &rules.cfg;
         // By district: the category is a coarse, sometimes wrong, proxy of the
         // matter; the matters lexicon and the text decide.
@@ -506,7 +506,7 @@ impl Dedup {
                 Cluster {
                     lead_case: case,
                     lead_unit: r.lead_unit.clone(),
-                    reps: vec![(r.features, r.category)],
+                    reps: Reps::one(r.features, r.category),
                     size: 1,
                     callers: vec![slot],
                     recent: vec![r.at],
