@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod orders;
 pub mod pipeline;
 pub mod replay;
+pub mod restore;
 pub mod rules_dir;
 pub mod serve;
 pub mod shared;

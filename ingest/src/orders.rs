@@ -8,7 +8,7 @@
 use crate::committer::Job;
 use crate::convert;
 use crate::kafka::Publisher;
-use crate::store::{EventRow, Reader, StoreError};
+use crate::store::EventRow;
 use hotline_proto::v1 as pb;
 use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
 use hotline_router::{Calendar, Deadlines, Kind};
@@ -376,24 +376,6 @@ impl Orders {
             ),
         }));
         out
-    }
-
-    /// Rebuilds the tracker from the store: decisions received in the last
-    /// `days` days, then their order events in time order.
-    pub fn restore(&self, reader: &Reader, since_ms: i64) -> Result<usize, StoreError> {
-        reader.decisions(since_ms, None, |body| {
-            if let Ok(d) = pb::Decision::decode(&body[..]) {
-                self.open(&d);
-            }
-            Ok(())
-        })?;
-        reader.events("order", since_ms, |body| {
-            if let Ok(ev) = pb::OrderEvent::decode(&body[..]) {
-                let _ = self.event(&ev);
-            }
-            Ok(())
-        })?;
-        Ok(self.tracker.lock().map(|t| t.len()).unwrap_or(0))
     }
 }
 

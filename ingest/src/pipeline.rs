@@ -88,24 +88,6 @@ pub struct DedupStage {
 }
 
 impl DedupStage {
-    /// Replays the stored records of the last `since_ms` into the index, in
-    /// the order they were first decided; returns how many.
-    pub fn restore(
-        &self,
-        reader: &crate::store::Reader,
-        since_ms: i64,
-    ) -> Result<u64, crate::store::StoreError> {
-        let Ok(mut idx) = self.index.lock() else {
-            return Ok(0);
-        };
-        reader.matters(since_ms, |body| {
-            if let Some(r) = MatterRecord::from_bytes(&body) {
-                idx.apply(&r);
-            }
-            Ok(())
-        })
-    }
-
     /// Sets the size and eviction metrics.
     pub fn report(&self) {
         if let Ok(idx) = self.index.lock() {

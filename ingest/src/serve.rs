@@ -176,20 +176,26 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         index,
         orders: orders.clone(),
     });
+    // The tracker from the last 40 days, the dedup index from the repeat window.
+    let now = chrono::Utc::now();
+    let restored = crate::restore::replay(
+        &reader,
+        (now - chrono::Duration::days(40)).timestamp_millis(),
+        (now - chrono::Duration::days(cfg.dedup.repeat_window_days)).timestamp_millis(),
+        &orders,
+        dedup.as_ref(),
+    )
+    .context("restoring open work orders and the dedup index")?;
     if let Some(stage) = &dedup {
-        let since = (chrono::Utc::now() - chrono::Duration::days(cfg.dedup.repeat_window_days))
-            .timestamp_millis();
-        let n = stage
-            .restore(&reader, since)
-            .context("restoring the dedup index")?;
         stage.report();
-        tracing::info!(contacts = n, "dedup index restored");
     }
-    let since = (chrono::Utc::now() - chrono::Duration::days(40)).timestamp_millis();
-    let restored = orders
-        .restore(&reader, since)
-        .context("restoring open work orders")?;
-    tracing::info!(open_cases = restored, "work-order tracker restored");
+    tracing::info!(
+        open_cases = restored.open_cases,
+        decisions = restored.decisions,
+        dedup_records = restored.matters,
+        order_events = restored.order_events,
+        "work-order tracker and dedup index restored"
+    );
     drop(reader);
 
     let shared = Shared {

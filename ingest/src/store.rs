@@ -37,6 +37,17 @@ pub struct DecisionRow {
     pub matter: Option<Vec<u8>>,
 }
 
+/// One stored record of [`Reader::timeline`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A `hotline.v1.Decision`.
+    Decision(Vec<u8>),
+    /// A dedup `MatterRecord`.
+    Matter(Vec<u8>),
+    /// A `hotline.v1.OrderEvent`.
+    Order(Vec<u8>),
+}
+
 /// An event row to insert; the key (stream, key, type, at) makes a replayed
 /// event count once.
 #[derive(Debug, Clone)]
@@ -255,6 +266,62 @@ impl Reader {
             params![since_ms],
             each,
         )
+    }
+
+    /// Decisions, dedup records and order events since `since_ms`, merged in
+    /// time order (decisions by received_at, order events by their time; dedup
+    /// records keep the order dedup first saw them), for rebuilding the
+    /// in-memory state on start: a case reopened after it was completed must
+    /// see the completion before the reopening, not after.
+    pub fn timeline(
+        &self,
+        since_ms: i64,
+        mut each: impl FnMut(Item) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut sd = self.conn.prepare(
+            "SELECT received_at, body FROM decisions WHERE received_at >= ?1 ORDER BY received_at, id",
+        )?;
+        let mut sm = self
+            .conn
+            .prepare("SELECT at, body FROM matters WHERE at >= ?1 ORDER BY id")?;
+        let mut so = self.conn.prepare(
+            "SELECT at, body FROM events WHERE stream = 'order' AND at >= ?1 ORDER BY at",
+        )?;
+        let mut rows = [
+            sd.query(params![since_ms])?,
+            sm.query(params![since_ms])?,
+            so.query(params![since_ms])?,
+        ];
+        fn next(r: &mut rusqlite::Rows<'_>) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+            Ok(match r.next()? {
+                Some(row) => Some((row.get(0)?, row.get(1)?)),
+                None => None,
+            })
+        }
+        let mut heads = [
+            next(&mut rows[0])?,
+            next(&mut rows[1])?,
+            next(&mut rows[2])?,
+        ];
+        let mut n = 0;
+        loop {
+            // The earliest head; on a tie decisions, then records, then events.
+            let pick = (0..3)
+                .filter_map(|i| heads[i].as_ref().map(|(t, _)| (*t, i)))
+                .min();
+            let Some((_, i)) = pick else { break };
+            let Some((_, body)) = heads[i].take() else {
+                break;
+            };
+            each(match i {
+                0 => Item::Decision(body),
+                1 => Item::Matter(body),
+                _ => Item::Order(body),
+            })?;
+            n += 1;
+            heads[i] = next(&mut rows[i])?;
+        }
+        Ok(n)
     }
 
     /// Runs a `SELECT body …` and hands each body to `each`; returns how many.

@@ -168,4 +168,17 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     assert!(l.reopen, "{l:?}");
     assert_eq!(z.case_id, first.case_id);
     assert!(z.tags.iter().any(|t| t == "reopen"));
+
+    // Restarted again: the completion is replayed before the reopening, so
+    // the reopened case is still tracked and the next contact joins it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let open = metric(&d, "hotline_open_cases ");
+    assert!(open >= 1.0);
+    d.kill9();
+    let d = Daemon::start_in(&dir, None);
+    assert_eq!(wait_metric(&d, "hotline_open_cases ", open), open);
+    let w = rt.block_on(submit(&d, c("d-11", me, "锦绣华庭电梯又坏了还没修", 50)));
+    let l = w.dedup.clone().unwrap_or_default();
+    assert!(!l.reopen, "open again, not to be reopened twice: {l:?}");
+    assert_eq!(w.case_id, first.case_id);
 }
