@@ -95,6 +95,8 @@ pub struct Router {
     pub(crate) kb: Vec<KbRt>,
     pub(crate) units: Vec<UnitRt>,
     pub(crate) district_index: HashMap<String, usize>,
+    /// (code, name) of every district, for finding one named in a text.
+    pub(crate) district_names: Vec<(String, String)>,
     pub(crate) coordinator: usize,
     pub(crate) area_code: String,
     pub(crate) case_prefix: String,
@@ -461,6 +463,11 @@ impl Router {
             kb,
             units,
             district_index,
+            district_names: units_f
+                .districts
+                .iter()
+                .map(|d| (d.code.clone(), d.name.clone()))
+                .collect(),
             coordinator,
             area_code: units_f.city.area_code.clone(),
             case_prefix: units_f.city.case_prefix.clone(),

@@ -509,3 +509,38 @@ fn a_repeat_never_joins_a_case_without_a_work_order() {
     assert_eq!(x.case_id, w.case_id);
     assert_eq!(o.repeat_count, 2);
 }
+
+#[test]
+fn a_district_named_in_the_address_or_text_stands_in_for_a_missing_code() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let mut a = contact(
+        "z1",
+        "13600000001",
+        "利州区宏达建筑公司拖欠农民工工资三个月了",
+        "",
+        t,
+    );
+    a.location.address = String::new();
+    let (_, _) = run(&mut idx, &a);
+    let mut b = contact(
+        "z2",
+        "13600000002",
+        "宏达建筑公司欠薪，工人的工资都没有发",
+        "",
+        t + Duration::hours(2),
+    );
+    b.location.address = "广元市利州区东坝街道".into();
+    let (_, o) = run(&mut idx, &b);
+    assert!(o.cluster_id.is_some(), "both in 利州区: one cluster");
+    // Another district named: not the same cluster.
+    let c = contact(
+        "z3",
+        "13600000003",
+        "苍溪宏达建筑公司拖欠工资",
+        "",
+        t + Duration::hours(3),
+    );
+    let (_, o) = run(&mut idx, &c);
+    assert!(o.cluster_id.is_none());
+}
