@@ -111,30 +111,25 @@ impl Acceptance {
     }
 
     fn entry(&mut self, id: &str, channel: Channel, ms: i64) -> &mut Pending {
-        if !self.pending.contains_key(id) {
-            if self.pending.len() >= self.cfg.max_pending {
-                if let Some((_, old)) = self.order.pop_first() {
-                    self.pending.remove(&old);
-                    self.evicted += 1;
-                }
+        if !self.pending.contains_key(id) && self.pending.len() >= self.cfg.max_pending {
+            if let Some((_, old)) = self.order.pop_first() {
+                self.pending.remove(&old);
+                self.evicted += 1;
             }
-            let key = ms + FORGET_MS;
-            self.order.insert((key, id.to_string()));
-            self.pending.insert(
-                id.to_string(),
-                Pending {
-                    channel,
-                    arrived_ms: None,
-                    accepted_ms: None,
-                    late_fired: false,
-                    done: false,
-                    order_ms: key,
-                },
-            );
         }
-        self.pending
-            .entry(id.to_string())
-            .or_insert_with(|| unreachable!("inserted above"))
+        let order = &mut self.order;
+        self.pending.entry(id.to_string()).or_insert_with(|| {
+            let key = ms + FORGET_MS;
+            order.insert((key, id.to_string()));
+            Pending {
+                channel,
+                arrived_ms: None,
+                accepted_ms: None,
+                late_fired: false,
+                done: false,
+                order_ms: key,
+            }
+        })
     }
 
     /// A message `id` arrived on `channel` at `t` (`OFFERED` on a message channel).
