@@ -5,7 +5,7 @@ use crate::convert::{contact_from, decision_to};
 use crate::store::DecisionRow;
 use chrono::{DateTime, Utc};
 use hotline_proto::v1 as pb;
-use hotline_router::dedup::{self, Dedup, DedupRules, MatterRecord};
+use hotline_router::dedup::{self, Dedup, DedupOutcome, DedupRules, MatterRecord};
 use hotline_router::{decide, Router};
 use prost::Message;
 use std::sync::Arc;
@@ -109,12 +109,12 @@ impl Pipeline {
     }
 
     /// Matches a decided contact against the dedup index and writes the
-    /// links into the decision; returns the record to store.
+    /// links into the decision; returns the record to store and what dedup found.
     fn dedup(
         &self,
         c: &hotline_router::Contact,
         d: &mut hotline_router::Decision,
-    ) -> Option<MatterRecord> {
+    ) -> Option<(MatterRecord, DedupOutcome)> {
         let stage = self.dedup.as_ref()?;
         let rec = dedup::record(&self.router, &stage.rules, c, d)?;
         let out = stage
@@ -126,17 +126,17 @@ impl Pipeline {
         if !out.replay {
             crate::metrics::dedup_outcome(&out);
         }
-        Some(rec)
+        Some((rec, out))
     }
 
-    fn dedup_alerts(&self, out_tags: &[String], d: &pb::Decision) {
+    /// ESCALATION and HOTSPOT, queued for the next tick of the tracker.
+    fn dedup_alerts(&self, out: &DedupOutcome, d: &pb::Decision) {
         let Some(stage) = &self.dedup else { return };
-        for t in out_tags {
-            match t.as_str() {
-                "escalation" => stage.orders.queue(crate::orders::escalation_alert(d)),
-                "hotspot" => stage.orders.queue(crate::orders::hotspot_alert(d)),
-                _ => {}
-            }
+        if out.escalate {
+            stage.orders.queue(crate::orders::escalation_alert(d));
+        }
+        if out.hotspot {
+            stage.orders.queue(crate::orders::hotspot_alert(d));
         }
     }
 
@@ -156,17 +156,13 @@ impl Pipeline {
             field: e.field(),
             message: e.to_string(),
         })?;
-        let matter = self.dedup(&c, &mut d);
+        let (matter, found) = self.dedup(&c, &mut d).unzip();
         if d.provisional() {
             provisional_warning();
         }
         let decision = decision_to(&d);
-        if d.tags
-            .iter()
-            .any(|t| matches!(*t, "escalation" | "hotspot"))
-        {
-            let tags: Vec<String> = d.tags.iter().map(|t| t.to_string()).collect();
-            self.dedup_alerts(&tags, &decision);
+        if let Some(out) = &found {
+            self.dedup_alerts(out, &decision);
         }
         let route = route_name(decision.route);
         let row = DecisionRow {

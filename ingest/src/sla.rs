@@ -376,10 +376,9 @@ impl Sla {
                 }
             }
         }
-        // Alerts raised while replaying were raised before the restart.
-        if let Ok(mut m) = self.messages.lock() {
-            m.late.clear();
-        }
+        // ACCEPT_LATE alerts found while replaying go out with the next tick:
+        // their key (message, due) is the one stored before the restart, so
+        // only those that never reached the store are raised.
         Ok(n)
     }
 

@@ -254,20 +254,6 @@ impl Reader {
         )
     }
 
-    /// Dedup records of contacts received at or after `since_ms`, in the
-    /// order they were decided.
-    pub fn matters(
-        &self,
-        since_ms: i64,
-        each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
-    ) -> Result<u64, StoreError> {
-        self.bodies(
-            "SELECT body FROM matters WHERE at >= ?1 ORDER BY id",
-            params![since_ms],
-            each,
-        )
-    }
-
     /// Decisions, dedup records and order events since `since_ms`, merged in
     /// time order (decisions by received_at, order events by their time; dedup
     /// records keep the order dedup first saw them), for rebuilding the

@@ -122,6 +122,14 @@ struct Case {
     armed: Option<i64>,
 }
 
+impl Case {
+    /// DUE_SOON marks the close of the extension window (Art. 13(3)), which
+    /// only complaints and reports have; once per window.
+    fn wants_due_soon(&self) -> bool {
+        !self.due_soon_fired && matches!(self.kind, Kind::Complaint | Kind::Report)
+    }
+}
+
 /// Tracker settings.
 #[derive(Debug, Clone, Copy)]
 pub struct TrackerConfig {
@@ -192,7 +200,7 @@ impl Tracker {
             .filter(|l| c.overdue_fired & (1 << l.idx()) == 0)
             .filter_map(|l| c.due.get(*l))
             .min();
-        if !c.due_soon_fired {
+        if c.wants_due_soon() {
             if let Some(d) = c.due.get(Limit::Complete) {
                 next = Some(next.map_or(d - lead, |n| n.min(d - lead)));
             }
@@ -243,9 +251,7 @@ impl Tracker {
             caller_ref: caller_ref.into(),
             kind,
             due,
-            // DUE_SOON marks the close of the extension window (Art. 13(3)),
-            // which only complaints and reports have.
-            due_soon_fired: !matches!(kind, Kind::Complaint | Kind::Report),
+            due_soon_fired: false,
             overdue_fired: 0,
             extended: false,
             armed: None,
@@ -363,7 +369,7 @@ impl Tracker {
             };
             let id = c.id.to_string();
             c.armed = None;
-            if !c.due_soon_fired {
+            if c.wants_due_soon() {
                 if let Some(d) = c.due.get(Limit::Complete) {
                     if d - lead <= now_ms && d > now_ms {
                         c.due_soon_fired = true;

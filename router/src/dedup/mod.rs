@@ -329,10 +329,6 @@ impl Dedup {
         }
     }
 
-    pub fn rules(&self) -> &Arc<DedupRules> {
-        &self.rules
-    }
-
     pub fn stats(&self) -> DedupStats {
         DedupStats {
             callers: self.callers.len(),

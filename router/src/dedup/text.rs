@@ -502,16 +502,12 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Hashes of the distinct character bigrams (unigrams for a text of one or two characters).
-pub fn shingles(text: &str) -> Vec<u64> {
-    shingles_of(&[text])
-}
-
 fn bigram(a: char, b: char) -> u64 {
     mix((u64::from(a as u32) << 32) | u64::from(b as u32))
 }
 
-/// The same over segments: no bigram spans two segments.
+/// Hashes of the distinct character bigrams of the segments (no bigram
+/// spans two segments; unigrams for a text of one or two characters).
 pub fn shingles_of(segs: &[&str]) -> Vec<u64> {
     let total: usize = segs.iter().map(|s| s.chars().count()).sum();
     let mut v: Vec<u64> = Vec::with_capacity(total);
@@ -578,11 +574,6 @@ const SEEDS: [u64; K] = {
     }
     s
 };
-
-/// The sketch of a contact's whole text (no lexicon).
-pub fn sketch_text(content: &str) -> Sketch {
-    sketch(&shingles(&matter_chars(content)))
-}
 
 impl Sketch {
     /// Estimated Jaccard similarity of the two bigram sets.
