@@ -70,77 +70,54 @@ pub fn tracked(d: &pb::Decision) -> bool {
             || d.priority >= pb::Priority::Special as i32)
 }
 
-/// ESCALATION (Art. 27(1)): repeated contacts on a case still open; once per case.
-pub fn escalation_alert(d: &pb::Decision) -> AlertOut {
-    let count = d.dedup.as_ref().map(|x| x.repeat_count).unwrap_or(0);
+/// An alert about a decided contact: its time, district and category.
+fn decision_alert(d: &pb::Decision, kind: pb::AlertKind) -> (pb::Alert, i64) {
     let at = d
         .received_at
         .as_ref()
         .and_then(|t| convert::instant(t, "received_at").ok())
         .unwrap_or_default();
     let a = pb::Alert {
-        alert_id: format!("{}:ESCALATION", d.case_id),
-        kind: pb::AlertKind::Escalation as i32,
+        kind: kind as i32,
         at: Some(convert::timestamp(at)),
-        case_id: d.case_id.clone(),
         district_code: d.district_code.clone(),
         category: d.category.clone(),
-        caller_ref: d.caller_ref.clone(),
-        message: format!("{count} repeated contacts on a case still open: escalate to the government (Art. 27(1))"),
-        value: f64::from(count),
         ..Default::default()
     };
-    let row = EventRow {
-        stream: "alert",
-        key: d.case_id.clone(),
-        event_type: pb::AlertKind::Escalation as i32 * 16,
-        at_ms: at.timestamp_millis(),
-        body: a.encode_to_vec(),
-    };
-    AlertOut { alert: a, row }
+    (a, at.timestamp_millis())
+}
+
+/// ESCALATION (Art. 27(1)): repeated contacts on a case still open; once per case.
+pub fn escalation_alert(d: &pb::Decision) -> AlertOut {
+    let count = d.dedup.as_ref().map(|x| x.repeat_count).unwrap_or(0);
+    let (mut a, at_ms) = decision_alert(d, pb::AlertKind::Escalation);
+    a.alert_id = format!("{}:ESCALATION", d.case_id);
+    a.case_id = d.case_id.clone();
+    a.caller_ref = d.caller_ref.clone();
+    a.message = format!(
+        "{count} repeated contacts on a case still open: escalate to the government (Art. 27(1))"
+    );
+    a.value = f64::from(count);
+    AlertOut::keyed(a, d.case_id.clone(), 0, at_ms)
 }
 
 /// HOTSPOT (Art. 21): many contacts on one matter in one district in a short time; once per cluster.
 pub fn hotspot_alert(d: &pb::Decision) -> AlertOut {
-    let (cluster, lead, size) = d
-        .dedup
-        .as_ref()
-        .map(|x| {
-            (
-                x.cluster_id.clone(),
-                x.cluster_lead_case.clone(),
-                x.cluster_size,
-            )
-        })
-        .unwrap_or_default();
-    let at = d
-        .received_at
-        .as_ref()
-        .and_then(|t| convert::instant(t, "received_at").ok())
-        .unwrap_or_default();
-    let a = pb::Alert {
-        alert_id: format!("{cluster}:HOTSPOT"),
-        kind: pb::AlertKind::Hotspot as i32,
-        at: Some(convert::timestamp(at)),
-        case_id: lead,
-        district_code: d.district_code.clone(),
-        category: d.category.clone(),
-        message: format!("{size} contacts on one matter in one district within the hour: early warning to the units (Art. 21)"),
-        value: f64::from(size),
-        ..Default::default()
+    let links = d.dedup.clone().unwrap_or_default();
+    let (mut a, at_ms) = decision_alert(d, pb::AlertKind::Hotspot);
+    a.alert_id = format!("{}:HOTSPOT", links.cluster_id);
+    a.case_id = links.cluster_lead_case;
+    a.message = format!(
+        "{} contacts on one matter in one district within the hour: early warning to the units (Art. 21)",
+        links.cluster_size
+    );
+    a.value = f64::from(links.cluster_size);
+    let key = if links.cluster_id.is_empty() {
+        d.case_id.clone()
+    } else {
+        links.cluster_id
     };
-    let row = EventRow {
-        stream: "alert",
-        key: if cluster.is_empty() {
-            d.case_id.clone()
-        } else {
-            cluster
-        },
-        event_type: pb::AlertKind::Hotspot as i32 * 16,
-        at_ms: at.timestamp_millis(),
-        body: a.encode_to_vec(),
-    };
-    AlertOut { alert: a, row }
+    AlertOut::keyed(a, key, 0, at_ms)
 }
 
 fn deadlines(d: &pb::Decision) -> Deadlines {
@@ -181,6 +158,22 @@ pub struct AlertOut {
     pub row: EventRow,
 }
 
+impl AlertOut {
+    /// An alert with the row that stores it under the deterministic key
+    /// (`key`, kind × 16 + `sub`, `at_ms`): the same alert is stored once,
+    /// so it is raised once, also across restarts.
+    pub fn keyed(alert: pb::Alert, key: String, sub: i32, at_ms: i64) -> AlertOut {
+        let row = EventRow {
+            stream: "alert",
+            key,
+            event_type: alert.kind * 16 + sub,
+            at_ms,
+            body: alert.encode_to_vec(),
+        };
+        AlertOut { alert, row }
+    }
+}
+
 fn alert(
     kind: pb::AlertKind,
     case_id: &str,
@@ -209,14 +202,8 @@ fn alert(
         message,
         ..Default::default()
     };
-    let row = EventRow {
-        stream: "alert",
-        key: case_id.to_string(),
-        event_type: (kind as i32) * 16 + limit.map(|l| l as i32).unwrap_or(0),
-        at_ms: due.timestamp_millis(),
-        body: a.encode_to_vec(),
-    };
-    AlertOut { alert: a, row }
+    let sub = limit.map(|l| l as i32).unwrap_or(0);
+    AlertOut::keyed(a, case_id.to_string(), sub, due.timestamp_millis())
 }
 
 /// An alert about a queue (answer rate), keyed by queue and instant.
@@ -236,14 +223,7 @@ pub fn queue_alert(
         message: message.to_string(),
         ..Default::default()
     };
-    let row = EventRow {
-        stream: "alert",
-        key: format!("queue:{queue}"),
-        event_type: kind as i32 * 16,
-        at_ms: at.timestamp_millis(),
-        body: a.encode_to_vec(),
-    };
-    AlertOut { alert: a, row }
+    AlertOut::keyed(a, format!("queue:{queue}"), 0, at.timestamp_millis())
 }
 
 impl Orders {
@@ -407,9 +387,11 @@ pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, publisher: Option
     }
 }
 
-/// Ticks every second until shutdown.
-pub async fn run(
-    orders: Arc<Orders>,
+/// Every second until `shutdown`, the alerts `due(now)` finds are raised
+/// (stored once, counted, published): the deadline tracker's tick and the
+/// SLA refresh share this loop.
+pub async fn raise_every_second(
+    mut due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<AlertOut>,
     committer: mpsc::Sender<Job>,
     publisher: Option<Publisher>,
     mut shutdown: watch::Receiver<bool>,
@@ -420,7 +402,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        for a in orders.tick(chrono::Utc::now()) {
+        for a in due(chrono::Utc::now()) {
             raise(a, &committer, publisher.as_ref()).await;
         }
     }

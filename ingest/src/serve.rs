@@ -206,13 +206,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         orders,
         shutdown: shutdown_rx.clone(),
     };
-    let sla_task = tokio::spawn(shared.sla.clone().run(
+    // Every second: SLA gauges and answer-rate crossings; deadline alerts.
+    let sla = shared.sla.clone();
+    let sla_task = tokio::spawn(crate::orders::raise_every_second(
+        move |now| sla.refresh(now),
         shared.committer.clone(),
         shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
-    let orders_task = tokio::spawn(crate::orders::run(
-        shared.orders.clone(),
+    let orders = shared.orders.clone();
+    let orders_task = tokio::spawn(crate::orders::raise_every_second(
+        move |now| orders.tick(now),
         shared.committer.clone(),
         shared.publisher.clone(),
         shutdown_rx.clone(),

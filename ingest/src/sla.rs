@@ -10,7 +10,7 @@ use crate::config::SlaSection;
 use crate::convert;
 use crate::hdr;
 use crate::orders::AlertOut;
-use crate::store::{EventRow, Reader, StoreError};
+use crate::store::{Reader, StoreError};
 use hdrhistogram::Histogram;
 use hotline_proto::v1 as pb;
 use hotline_router::accept::{AcceptConfig, AcceptOutcome, Acceptance};
@@ -135,14 +135,7 @@ fn accept_late(
         message: format!("{} message not accepted within 3 min", channel.as_str()),
         ..Default::default()
     };
-    let row = EventRow {
-        stream: "alert",
-        key: format!("msg:{id}"),
-        event_type: pb::AlertKind::AcceptLate as i32 * 16,
-        at_ms: due.timestamp_millis(),
-        body: a.encode_to_vec(),
-    };
-    AlertOut { alert: a, row }
+    AlertOut::keyed(a, format!("msg:{id}"), 0, due.timestamp_millis())
 }
 
 impl Sla {
@@ -380,26 +373,6 @@ impl Sla {
         // their key (message, due) is the one stored before the restart, so
         // only those that never reached the store are raised.
         Ok(n)
-    }
-
-    /// Refreshes every second until `shutdown`; each alert is stored and
-    /// published like every other (`orders::raise`).
-    pub async fn run(
-        self: Arc<Self>,
-        committer: tokio::sync::mpsc::Sender<crate::committer::Job>,
-        publisher: Option<crate::kafka::Publisher>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.wait_for(|v| *v) => break,
-            }
-            for a in self.refresh(chrono::Utc::now()) {
-                crate::orders::raise(a, &committer, publisher.as_ref()).await;
-            }
-        }
     }
 }
 
