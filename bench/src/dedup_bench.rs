@@ -6,6 +6,7 @@
 //! MinHash) and matching it against the index, separately and together.
 //! Baseline in the same run: inserting the same contact ids into a
 //! `HashMap<u64, u64>` — the cheapest index there is.
+use crate::report::rss_bytes;
 use crate::traffic::{Traffic, TrafficConfig};
 use hotline_ingest::convert::contact_from;
 use hotline_router::dedup::{self, Dedup, DedupConfig, DedupRules, MatterRecord};
@@ -30,14 +31,6 @@ pub struct DedupReport {
     pub ratio: f64,
     pub repeats: u64,
     pub clustered: u64,
-}
-
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|pages| pages * 4096)
-        .unwrap_or(0)
 }
 
 fn contacts(seed: u64, callers: u64) -> impl Iterator<Item = hotline_router::Contact> {
@@ -131,8 +124,8 @@ pub fn run(indexed: usize, measured: usize, callers: u64) -> anyhow::Result<Dedu
     })
 }
 
-impl DedupReport {
-    pub fn summary(&self) -> String {
+impl crate::report::Printed for DedupReport {
+    fn summary(&self) -> String {
         format!(
             "indexed {} contacts ({} callers, {} live clusters): resident +{:.1} MiB = {:.0} B per contact\n\
              {} more on one core: record {:.0}/s, match+index {:.0}/s, together {:.0}/s\n\

@@ -62,8 +62,21 @@ pub struct EvalReport {
     pub cluster: Prf,
 }
 
-impl EvalReport {
-    pub fn summary(&self) -> String {
+impl crate::report::Printed for EvalReport {
+    /// The shape the issue asks for (`{"repeat": {precision, recall, f1}, "cluster": …}`)
+    /// plus the contact counts and the pair counts behind the ratios.
+    fn json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::json!({
+            "repeat": {"precision": self.repeat.precision, "recall": self.repeat.recall, "f1": self.repeat.f1},
+            "cluster": {"precision": self.cluster.precision, "recall": self.cluster.recall, "f1": self.cluster.f1},
+            "contacts": self.contacts,
+            "refused": self.refused,
+            "pairs": {"repeat": self.repeat, "cluster": self.cluster},
+        })
+        .to_string())
+    }
+
+    fn summary(&self) -> String {
         let line = |n: &str, p: &Prf| {
             format!(
                 "{n:8} precision {:.3}  recall {:.3}  F1 {:.3}  (pairs: {} true, {} found, {} correct)",

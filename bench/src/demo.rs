@@ -63,8 +63,8 @@ pub struct DemoReport {
     pub alerts: BTreeMap<String, f64>,
 }
 
-impl DemoReport {
-    pub fn summary(&self) -> String {
+impl crate::report::Printed for DemoReport {
+    fn summary(&self) -> String {
         let mut s = format!(
             "replayed {} minutes of a hotline day in {:.1} s: {} contacts ({} refused), {} call/message events, {} work-order events\n\nroutes:\n",
             self.replayed_minutes,

@@ -1,5 +1,6 @@
 //! `hotline-bench`: traffic generation and load modes.
 use clap::{Parser, Subcommand};
+use hotline_bench::report::Printed;
 use hotline_bench::traffic::{Traffic, TrafficConfig};
 use std::io::{BufWriter, Write};
 
@@ -42,6 +43,12 @@ struct GrpcArgs {
     json: bool,
 }
 
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 fn grpc(mode: hotline_bench::grpc::Mode, a: GrpcArgs) -> anyhow::Result<()> {
     let load = hotline_bench::grpc::Load {
         mode,
@@ -51,17 +58,9 @@ fn grpc(mode: hotline_bench::grpc::Mode, a: GrpcArgs) -> anyhow::Result<()> {
         concurrency: a.concurrency,
         seed: a.seed,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = rt.block_on(hotline_bench::grpc::compare(&a.target, &load))?;
-    let text = if a.json {
-        serde_json::to_string_pretty(&report)?
-    } else {
-        report.summary()
-    };
-    writeln!(std::io::stdout(), "{text}")?;
-    Ok(())
+    runtime()?
+        .block_on(hotline_bench::grpc::compare(&a.target, &load))?
+        .print(a.json)
 }
 
 #[derive(Subcommand)]
@@ -182,16 +181,9 @@ fn main() -> anyhow::Result<()> {
                 hotlined,
                 seed,
             };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let report = rt.block_on(hotline_bench::kafka::compare(&load))?;
-            let text = if json {
-                serde_json::to_string_pretty(&report)?
-            } else {
-                report.summary()
-            };
-            writeln!(std::io::stdout(), "{text}")?;
+            runtime()?
+                .block_on(hotline_bench::kafka::compare(&load))?
+                .print(json)?;
         }
         Cmd::Grpc { mode, load } => grpc(mode, load)?,
         Cmd::GrpcUnary { load } => grpc(hotline_bench::grpc::Mode::Unary, load)?,
@@ -205,50 +197,24 @@ fn main() -> anyhow::Result<()> {
             token,
             json,
         } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let r = rt.block_on(hotline_bench::demo::run(hotline_bench::demo::DemoArgs {
-                target,
-                admin,
-                minutes,
-                seconds,
-                seed,
-                token,
-            }))?;
-            let text = if json {
-                serde_json::to_string_pretty(&r)?
-            } else {
-                r.summary()
-            };
-            writeln!(std::io::stdout(), "{text}")?;
+            runtime()?
+                .block_on(hotline_bench::demo::run(hotline_bench::demo::DemoArgs {
+                    target,
+                    admin,
+                    minutes,
+                    seconds,
+                    seed,
+                    token,
+                }))?
+                .print(json)?;
         }
         Cmd::Tracker { cases, json } => {
-            let r = hotline_bench::tracker::run(cases)?;
-            let text = if json {
-                serde_json::to_string_pretty(&r)?
-            } else {
-                r.summary()
-            };
-            writeln!(std::io::stdout(), "{text}")?;
+            hotline_bench::tracker::run(cases)?.print(json)?;
         }
         Cmd::DedupEval { file, json } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let r = hotline_bench::dedup_eval::evaluate(&text, Default::default())?;
-            let text = if json {
-                serde_json::json!({
-                    "repeat": {"precision": r.repeat.precision, "recall": r.repeat.recall, "f1": r.repeat.f1},
-                    "cluster": {"precision": r.cluster.precision, "recall": r.cluster.recall, "f1": r.cluster.f1},
-                    "contacts": r.contacts,
-                    "refused": r.refused,
-                    "pairs": {"repeat": r.repeat, "cluster": r.cluster},
-                })
-                .to_string()
-            } else {
-                r.summary()
-            };
-            writeln!(std::io::stdout(), "{text}")?;
+            hotline_bench::dedup_eval::evaluate(&text, Default::default())?.print(json)?;
         }
         Cmd::Dedup {
             indexed,
@@ -256,13 +222,7 @@ fn main() -> anyhow::Result<()> {
             callers,
             json,
         } => {
-            let r = hotline_bench::dedup_bench::run(indexed, measured, callers)?;
-            let text = if json {
-                serde_json::to_string_pretty(&r)?
-            } else {
-                r.summary()
-            };
-            writeln!(std::io::stdout(), "{text}")?;
+            hotline_bench::dedup_bench::run(indexed, measured, callers)?.print(json)?;
         }
         Cmd::Gen { count, seed } => {
             let mut out = BufWriter::new(std::io::stdout().lock());

@@ -75,9 +75,11 @@ impl Report {
             ratio,
         }
     }
+}
 
+impl Printed for Report {
     /// A few lines for people.
-    pub fn summary(&self) -> String {
+    fn summary(&self) -> String {
         let line = |m: &Measured| {
             format!(
                 "  {:<12} {:>9.0}/s  {} in {:.2}s, {} errors, latency p50 {} µs p99 {} µs p99.9 {} µs max {} µs",
@@ -92,4 +94,31 @@ impl Report {
             self.ratio
         )
     }
+}
+
+/// A benchmark's result as the short human summary or as JSON.
+pub trait Printed: Serialize {
+    fn summary(&self) -> String;
+
+    /// The `--json` form; by default every field.
+    fn json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// Prints the JSON form or the summary on stdout.
+    fn print(&self, json: bool) -> anyhow::Result<()> {
+        use std::io::Write;
+        let text = if json { self.json()? } else { self.summary() };
+        writeln!(std::io::stdout(), "{text}")?;
+        Ok(())
+    }
+}
+
+/// This process's resident memory, bytes (Linux `/proc/self/statm`; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
 }

@@ -3,6 +3,7 @@
 //! the cost of the one-second tick, against the baseline a tracker without a
 //! timer index would pay — a scan of every case's next deadline per tick
 //! (over a flat array of instants: the cheapest scan there is).
+use crate::report::rss_bytes;
 use chrono::{Duration, TimeZone, Utc};
 use hotline_router::tracker::{Tracker, TrackerConfig};
 use hotline_router::{Calendar, Deadlines, Kind};
@@ -23,14 +24,6 @@ pub struct TrackerReport {
     pub busy_ticks: u64,
     pub busy_alerts: u64,
     pub busy_tick_ns: f64,
-}
-
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|pages| pages * 4096)
-        .unwrap_or(0)
 }
 
 /// Opens `cases` work orders received over the last 3 days, with the
@@ -108,8 +101,8 @@ pub fn run(cases: usize) -> anyhow::Result<TrackerReport> {
     })
 }
 
-impl TrackerReport {
-    pub fn summary(&self) -> String {
+impl crate::report::Printed for TrackerReport {
+    fn summary(&self) -> String {
         format!(
             "tracker: {} open cases in {:.2} s; resident +{:.1} MiB = {:.0} B/case\n\
              idle tick (nothing due): {:.0} ns; full-scan baseline: {:.0} ns (ratio {:.0}x faster)\n\
