@@ -20,31 +20,6 @@ fn c(id: &str, phone: &str, text: &str, secs_ago: i64) -> pb::Contact {
     x
 }
 
-async fn submit(d: &Daemon, x: pb::Contact) -> pb::Decision {
-    d.client()
-        .await
-        .submit(x)
-        .await
-        .expect("submit")
-        .into_inner()
-}
-
-fn metric(d: &Daemon, name: &str) -> f64 {
-    let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
-    m.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn wait_metric(d: &Daemon, name: &str, want: f64) -> f64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while metric(d, name) != want && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    metric(d, name)
-}
-
 const ESCALATION: &str = "hotline_alerts_total{kind=\"ESCALATION\"} ";
 const HOTSPOT: &str = "hotline_alerts_total{kind=\"HOTSPOT\"} ";
 
@@ -54,37 +29,31 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     let rt = rt();
     let d = Daemon::start_in(&dir, None);
     let me = "13812340000";
-    let first = rt.block_on(submit(
-        &d,
-        c(
-            "d-0",
-            me,
-            "我要反映锦绣华庭3号楼电梯坏了一个多星期，物业一直不修",
-            7200,
-        ),
-    ));
+    let first = rt.block_on(d.submit(c(
+        "d-0",
+        me,
+        "我要反映锦绣华庭3号楼电梯坏了一个多星期，物业一直不修",
+        7200,
+    )));
     let again = [
         "还是上次反映的锦绣华庭电梯的事，到现在还没修好",
         "錦繡華庭三號樓的電梯還是壞的，物業不管",
         "第四次打电话了，锦绣华庭电梯故障一直没人修",
     ];
     for (i, t) in again.iter().enumerate() {
-        let x = rt.block_on(submit(
-            &d,
-            c(&format!("d-{}", i + 1), me, t, 7000 - i as i64 * 100),
-        ));
+        let x = rt.block_on(d.submit(c(&format!("d-{}", i + 1), me, t, 7000 - i as i64 * 100)));
         let l = x.dedup.clone().unwrap_or_default();
         assert_eq!(l.repeat_of, first.case_id, "{t}");
         assert_eq!(l.repeat_count, i as u32 + 1);
         assert_eq!(x.case_id, first.case_id);
     }
     assert_eq!(
-        wait_metric(&d, ESCALATION, 1.0),
+        d.wait_metric(ESCALATION, 1.0),
         1.0,
         "escalated at the third repeat"
     );
     assert_eq!(
-        metric(&d, "hotline_open_cases "),
+        d.metric("hotline_open_cases "),
         1.0,
         "repeats open no case of their own"
     );
@@ -92,15 +61,12 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     // Twelve neighbours on one outage within the hour: one cluster, one hotspot.
     let mut lead = String::new();
     for i in 0..12 {
-        let x = rt.block_on(submit(
-            &d,
-            c(
-                &format!("o-{i}"),
-                &format!("1390000{i:04}"),
-                "东坝新区停水了，到现在还没来水",
-                3000 - i * 60,
-            ),
-        ));
+        let x = rt.block_on(d.submit(c(
+            &format!("o-{i}"),
+            &format!("1390000{i:04}"),
+            "东坝新区停水了，到现在还没来水",
+            3000 - i * 60,
+        )));
         let l = x.dedup.clone().unwrap_or_default();
         if i == 0 {
             lead = x.case_id.clone();
@@ -109,7 +75,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
             assert_eq!(l.cluster_size, i as u32 + 1);
         }
     }
-    assert_eq!(wait_metric(&d, HOTSPOT, 1.0), 1.0);
+    assert_eq!(d.wait_metric(HOTSPOT, 1.0), 1.0);
     // The ticket system can read the original decision by its case.
     let got = rt.block_on(async {
         d.client()
@@ -126,28 +92,21 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
 
     // Restarted: the index is rebuilt from the store.
     let d = Daemon::start_in(&dir, None);
-    let x = rt.block_on(submit(&d, c("d-9", me, "锦绣华庭电梯还坏着", 600)));
+    let x = rt.block_on(d.submit(c("d-9", me, "锦绣华庭电梯还坏着", 600)));
     let l = x.dedup.clone().unwrap_or_default();
     assert_eq!(
         (l.repeat_of.as_str(), l.repeat_count),
         (first.case_id.as_str(), 4)
     );
-    let y = rt.block_on(submit(
-        &d,
-        c("o-99", "13900009999", "东坝新区还是没水", 300),
-    ));
+    let y = rt.block_on(d.submit(c("o-99", "13900009999", "东坝新区还是没水", 300)));
     assert_eq!(y.dedup.clone().unwrap_or_default().cluster_lead_case, lead);
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
-        metric(&d, ESCALATION),
+        d.metric(ESCALATION),
         0.0,
         "not raised again after the restart"
     );
-    assert_eq!(
-        metric(&d, HOTSPOT),
-        0.0,
-        "not raised again after the restart"
-    );
+    assert_eq!(d.metric(HOTSPOT), 0.0, "not raised again after the restart");
 
     // The case is completed: the next contact on it reopens it.
     rt.block_on(async {
@@ -163,7 +122,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
             .await
             .expect("events");
     });
-    let z = rt.block_on(submit(&d, c("d-10", me, "锦绣华庭电梯又坏了", 100)));
+    let z = rt.block_on(d.submit(c("d-10", me, "锦绣华庭电梯又坏了", 100)));
     let l = z.dedup.clone().unwrap_or_default();
     assert!(l.reopen, "{l:?}");
     assert_eq!(z.case_id, first.case_id);
@@ -172,12 +131,12 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     // Restarted again: the completion is replayed before the reopening, so
     // the reopened case is still tracked and the next contact joins it.
     std::thread::sleep(Duration::from_millis(1500));
-    let open = metric(&d, "hotline_open_cases ");
+    let open = d.metric("hotline_open_cases ");
     assert!(open >= 1.0);
     d.kill9();
     let d = Daemon::start_in(&dir, None);
-    assert_eq!(wait_metric(&d, "hotline_open_cases ", open), open);
-    let w = rt.block_on(submit(&d, c("d-11", me, "锦绣华庭电梯又坏了还没修", 50)));
+    assert_eq!(d.wait_metric("hotline_open_cases ", open), open);
+    let w = rt.block_on(d.submit(c("d-11", me, "锦绣华庭电梯又坏了还没修", 50)));
     let l = w.dedup.clone().unwrap_or_default();
     assert!(!l.reopen, "open again, not to be reopened twice: {l:?}");
     assert_eq!(w.case_id, first.case_id);

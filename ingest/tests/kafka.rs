@@ -309,14 +309,7 @@ fn alerts_and_stats_snapshots_go_to_their_topics() {
     // A complaint received 15 minutes ago: its dispatch limit has passed.
     let mut x = contact("k-overdue", "我要投诉小区物业不作为");
     x.received_at = ts(now_secs() - 900);
-    let dec = rt.block_on(async {
-        d.client()
-            .await
-            .submit(x)
-            .await
-            .expect("submit")
-            .into_inner()
-    });
+    let dec = rt.block_on(d.submit(x));
     let alerts = read_until(
         &format!("{}.alerts", t.prefix),
         Duration::from_secs(15),

@@ -591,22 +591,6 @@ fn provisional_deadlines_are_counted() {
     assert!(m.contains("hotline_provisional_deadlines_total 1"), "{m}");
 }
 
-fn metric(d: &Daemon, name: &str) -> f64 {
-    let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
-    m.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn wait_metric(d: &Daemon, name: &str, want: f64) -> f64 {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while metric(d, name) != want && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    metric(d, name)
-}
-
 fn order_event(case_id: &str, t: pb::OrderEventType, days: u32) -> pb::OrderEvent {
     pb::OrderEvent {
         case_id: case_id.into(),
@@ -624,28 +608,21 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
     // A complaint received 15 minutes ago: its 10-minute dispatch limit has passed.
     let mut x = contact("late-1", "我要投诉小区物业不作为");
     x.received_at = ts(now_secs() - 900);
-    let dec = rt().block_on(async {
-        d.client()
-            .await
-            .submit(x)
-            .await
-            .expect("submit")
-            .into_inner()
-    });
+    let dec = rt().block_on(d.submit(x));
     assert_eq!(
-        wait_metric(&d, "hotline_alerts_total{kind=\"OVERDUE\"} ", 1.0),
+        d.wait_metric("hotline_alerts_total{kind=\"OVERDUE\"} ", 1.0),
         1.0,
         "dispatch overdue, once"
     );
-    assert_eq!(metric(&d, "hotline_open_cases "), 1.0);
+    assert_eq!(d.metric("hotline_open_cases "), 1.0);
     d.kill9();
 
     // Restarted: the case is restored and the alert is not raised again.
     let d = Daemon::start_in(&dir, None);
-    assert_eq!(wait_metric(&d, "hotline_open_cases ", 1.0), 1.0);
+    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(
-        metric(&d, "hotline_alerts_total{kind=\"OVERDUE\"} "),
+        d.metric("hotline_alerts_total{kind=\"OVERDUE\"} "),
         0.0,
         "no second alert after the restart"
     );
@@ -672,7 +649,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
         (3, 1, 0)
     );
     assert_eq!(
-        wait_metric(&d, "hotline_alerts_total{kind=\"EXTENSION_REFUSED\"} ", 1.0),
+        d.wait_metric("hotline_alerts_total{kind=\"EXTENSION_REFUSED\"} ", 1.0),
         1.0
     );
     rt().block_on(async {
@@ -684,7 +661,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
             .expect("events");
     });
     assert_eq!(
-        wait_metric(&d, "hotline_open_cases ", 0.0),
+        d.wait_metric("hotline_open_cases ", 0.0),
         0.0,
         "completed cases leave the tracker"
     );

@@ -126,6 +126,34 @@ impl Daemon {
         panic!("hotlined did not become ready");
     }
 
+    /// Submits one contact; the decision (panics on an error status).
+    pub async fn submit(&self, c: pb::Contact) -> pb::Decision {
+        self.client()
+            .await
+            .submit(c)
+            .await
+            .expect("submit")
+            .into_inner()
+    }
+
+    /// The value of the first `/metrics` line starting with `name` (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, m) = http_get(self.admin, "/metrics").unwrap_or_default();
+        m.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// [`metric`](Self::metric) once it equals `want`, or after 10 s whatever it is.
+    pub fn wait_metric(&self, name: &str, want: f64) -> f64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.metric(name) != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.metric(name)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.grpc)
     }
