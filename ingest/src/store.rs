@@ -68,19 +68,29 @@ pub enum Inserted {
     Existing(Vec<u8>),
 }
 
+/// Schema version in `PRAGMA user_version`. 0: the first layout (a unique
+/// index on contact_id, a second one on case_id, dedup records in their own
+/// table); 2: one integer index, the dedup record in the decision's row.
+const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = r#"
 -- A rowid table: rows (about 600 bytes) are appended in rowid order and
--- only the small contact_id index takes random inserts.
+-- only the small integer index takes random inserts. contact_key is
+-- xxh3_64(contact_id), which is also the last part of the case id the
+-- contact opens: one index answers both lookups (by contact, by case).
+-- It is not unique: a lookup compares the contact_id too.
 CREATE TABLE IF NOT EXISTS decisions (
     id           INTEGER PRIMARY KEY,
-    contact_id   TEXT NOT NULL UNIQUE,
+    contact_key  INTEGER NOT NULL,
+    contact_id   TEXT NOT NULL,
     case_id      TEXT NOT NULL,
     route        TEXT NOT NULL,
     received_at  INTEGER NOT NULL,  -- unix ms, UTC
     decided_at   INTEGER NOT NULL,  -- unix ms, UTC
-    body         BLOB NOT NULL      -- hotline.v1.Decision
+    body         BLOB NOT NULL,     -- hotline.v1.Decision
+    matter       BLOB               -- the dedup MatterRecord it was matched with
 );
-CREATE INDEX IF NOT EXISTS decisions_case ON decisions(case_id);
+CREATE INDEX IF NOT EXISTS decisions_key ON decisions(contact_key);
 CREATE TABLE IF NOT EXISTS events (
     stream      TEXT NOT NULL,      -- call | order | alert
     key         TEXT NOT NULL,      -- call id | case id
@@ -89,12 +99,66 @@ CREATE TABLE IF NOT EXISTS events (
     body        BLOB NOT NULL,
     PRIMARY KEY (stream, key, type, at)
 ) WITHOUT ROWID;
+-- Version 0 kept dedup records here; read on start until purged, no
+-- longer written (the decision row carries its record).
 CREATE TABLE IF NOT EXISTS matters (
     id          INTEGER PRIMARY KEY, -- insertion order: the order dedup saw them
     at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
     body        BLOB NOT NULL        -- dedup MatterRecord
 );
 "#;
+
+/// The store key of a contact id, as SQLite stores it (the bits of the u64).
+pub fn key_of(contact_id: &str) -> i64 {
+    hotline_router::decide::contact_key(contact_id) as i64
+}
+
+/// Brings a version-0 database to the current layout in one transaction:
+/// the integer key column filled from each contact_id, the case_id index
+/// dropped. (Version 0's unique contact_id index stays: SQLite cannot drop
+/// a constraint without copying the table; it only costs write speed.)
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let has_key: bool = tx.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('decisions') WHERE name = 'contact_key'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    let exists: bool = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'decisions'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if exists && !has_key {
+        tx.execute_batch(
+            "ALTER TABLE decisions ADD COLUMN contact_key INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE decisions ADD COLUMN matter BLOB;
+             DROP INDEX IF EXISTS decisions_case;",
+        )?;
+        let ids: Vec<(i64, String)> = {
+            let mut st = tx.prepare("SELECT id, contact_id FROM decisions")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut up = tx.prepare("UPDATE decisions SET contact_key = ?1 WHERE id = ?2")?;
+        for (id, contact_id) in &ids {
+            up.execute(params![key_of(contact_id), id])?;
+        }
+        drop(up);
+        tracing::info!(
+            rows = ids.len(),
+            "store: migrated the decisions table to schema version 2"
+        );
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// The writing connection.
 pub struct Store {
@@ -129,7 +193,8 @@ impl Store {
         )?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
         Ok(Store { conn })
     }
 
@@ -153,7 +218,8 @@ impl Store {
         let m = self
             .conn
             .execute("DELETE FROM events WHERE at < ?1", params![cutoff_ms])?;
-        // Dedup looks back 30 days at most: its records go after 60.
+        // Version 0's dedup records (dedup looks back 30 days at most) go
+        // after 60; those in decision rows go with their decisions.
         let matters_cutoff = cutoff_ms.max(chrono::Utc::now().timestamp_millis() - 60 * 86_400_000);
         let k = self
             .conn
@@ -170,31 +236,36 @@ pub struct Tx<'a> {
 impl Tx<'_> {
     /// Inserts a decision unless its contact_id exists; then returns the stored one.
     pub fn insert_decision(&self, r: &DecisionRow) -> Result<Inserted, rusqlite::Error> {
+        self.insert_keyed(r, key_of(&r.contact_id))
+    }
+
+    /// [`insert_decision`](Self::insert_decision) under a given key (tests
+    /// force two contact ids onto one key with it).
+    fn insert_keyed(&self, r: &DecisionRow, key: i64) -> Result<Inserted, rusqlite::Error> {
+        let mut sel = self
+            .tx
+            .prepare_cached("SELECT contact_id, body FROM decisions WHERE contact_key = ?1")?;
+        let mut rows = sel.query(params![key])?;
+        while let Some(row) = rows.next()? {
+            if row.get_ref(0)?.as_str()? == r.contact_id {
+                return Ok(Inserted::Existing(row.get(1)?));
+            }
+        }
+        drop(rows);
         let mut ins = self.tx.prepare_cached(
-            "INSERT INTO decisions(contact_id, case_id, route, received_at, decided_at, body) VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT(contact_id) DO NOTHING",
+            "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
         )?;
-        if ins.execute(params![
+        ins.execute(params![
+            key,
             r.contact_id,
             r.case_id,
             r.route,
             r.received_at_ms,
             r.decided_at_ms,
-            r.body
-        ])? == 1
-        {
-            if let Some(m) = &r.matter {
-                let mut ins = self
-                    .tx
-                    .prepare_cached("INSERT INTO matters(at, body) VALUES (?1, ?2)")?;
-                ins.execute(params![r.received_at_ms, m])?;
-            }
-            return Ok(Inserted::New);
-        }
-        let mut sel = self
-            .tx
-            .prepare_cached("SELECT body FROM decisions WHERE contact_id = ?1")?;
-        let body: Vec<u8> = sel.query_row(params![r.contact_id], |row| row.get(0))?;
-        Ok(Inserted::Existing(body))
+            r.body,
+            r.matter
+        ])?;
+        Ok(Inserted::New)
     }
 
     /// Inserts an event; `false` when the same event was stored before.
@@ -267,9 +338,11 @@ impl Reader {
         let mut sd = self.conn.prepare(
             "SELECT received_at, body FROM decisions WHERE received_at >= ?1 ORDER BY received_at, id",
         )?;
-        let mut sm = self
-            .conn
-            .prepare("SELECT at, body FROM matters WHERE at >= ?1 ORDER BY id")?;
+        // Dedup records in the order dedup saw them: version 0's table first,
+        // then those kept with their decisions, in commit order.
+        let mut sm = self.conn.prepare(
+            "SELECT at, body FROM (SELECT at, body, 0 AS src, id FROM matters WHERE at >= ?1 UNION ALL SELECT received_at, matter, 1, id FROM decisions WHERE matter IS NOT NULL AND received_at >= ?1) ORDER BY src, id",
+        )?;
         let mut so = self.conn.prepare(
             "SELECT at, body FROM events WHERE stream = 'order' AND at >= ?1 ORDER BY at",
         )?;
@@ -337,19 +410,24 @@ impl Reader {
             (Some(c), _) => self
                 .conn
                 .query_row(
-                    "SELECT body FROM decisions WHERE contact_id = ?1",
-                    params![c],
+                    "SELECT body FROM decisions WHERE contact_key = ?1 AND contact_id = ?2",
+                    params![key_of(c), c],
                     |r| r.get(0),
                 )
                 .optional()?,
-            (None, Some(c)) => self
-                .conn
-                .query_row(
-                    "SELECT body FROM decisions WHERE case_id = ?1 ORDER BY received_at LIMIT 1",
-                    params![c],
-                    |r| r.get(0),
-                )
-                .optional()?,
+            // The case's first decision is the one of the contact whose key
+            // the case id carries.
+            (None, Some(c)) => match hotline_router::decide::case_key(c) {
+                Some(k) => self
+                    .conn
+                    .query_row(
+                        "SELECT body FROM decisions WHERE contact_key = ?1 AND case_id = ?2 ORDER BY received_at LIMIT 1",
+                        params![k as i64, c],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                None => None,
+            },
             (None, None) => None,
         };
         Ok(found)
@@ -361,5 +439,135 @@ impl Reader {
             .conn
             .query_row("SELECT COUNT(*) FROM decisions", [], |r| r.get::<_, i64>(0))?
             as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hotline-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn row(contact_id: &str, case_id: &str, at: i64) -> DecisionRow {
+        DecisionRow {
+            contact_id: contact_id.into(),
+            case_id: case_id.into(),
+            route: "WORK_ORDER",
+            received_at_ms: at,
+            decided_at_ms: at,
+            body: format!("body of {contact_id}").into_bytes(),
+            matter: Some(format!("matter of {contact_id}").into_bytes()),
+        }
+    }
+
+    fn case_of(contact_id: &str) -> String {
+        format!(
+            "GY20261126-{:016x}",
+            hotline_router::decide::contact_key(contact_id)
+        )
+    }
+
+    #[test]
+    fn two_contact_ids_on_one_key_are_both_kept_and_found_apart() {
+        let d = dir("collide");
+        let mut store = Store::open(&d, Sync::Normal).unwrap();
+        let (a, b) = (row("a-1", &case_of("a-1"), 1), row("b-2", "GY-x", 2));
+        let key = key_of("a-1");
+        let out = store
+            .transaction(|tx| {
+                Ok([
+                    tx.insert_keyed(&a, key)?,
+                    tx.insert_keyed(&b, key)?,
+                    tx.insert_keyed(&a, key)?,
+                    tx.insert_keyed(&b, key)?,
+                ])
+            })
+            .unwrap();
+        assert_eq!(out[0], Inserted::New);
+        assert_eq!(out[1], Inserted::New, "a colliding key is not a duplicate");
+        assert_eq!(out[2], Inserted::Existing(a.body.clone()));
+        assert_eq!(out[3], Inserted::Existing(b.body.clone()));
+        let r = Reader::open(&d).unwrap();
+        assert_eq!(r.count_decisions().unwrap(), 2);
+        assert_eq!(r.decision(Some("a-1"), None).unwrap(), Some(a.body.clone()));
+        assert_eq!(r.decision(None, Some(&a.case_id)).unwrap(), Some(a.body));
+        assert_eq!(r.decision(Some("zz"), None).unwrap(), None);
+        assert_eq!(r.decision(None, Some("GY20261126-nothex")).unwrap(), None);
+    }
+
+    /// The first layout, as version 0 created it.
+    const SCHEMA_V0: &str = r#"
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY, contact_id TEXT NOT NULL UNIQUE, case_id TEXT NOT NULL,
+    route TEXT NOT NULL, received_at INTEGER NOT NULL, decided_at INTEGER NOT NULL,
+    body BLOB NOT NULL);
+CREATE INDEX decisions_case ON decisions(case_id);
+CREATE TABLE events (stream TEXT NOT NULL, key TEXT NOT NULL, type INTEGER NOT NULL,
+    at INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (stream, key, type, at)) WITHOUT ROWID;
+CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT NULL);
+"#;
+
+    #[test]
+    fn a_version_0_database_is_migrated_and_keeps_every_answer() {
+        let d = dir("migrate");
+        std::fs::create_dir_all(&d).unwrap();
+        {
+            let c = Connection::open(d.join(DB_FILE)).unwrap();
+            c.execute_batch(SCHEMA_V0).unwrap();
+            for (i, id) in ["old-1", "old-2"].iter().enumerate() {
+                c.execute(
+                    "INSERT INTO decisions(contact_id, case_id, route, received_at, decided_at, body) VALUES (?1,?2,'WORK_ORDER',?3,?3,?4)",
+                    params![id, case_of(id), 10 + i as i64, format!("body of {id}").into_bytes()],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO matters(at, body) VALUES (?1, ?2)",
+                    params![10 + i as i64, format!("matter of {id}").into_bytes()],
+                )
+                .unwrap();
+            }
+        }
+        let mut store = Store::open(&d, Sync::Normal).unwrap();
+        let (old, new) = (
+            row("old-1", &case_of("old-1"), 10),
+            row("new-3", &case_of("new-3"), 5),
+        );
+        let out = store
+            .transaction(|tx| Ok([tx.insert_decision(&old)?, tx.insert_decision(&new)?]))
+            .unwrap();
+        assert_eq!(
+            out[0],
+            Inserted::Existing(old.body.clone()),
+            "a retry of an old contact"
+        );
+        assert_eq!(out[1], Inserted::New);
+        drop(store);
+        // Opening again does not migrate twice.
+        drop(Store::open(&d, Sync::Normal).unwrap());
+        let r = Reader::open(&d).unwrap();
+        assert_eq!(r.count_decisions().unwrap(), 3);
+        assert_eq!(
+            r.decision(None, Some(&case_of("old-2"))).unwrap(),
+            Some(b"body of old-2".to_vec())
+        );
+        assert_eq!(r.decision(Some("new-3"), None).unwrap(), Some(new.body));
+        // Dedup records: version 0's first (in their order), then the new ones.
+        let mut matters = Vec::new();
+        r.timeline(0, |item| {
+            if let Item::Matter(m) = item {
+                matters.push(String::from_utf8(m).unwrap_or_default());
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            matters,
+            ["matter of old-1", "matter of old-2", "matter of new-3"],
+            "in the order dedup saw them, not by time"
+        );
     }
 }

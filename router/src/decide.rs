@@ -140,7 +140,23 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
 /// contact id, so a retried contact gets the same case id.
 pub fn case_id(prefix: &str, received_at: Instant, contact_id: &str) -> String {
     let date = received_at.with_timezone(&SHANGHAI).format("%Y%m%d");
-    format!("{prefix}{date}-{:016x}", xxh3_64(contact_id.as_bytes()))
+    format!("{prefix}{date}-{:016x}", contact_key(contact_id))
+}
+
+/// The 64-bit key of a contact id: the last part of the case id it opens,
+/// and the store's index key for both lookups (by contact and by case).
+pub fn contact_key(contact_id: &str) -> u64 {
+    xxh3_64(contact_id.as_bytes())
+}
+
+/// The contact key a case id was made from (its 16 hex digits after the
+/// last `-`), whatever the prefix it was made with.
+pub fn case_key(case_id: &str) -> Option<u64> {
+    let (_, hex) = case_id.rsplit_once('-')?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
 }
 
 /// Keyed BLAKE3 hash of the caller key, 128 bits in hex.
