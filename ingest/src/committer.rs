@@ -85,13 +85,27 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max: usize) {
     }
 }
 
+/// Jobs found queued at once that mean the daemon is under load: then a
+/// batch of fewer than a quarter of `batch_max` waits `batch_wait` once and
+/// takes what arrived meanwhile (fewer, larger transactions: one fsync and
+/// one write of each touched index page for many contacts). Fewer are
+/// committed at once, without waiting; so is a backlog of a quarter of
+/// `batch_max` or more (waiting would only idle the workers, whose
+/// contacts are already queued).
+pub const BUSY: usize = 16;
+
+/// Whether a batch that holds `n` jobs after the first drain waits for more.
+fn waits(n: usize, cfg: &CommitterConfig) -> bool {
+    n >= BUSY && n < cfg.batch_max / 4 && !cfg.batch_wait.is_zero()
+}
+
 fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig) {
     let mut batch: Vec<Job> = Vec::with_capacity(cfg.batch_max);
     let mut last_purge: Option<Instant> = None;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         drain(&mut rx, &mut batch, cfg.batch_max);
-        if batch.len() < cfg.batch_max && !cfg.batch_wait.is_zero() {
+        if waits(batch.len(), &cfg) {
             std::thread::sleep(cfg.batch_wait);
             drain(&mut rx, &mut batch, cfg.batch_max);
         }

@@ -153,7 +153,10 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Most contacts committed in one transaction.
     pub batch_max: usize,
-    /// Longest a contact waits for its batch to fill, milliseconds.
+    /// Under load (at least [`BUSY`](crate::committer::BUSY) contacts queued
+    /// at once, fewer than a quarter of `batch_max`), how long a batch waits
+    /// for more before it commits, milliseconds. A contact reaching an idle
+    /// committer, or a larger backlog, commits at once.
     pub batch_wait_ms: u64,
     /// On SIGTERM, in-flight work gets this long to drain, seconds.
     pub drain_timeout_secs: u64,
@@ -165,8 +168,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             queue_capacity: 8192,
-            batch_max: 2048,
-            batch_wait_ms: 1,
+            batch_max: 4096,
+            batch_wait_ms: 10,
             drain_timeout_secs: 20,
             stream_window: 1024,
         }

@@ -14,8 +14,10 @@ const RSS_BOUND_KIB: u64 = 400 * 1024;
 #[test]
 fn flood_is_pushed_back_and_memory_stays_bounded() {
     let dir = temp_dir("overload");
-    // A tiny queue and a committer that waits 20 ms per batch: far slower than the clients.
-    let d = Daemon::start_in(&dir, Some("[pipeline]\nqueue_capacity = 64\nbatch_max = 64\nbatch_wait_ms = 20\nstream_window = 256\n"));
+    // A tiny queue and a committer that, under load, waits 20 ms per batch
+    // (a full queue is far below a quarter of batch_max): far slower than
+    // the clients.
+    let d = Daemon::start_in(&dir, Some("[pipeline]\nqueue_capacity = 64\nbatch_max = 4096\nbatch_wait_ms = 20\nstream_window = 256\n"));
     let rt = rt();
     let exhausted = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
