@@ -361,27 +361,51 @@ impl Orders {
 
 /// Stores an alert (once: its key is deterministic), then publishes and counts it.
 pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, publisher: Option<&Publisher>) {
-    let (reply, rx) = oneshot::channel();
-    if committer
-        .send(Job::Event { row: a.row, reply })
-        .await
-        .is_err()
-    {
-        return;
+    raise_all(vec![a], committer, publisher).await
+}
+
+/// Raises several alerts: queued for the committer in groups, so a group
+/// shares one transaction, then each newly stored one is announced in
+/// order. A group takes at most a quarter of the committer's queue (256 at
+/// most): contacts keep room to be queued while a tick raises thousands.
+pub async fn raise_all(
+    alerts: Vec<AlertOut>,
+    committer: &mpsc::Sender<Job>,
+    publisher: Option<&Publisher>,
+) {
+    let group = (committer.max_capacity() / 4).clamp(1, 256);
+    let mut alerts = alerts.into_iter().peekable();
+    while alerts.peek().is_some() {
+        let mut stored = Vec::with_capacity(group);
+        for AlertOut { alert, row } in alerts.by_ref().take(group) {
+            let (reply, rx) = oneshot::channel();
+            if committer.send(Job::Event { row, reply }).await.is_err() {
+                return;
+            }
+            stored.push((alert, rx));
+        }
+        for (alert, rx) in stored {
+            if let Ok(Ok(true)) = rx.await {
+                announce(&alert, publisher).await;
+            }
+        }
     }
-    let Ok(Ok(true)) = rx.await else { return };
-    let kind = pb::AlertKind::try_from(a.alert.kind)
+}
+
+/// Counts, logs and publishes an alert once it is stored.
+async fn announce(alert: &pb::Alert, publisher: Option<&Publisher>) {
+    let kind = pb::AlertKind::try_from(alert.kind)
         .map(|k| k.as_str_name())
         .unwrap_or("ALERT_UNSPECIFIED");
     counter!("hotline_alerts_total", "kind" => kind).increment(1);
-    tracing::info!(kind, deadline = %a.alert.deadline, queue = %a.alert.queue, "alert raised");
+    tracing::info!(kind, deadline = %alert.deadline, queue = %alert.queue, "alert raised");
     if let Some(p) = publisher {
-        let key = if a.alert.case_id.is_empty() {
-            &a.alert.queue
+        let key = if alert.case_id.is_empty() {
+            &alert.queue
         } else {
-            &a.alert.case_id
+            &alert.case_id
         };
-        if let Err(e) = p.alert(key, &a.alert.encode_to_vec()).await {
+        if let Err(e) = p.alert(key, &alert.encode_to_vec()).await {
             tracing::error!(error = %e, "alert stored but not delivered to Kafka");
         }
     }
@@ -402,8 +426,6 @@ pub async fn raise_every_second(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        for a in due(chrono::Utc::now()) {
-            raise(a, &committer, publisher.as_ref()).await;
-        }
+        raise_all(due(chrono::Utc::now()), &committer, publisher.as_ref()).await;
     }
 }
