@@ -480,7 +480,10 @@ impl Dedup {
             .heads
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.last_at > cutoff)
+            // Cheap test first: a common matter, or one side names none.
+            .filter(|(_, h)| {
+                h.last_at > cutoff && (h.matters & rm != 0 || rm == 0 || h.matters == 0)
+            })
             // Candidates (see `same_matter`): a common matter, or — where one
             // side names none — the same category or the same place; never
             // another place.

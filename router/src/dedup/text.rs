@@ -421,7 +421,14 @@ fn numeral(c: char) -> Option<char> {
 pub fn matter_chars(content: &str) -> String {
     let s = fast2s::convert(&fold_width(content));
     match &*FILLER_AC {
-        Some(ac) => chars_of(&ac.replace_all(&s, &vec![" "; FILLER.len()])),
+        Some(ac) => {
+            let mut kept = String::with_capacity(s.len());
+            ac.replace_all_with(&s, &mut kept, |_, _, dst| {
+                dst.push(' ');
+                true
+            });
+            chars_of(&kept)
+        }
         None => chars_of(&s),
     }
 }
