@@ -74,14 +74,16 @@ pub enum Inserted {
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
--- A rowid table: rows (about 600 bytes) are appended in rowid order and
+-- A rowid table: rows (about 700 bytes) are appended in rowid order and
 -- only the small integer index takes random inserts. contact_key is
 -- xxh3_64(contact_id), which is also the last part of the case id the
--- contact opens: one index answers both lookups (by contact, by case).
--- It is not unique: a lookup compares the contact_id too.
+-- contact opens: one unique index answers both lookups (by contact, by
+-- case) and makes an insert its own duplicate check. A contact whose key
+-- another contact id holds (a 64-bit collision) is stored with a NULL key
+-- and listed in `collided`.
 CREATE TABLE IF NOT EXISTS decisions (
     id           INTEGER PRIMARY KEY,
-    contact_key  INTEGER NOT NULL,
+    contact_key  INTEGER,
     contact_id   TEXT NOT NULL,
     case_id      TEXT NOT NULL,
     route        TEXT NOT NULL,
@@ -90,7 +92,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     body         BLOB NOT NULL,     -- hotline.v1.Decision
     matter       BLOB               -- the dedup MatterRecord it was matched with
 );
-CREATE INDEX IF NOT EXISTS decisions_key ON decisions(contact_key);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_key ON decisions(contact_key);
+-- While a collided contact is kept, the row holding its key is kept too
+-- (see purge_before): a retry of it must find the key taken.
+CREATE TABLE IF NOT EXISTS collided (
+    contact_id  TEXT PRIMARY KEY,
+    key         INTEGER NOT NULL,
+    id          INTEGER NOT NULL     -- decisions.id
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     stream      TEXT NOT NULL,      -- call | order | alert
     key         TEXT NOT NULL,      -- call id | case id
@@ -114,8 +123,8 @@ pub fn key_of(contact_id: &str) -> i64 {
 }
 
 /// Brings a version-0 database to the current layout in one transaction:
-/// the integer key column filled from each contact_id, the case_id index
-/// dropped. (Version 0's unique contact_id index stays: SQLite cannot drop
+/// the integer key column filled from each contact_id (a colliding one
+/// listed in `collided`), the case_id index dropped. (Version 0's unique contact_id index stays: SQLite cannot drop
 /// a constraint without copying the table; it only costs write speed.)
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -135,7 +144,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     )?;
     if exists && !has_key {
         tx.execute_batch(
-            "ALTER TABLE decisions ADD COLUMN contact_key INTEGER NOT NULL DEFAULT 0;
+            "ALTER TABLE decisions ADD COLUMN contact_key INTEGER;
              ALTER TABLE decisions ADD COLUMN matter BLOB;
              DROP INDEX IF EXISTS decisions_case;",
         )?;
@@ -144,9 +153,19 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        tx.execute_batch(SCHEMA)?;
         let mut up = tx.prepare("UPDATE decisions SET contact_key = ?1 WHERE id = ?2")?;
+        let mut taken = std::collections::HashSet::with_capacity(ids.len());
         for (id, contact_id) in &ids {
-            up.execute(params![key_of(contact_id), id])?;
+            let key = key_of(contact_id);
+            if taken.insert(key) {
+                up.execute(params![key, id])?;
+            } else {
+                tx.execute(
+                    "INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)",
+                    params![contact_id, key, id],
+                )?;
+            }
         }
         drop(up);
         tracing::info!(
@@ -211,8 +230,18 @@ impl Store {
 
     /// Deletes decisions and events received before `cutoff_ms`; returns rows deleted.
     pub fn purge_before(&mut self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let n = self.conn.execute(
-            "DELETE FROM decisions WHERE received_at < ?1",
+        // Collided contacts first, with their list entries; a row whose key
+        // a kept collided contact shares stays until that contact goes.
+        let c = self.conn.execute(
+            "DELETE FROM decisions WHERE received_at < ?1 AND contact_key IS NULL",
+            params![cutoff_ms],
+        )?;
+        self.conn.execute(
+            "DELETE FROM collided WHERE id NOT IN (SELECT id FROM decisions)",
+            [],
+        )?;
+        let n = c + self.conn.execute(
+            "DELETE FROM decisions WHERE received_at < ?1 AND contact_key NOT IN (SELECT key FROM collided)",
             params![cutoff_ms],
         )?;
         let m = self
@@ -242,29 +271,33 @@ impl Tx<'_> {
     /// [`insert_decision`](Self::insert_decision) under a given key (tests
     /// force two contact ids onto one key with it).
     fn insert_keyed(&self, r: &DecisionRow, key: i64) -> Result<Inserted, rusqlite::Error> {
-        let mut sel = self
-            .tx
-            .prepare_cached("SELECT contact_id, body FROM decisions WHERE contact_key = ?1")?;
-        let mut rows = sel.query(params![key])?;
-        while let Some(row) = rows.next()? {
-            if row.get_ref(0)?.as_str()? == r.contact_id {
-                return Ok(Inserted::Existing(row.get(1)?));
-            }
-        }
-        drop(rows);
         let mut ins = self.tx.prepare_cached(
-            "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(contact_key) DO NOTHING",
         )?;
-        ins.execute(params![
-            key,
-            r.contact_id,
-            r.case_id,
-            r.route,
-            r.received_at_ms,
-            r.decided_at_ms,
-            r.body,
-            r.matter
-        ])?;
+        let mut insert = |key: Option<i64>| {
+            ins.execute(params![
+                key,
+                r.contact_id,
+                r.case_id,
+                r.route,
+                r.received_at_ms,
+                r.decided_at_ms,
+                r.body,
+                r.matter
+            ])
+        };
+        if insert(Some(key))? == 1 {
+            return Ok(Inserted::New);
+        }
+        // The key is taken: by this contact before, or by another contact id.
+        if let Some(body) = lookup(self.tx, key, &r.contact_id)? {
+            return Ok(Inserted::Existing(body));
+        }
+        insert(None)?;
+        self.tx.execute(
+            "INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)",
+            params![r.contact_id, key, self.tx.last_insert_rowid()],
+        )?;
         Ok(Inserted::New)
     }
 
@@ -273,6 +306,30 @@ impl Tx<'_> {
         let mut ins = self.tx.prepare_cached("INSERT INTO events(stream, key, type, at, body) VALUES (?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING")?;
         Ok(ins.execute(params![e.stream, e.key, e.event_type, e.at_ms, e.body])? == 1)
     }
+}
+
+/// The stored decision of a contact id whose key is `key`: at the key, or
+/// listed as collided.
+fn lookup(
+    conn: &Connection,
+    key: i64,
+    contact_id: &str,
+) -> Result<Option<Vec<u8>>, rusqlite::Error> {
+    let mut at_key =
+        conn.prepare_cached("SELECT contact_id, body FROM decisions WHERE contact_key = ?1")?;
+    let mut rows = at_key.query(params![key])?;
+    if let Some(row) = rows.next()? {
+        if row.get_ref(0)?.as_str()? == contact_id {
+            return Ok(Some(row.get(1)?));
+        }
+        let mut listed = conn.prepare_cached(
+            "SELECT d.body FROM collided c JOIN decisions d ON d.id = c.id WHERE c.contact_id = ?1",
+        )?;
+        return listed
+            .query_row(params![contact_id], |r| r.get(0))
+            .optional();
+    }
+    Ok(None)
 }
 
 /// A read-only view for commands and lookups.
@@ -407,21 +464,18 @@ impl Reader {
         case_id: Option<&str>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let found = match (contact_id, case_id) {
-            (Some(c), _) => self
-                .conn
-                .query_row(
-                    "SELECT body FROM decisions WHERE contact_key = ?1 AND contact_id = ?2",
-                    params![key_of(c), c],
-                    |r| r.get(0),
-                )
-                .optional()?,
+            (Some(c), _) => lookup(&self.conn, key_of(c), c)?,
             // The case's first decision is the one of the contact whose key
             // the case id carries.
             (None, Some(c)) => match hotline_router::decide::case_key(c) {
                 Some(k) => self
                     .conn
                     .query_row(
-                        "SELECT body FROM decisions WHERE contact_key = ?1 AND case_id = ?2 ORDER BY received_at LIMIT 1",
+                        "SELECT body FROM decisions WHERE contact_key = ?1 AND case_id = ?2
+                         UNION ALL
+                         SELECT body FROM (SELECT d.body FROM collided c JOIN decisions d ON d.id = c.id
+                             WHERE c.key = ?1 AND d.case_id = ?2 ORDER BY d.received_at)
+                         LIMIT 1",
                         params![k as i64, c],
                         |r| r.get(0),
                     )
@@ -475,8 +529,11 @@ mod tests {
     fn two_contact_ids_on_one_key_are_both_kept_and_found_apart() {
         let d = dir("collide");
         let mut store = Store::open(&d, Sync::Normal).unwrap();
-        let (a, b) = (row("a-1", &case_of("a-1"), 1), row("b-2", "GY-x", 2));
         let key = key_of("a-1");
+        // b-2 collides with a-1: same key, so the same 16 hex digits in its
+        // case id (another day).
+        let a = row("a-1", &case_of("a-1"), 1);
+        let b = row("b-2", &case_of("a-1").replace("20261126", "20261127"), 2);
         let out = store
             .transaction(|tx| {
                 Ok([
@@ -494,9 +551,31 @@ mod tests {
         let r = Reader::open(&d).unwrap();
         assert_eq!(r.count_decisions().unwrap(), 2);
         assert_eq!(r.decision(Some("a-1"), None).unwrap(), Some(a.body.clone()));
-        assert_eq!(r.decision(None, Some(&a.case_id)).unwrap(), Some(a.body));
+        assert_eq!(
+            r.decision(None, Some(&a.case_id)).unwrap(),
+            Some(a.body.clone())
+        );
+        assert_eq!(
+            r.decision(None, Some(&b.case_id)).unwrap(),
+            Some(b.body.clone())
+        );
         assert_eq!(r.decision(Some("zz"), None).unwrap(), None);
         assert_eq!(r.decision(None, Some("GY20261126-nothex")).unwrap(), None);
+        drop(r);
+
+        // Retention: a (older) holds the key b's retries must find taken, so
+        // it stays while b is kept; both go once b is past retention.
+        assert_eq!(store.purge_before(2).unwrap(), 0);
+        let again = store.transaction(|tx| tx.insert_keyed(&b, key)).unwrap();
+        assert_eq!(again, Inserted::Existing(b.body.clone()));
+        assert_eq!(store.purge_before(3).unwrap(), 2);
+        let r = Reader::open(&d).unwrap();
+        assert_eq!(r.count_decisions().unwrap(), 0);
+        let listed: i64 = r
+            .conn
+            .query_row("SELECT COUNT(*) FROM collided", [], |x| x.get(0))
+            .unwrap();
+        assert_eq!(listed, 0, "the list entry goes with its decision");
     }
 
     /// The first layout, as version 0 created it.
