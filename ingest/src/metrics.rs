@@ -3,9 +3,57 @@
 //! bucket edges include the SLA thresholds (3 s, 180 s, 600 s, 1800 s).
 //! Labels come only from small fixed sets (channel, route, reason, method,
 //! stream, outcome) — never a caller, a number or an id.
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
+
+thread_local! {
+    /// Per-contact handles, by the addresses of their static name and
+    /// labels: the recorder's lookup (a key built and hashed, a shared map
+    /// read) once per thread and label set instead of once per contact.
+    static COUNTERS: RefCell<HashMap<[usize; 3], Counter>> = RefCell::new(HashMap::new());
+    static HISTOGRAMS: RefCell<HashMap<[usize; 2], Histogram>> = RefCell::new(HashMap::new());
+}
+
+/// `counter!(name, k1 => v1, k2 => v2)`, its handle cached per thread.
+fn counter2(
+    name: &'static str,
+    (k1, v1): (&'static str, &'static str),
+    (k2, v2): (&'static str, &'static str),
+) -> Counter {
+    let at = [
+        name.as_ptr() as usize,
+        v1.as_ptr() as usize,
+        v2.as_ptr() as usize,
+    ];
+    COUNTERS.with_borrow_mut(|m| {
+        m.entry(at)
+            .or_insert_with(|| counter!(name, k1 => v1, k2 => v2))
+            .clone()
+    })
+}
+
+/// `counter!(name, key => value)`, its handle cached per thread.
+fn counter1(name: &'static str, key: &'static str, value: &'static str) -> Counter {
+    let at = [name.as_ptr() as usize, value.as_ptr() as usize, 0];
+    COUNTERS.with_borrow_mut(|m| {
+        m.entry(at)
+            .or_insert_with(|| counter!(name, key => value))
+            .clone()
+    })
+}
+
+/// `histogram!(name, key => value)`, its handle cached per thread.
+fn histogram1(name: &'static str, key: &'static str, value: &'static str) -> Histogram {
+    let at = [name.as_ptr() as usize, value.as_ptr() as usize];
+    HISTOGRAMS.with_borrow_mut(|m| {
+        m.entry(at)
+            .or_insert_with(|| histogram!(name, key => value))
+            .clone()
+    })
+}
 
 /// Histogram bucket edges, seconds.
 pub const BUCKETS: &[f64] = &[
@@ -76,7 +124,12 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
 
 /// A contact decided and stored.
 pub fn contact(channel: &'static str, route: &'static str) {
-    counter!("hotline_contacts_total", "channel" => channel, "route" => route).increment(1);
+    counter2(
+        "hotline_contacts_total",
+        ("channel", channel),
+        ("route", route),
+    )
+    .increment(1);
 }
 
 /// A contact refused, by reject code.
@@ -123,7 +176,7 @@ pub fn queue_depth(n: usize) {
 
 /// Time from a decision entering the queue to being durable.
 pub fn durable_latency(d: Duration) {
-    histogram!("hotline_pipeline_latency_seconds", "stage" => "durable").record(d.as_secs_f64());
+    histogram1("hotline_pipeline_latency_seconds", "stage", "durable").record(d.as_secs_f64());
 }
 
 /// Time from receiving a contact to answering it (or, from Kafka, to its
@@ -131,7 +184,7 @@ pub fn durable_latency(d: Duration) {
 /// in the HdrHistogram of the StatsSnapshot.
 pub fn answer_latency(method: &'static str, d: Duration) {
     crate::hdr::pipeline(d);
-    histogram!("hotline_pipeline_latency_seconds", "stage" => method).record(d.as_secs_f64());
+    histogram1("hotline_pipeline_latency_seconds", "stage", method).record(d.as_secs_f64());
 }
 
 /// A record produced to Kafka: topic is decisions|alerts|stats|dlq|other, outcome ok|error.
@@ -182,12 +235,12 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
         (o.raise_special, "raised_special"),
     ] {
         if hit {
-            counter!("hotline_dedup_total", "outcome" => what).increment(1);
+            counter1("hotline_dedup_total", "outcome", what).increment(1);
             any = true;
         }
     }
     if !any {
-        counter!("hotline_dedup_total", "outcome" => "new_matter").increment(1);
+        counter1("hotline_dedup_total", "outcome", "new_matter").increment(1);
     }
 }
 
