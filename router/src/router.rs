@@ -44,7 +44,9 @@ pub(crate) struct EmptyRt {
     pub id: Arc<str>,
     pub guidance: Arc<str>,
     pub min_chars: usize,
-    pub filler: Vec<String>,
+    /// The filler phrases, normalized, in one automaton (leftmost-longest);
+    /// `None` when there are none.
+    pub filler: Option<aho_corasick::AhoCorasick>,
 }
 
 #[derive(Debug)]
@@ -348,11 +350,28 @@ impl Router {
             id: Arc::from(e.id.as_str()),
             guidance: Arc::from(e.guidance.as_str()),
             min_chars: e.min_chars,
-            filler: e
-                .filler
-                .iter()
-                .map(|f| crate::normalize::normalize_text(f))
-                .collect(),
+            filler: {
+                let phrases: Vec<String> = e
+                    .filler
+                    .iter()
+                    .map(|f| crate::normalize::normalize_text(f))
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                if phrases.is_empty() {
+                    None
+                } else {
+                    match aho_corasick::AhoCorasick::builder()
+                        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                        .build(&phrases)
+                    {
+                        Ok(ac) => Some(ac),
+                        Err(e) => {
+                            err(f_scope, format!("empty.filler: {e}"));
+                            None
+                        }
+                    }
+                }
+            },
         };
         let mut not_accepted = Vec::new();
         for (i, r) in scope_f.not_accepted.iter().enumerate() {

@@ -34,15 +34,24 @@ pub fn priority(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> P
     p
 }
 
-/// Letters, digits and CJK characters left once filler words are removed.
-fn substance(text: &str, filler: &[String]) -> usize {
-    let mut rest = std::borrow::Cow::Borrowed(text);
-    for f in filler {
-        if rest.contains(f.as_str()) {
-            rest = std::borrow::Cow::Owned(rest.replace(f.as_str(), ""));
-        }
+/// Letters, digits and CJK characters left once filler words are removed
+/// (each occurrence, leftmost-longest, in one pass).
+fn substance(text: &str, filler: Option<&aho_corasick::AhoCorasick>) -> usize {
+    let word = |s: &str| {
+        s.chars()
+            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c) || c.is_alphanumeric())
+            .count()
+    };
+    let Some(ac) = filler else {
+        return word(text);
+    };
+    let mut n = 0;
+    let mut at = 0;
+    for m in ac.find_iter(text) {
+        n += word(&text[at..m.start()]);
+        at = m.end();
     }
-    rest.chars().filter(|c| c.is_alphanumeric()).count()
+    n + word(&text[at..])
 }
 
 /// The best-matching line of one table: most keyword hits, file order on ties.
@@ -85,7 +94,8 @@ pub fn scope(
     rule_ids: &mut Vec<Arc<str>>,
 ) -> Option<Scoped> {
     // Only short texts can be empty; skip the work for the rest.
-    if text.chars().count() <= 32 && substance(text, &router.empty.filler) < router.empty.min_chars
+    if text.chars().count() <= 32
+        && substance(text, router.empty.filler.as_ref()) < router.empty.min_chars
     {
         rule_ids.push(router.empty.id.clone());
         return Some(Scoped {
