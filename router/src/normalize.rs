@@ -52,18 +52,6 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
 /// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
 /// every run of whitespace (including U+3000) to one space, trimmed.
 pub fn normalize_text(s: &str) -> String {
-    // Chinese text nearly always carries full-width punctuation (，。！？),
-    // which is not NFKC-normal and sent every text down the slow
-    // decompose-recompose path. Folding the full-width ASCII forms and the
-    // ideographic space first — exactly NFKC's own mapping of them — lets
-    // the common text pass the quick check.
-    let folded;
-    let s = if s.chars().any(is_full_width) {
-        folded = s.chars().map(fold_full_width).collect::<String>();
-        folded.as_str()
-    } else {
-        s
-    };
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     let mut push = |c: char, out: &mut String| {
@@ -77,7 +65,16 @@ pub fn normalize_text(s: &str) -> String {
             out.push(c.to_ascii_lowercase());
         }
     };
-    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    // Chinese text is nearly all ASCII, CJK ideographs and common CJK
+    // punctuation — NFKC-stable, none combining — plus full-width forms
+    // (，！？（）) whose NFKC mapping is one ASCII character: for such text
+    // NFKC is that per-character fold, without the quick check's table
+    // lookups or the decompose-recompose path full-width forms used to take.
+    if s.chars().all(|c| nfkc_stable(c) || is_full_width(c)) {
+        for c in s.chars() {
+            push(fold_full_width(c), &mut out);
+        }
+    } else if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         for c in s.chars() {
             push(c, &mut out);
         }
@@ -87,6 +84,17 @@ pub fn normalize_text(s: &str) -> String {
         }
     }
     out
+}
+
+/// Characters NFKC leaves as they are and that never combine with a
+/// neighbour: ASCII, the CJK Unified Ideographs block, 、。《》「」『』【】“”.
+fn nfkc_stable(c: char) -> bool {
+    c.is_ascii()
+        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || matches!(
+            c,
+            '\u{3001}' | '\u{3002}' | '\u{300a}'..='\u{3011}' | '\u{201c}' | '\u{201d}'
+        )
 }
 
 fn is_full_width(c: char) -> bool {
