@@ -9,6 +9,7 @@ use crate::reject::Reject;
 use crate::route::{district, route, unit_target};
 use crate::router::Router;
 use crate::scope::{priority, scope};
+use chrono::Datelike as _;
 use std::fmt::Write;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
@@ -139,8 +140,14 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
 /// `<prefix><local date>-<16 hex digits of xxh3(contact_id)>`: stable for a
 /// contact id, so a retried contact gets the same case id.
 pub fn case_id(prefix: &str, received_at: Instant, contact_id: &str) -> String {
-    let date = received_at.with_timezone(&SHANGHAI).format("%Y%m%d");
-    format!("{prefix}{date}-{:016x}", contact_key(contact_id))
+    let d = received_at.with_timezone(&SHANGHAI).date_naive();
+    format!(
+        "{prefix}{:04}{:02}{:02}-{:016x}",
+        d.year(),
+        d.month(),
+        d.day(),
+        contact_key(contact_id)
+    )
 }
 
 /// The 64-bit key of a contact id: the last part of the case id it opens,
@@ -161,10 +168,12 @@ pub fn case_key(case_id: &str) -> Option<u64> {
 
 /// Keyed BLAKE3 hash of the caller key, 128 bits in hex.
 pub fn caller_ref(secret: &[u8; 32], caller_key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let h = blake3::keyed_hash(secret, caller_key.as_bytes());
     let mut s = String::with_capacity(32);
     for b in &h.as_bytes()[..16] {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
     }
     s
 }
