@@ -86,17 +86,39 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max: usize) {
 }
 
 /// Jobs found queued at once that mean the daemon is under load: then a
-/// batch of fewer than a quarter of `batch_max` waits `batch_wait` once and
-/// takes what arrived meanwhile (fewer, larger transactions: one fsync and
-/// one write of each touched index page for many contacts). Fewer are
+/// batch of fewer than a quarter of `batch_max` waits for more while more
+/// keep arriving, up to `batch_wait` (fewer, larger transactions: one fsync
+/// and one write of each touched index page for many contacts). Fewer are
 /// committed at once, without waiting; so is a backlog of a quarter of
-/// `batch_max` or more (waiting would only idle the workers, whose
-/// contacts are already queued).
+/// `batch_max` or more (waiting would only idle the workers, whose contacts
+/// are already queued).
 pub const BUSY: usize = 16;
 
-/// Whether a batch that holds `n` jobs after the first drain waits for more.
-fn waits(n: usize, cfg: &CommitterConfig) -> bool {
-    n >= BUSY && n < cfg.batch_max / 4 && !cfg.batch_wait.is_zero()
+/// How often a waiting batch looks whether more arrived.
+const STEP: Duration = Duration::from_micros(500);
+
+/// Waits while jobs keep arriving — until the batch and the queue hold a
+/// quarter of `batch_max` or `batch_wait` passed — then takes them. A step
+/// that brings nothing ends the wait: the senders are waiting for this
+/// commit (callers blocked on their answers, streams at their window, or a
+/// full queue).
+fn gather(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, cfg: CommitterConfig) {
+    let deadline = Instant::now() + cfg.batch_wait;
+    let enough = (cfg.batch_max / 4).max(1);
+    let mut queued = rx.len();
+    while batch.len() + queued < enough {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(STEP));
+        let now = rx.len();
+        if now <= queued {
+            break;
+        }
+        queued = now;
+    }
+    drain(rx, batch, cfg.batch_max);
 }
 
 fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig) {
@@ -105,9 +127,8 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig) {
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         drain(&mut rx, &mut batch, cfg.batch_max);
-        if waits(batch.len(), &cfg) {
-            std::thread::sleep(cfg.batch_wait);
-            drain(&mut rx, &mut batch, cfg.batch_max);
+        if batch.len() >= BUSY && !cfg.batch_wait.is_zero() {
+            gather(&mut rx, &mut batch, cfg);
         }
         commit(&mut store, &mut batch);
         m::queue_depth(rx.len());

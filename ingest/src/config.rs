@@ -154,9 +154,9 @@ pub struct PipelineConfig {
     /// Most contacts committed in one transaction.
     pub batch_max: usize,
     /// Under load (at least [`BUSY`](crate::committer::BUSY) contacts queued
-    /// at once, fewer than a quarter of `batch_max`), how long a batch waits
-    /// for more before it commits, milliseconds. A contact reaching an idle
-    /// committer, or a larger backlog, commits at once.
+    /// at once, fewer than a quarter of `batch_max`), the longest a batch
+    /// waits for more while more keep arriving, milliseconds. A contact
+    /// reaching an idle committer, or a larger backlog, commits at once.
     pub batch_wait_ms: u64,
     /// On SIGTERM, in-flight work gets this long to drain, seconds.
     pub drain_timeout_secs: u64,
