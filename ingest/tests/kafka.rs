@@ -236,11 +236,12 @@ fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
     let rt = rt();
     let t = rt.block_on(create_topics("slow", 2));
     let dir = temp_dir("kslow");
-    // At most 20 records in flight, and a committer that waits 800 ms before each commit:
-    // the pipeline stays full longer than the 500 ms after which partitions are paused.
-    let config = format!(
-        "[pipeline]\nbatch_max = 1000\nbatch_wait_ms = 800\n{}",
-        t.config("g-slow", "max_in_flight = 20")
+    // At most 20 records in flight, and a producer that holds each decision
+    // 800 ms before sending it (a slow sink): the pipeline stays full longer
+    // than the 500 ms after which partitions are paused.
+    let config = t.config(
+        "g-slow",
+        "max_in_flight = 20\nclient = { \"linger.ms\" = \"800\" }",
     );
     let d = Daemon::start_in(&dir, Some(&config));
     rt.block_on(produce_all(

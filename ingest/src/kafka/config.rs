@@ -158,14 +158,18 @@ impl KafkaConfig {
         Ok(c)
     }
 
-    /// The producer: idempotent, acks=all, bounded delivery time.
+    /// The producer: idempotent, acks=all, bounded delivery time; batching
+    /// (`linger.ms` 5) and `compression.type` (lz4) unless `client` sets them.
     pub fn producer_config(&self) -> Result<ClientConfig, ConfigError> {
         let mut c = self.base()?;
         c.set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", self.produce_timeout_ms.to_string())
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4");
+            .set("message.timeout.ms", self.produce_timeout_ms.to_string());
+        for (k, v) in [("linger.ms", "5"), ("compression.type", "lz4")] {
+            if !self.client.contains_key(k) {
+                c.set(k, v);
+            }
+        }
         Ok(c)
     }
 
