@@ -476,23 +476,25 @@ impl Dedup {
         let cutoff = r.at.saturating_sub(cfg.cluster_window_secs);
         let bucket = self.clusters.bucket(key);
         let rm = r.features.matters;
+        let r_places = r.features.places[0] != 0;
         let best = bucket
             .heads
             .iter()
             .enumerate()
-            // Cheap test first: a common matter, or one side names none.
-            .filter(|(_, h)| {
-                h.last_at > cutoff && (h.matters & rm != 0 || rm == 0 || h.matters == 0)
-            })
             // Candidates (see `same_matter`): a common matter, or — where one
             // side names none — the same category or the same place; never
-            // another place.
+            // another place. The tests that need no place come first.
             .filter(|(_, h)| {
+                if h.last_at <= cutoff {
+                    return false;
+                }
+                let common = h.matters & rm != 0;
+                let same_category = h.category == r.category;
+                if !common && (rm != 0 && h.matters != 0 || !same_category && !r_places) {
+                    return false;
+                }
                 let place = text::same_place(&h.places, &r.features.places);
-                place != Some(false)
-                    && (h.matters & rm != 0
-                        || ((rm == 0 || h.matters == 0)
-                            && (h.category == r.category || place == Some(true))))
+                place != Some(false) && (common || same_category || place == Some(true))
             })
             .filter_map(|(i, _)| {
                 bucket.items[i]
