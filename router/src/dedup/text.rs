@@ -419,7 +419,9 @@ fn numeral(c: char) -> Option<char> {
 
 /// The matter-bearing characters of a contact's text.
 pub fn matter_chars(content: &str) -> String {
-    let s = fast2s::convert(&fold_width(content));
+    // Filler phrases are ideographs only: they match the same before or
+    // after full-width forms and case are folded, which `chars_of` does.
+    let s = fast2s::convert(content);
     match &*FILLER_AC {
         Some(ac) => {
             let mut kept = String::with_capacity(s.len());
@@ -451,7 +453,7 @@ static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock:
 
 /// Simplified and unified characters, without dropping filler.
 fn matter_chars_raw(w: &str) -> String {
-    chars_of(&fast2s::convert(&fold_width(w)))
+    chars_of(&fast2s::convert(w))
 }
 
 /// Letters, digits and ideographs; the common cases without Unicode tables.
@@ -463,17 +465,17 @@ fn is_word_char(c: char) -> bool {
 
 /// Full-width ASCII to ASCII, ASCII lower case: what NFKC does to the
 /// characters matching cares about, without its tables.
-fn fold_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+fn fold_width(c: char) -> char {
+    match c {
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+    .to_ascii_lowercase()
 }
 
+/// The word characters of `s`, widths and case folded, Chinese numerals as
+/// digits, runs of more than 4 digits dropped, stop characters dropped.
 fn chars_of(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut digits = String::new();
@@ -485,7 +487,7 @@ fn chars_of(s: &str) -> String {
         }
         digits.clear();
     };
-    for c in s.chars() {
+    for c in s.chars().map(fold_width) {
         let c = numeral(c).unwrap_or(c);
         if c.is_ascii_digit() {
             digits.push(c);
@@ -616,5 +618,34 @@ impl Sketch {
         // Containment of a 2-bigram text says little: weigh it by size.
         let w = (short / 6.0).min(1.0);
         self.jaccard(o).max(self.containment(o) * w)
+    }
+}
+
+#[cfg(test)]
+mod filler_tests {
+    use super::*;
+
+    /// `matter_chars` drops filler before folding widths and case: right
+    /// while every filler phrase is ideographs, or a number of more than 4
+    /// digits (which `chars_of` drops anyway, written full-width or not).
+    #[test]
+    fn filler_phrases_are_ideographs_or_long_numbers() {
+        for f in FILLER {
+            let ideographs = f.chars().all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            let number = f.len() > 4 && f.chars().all(|c| c.is_ascii_digit());
+            assert!(ideographs || number, "{f:?}");
+        }
+        assert_eq!(
+            matter_chars("打１２３４５热线"),
+            matter_chars("打12345热线")
+        );
+    }
+
+    #[test]
+    fn full_width_and_case_fold_like_the_ascii_text() {
+        assert_eq!(
+            matter_chars("ＡＢＣ小区３号楼"),
+            matter_chars("abc小区3号楼")
+        );
     }
 }
