@@ -173,11 +173,12 @@ pub fn contact_from(c: &pb::Contact) -> Result<r::Contact, ConvertError> {
 }
 
 /// Domain decision to wire decision.
-pub fn decision_to(d: &r::Decision) -> pb::Decision {
+pub fn decision_to(d: r::Decision) -> pb::Decision {
+    let provisional = d.provisional();
     let dl = &d.deadlines;
     pb::Decision {
-        contact_id: d.contact_id.clone(),
-        case_id: d.case_id.clone(),
+        contact_id: d.contact_id,
+        case_id: d.case_id,
         route: route_to(d.route) as i32,
         targets: d
             .targets
@@ -205,23 +206,23 @@ pub fn decision_to(d: &r::Decision) -> pb::Decision {
             provisional: dl.provisional,
         }),
         dedup: Some(pb::DedupLinks {
-            repeat_of: d.dedup.repeat_of.clone(),
+            repeat_of: d.dedup.repeat_of,
             repeat_count: d.dedup.repeat_count,
             reopen: d.dedup.reopen,
-            cluster_id: d.dedup.cluster_id.clone(),
-            cluster_lead_case: d.dedup.cluster_lead_case.clone(),
-            cluster_lead_unit: d.dedup.cluster_lead_unit.clone(),
+            cluster_id: d.dedup.cluster_id,
+            cluster_lead_case: d.dedup.cluster_lead_case,
+            cluster_lead_unit: d.dedup.cluster_lead_unit,
             cluster_size: d.dedup.cluster_size,
         }),
         rule_ids: d.rule_ids.iter().map(|s| s.to_string()).collect(),
-        provisional: d.provisional(),
-        guidance: d.guidance.clone(),
+        provisional,
+        guidance: d.guidance,
         channel: channel_to(d.channel) as i32,
         origin: origin_to(d.origin) as i32,
         enterprise: d.enterprise,
-        district_code: d.district_code.clone(),
+        district_code: d.district_code,
         received_at: Some(timestamp(d.received_at)),
-        caller_ref: d.caller_ref.clone(),
+        caller_ref: d.caller_ref,
         tags: d.tags.iter().map(|s| s.to_string()).collect(),
     }
 }

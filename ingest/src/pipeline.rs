@@ -160,16 +160,17 @@ impl Pipeline {
         if d.provisional() {
             provisional_warning();
         }
-        let decision = decision_to(&d);
+        let (channel, received_at_ms) = (d.channel.as_str(), d.received_at.timestamp_millis());
+        let decision = decision_to(d);
         if let Some(out) = &found {
             self.dedup_alerts(out, &decision);
         }
         let route = route_name(decision.route);
         let row = DecisionRow {
-            contact_id: d.contact_id.clone(),
-            case_id: d.case_id.clone(),
+            contact_id: decision.contact_id.clone(),
+            case_id: decision.case_id.clone(),
             route,
-            received_at_ms: d.received_at.timestamp_millis(),
+            received_at_ms,
             decided_at_ms: now.timestamp_millis(),
             body: decision.encode_to_vec(),
             matter: matter.map(|m| m.to_bytes()),
@@ -177,7 +178,7 @@ impl Pipeline {
         Ok(Decided {
             decision,
             row,
-            channel: d.channel.as_str(),
+            channel,
             route,
         })
     }

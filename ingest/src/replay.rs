@@ -46,7 +46,7 @@ fn one(router: &Router, n: u64, raw: &[u8]) -> Result<pb::Decision, ErrorLine<'s
     // Each contact's own received_at is "now"; without one the router refuses it.
     let now = contact.received_at.unwrap_or_default();
     let d = decide(router, &contact, now).map_err(|e| fail(e.code(), e.field(), e.to_string()))?;
-    Ok(decision_to(&d))
+    Ok(decision_to(d))
 }
 
 /// Replays every line of `input`, writing one line per non-blank input line.
