@@ -127,6 +127,11 @@ pub fn key_of(contact_id: &str) -> i64 {
 /// listed in `collided`), the case_id index dropped. (Version 0's unique contact_id index stays: SQLite cannot drop
 /// a constraint without copying the table; it only costs write speed.)
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_with(conn, key_of)
+}
+
+/// [`migrate`] with the key function given (tests make keys collide).
+fn migrate_with(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
         return Ok(());
@@ -148,28 +153,34 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
              ALTER TABLE decisions ADD COLUMN matter BLOB;
              DROP INDEX IF EXISTS decisions_case;",
         )?;
-        let ids: Vec<(i64, String)> = {
-            let mut st = tx.prepare("SELECT id, contact_id FROM decisions")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        // The unique index first (the NULL keys do not conflict), then the
+        // keys in chunks of rows: memory stays constant whatever the table's
+        // size, and a key another row holds leaves the row NULL and listed.
         tx.execute_batch(SCHEMA)?;
-        let mut up = tx.prepare("UPDATE decisions SET contact_key = ?1 WHERE id = ?2")?;
-        let mut taken = std::collections::HashSet::with_capacity(ids.len());
-        for (id, contact_id) in &ids {
-            let key = key_of(contact_id);
-            if taken.insert(key) {
-                up.execute(params![key, id])?;
-            } else {
-                tx.execute(
-                    "INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)",
-                    params![contact_id, key, id],
-                )?;
+        let mut next = tx.prepare(
+            "SELECT id, contact_id FROM decisions WHERE id > ?1 ORDER BY id LIMIT 10000",
+        )?;
+        let mut up = tx.prepare("UPDATE OR IGNORE decisions SET contact_key = ?1 WHERE id = ?2")?;
+        let mut list =
+            tx.prepare("INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)")?;
+        let (mut after, mut rows) = (i64::MIN, 0u64);
+        loop {
+            let chunk: Vec<(i64, String)> = next
+                .query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let Some((last, _)) = chunk.last() else { break };
+            after = *last;
+            for (id, contact_id) in &chunk {
+                let key = key_of(contact_id);
+                if up.execute(params![key, id])? == 0 {
+                    list.execute(params![contact_id, key, id])?;
+                }
             }
+            rows += chunk.len() as u64;
         }
-        drop(up);
+        drop((next, up, list));
         tracing::info!(
-            rows = ids.len(),
+            rows,
             "store: migrated the decisions table to schema version 2"
         );
     }
@@ -589,6 +600,58 @@ CREATE TABLE events (stream TEXT NOT NULL, key TEXT NOT NULL, type INTEGER NOT N
     at INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (stream, key, type, at)) WITHOUT ROWID;
 CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT NULL);
 "#;
+
+    #[test]
+    fn a_version_0_database_whose_keys_collide_is_migrated_with_the_list() {
+        let d = dir("migrate-collide");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut c = Connection::open(d.join(DB_FILE)).unwrap();
+        c.execute_batch(SCHEMA_V0).unwrap();
+        for (i, id) in ["x-1", "x-2", "y-3"].iter().enumerate() {
+            c.execute(
+                "INSERT INTO decisions(contact_id, case_id, route, received_at, decided_at, body) VALUES (?1,?2,'WORK_ORDER',?3,?3,?4)",
+                params![id, format!("GY20261126-{:016x}", 42), i as i64, format!("body of {id}").into_bytes()],
+            )
+            .unwrap();
+        }
+        // Every id starting with x gets key 42: x-2 collides with x-1.
+        fn forced(id: &str) -> i64 {
+            if id.starts_with('x') {
+                42
+            } else {
+                key_of(id)
+            }
+        }
+        migrate_with(&mut c, forced).unwrap();
+        let listed: Vec<(String, i64)> = c
+            .prepare("SELECT contact_id, key FROM collided")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(listed, [("x-2".to_string(), 42)]);
+        let key: Option<i64> = c
+            .query_row(
+                "SELECT contact_key FROM decisions WHERE contact_id = 'x-1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(key, Some(42));
+        assert_eq!(
+            lookup(&c, 42, "x-2").unwrap(),
+            Some(b"body of x-2".to_vec())
+        );
+        assert_eq!(
+            lookup(&c, 42, "x-1").unwrap(),
+            Some(b"body of x-1".to_vec())
+        );
+        assert_eq!(
+            lookup(&c, key_of("y-3"), "y-3").unwrap(),
+            Some(b"body of y-3".to_vec())
+        );
+    }
 
     #[test]
     fn a_version_0_database_is_migrated_and_keeps_every_answer() {
