@@ -78,3 +78,19 @@ def test_kafka_mode_against_the_real_broker(hotline_bench, hotlined):
     assert d["errors"] == 0 and b["errors"] == 0, "every contact's decision is on the topic"
     assert d["latency_us"]["p50"] > 0 and b["latency_us"]["p50"] > 0
     assert r["ratio"] > 0
+
+
+def test_ab_script_reports_both_builds_with_cpu_and_bytes(hotline_bench, hotlined):
+    """bench/scripts/ab.sh: alternating runs of two builds (here the same one twice)."""
+    import os
+    import re
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "bench", "scripts", "ab.sh")
+    p = subprocess.run(["bash", script, hotlined, hotlined, "1", "300"], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "HOTLINE_BENCH": hotline_bench})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert [l.split()[0] for l in lines] == ["old", "new"], p.stdout
+    for l in lines:
+        m = re.search(r"(\d+)/s\s+ratio ([\d.]+)\s+daemon CPU ([\d.]+) us/contact\s+written (\d+) B/contact", l)
+        assert m, l
+        assert int(m.group(1)) > 0 and float(m.group(2)) > 0 and float(m.group(3)) > 0
