@@ -537,56 +537,49 @@ mod tests {
     }
 
     #[test]
-    fn two_contact_ids_on_one_key_are_both_kept_and_found_apart() {
+    fn two_contact_ids_on_one_key_are_both_kept_and_found_apart(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let d = dir("collide");
-        let mut store = Store::open(&d, Sync::Normal).unwrap();
+        let mut store = Store::open(&d, Sync::Normal)?;
         let key = key_of("a-1");
         // b-2 collides with a-1: same key, so the same 16 hex digits in its
         // case id (another day).
         let a = row("a-1", &case_of("a-1"), 1);
         let b = row("b-2", &case_of("a-1").replace("20261126", "20261127"), 2);
-        let out = store
-            .transaction(|tx| {
-                Ok([
-                    tx.insert_keyed(&a, key)?,
-                    tx.insert_keyed(&b, key)?,
-                    tx.insert_keyed(&a, key)?,
-                    tx.insert_keyed(&b, key)?,
-                ])
-            })
-            .unwrap();
+        let out = store.transaction(|tx| {
+            Ok([
+                tx.insert_keyed(&a, key)?,
+                tx.insert_keyed(&b, key)?,
+                tx.insert_keyed(&a, key)?,
+                tx.insert_keyed(&b, key)?,
+            ])
+        })?;
         assert_eq!(out[0], Inserted::New);
         assert_eq!(out[1], Inserted::New, "a colliding key is not a duplicate");
         assert_eq!(out[2], Inserted::Existing(a.body.clone()));
         assert_eq!(out[3], Inserted::Existing(b.body.clone()));
-        let r = Reader::open(&d).unwrap();
-        assert_eq!(r.count_decisions().unwrap(), 2);
-        assert_eq!(r.decision(Some("a-1"), None).unwrap(), Some(a.body.clone()));
-        assert_eq!(
-            r.decision(None, Some(&a.case_id)).unwrap(),
-            Some(a.body.clone())
-        );
-        assert_eq!(
-            r.decision(None, Some(&b.case_id)).unwrap(),
-            Some(b.body.clone())
-        );
-        assert_eq!(r.decision(Some("zz"), None).unwrap(), None);
-        assert_eq!(r.decision(None, Some("GY20261126-nothex")).unwrap(), None);
+        let r = Reader::open(&d)?;
+        assert_eq!(r.count_decisions()?, 2);
+        assert_eq!(r.decision(Some("a-1"), None)?, Some(a.body.clone()));
+        assert_eq!(r.decision(None, Some(&a.case_id))?, Some(a.body.clone()));
+        assert_eq!(r.decision(None, Some(&b.case_id))?, Some(b.body.clone()));
+        assert_eq!(r.decision(Some("zz"), None)?, None);
+        assert_eq!(r.decision(None, Some("GY20261126-nothex"))?, None);
         drop(r);
 
         // Retention: a (older) holds the key b's retries must find taken, so
         // it stays while b is kept; both go once b is past retention.
-        assert_eq!(store.purge_before(2).unwrap(), 0);
-        let again = store.transaction(|tx| tx.insert_keyed(&b, key)).unwrap();
+        assert_eq!(store.purge_before(2)?, 0);
+        let again = store.transaction(|tx| tx.insert_keyed(&b, key))?;
         assert_eq!(again, Inserted::Existing(b.body.clone()));
-        assert_eq!(store.purge_before(3).unwrap(), 2);
-        let r = Reader::open(&d).unwrap();
-        assert_eq!(r.count_decisions().unwrap(), 0);
+        assert_eq!(store.purge_before(3)?, 2);
+        let r = Reader::open(&d)?;
+        assert_eq!(r.count_decisions()?, 0);
         let listed: i64 = r
             .conn
-            .query_row("SELECT COUNT(*) FROM collided", [], |x| x.get(0))
-            .unwrap();
+            .query_row("SELECT COUNT(*) FROM collided", [], |x| x.get(0))?;
         assert_eq!(listed, 0, "the list entry goes with its decision");
+        Ok(())
     }
 
     /// The first layout, as version 0 created it.
@@ -602,17 +595,18 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
 "#;
 
     #[test]
-    fn a_version_0_database_whose_keys_collide_is_migrated_with_the_list() {
+    fn a_version_0_database_whose_keys_collide_is_migrated_with_the_list(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let d = dir("migrate-collide");
-        std::fs::create_dir_all(&d).unwrap();
-        let mut c = Connection::open(d.join(DB_FILE)).unwrap();
-        c.execute_batch(SCHEMA_V0).unwrap();
+        std::fs::create_dir_all(&d)?;
+        let mut c = Connection::open(d.join(DB_FILE))?;
+        c.execute_batch(SCHEMA_V0)?;
         for (i, id) in ["x-1", "x-2", "y-3"].iter().enumerate() {
             c.execute(
                 "INSERT INTO decisions(contact_id, case_id, route, received_at, decided_at, body) VALUES (?1,?2,'WORK_ORDER',?3,?3,?4)",
                 params![id, format!("GY20261126-{:016x}", 42), i as i64, format!("body of {id}").into_bytes()],
             )
-            .unwrap();
+            ?;
         }
         // Every id starting with x gets key 42: x-2 collides with x-1.
         fn forced(id: &str) -> i64 {
@@ -622,65 +616,54 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
                 key_of(id)
             }
         }
-        migrate_with(&mut c, forced).unwrap();
+        migrate_with(&mut c, forced)?;
         let listed: Vec<(String, i64)> = c
-            .prepare("SELECT contact_id, key FROM collided")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .prepare("SELECT contact_id, key FROM collided")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         assert_eq!(listed, [("x-2".to_string(), 42)]);
-        let key: Option<i64> = c
-            .query_row(
-                "SELECT contact_key FROM decisions WHERE contact_id = 'x-1'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let key: Option<i64> = c.query_row(
+            "SELECT contact_key FROM decisions WHERE contact_id = 'x-1'",
+            [],
+            |r| r.get(0),
+        )?;
         assert_eq!(key, Some(42));
+        assert_eq!(lookup(&c, 42, "x-2")?, Some(b"body of x-2".to_vec()));
+        assert_eq!(lookup(&c, 42, "x-1")?, Some(b"body of x-1".to_vec()));
         assert_eq!(
-            lookup(&c, 42, "x-2").unwrap(),
-            Some(b"body of x-2".to_vec())
-        );
-        assert_eq!(
-            lookup(&c, 42, "x-1").unwrap(),
-            Some(b"body of x-1".to_vec())
-        );
-        assert_eq!(
-            lookup(&c, key_of("y-3"), "y-3").unwrap(),
+            lookup(&c, key_of("y-3"), "y-3")?,
             Some(b"body of y-3".to_vec())
         );
+        Ok(())
     }
 
     #[test]
-    fn a_version_0_database_is_migrated_and_keeps_every_answer() {
+    fn a_version_0_database_is_migrated_and_keeps_every_answer(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let d = dir("migrate");
-        std::fs::create_dir_all(&d).unwrap();
+        std::fs::create_dir_all(&d)?;
         {
-            let c = Connection::open(d.join(DB_FILE)).unwrap();
-            c.execute_batch(SCHEMA_V0).unwrap();
+            let c = Connection::open(d.join(DB_FILE))?;
+            c.execute_batch(SCHEMA_V0)?;
             for (i, id) in ["old-1", "old-2"].iter().enumerate() {
                 c.execute(
                     "INSERT INTO decisions(contact_id, case_id, route, received_at, decided_at, body) VALUES (?1,?2,'WORK_ORDER',?3,?3,?4)",
                     params![id, case_of(id), 10 + i as i64, format!("body of {id}").into_bytes()],
                 )
-                .unwrap();
+                ?;
                 c.execute(
                     "INSERT INTO matters(at, body) VALUES (?1, ?2)",
                     params![10 + i as i64, format!("matter of {id}").into_bytes()],
-                )
-                .unwrap();
+                )?;
             }
         }
-        let mut store = Store::open(&d, Sync::Normal).unwrap();
+        let mut store = Store::open(&d, Sync::Normal)?;
         let (old, new) = (
             row("old-1", &case_of("old-1"), 10),
             row("new-3", &case_of("new-3"), 5),
         );
-        let out = store
-            .transaction(|tx| Ok([tx.insert_decision(&old)?, tx.insert_decision(&new)?]))
-            .unwrap();
+        let out =
+            store.transaction(|tx| Ok([tx.insert_decision(&old)?, tx.insert_decision(&new)?]))?;
         assert_eq!(
             out[0],
             Inserted::Existing(old.body.clone()),
@@ -689,14 +672,14 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
         assert_eq!(out[1], Inserted::New);
         drop(store);
         // Opening again does not migrate twice.
-        drop(Store::open(&d, Sync::Normal).unwrap());
-        let r = Reader::open(&d).unwrap();
-        assert_eq!(r.count_decisions().unwrap(), 3);
+        drop(Store::open(&d, Sync::Normal)?);
+        let r = Reader::open(&d)?;
+        assert_eq!(r.count_decisions()?, 3);
         assert_eq!(
-            r.decision(None, Some(&case_of("old-2"))).unwrap(),
+            r.decision(None, Some(&case_of("old-2")))?,
             Some(b"body of old-2".to_vec())
         );
-        assert_eq!(r.decision(Some("new-3"), None).unwrap(), Some(new.body));
+        assert_eq!(r.decision(Some("new-3"), None)?, Some(new.body));
         // Dedup records: version 0's first (in their order), then the new ones.
         let mut matters = Vec::new();
         r.timeline(0, |item| {
@@ -704,12 +687,12 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
                 matters.push(String::from_utf8(m).unwrap_or_default());
             }
             Ok(())
-        })
-        .unwrap();
+        })?;
         assert_eq!(
             matters,
             ["matter of old-1", "matter of old-2", "matter of new-3"],
             "in the order dedup saw them, not by time"
         );
+        Ok(())
     }
 }
