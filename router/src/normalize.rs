@@ -52,9 +52,28 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
 /// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
 /// every run of whitespace (including U+3000) to one space, trimmed.
 pub fn normalize_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    // Chinese text is nearly all ASCII, CJK ideographs and common CJK
+    // punctuation — NFKC-stable, none combining — plus full-width forms
+    // (，！？（）) whose NFKC mapping is one ASCII character: for such text
+    // NFKC is that per-character fold, without the quick check's table
+    // lookups or the decompose-recompose path full-width forms used to take.
+    if s.chars().all(|c| nfkc_stable(c) || is_full_width(c)) {
+        spaced_lower(s.chars().map(fold_full_width))
+    } else if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        spaced_lower(s.chars())
+    } else {
+        spaced_lower(s.nfkc())
+    }
+}
+
+/// ASCII lower case, every run of whitespace or control characters to one
+/// space, trimmed: what `normalize_text` does after NFKC.
+pub fn spaced_lower(chars: impl Iterator<Item = char>) -> String {
+    // A `Chars`' upper bound is its length in bytes: about the output's.
+    let (low, high) = chars.size_hint();
+    let mut out = String::with_capacity(high.unwrap_or(low));
     let mut pending_space = false;
-    let mut push = |c: char, out: &mut String| {
+    for c in chars {
         if c.is_whitespace() || c.is_control() {
             pending_space = !out.is_empty();
         } else {
@@ -64,33 +83,20 @@ pub fn normalize_text(s: &str) -> String {
             }
             out.push(c.to_ascii_lowercase());
         }
-    };
-    // Chinese text is nearly all ASCII, CJK ideographs and common CJK
-    // punctuation — NFKC-stable, none combining — plus full-width forms
-    // (，！？（）) whose NFKC mapping is one ASCII character: for such text
-    // NFKC is that per-character fold, without the quick check's table
-    // lookups or the decompose-recompose path full-width forms used to take.
-    if s.chars().all(|c| nfkc_stable(c) || is_full_width(c)) {
-        for c in s.chars() {
-            push(fold_full_width(c), &mut out);
-        }
-    } else if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
-        for c in s.chars() {
-            push(c, &mut out);
-        }
-    } else {
-        for c in s.nfkc() {
-            push(c, &mut out);
-        }
     }
     out
+}
+
+/// A character of the CJK Unified Ideographs block (U+4E00..U+9FFF).
+pub fn is_ideograph(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
 }
 
 /// Characters NFKC leaves as they are and that never combine with a
 /// neighbour: ASCII, the CJK Unified Ideographs block, 、。《》「」『』【】“”.
 fn nfkc_stable(c: char) -> bool {
     c.is_ascii()
-        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || is_ideograph(c)
         || matches!(
             c,
             '\u{3001}' | '\u{3002}' | '\u{300a}'..='\u{3011}' | '\u{201c}' | '\u{201d}'
@@ -103,7 +109,7 @@ fn is_full_width(c: char) -> bool {
 
 /// NFKC's mapping of one full-width ASCII form (U+FF01..U+FF5E) or the
 /// ideographic space; any other character unchanged.
-fn fold_full_width(c: char) -> char {
+pub fn fold_full_width(c: char) -> char {
     match c {
         '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
         '\u{3000}' => ' ',

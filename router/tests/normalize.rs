@@ -1,26 +1,13 @@
 //! `normalize_text` folds full-width forms before its NFKC quick check; it
 //! must give exactly what full NFKC (then lower case and whitespace runs to
 //! one space) gives.
-use hotline_router::normalize::normalize_text;
+use hotline_router::normalize::{normalize_text, spaced_lower};
 use proptest::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 /// The definition: NFKC always, then the same lower-casing and spacing.
 fn reference(s: &str) -> String {
-    let mut out = String::new();
-    let mut pending_space = false;
-    for c in s.nfkc() {
-        if c.is_whitespace() || c.is_control() {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    spaced_lower(s.nfkc())
 }
 
 /// Characters Chinese contacts carry, and the ones that interact with NFKC:
