@@ -39,7 +39,7 @@ pub fn priority(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> P
 fn substance(text: &str, filler: Option<&aho_corasick::AhoCorasick>) -> usize {
     let word = |s: &str| {
         s.chars()
-            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c) || c.is_alphanumeric())
+            .filter(|c| crate::normalize::is_ideograph(*c) || c.is_alphanumeric())
             .count()
     };
     let Some(ac) = filler else {

@@ -459,19 +459,14 @@ fn matter_chars_raw(w: &str) -> String {
 /// Letters, digits and ideographs; the common cases without Unicode tables.
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
-        || ('\u{4e00}'..='\u{9fff}').contains(&c)
+        || crate::normalize::is_ideograph(c)
         || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 /// Full-width ASCII to ASCII, ASCII lower case: what NFKC does to the
 /// characters matching cares about, without its tables.
 fn fold_width(c: char) -> char {
-    match c {
-        '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
-        '\u{3000}' => ' ',
-        _ => c,
-    }
-    .to_ascii_lowercase()
+    crate::normalize::fold_full_width(c).to_ascii_lowercase()
 }
 
 /// The word characters of `s`, widths and case folded, Chinese numerals as
@@ -631,7 +626,7 @@ mod filler_tests {
     #[test]
     fn filler_phrases_are_ideographs_or_long_numbers() {
         for f in FILLER {
-            let ideographs = f.chars().all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            let ideographs = f.chars().all(crate::normalize::is_ideograph);
             let number = f.len() > 4 && f.chars().all(|c| c.is_ascii_digit());
             assert!(ideographs || number, "{f:?}");
         }
