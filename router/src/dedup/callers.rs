@@ -25,7 +25,7 @@ impl CaseRef {
         }
         Some(CaseRef {
             date: date.parse().ok()?,
-            hash: u64::from_str_radix(hash, 16).ok()?,
+            hash: crate::decide::case_key(rest)?,
         })
     }
 
