@@ -22,12 +22,24 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
+    /// The daemon's gRPC address.
+    #[arg(long, default_value = "127.0.0.1:50051")]
     pub target: String,
+    /// The daemon's admin address (for /metrics).
+    #[arg(long, default_value = "127.0.0.1:9464")]
     pub admin: String,
+    /// Minutes of a hotline day to replay.
+    #[arg(long, default_value_t = 10)]
     pub minutes: u64,
+    /// Seconds to replay them in.
+    #[arg(long, default_value_t = 30)]
     pub seconds: u64,
+    #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Bearer token (a gateway and ticket-system token when the daemon has tokens).
+    #[arg(long)]
     pub token: Option<String>,
 }
 

@@ -104,23 +104,8 @@ enum Cmd {
     /// Replay 10 minutes of a hotline day, compressed into about 30 seconds,
     /// against a running daemon, and print what it did.
     Demo {
-        /// The daemon's gRPC address.
-        #[arg(long, default_value = "127.0.0.1:50051")]
-        target: String,
-        /// The daemon's admin address (for /metrics).
-        #[arg(long, default_value = "127.0.0.1:9464")]
-        admin: String,
-        /// Minutes of a hotline day to replay.
-        #[arg(long, default_value_t = 10)]
-        minutes: u64,
-        /// Seconds to replay them in.
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-        /// Bearer token (a gateway and ticket-system token when the daemon has tokens).
-        #[arg(long)]
-        token: Option<String>,
+        #[command(flatten)]
+        args: hotline_bench::demo::DemoArgs,
         #[arg(long)]
         json: bool,
     },
@@ -188,24 +173,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Grpc { mode, load } => grpc(mode, load)?,
         Cmd::GrpcUnary { load } => grpc(hotline_bench::grpc::Mode::Unary, load)?,
         Cmd::GrpcStream { load } => grpc(hotline_bench::grpc::Mode::Stream, load)?,
-        Cmd::Demo {
-            target,
-            admin,
-            minutes,
-            seconds,
-            seed,
-            token,
-            json,
-        } => {
+        Cmd::Demo { args, json } => {
             runtime()?
-                .block_on(hotline_bench::demo::run(hotline_bench::demo::DemoArgs {
-                    target,
-                    admin,
-                    minutes,
-                    seconds,
-                    seed,
-                    token,
-                }))?
+                .block_on(hotline_bench::demo::run(args))?
                 .print(json)?;
         }
         Cmd::Tracker { cases, json } => {
