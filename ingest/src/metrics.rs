@@ -14,43 +14,39 @@ thread_local! {
     /// labels: the recorder's lookup (a key built and hashed, a shared map
     /// read) once per thread and label set instead of once per contact.
     static COUNTERS: RefCell<HashMap<[usize; 3], Counter>> = RefCell::new(HashMap::new());
-    static HISTOGRAMS: RefCell<HashMap<[usize; 2], Histogram>> = RefCell::new(HashMap::new());
+    static HISTOGRAMS: RefCell<HashMap<[usize; 3], Histogram>> = RefCell::new(HashMap::new());
 }
 
-/// `counter!(name, k1 => v1, k2 => v2)`, its handle cached per thread.
-fn counter2(
-    name: &'static str,
-    (k1, v1): (&'static str, &'static str),
-    (k2, v2): (&'static str, &'static str),
-) -> Counter {
-    let at = [
-        name.as_ptr() as usize,
-        v1.as_ptr() as usize,
-        v2.as_ptr() as usize,
-    ];
+/// The cache key of a metric: its name and label values, by address.
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> [usize; 3] {
+    let mut at = [name.as_ptr() as usize, 0, 0];
+    for (slot, (_, value)) in at[1..].iter_mut().zip(labels) {
+        *slot = value.as_ptr() as usize;
+    }
+    at
+}
+
+fn labels(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
+    labels
+        .iter()
+        .map(|(k, v)| metrics::Label::new(*k, *v))
+        .collect()
+}
+
+/// `counter!(name, labels)` (at most two), its handle cached per thread.
+fn cached_counter(name: &'static str, l: &[(&'static str, &'static str)]) -> Counter {
     COUNTERS.with_borrow_mut(|m| {
-        m.entry(at)
-            .or_insert_with(|| counter!(name, k1 => v1, k2 => v2))
+        m.entry(key(name, l))
+            .or_insert_with(|| counter!(name, labels(l)))
             .clone()
     })
 }
 
-/// `counter!(name, key => value)`, its handle cached per thread.
-fn counter1(name: &'static str, key: &'static str, value: &'static str) -> Counter {
-    let at = [name.as_ptr() as usize, value.as_ptr() as usize, 0];
-    COUNTERS.with_borrow_mut(|m| {
-        m.entry(at)
-            .or_insert_with(|| counter!(name, key => value))
-            .clone()
-    })
-}
-
-/// `histogram!(name, key => value)`, its handle cached per thread.
-fn histogram1(name: &'static str, key: &'static str, value: &'static str) -> Histogram {
-    let at = [name.as_ptr() as usize, value.as_ptr() as usize];
+/// `histogram!(name, labels)` (at most two), its handle cached per thread.
+fn cached_histogram(name: &'static str, l: &[(&'static str, &'static str)]) -> Histogram {
     HISTOGRAMS.with_borrow_mut(|m| {
-        m.entry(at)
-            .or_insert_with(|| histogram!(name, key => value))
+        m.entry(key(name, l))
+            .or_insert_with(|| histogram!(name, labels(l)))
             .clone()
     })
 }
@@ -124,10 +120,9 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
 
 /// A contact decided and stored.
 pub fn contact(channel: &'static str, route: &'static str) {
-    counter2(
+    cached_counter(
         "hotline_contacts_total",
-        ("channel", channel),
-        ("route", route),
+        &[("channel", channel), ("route", route)],
     )
     .increment(1);
 }
@@ -176,7 +171,8 @@ pub fn queue_depth(n: usize) {
 
 /// Time from a decision entering the queue to being durable.
 pub fn durable_latency(d: Duration) {
-    histogram1("hotline_pipeline_latency_seconds", "stage", "durable").record(d.as_secs_f64());
+    cached_histogram("hotline_pipeline_latency_seconds", &[("stage", "durable")])
+        .record(d.as_secs_f64());
 }
 
 /// Time from receiving a contact to answering it (or, from Kafka, to its
@@ -184,7 +180,8 @@ pub fn durable_latency(d: Duration) {
 /// in the HdrHistogram of the StatsSnapshot.
 pub fn answer_latency(method: &'static str, d: Duration) {
     crate::hdr::pipeline(d);
-    histogram1("hotline_pipeline_latency_seconds", "stage", method).record(d.as_secs_f64());
+    cached_histogram("hotline_pipeline_latency_seconds", &[("stage", method)])
+        .record(d.as_secs_f64());
 }
 
 /// A record produced to Kafka: topic is decisions|alerts|stats|dlq|other, outcome ok|error.
@@ -235,12 +232,12 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
         (o.raise_special, "raised_special"),
     ] {
         if hit {
-            counter1("hotline_dedup_total", "outcome", what).increment(1);
+            cached_counter("hotline_dedup_total", &[("outcome", what)]).increment(1);
             any = true;
         }
     }
     if !any {
-        counter1("hotline_dedup_total", "outcome", "new_matter").increment(1);
+        cached_counter("hotline_dedup_total", &[("outcome", "new_matter")]).increment(1);
     }
 }
 
