@@ -124,10 +124,38 @@ pub fn key_of(contact_id: &str) -> i64 {
 
 /// Brings a version-0 database to the current layout in one transaction:
 /// the integer key column filled from each contact_id (a colliding one
-/// listed in `collided`), the case_id index dropped. (Version 0's unique contact_id index stays: SQLite cannot drop
-/// a constraint without copying the table; it only costs write speed.)
+/// listed in `collided`), the case_id index dropped. Version 0's unique
+/// contact_id index stays: SQLite cannot drop a constraint without copying
+/// the table; it only costs write speed.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     migrate_with(conn, key_of)
+}
+
+/// Sets every row's key in chunks of rows, so memory stays constant whatever
+/// the table's size; a key another row holds leaves the row NULL and listed.
+/// Returns the rows seen.
+fn fill_keys(tx: &Connection, key_of: fn(&str) -> i64) -> Result<u64, rusqlite::Error> {
+    let mut next =
+        tx.prepare("SELECT id, contact_id FROM decisions WHERE id > ?1 ORDER BY id LIMIT 10000")?;
+    let mut up = tx.prepare("UPDATE OR IGNORE decisions SET contact_key = ?1 WHERE id = ?2")?;
+    let mut list = tx.prepare("INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)")?;
+    let (mut after, mut rows) = (i64::MIN, 0u64);
+    loop {
+        let chunk: Vec<(i64, String)> = next
+            .query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let Some((last, _)) = chunk.last() else {
+            return Ok(rows);
+        };
+        after = *last;
+        for (id, contact_id) in &chunk {
+            let key = key_of(contact_id);
+            if up.execute(params![key, id])? == 0 {
+                list.execute(params![contact_id, key, id])?;
+            }
+        }
+        rows += chunk.len() as u64;
+    }
 }
 
 /// [`migrate`] with the key function given (tests make keys collide).
@@ -147,44 +175,23 @@ fn migrate_with(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), St
         [],
         |r| r.get::<_, i64>(0).map(|n| n > 0),
     )?;
-    if exists && !has_key {
+    let from_v0 = exists && !has_key;
+    if from_v0 {
         tx.execute_batch(
             "ALTER TABLE decisions ADD COLUMN contact_key INTEGER;
              ALTER TABLE decisions ADD COLUMN matter BLOB;
              DROP INDEX IF EXISTS decisions_case;",
         )?;
-        // The unique index first (the NULL keys do not conflict), then the
-        // keys in chunks of rows: memory stays constant whatever the table's
-        // size, and a key another row holds leaves the row NULL and listed.
-        tx.execute_batch(SCHEMA)?;
-        let mut next = tx.prepare(
-            "SELECT id, contact_id FROM decisions WHERE id > ?1 ORDER BY id LIMIT 10000",
-        )?;
-        let mut up = tx.prepare("UPDATE OR IGNORE decisions SET contact_key = ?1 WHERE id = ?2")?;
-        let mut list =
-            tx.prepare("INSERT INTO collided(contact_id, key, id) VALUES (?1, ?2, ?3)")?;
-        let (mut after, mut rows) = (i64::MIN, 0u64);
-        loop {
-            let chunk: Vec<(i64, String)> = next
-                .query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let Some((last, _)) = chunk.last() else { break };
-            after = *last;
-            for (id, contact_id) in &chunk {
-                let key = key_of(contact_id);
-                if up.execute(params![key, id])? == 0 {
-                    list.execute(params![contact_id, key, id])?;
-                }
-            }
-            rows += chunk.len() as u64;
-        }
-        drop((next, up, list));
+    }
+    // The unique index before the keys (NULL keys do not conflict).
+    tx.execute_batch(SCHEMA)?;
+    if from_v0 {
+        let rows = fill_keys(&tx, key_of)?;
         tracing::info!(
             rows,
             "store: migrated the decisions table to schema version 2"
         );
     }
-    tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -209,7 +216,7 @@ impl Store {
     pub fn open(data_dir: &Path, sync: Sync) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
         // Before the first table exists: 8 KiB pages hold a dozen decisions each.
         conn.pragma_update(None, "page_size", 8192)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -223,7 +230,6 @@ impl Store {
         )?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
-        let mut conn = conn;
         migrate(&mut conn)?;
         Ok(Store { conn })
     }
