@@ -127,6 +127,24 @@ fn parse<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The empty-contact rule's filler phrases, normalized, in one
+/// leftmost-longest automaton; `None` when there are none.
+fn filler_automaton(filler: &[String]) -> Result<Option<aho_corasick::AhoCorasick>, String> {
+    let phrases: Vec<String> = filler
+        .iter()
+        .map(|f| crate::normalize::normalize_text(f))
+        .filter(|f| !f.is_empty())
+        .collect();
+    if phrases.is_empty() {
+        return Ok(None);
+    }
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&phrases)
+        .map(Some)
+        .map_err(|e| format!("empty.filler: {e}"))
+}
+
 fn line_target(line: &str, name: &str) -> Target {
     Target {
         kind: TargetKind::Line,
@@ -350,28 +368,10 @@ impl Router {
             id: Arc::from(e.id.as_str()),
             guidance: Arc::from(e.guidance.as_str()),
             min_chars: e.min_chars,
-            filler: {
-                let phrases: Vec<String> = e
-                    .filler
-                    .iter()
-                    .map(|f| crate::normalize::normalize_text(f))
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                if phrases.is_empty() {
-                    None
-                } else {
-                    match aho_corasick::AhoCorasick::builder()
-                        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                        .build(&phrases)
-                    {
-                        Ok(ac) => Some(ac),
-                        Err(e) => {
-                            err(f_scope, format!("empty.filler: {e}"));
-                            None
-                        }
-                    }
-                }
-            },
+            filler: filler_automaton(&e.filler).unwrap_or_else(|msg| {
+                err(f_scope, msg);
+                None
+            }),
         };
         let mut not_accepted = Vec::new();
         for (i, r) in scope_f.not_accepted.iter().enumerate() {
