@@ -7,6 +7,11 @@ use hotline_router::deadlines::{compute, DeadlineInput, Scope};
 use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
 use hotline_router::{Channel, Instant, Kind, Origin, Priority, RouteKind};
 
+/// Opens a case of `kind` at normal priority, received at `received`, no caller.
+fn open_normal(t: &mut Tracker, id: &str, kind: Kind, received: Instant) {
+    t.open(id, kind, &deadlines(received, kind, Priority::Normal), "");
+}
+
 fn deadlines(received: Instant, kind: Kind, priority: Priority) -> hotline_router::Deadlines {
     let input = DeadlineInput {
         received_at: received,
@@ -173,18 +178,8 @@ fn a_late_return_counts_as_overdue() {
     let r = at("2026-11-26 10:00");
     let cal = router().calendar();
     let mut t = Tracker::new(TrackerConfig::default());
-    t.open(
-        "C3",
-        Kind::Help,
-        &deadlines(r, Kind::Help, Priority::Normal),
-        "",
-    );
-    t.open(
-        "C4",
-        Kind::Help,
-        &deadlines(r, Kind::Help, Priority::Normal),
-        "",
-    );
+    open_normal(&mut t, "C3", Kind::Help, r);
+    open_normal(&mut t, "C4", Kind::Help, r);
     for c in ["C3", "C4"] {
         t.event(cal, c, OrderEvent::Dispatched, at("2026-11-26 10:02"));
         t.event(cal, c, OrderEvent::Signed, at("2026-11-26 10:10"));
@@ -212,11 +207,11 @@ fn case_count_is_bounded() {
         ..Default::default()
     });
     for i in 0..1500 {
-        t.open(
+        open_normal(
+            &mut t,
             &format!("K{i}"),
             Kind::Help,
-            &deadlines(r + Duration::minutes(i), Kind::Help, Priority::Normal),
-            "",
+            r + Duration::minutes(i),
         );
     }
     assert_eq!(t.len(), 1000);
@@ -227,24 +222,9 @@ fn case_count_is_bounded() {
 fn only_complaints_and_reports_get_due_soon() {
     let r = at("2026-11-26 10:00");
     let mut t = Tracker::new(TrackerConfig::default());
-    t.open(
-        "H1",
-        Kind::Help,
-        &deadlines(r, Kind::Help, Priority::Normal),
-        "",
-    );
-    t.open(
-        "Q1",
-        Kind::Consultation,
-        &deadlines(r, Kind::Consultation, Priority::Normal),
-        "",
-    );
-    t.open(
-        "P1",
-        Kind::Complaint,
-        &deadlines(r, Kind::Complaint, Priority::Normal),
-        "",
-    );
+    open_normal(&mut t, "H1", Kind::Help, r);
+    open_normal(&mut t, "Q1", Kind::Consultation, r);
+    open_normal(&mut t, "P1", Kind::Complaint, r);
     // An hour before the complaint's 3 working days end (Thu 10:00 → Tue 10:00).
     let fired = t.tick(at("2026-12-01 09:00"));
     let soon: Vec<&str> = fired
