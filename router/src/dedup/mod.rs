@@ -20,7 +20,7 @@ use crate::model::{Contact, Decision, Priority, RouteKind};
 use crate::normalize::normalize_phone;
 use crate::router::Router;
 use callers::{Callers, CaseRef, Entry};
-use clusters::{Cluster, Clusters, Head, Reps, REPS};
+use clusters::{Cluster, Clusters, Reps, REPS};
 use std::sync::Arc;
 use text::{Features, Lexicon, LexiconError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -477,51 +477,44 @@ impl Dedup {
         let bucket = self.clusters.bucket(key);
         let rm = r.features.matters;
         let r_places = r.features.places[0] != 0;
-        let best = bucket
-            .heads
-            .iter()
-            .enumerate()
-            // Candidates (see `same_matter`): a common matter, or — where one
-            // side names none — the same category or the same place; never
-            // another place. The tests that need no place come first.
-            .filter(|(_, h)| {
-                if h.last_at <= cutoff {
-                    return false;
+        // Candidates (see `same_matter`): a common matter, or — where one
+        // side names none — the same category or the same place; never
+        // another place. The bucket tests matters; the tests that need no
+        // place come next.
+        let mut best: Option<(f64, usize)> = None;
+        bucket.each_candidate(rm, |i, hm, h, c| {
+            if h.last_at <= cutoff {
+                return;
+            }
+            let common = hm & rm != 0;
+            let same_category = h.category == r.category;
+            if !common && !same_category && !r_places {
+                return;
+            }
+            let place = text::same_place(&h.places, &r.features.places);
+            if place == Some(false) || !(common || same_category || place == Some(true)) {
+                return;
+            }
+            let score = c
+                .reps
+                .iter()
+                .filter_map(|(f, cat)| {
+                    rules.same_matter((f, *cat), (&r.features, r.category), cfg.cluster_similarity)
+                })
+                .reduce(f64::max);
+            if let Some(s) = score {
+                // Ties go to the later cluster, as `max_by` did.
+                if best.is_none_or(|(b, _)| s.total_cmp(&b).is_ge()) {
+                    best = Some((s, i));
                 }
-                let common = h.matters & rm != 0;
-                let same_category = h.category == r.category;
-                if !common && (rm != 0 && h.matters != 0 || !same_category && !r_places) {
-                    return false;
-                }
-                let place = text::same_place(&h.places, &r.features.places);
-                place != Some(false) && (common || same_category || place == Some(true))
-            })
-            .filter_map(|(i, _)| {
-                bucket.items[i]
-                    .reps
-                    .iter()
-                    .filter_map(|(f, cat)| {
-                        rules.same_matter(
-                            (f, *cat),
-                            (&r.features, r.category),
-                            cfg.cluster_similarity,
-                        )
-                    })
-                    .reduce(f64::max)
-                    .map(|s| (s, i))
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, i)| i);
-        let Some(i) = best else {
+            }
+        });
+        let joined = best.and_then(|(_, i)| bucket.join(i, r.at, &r.features));
+        let Some(c) = joined else {
             self.clusters.insert(
                 key,
                 cutoff,
-                Head {
-                    last_at: r.at,
-                    matters: r.features.matters,
-                    places: r.features.places,
-                    category: r.category,
-                },
+                (r.at, &r.features, r.category),
                 Cluster {
                     lead_case: case,
                     lead_unit: r.lead_unit.clone(),
@@ -534,8 +527,6 @@ impl Dedup {
             );
             return;
         };
-        bucket.heads[i].add(r.at, &r.features);
-        let c = &mut bucket.items[i];
         c.size += 1;
         if !c.callers.contains(&slot) && c.callers.len() < 64 {
             c.callers.push(slot);
