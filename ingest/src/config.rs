@@ -167,11 +167,11 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            queue_capacity: 8192,
-            batch_max: 4096,
-            batch_wait_ms: 10,
+            queue_capacity: 32768,
+            batch_max: 16384,
+            batch_wait_ms: 20,
             drain_timeout_secs: 20,
-            stream_window: 1024,
+            stream_window: 2048,
         }
     }
 }
