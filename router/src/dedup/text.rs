@@ -11,7 +11,7 @@
 //! become a bit set of matters; the sketch is of what remains — the place
 //! and the details — so that two phrasings of one problem at one place match
 //! and the same phrasing at two places does not.
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
 /// The embedded matters lexicon.
@@ -87,6 +87,7 @@ impl Lexicon {
             }
         }
         let ac = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::LeftmostLongest)
             .build(&words)
             .map_err(|e| LexiconError::Build(e.to_string()))?;
@@ -438,6 +439,7 @@ pub fn matter_chars(content: &str) -> String {
 /// One automaton over the filler phrases (built once).
 static FILLER_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
     AhoCorasickBuilder::new()
+        .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostLongest)
         .build(FILLER)
         .ok()
@@ -446,6 +448,7 @@ static FILLER_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock
 /// One automaton over the place suffixes (built once).
 static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
     AhoCorasickBuilder::new()
+        .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostLongest)
         .build(PLACE_SUFFIXES)
         .ok()
