@@ -152,9 +152,20 @@ fn caller_key(contact: &Contact, channel: Channel, area_code: &str) -> Result<St
 /// `t:<area code><number>`, a number given without area code taking
 /// `area_code` (the city's own).
 pub fn normalize_phone(raw: &str, area_code: &str) -> Option<String> {
+    // ASCII and full-width forms (the numbers gateways send): NFKC is the
+    // per-character fold, as in `normalize_text`.
+    if raw.chars().all(|c| c.is_ascii() || is_full_width(c)) {
+        phone_key(raw.chars().map(fold_full_width), area_code)
+    } else {
+        phone_key(raw.nfkc(), area_code)
+    }
+}
+
+/// [`normalize_phone`] over the NFKC characters of the number.
+fn phone_key(chars: impl Iterator<Item = char>, area_code: &str) -> Option<String> {
     let mut digits = String::with_capacity(16);
     let mut plus = false;
-    for c in raw.nfkc() {
+    for c in chars {
         match c {
             '0'..='9' => digits.push(c),
             '+' if digits.is_empty() && !plus => plus = true,

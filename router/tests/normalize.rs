@@ -1,7 +1,7 @@
 //! `normalize_text` folds full-width forms before its NFKC quick check; it
 //! must give exactly what full NFKC (then lower case and whitespace runs to
 //! one space) gives.
-use hotline_router::normalize::{normalize_text, spaced_lower};
+use hotline_router::normalize::{normalize_phone, normalize_text, spaced_lower};
 use proptest::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
@@ -33,8 +33,59 @@ fn common_text() -> impl Strategy<Value = String> {
         .prop_map(|v| v.into_iter().collect())
 }
 
+/// Phone numbers as gateways and forms send them: prefixes, separators,
+/// ASCII and full-width digits, and characters NFKC maps to digits or
+/// separators (circled, superscript, mathematical digits, dashes).
+fn phone() -> impl Strategy<Value = String> {
+    let prefix = proptest::sample::select(vec![
+        "",
+        "+86",
+        "＋８６",
+        "0086",
+        "86",
+        "0",
+        "（0839）",
+        "(010)",
+    ]);
+    let pool: Vec<char> = "0123456789０１２３４５６７８９13813800000 -.()－．（）　‐–①¹𝟏a+"
+        .chars()
+        .collect();
+    let body = proptest::collection::vec(proptest::sample::select(pool), 5..14);
+    let mixed =
+        (prefix, body).prop_map(|(p, b)| format!("{p}{}", b.into_iter().collect::<String>()));
+    // Valid mobiles, each digit ASCII or full-width, some with separators.
+    let mobile =
+        proptest::collection::vec((0u32..10, any::<bool>(), 0usize..6), 9).prop_map(|ds| {
+            let mut s = String::from("13");
+            for (d, wide, sep) in ds {
+                let c = char::from_digit(d, 10).unwrap_or('0');
+                s.push(if wide {
+                    char::from_u32(c as u32 + 0xfee0).unwrap_or(c)
+                } else {
+                    c
+                });
+                s.push_str(["", "", "", "-", "－", " "][sep]);
+            }
+            s
+        });
+    prop_oneof![mixed, mobile]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// The fast path (ASCII and full-width forms folded per character)
+    /// reads a number as its NFKC form would be read.
+    #[test]
+    fn phone_same_as_its_nfkc_form(s in phone()) {
+        let nfkc: String = s.nfkc().collect();
+        let key = normalize_phone(&s, "0839");
+        prop_assert_eq!(&key, &normalize_phone(&nfkc, "0839"));
+        // Every digit of a mobile built from ASCII or full-width digits is read.
+        if s.starts_with("13") && !s.contains(['a', '①', '¹', '𝟏', '.', '(']) {
+            prop_assert!(key.as_deref().is_some_and(|k| k.starts_with("m:13")), "{s:?} -> {key:?}");
+        }
+    }
+
     #[test]
     fn same_as_full_nfkc(s in text()) {
         prop_assert_eq!(normalize_text(&s), reference(&s));
