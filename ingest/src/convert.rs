@@ -185,14 +185,14 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
             .iter()
             .map(|t| pb::Target {
                 kind: target_kind_to(t.kind) as i32,
-                code: t.code.to_string(),
-                name: t.name.to_string(),
+                code: String::from(&*t.code),
+                name: String::from(&*t.name),
             })
             .collect(),
         lead_unit: d.lead_unit.as_deref().unwrap_or_default().to_string(),
-        co_units: d.co_units.iter().map(|s| s.to_string()).collect(),
+        co_units: d.co_units.iter().map(|s| String::from(&**s)).collect(),
         kind: kind_to(d.kind) as i32,
-        category: d.category.to_string(),
+        category: String::from(&*d.category),
         priority: priority_to(d.priority) as i32,
         deadlines: Some(pb::Deadlines {
             accept_by: opt_ts(dl.accept_by),
@@ -214,7 +214,7 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
             cluster_lead_unit: d.dedup.cluster_lead_unit,
             cluster_size: d.dedup.cluster_size,
         }),
-        rule_ids: d.rule_ids.iter().map(|s| s.to_string()).collect(),
+        rule_ids: d.rule_ids.iter().map(|s| String::from(&**s)).collect(),
         provisional,
         guidance: d.guidance,
         channel: channel_to(d.channel) as i32,

@@ -84,11 +84,8 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
             let mut g = format!("已形成工单转{unit}办理");
             if let Some(due) = dl.complete_by {
-                let _ = write!(
-                    g,
-                    "，办理时限至{}",
-                    due.with_timezone(&SHANGHAI).format("%Y-%m-%d %H:%M")
-                );
+                g.push_str("，办理时限至");
+                push_minute(&mut g, due.with_timezone(&SHANGHAI));
             }
             g.push('。');
             g
@@ -141,13 +138,66 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
 /// contact id, so a retried contact gets the same case id.
 pub fn case_id(prefix: &str, received_at: Instant, contact_id: &str) -> String {
     let d = received_at.with_timezone(&SHANGHAI).date_naive();
-    format!(
-        "{prefix}{:04}{:02}{:02}-{:016x}",
-        d.year(),
-        d.month(),
-        d.day(),
-        contact_key(contact_id)
-    )
+    let key = contact_key(contact_id);
+    match u32::try_from(d.year()) {
+        Ok(year) if year <= 9999 => {
+            format_case_id(prefix, year * 10_000 + d.month() * 100 + d.day(), key)
+        }
+        _ => format!(
+            "{prefix}{:04}{:02}{:02}-{key:016x}",
+            d.year(),
+            d.month(),
+            d.day()
+        ),
+    }
+}
+
+/// `<prefix><date, 8 digits>-<key, 16 hex digits>`: a case id from its parts.
+pub fn format_case_id(prefix: &str, yyyymmdd: u32, key: u64) -> String {
+    let mut s = String::with_capacity(prefix.len() + 26);
+    s.push_str(prefix);
+    push_decimal(&mut s, yyyymmdd, 8);
+    s.push('-');
+    for shift in (0..16).rev() {
+        s.push(char::from(HEX[((key >> (shift * 4)) & 0xf) as usize]));
+    }
+    s
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `n` in decimal, zero-padded to at least `width` digits (as `{:0width$}`;
+/// `width` at most 10, the digits of `u32::MAX`).
+fn push_decimal(s: &mut String, n: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let (mut n, mut i) = (n, buf.len());
+    while n > 0 || i == buf.len() {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    for b in &buf[start..] {
+        s.push(char::from(*b));
+    }
+}
+
+/// `%Y-%m-%d %H:%M` of a local time, without chrono's format parser.
+fn push_minute(s: &mut String, t: chrono::DateTime<chrono::FixedOffset>) {
+    use chrono::Timelike as _;
+    let Ok(year) = u32::try_from(t.year()) else {
+        let _ = write!(s, "{}", t.format("%Y-%m-%d %H:%M"));
+        return;
+    };
+    push_decimal(s, year, 4);
+    s.push('-');
+    push_decimal(s, t.month(), 2);
+    s.push('-');
+    push_decimal(s, t.day(), 2);
+    s.push(' ');
+    push_decimal(s, t.hour(), 2);
+    s.push(':');
+    push_decimal(s, t.minute(), 2);
 }
 
 /// The 64-bit key of a contact id: the last part of the case id it opens,
@@ -168,7 +218,6 @@ pub fn case_key(case_id: &str) -> Option<u64> {
 
 /// Keyed BLAKE3 hash of the caller key, 128 bits in hex.
 pub fn caller_ref(secret: &[u8; 32], caller_key: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let h = blake3::keyed_hash(secret, caller_key.as_bytes());
     let mut s = String::with_capacity(32);
     for b in &h.as_bytes()[..16] {
@@ -176,4 +225,40 @@ pub fn caller_ref(secret: &[u8; 32], caller_key: &str) -> String {
         s.push(char::from(HEX[usize::from(b & 15)]));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone as _, Utc};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hand-written date and time are chrono's `%Y-%m-%d %H:%M`,
+        /// also for years of fewer than four digits and negative ones.
+        #[test]
+        fn minute_is_chronos_format(secs in -62_000_000_000i64..253_000_000_000i64) {
+            let Some(t) = Utc.timestamp_opt(secs, 0).single() else { return Ok(()) };
+            let local = t.with_timezone(&SHANGHAI);
+            let mut s = String::new();
+            push_minute(&mut s, local);
+            prop_assert_eq!(s, local.format("%Y-%m-%d %H:%M").to_string());
+        }
+
+        #[test]
+        fn decimal_is_zero_padded_like_format(n in any::<u32>(), width in 0usize..=10) {
+            let mut s = String::new();
+            push_decimal(&mut s, n, width);
+            prop_assert_eq!(s, format!("{n:0width$}"));
+        }
+
+        /// The case id is `<prefix><yyyymmdd>-<16 hex>`, as `format!` writes it.
+        #[test]
+        fn case_id_is_the_formatted_one(secs in -62_000_000_000i64..253_000_000_000i64, id in "[a-z0-9-]{1,20}") {
+            let Some(t) = Utc.timestamp_opt(secs, 0).single() else { return Ok(()) };
+            let d = t.with_timezone(&SHANGHAI).date_naive();
+            let want = format!("GY{:04}{:02}{:02}-{:016x}", d.year(), d.month(), d.day(), contact_key(&id));
+            prop_assert_eq!(case_id("GY", t, &id), want);
+        }
+    }
 }

@@ -30,7 +30,7 @@ impl CaseRef {
     }
 
     pub fn format(&self, prefix: &str) -> String {
-        format!("{prefix}{:08}-{:016x}", self.date, self.hash)
+        crate::decide::format_case_id(prefix, self.date, self.hash)
     }
 }
 

@@ -559,7 +559,7 @@ impl Dedup {
         out.raise_special = c.hot && r.special_category;
         if c.callers.len() >= 2 {
             let lead = c.lead_case.format(&self.case_prefix);
-            out.cluster_id = Some(format!("CL-{lead}"));
+            out.cluster_id = Some(["CL-", &lead].concat());
             out.cluster_lead_case = lead;
             out.cluster_lead_unit = c.lead_unit.clone();
             out.cluster_size = c.size;
