@@ -197,6 +197,11 @@ fn migrate_with(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), St
     Ok(())
 }
 
+/// Page size of a new database file.
+const PAGE_SIZE: i64 = 32 * 1024;
+/// WAL size at which a commit copies the WAL back into the database.
+const WAL_CHECKPOINT_BYTES: i64 = 128 * 1024 * 1024;
+
 /// The writing connection.
 pub struct Store {
     conn: Connection,
@@ -217,12 +222,21 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
         let mut conn = Connection::open(data_dir.join(DB_FILE))?;
-        // Before the first table exists: 8 KiB pages hold a dozen decisions each.
-        conn.pragma_update(None, "page_size", 8192)?;
+        // Before the first table exists (an existing file keeps its size):
+        // a group commit writes each page it touched as one WAL frame, two
+        // write calls; 32 KiB pages hold ~40 decisions and make a batch
+        // of thousands a fraction of the frames and bytes 8 KiB pages did.
+        // Small commits write more bytes per touched page; see BENCHMARKS.md.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Checkpoint every ~128 MiB of WAL instead of 4 MiB: hot index pages
         // are copied back far less often under a steady stream.
-        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            WAL_CHECKPOINT_BYTES / page.max(512),
+        )?;
         conn.pragma_update(
             None,
             "synchronous",
@@ -699,6 +713,31 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
             ["matter of old-1", "matter of old-2", "matter of new-3"],
             "in the order dedup saw them, not by time"
         );
+        Ok(())
+    }
+
+    /// A new file gets 32 KiB pages; a file made with 8 KiB pages keeps
+    /// them. Either way the WAL is checkpointed at 128 MiB, in its pages.
+    #[test]
+    fn page_size_of_new_files_and_checkpoint_in_bytes() -> Result<(), Box<dyn std::error::Error>> {
+        let pragmas = |c: &Connection| -> Result<(i64, i64), rusqlite::Error> {
+            Ok((
+                c.pragma_query_value(None, "page_size", |r| r.get(0))?,
+                c.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?,
+            ))
+        };
+        let new = dir("pages-new");
+        let store = Store::open(&new, Sync::Normal)?;
+        assert_eq!(pragmas(&store.conn)?, (32_768, 4_096));
+        let old = dir("pages-old");
+        std::fs::create_dir_all(&old)?;
+        {
+            let c = Connection::open(old.join(DB_FILE))?;
+            c.pragma_update(None, "page_size", 8192)?;
+            c.execute_batch(SCHEMA_V0)?;
+        }
+        let store = Store::open(&old, Sync::Normal)?;
+        assert_eq!(pragmas(&store.conn)?, (8_192, 16_384));
         Ok(())
     }
 }
