@@ -323,16 +323,18 @@ impl Intake for IntakeService {
                 let started = Instant::now();
                 let pending = match svc.decide(&contact) {
                     Err(r) => Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error())),
-                    Ok(decided) => {
+                    Ok(mut decided) => {
                         let (reply, rx) = oneshot::channel();
+                        // The decision is not needed past the ack: its ids move.
+                        let track = orders::track_of(&decided.decision);
                         let ack = Acked {
-                            contact_id: decided.row.contact_id.clone(),
-                            case_id: decided.row.case_id.clone(),
+                            contact_id: std::mem::take(&mut decided.decision.contact_id),
+                            case_id: std::mem::take(&mut decided.decision.case_id),
                             route: decided.decision.route,
                             channel: decided.channel,
                             route_label: decided.route,
                             body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
-                            track: orders::track_of(&decided.decision),
+                            track,
                         };
                         let job = Job::Decision {
                             row: decided.row,
