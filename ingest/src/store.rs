@@ -254,7 +254,10 @@ impl Store {
         f: impl FnOnce(&Tx<'_>) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StoreError> {
         let tx = self.conn.transaction()?;
-        let out = f(&Tx { tx: &tx })?;
+        let out = f(&Tx {
+            tx: &tx,
+            insert: Default::default(),
+        })?;
         tx.commit()?;
         Ok(out)
     }
@@ -291,7 +294,12 @@ impl Store {
 /// Statements inside one transaction.
 pub struct Tx<'a> {
     tx: &'a rusqlite::Transaction<'a>,
+    /// The decision insert, taken from the statement cache once per
+    /// transaction rather than once per row.
+    insert: std::cell::RefCell<Option<rusqlite::CachedStatement<'a>>>,
 }
+
+const INSERT_DECISION: &str = "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(contact_key) DO NOTHING";
 
 impl Tx<'_> {
     /// Inserts a decision unless its contact_id exists; then returns the stored one.
@@ -302,9 +310,11 @@ impl Tx<'_> {
     /// [`insert_decision`](Self::insert_decision) under a given key (tests
     /// force two contact ids onto one key with it).
     fn insert_keyed(&self, r: &DecisionRow, key: i64) -> Result<Inserted, rusqlite::Error> {
-        let mut ins = self.tx.prepare_cached(
-            "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(contact_key) DO NOTHING",
-        )?;
+        let mut slot = self.insert.borrow_mut();
+        let ins = match &mut *slot {
+            Some(s) => s,
+            None => slot.insert(self.tx.prepare_cached(INSERT_DECISION)?),
+        };
         let mut insert = |key: Option<i64>| {
             ins.execute(params![
                 key,
