@@ -13,6 +13,7 @@ use crate::shared::Shared;
 use crate::sla::Sla;
 use crate::store::{EventRow, Inserted, Reader};
 use chrono::Utc;
+use futures_util::FutureExt as _;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::Intake;
 use prost::Message;
@@ -24,6 +25,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+
+/// Most contacts of one stream decided together (see `Pipeline::decide_many`).
+const READY_CHUNK: usize = 64;
 
 /// The service state shared by every call.
 #[derive(Clone)]
@@ -73,6 +77,15 @@ impl IntakeService {
         self.pipeline
             .decide_one(c, Utc::now())
             .inspect_err(|r| m::reject(r.code))
+    }
+
+    /// [`decide`](Self::decide) for contacts that arrived together.
+    fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<Decided, Refusal>> {
+        let out = self.pipeline.decide_many(cs, Utc::now());
+        for r in out.iter().filter_map(|r| r.as_ref().err()) {
+            m::reject(r.code);
+        }
+        out
     }
 }
 
@@ -304,66 +317,94 @@ impl Intake for IntakeService {
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
             let mut shutdown = svc.shutdown.clone();
-            loop {
-                let msg = tokio::select! {
+            'read: loop {
+                let first = tokio::select! {
                     m = inbound.message() => m,
                     _ = shutdown.changed() => {
                         let _ = pend_tx.send(Pending::Fatal(Status::unavailable("hotlined is shutting down; resubmit unacknowledged contacts"))).await;
                         break;
                     }
                 };
-                let contact = match msg {
-                    Ok(Some(c)) => c,
+                // The contacts that arrived together are decided together
+                // (one lock of the dedup index); the end of the stream or
+                // an error is handled after them.
+                let mut chunk = Vec::new();
+                let mut end = None;
+                match first {
+                    Ok(Some(c)) => chunk.push(c),
                     Ok(None) => break,
                     Err(s) => {
                         let _ = pend_tx.send(Pending::Fatal(s)).await;
                         break;
                     }
-                };
-                let started = Instant::now();
-                let pending = match svc.decide(&contact) {
-                    Err(r) => Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error())),
-                    Ok(mut decided) => {
-                        let (reply, rx) = oneshot::channel();
-                        // The decision is not needed past the ack: its ids move.
-                        let track = orders::track_of(&decided.decision);
-                        let ack = Acked {
-                            contact_id: std::mem::take(&mut decided.decision.contact_id),
-                            case_id: std::mem::take(&mut decided.decision.case_id),
-                            route: decided.decision.route,
-                            channel: decided.channel,
-                            route_label: decided.route,
-                            body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
-                            track,
-                        };
-                        let job = Job::Decision {
-                            row: decided.row,
-                            reply,
-                            enqueued: Instant::now(),
-                        };
-                        if svc.tx.send(job).await.is_err() {
-                            Pending::Fatal(Status::unavailable("hotlined is shutting down"))
-                        } else {
-                            let waiting = Pending::Waiting {
-                                ack,
-                                reply: rx,
-                                started,
-                            };
-                            match svc.publisher.clone() {
-                                // Kafka deliveries overlap; the writer still acknowledges in order.
-                                Some(p) => {
-                                    let orders = svc.orders.clone();
-                                    Pending::Publishing(tokio::spawn(async move {
-                                        resolve(waiting, Some(&p), &orders).await
-                                    }))
-                                }
-                                None => waiting,
-                            }
+                }
+                while chunk.len() < READY_CHUNK {
+                    match inbound.message().now_or_never() {
+                        None => break,
+                        Some(Ok(Some(c))) => chunk.push(c),
+                        Some(other) => {
+                            end = Some(other);
+                            break;
                         }
                     }
-                };
-                if pend_tx.send(pending).await.is_err() {
-                    break;
+                }
+                let started = Instant::now();
+                let results = svc.decide_many(&chunk);
+                for (contact, result) in chunk.iter().zip(results) {
+                    let pending = match result {
+                        Err(r) => {
+                            Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error()))
+                        }
+                        Ok(mut decided) => {
+                            let (reply, rx) = oneshot::channel();
+                            // The decision is not needed past the ack: its ids move.
+                            let track = orders::track_of(&decided.decision);
+                            let ack = Acked {
+                                contact_id: std::mem::take(&mut decided.decision.contact_id),
+                                case_id: std::mem::take(&mut decided.decision.case_id),
+                                route: decided.decision.route,
+                                channel: decided.channel,
+                                route_label: decided.route,
+                                body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
+                                track,
+                            };
+                            let job = Job::Decision {
+                                row: decided.row,
+                                reply,
+                                enqueued: Instant::now(),
+                            };
+                            if svc.tx.send(job).await.is_err() {
+                                Pending::Fatal(Status::unavailable("hotlined is shutting down"))
+                            } else {
+                                let waiting = Pending::Waiting {
+                                    ack,
+                                    reply: rx,
+                                    started,
+                                };
+                                match svc.publisher.clone() {
+                                    // Kafka deliveries overlap; the writer still acknowledges in order.
+                                    Some(p) => {
+                                        let orders = svc.orders.clone();
+                                        Pending::Publishing(tokio::spawn(async move {
+                                            resolve(waiting, Some(&p), &orders).await
+                                        }))
+                                    }
+                                    None => waiting,
+                                }
+                            }
+                        }
+                    };
+                    if pend_tx.send(pending).await.is_err() {
+                        break 'read;
+                    }
+                }
+                match end {
+                    None => {}
+                    Some(Ok(_)) => break,
+                    Some(Err(s)) => {
+                        let _ = pend_tx.send(Pending::Fatal(s)).await;
+                        break;
+                    }
                 }
             }
         });

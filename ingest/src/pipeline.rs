@@ -1,6 +1,7 @@
 //! The per-contact transform: wire contact in, wire decision and store row
 //! out, or a refusal. Plain and synchronous; the gRPC and Kafka wiring are
-//! thin async layers around [`Pipeline::decide_one`].
+//! thin async layers around [`Pipeline::decide_one`] and
+//! [`Pipeline::decide_many`].
 use crate::convert::{contact_from, decision_to};
 use crate::store::DecisionRow;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,12 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// A contact decided, its dedup record built, not yet matched.
+struct Staged {
+    decision: hotline_router::Decision,
+    record: Option<MatterRecord>,
+}
 
 /// A contact decided, ready to be stored.
 pub struct Decided {
@@ -79,7 +86,8 @@ fn provisional_warning() {
 }
 
 /// The dedup stage's state: the rules (shared, immutable), the index (one
-/// lock, held only to match and index one record) and where its alerts go.
+/// lock, held only to match and index the records of one call) and where
+/// its alerts go.
 #[derive(Clone)]
 pub struct DedupStage {
     pub rules: Arc<DedupRules>,
@@ -108,25 +116,70 @@ impl Pipeline {
         Pipeline { router, dedup }
     }
 
-    /// Matches a decided contact against the dedup index and writes the
-    /// links into the decision; returns the record to store and what dedup found.
-    fn dedup(
+    /// Converts and decides one contact and builds its dedup record: all
+    /// of a contact's work that needs no shared state.
+    fn stage(&self, contact: &pb::Contact, now: DateTime<Utc>) -> Result<Staged, Refusal> {
+        let c = contact_from(contact).map_err(|e| Refusal {
+            code: e.code(),
+            field: e.field,
+            message: e.to_string(),
+        })?;
+        let decision = decide(&self.router, &c, now).map_err(|e| Refusal {
+            code: e.code(),
+            field: e.field(),
+            message: e.to_string(),
+        })?;
+        let record = self
+            .dedup
+            .as_ref()
+            .and_then(|stage| dedup::record(&self.router, &stage.rules, &c, &decision));
+        Ok(Staged { decision, record })
+    }
+
+    /// Writes what dedup found into the decision and builds the wire
+    /// decision and the store row.
+    fn finish(
         &self,
-        c: &hotline_router::Contact,
-        d: &mut hotline_router::Decision,
-    ) -> Option<(MatterRecord, DedupOutcome)> {
-        let stage = self.dedup.as_ref()?;
-        let rec = dedup::record(&self.router, &stage.rules, c, d)?;
-        let out = stage
-            .index
-            .lock()
-            .map(|mut idx| idx.apply(&rec))
-            .unwrap_or_default();
-        dedup::annotate(self.router.calendar(), d, &out);
-        if !out.replay {
-            crate::metrics::dedup_outcome(&out);
+        Staged {
+            mut decision,
+            record,
+        }: Staged,
+        found: Option<DedupOutcome>,
+        now: DateTime<Utc>,
+    ) -> Decided {
+        if let Some(out) = &found {
+            dedup::annotate(self.router.calendar(), &mut decision, out);
+            if !out.replay {
+                crate::metrics::dedup_outcome(out);
+            }
         }
-        Some((rec, out))
+        if decision.provisional() {
+            provisional_warning();
+        }
+        let (channel, received_at_ms) = (
+            decision.channel.as_str(),
+            decision.received_at.timestamp_millis(),
+        );
+        let decision = decision_to(decision);
+        if let Some(out) = &found {
+            self.dedup_alerts(out, &decision);
+        }
+        let route = route_name(decision.route);
+        let row = DecisionRow {
+            contact_id: decision.contact_id.clone(),
+            case_id: decision.case_id.clone(),
+            route,
+            received_at_ms,
+            decided_at_ms: now.timestamp_millis(),
+            body: decision.encode_to_vec(),
+            matter: record.map(|m| m.to_bytes()),
+        };
+        Decided {
+            decision,
+            row,
+            channel,
+            route,
+        }
     }
 
     /// ESCALATION and HOTSPOT, queued for the next tick of the tracker.
@@ -146,40 +199,48 @@ impl Pipeline {
         contact: &pb::Contact,
         now: DateTime<Utc>,
     ) -> Result<Decided, Refusal> {
-        let c = contact_from(contact).map_err(|e| Refusal {
-            code: e.code(),
-            field: e.field,
-            message: e.to_string(),
-        })?;
-        let mut d = decide(&self.router, &c, now).map_err(|e| Refusal {
-            code: e.code(),
-            field: e.field(),
-            message: e.to_string(),
-        })?;
-        let (matter, found) = self.dedup(&c, &mut d).unzip();
-        if d.provisional() {
-            provisional_warning();
-        }
-        let (channel, received_at_ms) = (d.channel.as_str(), d.received_at.timestamp_millis());
-        let decision = decision_to(d);
-        if let Some(out) = &found {
-            self.dedup_alerts(out, &decision);
-        }
-        let route = route_name(decision.route);
-        let row = DecisionRow {
-            contact_id: decision.contact_id.clone(),
-            case_id: decision.case_id.clone(),
-            route,
-            received_at_ms,
-            decided_at_ms: now.timestamp_millis(),
-            body: decision.encode_to_vec(),
-            matter: matter.map(|m| m.to_bytes()),
-        };
-        Ok(Decided {
-            decision,
-            row,
-            channel,
-            route,
+        let mut out = self.decide_many(std::slice::from_ref(contact), now);
+        out.pop().unwrap_or_else(|| {
+            Err(Refusal {
+                code: "INTERNAL",
+                field: "",
+                message: "no decision".into(),
+            })
         })
+    }
+
+    /// Decides contacts as seen at `now`, in order, one result each. Each
+    /// is decided as by itself; the dedup index is locked once for all of
+    /// them (a stream's contacts that arrived together), which spares the
+    /// lock hand-offs between workers that one lock per contact cost.
+    pub fn decide_many(
+        &self,
+        contacts: &[pb::Contact],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Decided, Refusal>> {
+        let staged: Vec<Result<Staged, Refusal>> =
+            contacts.iter().map(|c| self.stage(c, now)).collect();
+        let mut found: Vec<Option<DedupOutcome>> = Vec::with_capacity(staged.len());
+        match self.dedup.as_ref().map(|stage| stage.index.lock()) {
+            Some(Ok(mut idx)) => found.extend(staged.iter().map(|s| match s {
+                Ok(Staged {
+                    record: Some(r), ..
+                }) => Some(idx.apply(r)),
+                _ => None,
+            })),
+            // A poisoned index (a panic while matching) dedups nothing more.
+            Some(Err(_)) => found.extend(staged.iter().map(|s| match s {
+                Ok(Staged {
+                    record: Some(_), ..
+                }) => Some(DedupOutcome::default()),
+                _ => None,
+            })),
+            None => found.resize(staged.len(), None),
+        }
+        staged
+            .into_iter()
+            .zip(found)
+            .map(|(s, f)| s.map(|s| self.finish(s, f, now)))
+            .collect()
     }
 }
