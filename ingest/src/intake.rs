@@ -499,8 +499,9 @@ impl Intake for IntakeService {
 
 impl IntakeService {
     /// Stores each event of a client stream, pipelined up to the stream
-    /// window, and hands every newly stored one, in order, to `on_new`;
-    /// an alert it returns is raised.
+    /// window, and hands every newly stored one, in order, to `on_new` as
+    /// soon as its commit is done — also while the client sends nothing
+    /// more; an alert it returns is raised.
     async fn store_events<E: prost::Message + Default + 'static>(
         &self,
         mut inbound: Streaming<E>,
@@ -510,39 +511,49 @@ impl IntakeService {
     ) -> Result<EventCounts, Status> {
         let mut counts = EventCounts::default();
         let mut waiting = VecDeque::new();
+        let mut end = false;
         loop {
-            let next = inbound.message().await?;
-            let end = next.is_none();
-            if let Some(ev) = next {
-                match row_of(&ev) {
-                    Err(_) => {
-                        m::event(stream, "rejected");
-                        counts.rejected += 1;
-                    }
-                    Ok(row) => waiting.push_back((self.queue_event(row).await?, ev)),
-                }
-            }
-            while waiting.len() >= self.window || (end && !waiting.is_empty()) {
-                let Some((reply, ev)) = waiting.pop_front() else {
-                    break;
-                };
-                let new = match reply.await {
-                    Ok(Ok(new)) => new,
-                    Ok(Err(e)) => return Err(store_status(e)),
-                    Err(_) => return Err(store_status("committer stopped")),
-                };
-                m::event(stream, if new { "new" } else { "duplicate" });
-                if !new {
-                    counts.duplicates += 1;
-                    continue;
-                }
-                counts.new += 1;
-                if let Some(a) = on_new(&ev) {
-                    orders::raise(a, &self.tx, self.publisher.as_ref()).await;
-                }
-            }
-            if end {
+            if end && waiting.is_empty() {
                 return Ok(counts);
+            }
+            tokio::select! {
+                // The oldest event's commit: handled first, in order.
+                biased;
+                reply = async {
+                    match waiting.front_mut() {
+                        Some((rx, _)) => rx.await,
+                        None => std::future::pending().await,
+                    }
+                }, if !waiting.is_empty() => {
+                    let Some((_, ev)) = waiting.pop_front() else { continue };
+                    let new = match reply {
+                        Ok(Ok(new)) => new,
+                        Ok(Err(e)) => return Err(store_status(e)),
+                        Err(_) => return Err(store_status("committer stopped")),
+                    };
+                    m::event(stream, if new { "new" } else { "duplicate" });
+                    if !new {
+                        counts.duplicates += 1;
+                        continue;
+                    }
+                    counts.new += 1;
+                    if let Some(a) = on_new(&ev) {
+                        orders::raise(a, &self.tx, self.publisher.as_ref()).await;
+                    }
+                }
+                next = inbound.message(), if !end && waiting.len() < self.window => {
+                    match next? {
+                        None => end = true,
+                        Some(ev) => match row_of(&ev) {
+                            Err(_) => {
+                                m::event(stream, "rejected");
+                                counts.rejected += 1;
+                            }
+                            Ok(row) => waiting.push_back((self.queue_event(row).await?, ev)),
+                        },
+                    }
+                }
+                else => return Ok(counts),
             }
         }
     }

@@ -287,3 +287,55 @@ fn watch_needs_the_dashboard_role() {
         assert_eq!(snap.node, "test-node");
     });
 }
+
+/// A gateway keeps one ReportCallEvents stream open all day: each event
+/// counts as soon as it is stored, not when the stream window fills or the
+/// stream ends. An SMS accepted after 4 minutes raises ACCEPT_LATE while
+/// the stream is still open.
+#[test]
+fn events_of_an_open_stream_count_as_soon_as_stored() {
+    let dir = temp_dir("open-event-stream");
+    let d = Daemon::start_in(&dir, Some(CONFIG));
+    let now_ms = now_secs() * 1000;
+    let rt = rt();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let mut client = rt.block_on(d.client());
+    let call_task = rt.spawn(async move {
+        client
+            .report_call_events(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map(|r| r.into_inner())
+    });
+    let send = |e: pb::CallEvent| rt.block_on(tx.send(e)).expect("send");
+    send(call(
+        "sms-open",
+        pb::CallEventType::Offered,
+        now_ms - 300_000,
+        pb::Channel::Sms,
+    ));
+    send(call(
+        "sms-open",
+        pb::CallEventType::MessageAccepted,
+        now_ms - 60_000,
+        pb::Channel::Sms,
+    ));
+    let stored = [
+        "hotline_events_total{",
+        "stream=\"call\"",
+        "outcome=\"new\"",
+    ];
+    assert_eq!(
+        wait_for(&d, &stored, 2.0),
+        Some(2.0),
+        "both events counted while the stream is open"
+    );
+    let late = ["hotline_alerts_total{", "kind=\"ACCEPT_LATE\""];
+    assert_eq!(
+        wait_for(&d, &late, 1.0),
+        Some(1.0),
+        "the late acceptance raised while the stream is open"
+    );
+    drop(tx);
+    let summary = rt.block_on(call_task).expect("join").expect("report");
+    assert_eq!((summary.accepted, summary.duplicates), (2, 0));
+}
