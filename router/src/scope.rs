@@ -34,24 +34,28 @@ pub fn priority(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> P
     p
 }
 
-/// Letters, digits and CJK characters left once filler words are removed
-/// (each occurrence, leftmost-longest, in one pass).
-fn substance(text: &str, filler: Option<&aho_corasick::AhoCorasick>) -> usize {
+/// Whether fewer than `min` letters, digits and CJK characters are left
+/// once filler words are removed (each occurrence, leftmost-longest, in one
+/// pass); stops counting at `min`.
+fn lacks_substance(text: &str, filler: Option<&aho_corasick::AhoCorasick>, min: usize) -> bool {
     let word = |s: &str| {
         s.chars()
             .filter(|c| crate::normalize::is_ideograph(*c) || c.is_alphanumeric())
             .count()
     };
     let Some(ac) = filler else {
-        return word(text);
+        return word(text) < min;
     };
     let mut n = 0;
     let mut at = 0;
     for m in ac.find_iter(text) {
         n += word(&text[at..m.start()]);
+        if n >= min {
+            return false;
+        }
         at = m.end();
     }
-    n + word(&text[at..])
+    n + word(&text[at..]) < min
 }
 
 /// The best-matching line of one table: most keyword hits, file order on ties.
@@ -95,7 +99,7 @@ pub fn scope(
 ) -> Option<Scoped> {
     // Only short texts can be empty; skip the work for the rest.
     if text.chars().count() <= 32
-        && substance(text, router.empty.filler.as_ref()) < router.empty.min_chars
+        && lacks_substance(text, router.empty.filler.as_ref(), router.empty.min_chars)
     {
         rule_ids.push(router.empty.id.clone());
         return Some(Scoped {
