@@ -199,14 +199,12 @@ impl Pipeline {
         contact: &pb::Contact,
         now: DateTime<Utc>,
     ) -> Result<Decided, Refusal> {
-        let mut out = self.decide_many(std::slice::from_ref(contact), now);
-        out.pop().unwrap_or_else(|| {
-            Err(Refusal {
-                code: "INTERNAL",
-                field: "",
-                message: "no decision".into(),
-            })
-        })
+        let staged = self.stage(contact, now)?;
+        let found = self
+            .apply(std::iter::once(staged.record.as_ref()))
+            .pop()
+            .flatten();
+        Ok(self.finish(staged, found, now))
     }
 
     /// Decides contacts as seen at `now`, in order, one result each. Each
@@ -220,28 +218,37 @@ impl Pipeline {
     ) -> Vec<Result<Decided, Refusal>> {
         let staged: Vec<Result<Staged, Refusal>> =
             contacts.iter().map(|c| self.stage(c, now)).collect();
-        let mut found: Vec<Option<DedupOutcome>> = Vec::with_capacity(staged.len());
-        match self.dedup.as_ref().map(|stage| stage.index.lock()) {
-            Some(Ok(mut idx)) => found.extend(staged.iter().map(|s| match s {
-                Ok(Staged {
-                    record: Some(r), ..
-                }) => Some(idx.apply(r)),
-                _ => None,
-            })),
-            // A poisoned index (a panic while matching) dedups nothing more.
-            Some(Err(_)) => found.extend(staged.iter().map(|s| match s {
-                Ok(Staged {
-                    record: Some(_), ..
-                }) => Some(DedupOutcome::default()),
-                _ => None,
-            })),
-            None => found.resize(staged.len(), None),
-        }
+        let found = self.apply(
+            staged
+                .iter()
+                .map(|s| s.as_ref().ok().and_then(|s| s.record.as_ref())),
+        );
         staged
             .into_iter()
             .zip(found)
             .map(|(s, f)| s.map(|s| self.finish(s, f, now)))
             .collect()
+    }
+
+    /// Matches and indexes records in order under one lock of the dedup
+    /// index: what dedup found for each (None for no record or no dedup).
+    fn apply<'r>(
+        &self,
+        records: impl Iterator<Item = Option<&'r MatterRecord>>,
+    ) -> Vec<Option<DedupOutcome>> {
+        let records: Vec<Option<&MatterRecord>> = records.collect();
+        if records.iter().all(Option::is_none) {
+            return vec![None; records.len()];
+        }
+        let records = records.into_iter();
+        match self.dedup.as_ref().map(|stage| stage.index.lock()) {
+            Some(Ok(mut idx)) => records.map(|r| r.map(|r| idx.apply(r))).collect(),
+            // A poisoned index (a panic while matching) dedups nothing more.
+            Some(Err(_)) => records
+                .map(|r| r.map(|_| DedupOutcome::default()))
+                .collect(),
+            None => records.map(|_| None).collect(),
+        }
     }
 }
 
