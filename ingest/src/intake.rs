@@ -79,6 +79,46 @@ impl IntakeService {
             .inspect_err(|r| m::reject(r.code))
     }
 
+    /// Queues a decided stream contact for the committer: what the stream's
+    /// writer waits on to acknowledge it in order.
+    async fn queue_decided(&self, mut decided: Decided, started: Instant) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        // The decision is not needed past the ack: its ids move.
+        let track = orders::track_of(&decided.decision);
+        let ack = Acked {
+            contact_id: std::mem::take(&mut decided.decision.contact_id),
+            case_id: std::mem::take(&mut decided.decision.case_id),
+            route: decided.decision.route,
+            channel: decided.channel,
+            route_label: decided.route,
+            body: self.publisher.as_ref().map(|_| decided.row.body.clone()),
+            track,
+        };
+        let job = Job::Decision {
+            row: decided.row,
+            reply,
+            enqueued: Instant::now(),
+        };
+        if self.tx.send(job).await.is_err() {
+            return Pending::Fatal(Status::unavailable("hotlined is shutting down"));
+        }
+        let waiting = Pending::Waiting {
+            ack,
+            reply: rx,
+            started,
+        };
+        match self.publisher.clone() {
+            // Kafka deliveries overlap; the writer still acknowledges in order.
+            Some(p) => {
+                let orders = self.orders.clone();
+                Pending::Publishing(tokio::spawn(async move {
+                    resolve(waiting, Some(&p), &orders).await
+                }))
+            }
+            None => waiting,
+        }
+    }
+
     /// [`decide`](Self::decide) for contacts that arrived together.
     fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<Decided, Refusal>> {
         let out = self.pipeline.decide_many(cs, Utc::now());
@@ -317,6 +357,7 @@ impl Intake for IntakeService {
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
             let mut shutdown = svc.shutdown.clone();
+            let mut chunk = Vec::with_capacity(READY_CHUNK);
             'read: loop {
                 let first = tokio::select! {
                     m = inbound.message() => m,
@@ -328,7 +369,6 @@ impl Intake for IntakeService {
                 // The contacts that arrived together are decided together
                 // (one lock of the dedup index); the end of the stream or
                 // an error is handled after them.
-                let mut chunk = Vec::new();
                 let mut end = None;
                 match first {
                     Ok(Some(c)) => chunk.push(c),
@@ -350,49 +390,10 @@ impl Intake for IntakeService {
                 }
                 let started = Instant::now();
                 let results = svc.decide_many(&chunk);
-                for (contact, result) in chunk.iter().zip(results) {
+                for (contact, result) in chunk.drain(..).zip(results) {
                     let pending = match result {
-                        Err(r) => {
-                            Pending::Ready(error_ack(contact.contact_id.clone(), r.to_error()))
-                        }
-                        Ok(mut decided) => {
-                            let (reply, rx) = oneshot::channel();
-                            // The decision is not needed past the ack: its ids move.
-                            let track = orders::track_of(&decided.decision);
-                            let ack = Acked {
-                                contact_id: std::mem::take(&mut decided.decision.contact_id),
-                                case_id: std::mem::take(&mut decided.decision.case_id),
-                                route: decided.decision.route,
-                                channel: decided.channel,
-                                route_label: decided.route,
-                                body: svc.publisher.as_ref().map(|_| decided.row.body.clone()),
-                                track,
-                            };
-                            let job = Job::Decision {
-                                row: decided.row,
-                                reply,
-                                enqueued: Instant::now(),
-                            };
-                            if svc.tx.send(job).await.is_err() {
-                                Pending::Fatal(Status::unavailable("hotlined is shutting down"))
-                            } else {
-                                let waiting = Pending::Waiting {
-                                    ack,
-                                    reply: rx,
-                                    started,
-                                };
-                                match svc.publisher.clone() {
-                                    // Kafka deliveries overlap; the writer still acknowledges in order.
-                                    Some(p) => {
-                                        let orders = svc.orders.clone();
-                                        Pending::Publishing(tokio::spawn(async move {
-                                            resolve(waiting, Some(&p), &orders).await
-                                        }))
-                                    }
-                                    None => waiting,
-                                }
-                            }
-                        }
+                        Err(r) => Pending::Ready(error_ack(contact.contact_id, r.to_error())),
+                        Ok(decided) => svc.queue_decided(decided, started).await,
                     };
                     if pend_tx.send(pending).await.is_err() {
                         break 'read;

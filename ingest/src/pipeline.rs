@@ -10,7 +10,7 @@ use hotline_router::dedup::{self, Dedup, DedupOutcome, DedupRules, MatterRecord}
 use hotline_router::{decide, Router};
 use prost::Message;
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{LockResult, Mutex, MutexGuard};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -200,10 +200,10 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Decided, Refusal> {
         let staged = self.stage(contact, now)?;
-        let found = self
-            .apply(std::iter::once(staged.record.as_ref()))
-            .pop()
-            .flatten();
+        let found = staged
+            .record
+            .as_ref()
+            .and_then(|r| Some(matched(&mut self.index()?, r)));
         Ok(self.finish(staged, found, now))
     }
 
@@ -218,11 +218,13 @@ impl Pipeline {
     ) -> Vec<Result<Decided, Refusal>> {
         let staged: Vec<Result<Staged, Refusal>> =
             contacts.iter().map(|c| self.stage(c, now)).collect();
-        let found = self.apply(
-            staged
-                .iter()
-                .map(|s| s.as_ref().ok().and_then(|s| s.record.as_ref())),
-        );
+        // Locked only when some contact has a record to match.
+        let mut index = staged.iter().find_map(record_of).and_then(|_| self.index());
+        let found: Vec<Option<DedupOutcome>> = staged
+            .iter()
+            .map(|s| Some(matched(index.as_mut()?, record_of(s)?)))
+            .collect();
+        drop(index);
         staged
             .into_iter()
             .zip(found)
@@ -230,25 +232,23 @@ impl Pipeline {
             .collect()
     }
 
-    /// Matches and indexes records in order under one lock of the dedup
-    /// index: what dedup found for each (None for no record or no dedup).
-    fn apply<'r>(
-        &self,
-        records: impl Iterator<Item = Option<&'r MatterRecord>>,
-    ) -> Vec<Option<DedupOutcome>> {
-        let records: Vec<Option<&MatterRecord>> = records.collect();
-        if records.iter().all(Option::is_none) {
-            return vec![None; records.len()];
-        }
-        let records = records.into_iter();
-        match self.dedup.as_ref().map(|stage| stage.index.lock()) {
-            Some(Ok(mut idx)) => records.map(|r| r.map(|r| idx.apply(r))).collect(),
-            // A poisoned index (a panic while matching) dedups nothing more.
-            Some(Err(_)) => records
-                .map(|r| r.map(|_| DedupOutcome::default()))
-                .collect(),
-            None => records.map(|_| None).collect(),
-        }
+    /// The dedup index, locked (None without dedup).
+    fn index(&self) -> Option<LockResult<MutexGuard<'_, Dedup>>> {
+        self.dedup.as_ref().map(|stage| stage.index.lock())
+    }
+}
+
+/// The dedup record of a staged contact, if it has one.
+fn record_of(s: &Result<Staged, Refusal>) -> Option<&MatterRecord> {
+    s.as_ref().ok()?.record.as_ref()
+}
+
+/// Matches and indexes one record. A poisoned index (a panic while
+/// matching) dedups nothing more.
+fn matched(index: &mut LockResult<MutexGuard<'_, Dedup>>, r: &MatterRecord) -> DedupOutcome {
+    match index {
+        Ok(idx) => idx.apply(r),
+        Err(_) => DedupOutcome::default(),
     }
 }
 
