@@ -52,17 +52,34 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
 /// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
 /// every run of whitespace (including U+3000) to one space, trimmed.
 pub fn normalize_text(s: &str) -> String {
-    // Chinese text is nearly all ASCII, CJK ideographs and common CJK
-    // punctuation — NFKC-stable, none combining — plus full-width forms
-    // (，！？（）) whose NFKC mapping is one ASCII character: for such text
-    // NFKC is that per-character fold, without the quick check's table
-    // lookups or the decompose-recompose path full-width forms used to take.
+    struct SpacedLower;
+    impl NfkcSink<String> for SpacedLower {
+        fn take(self, chars: impl Iterator<Item = char>) -> String {
+            spaced_lower(chars)
+        }
+    }
+    with_nfkc(s, SpacedLower)
+}
+
+/// What consumes the NFKC characters of a text (see [`with_nfkc`]).
+pub trait NfkcSink<T> {
+    fn take(self, chars: impl Iterator<Item = char>) -> T;
+}
+
+/// Hands the NFKC characters of `s` to `sink`. Chinese text is nearly all
+/// ASCII, CJK ideographs and common CJK punctuation — NFKC-stable, none
+/// combining — plus full-width forms (，！？（）) whose NFKC mapping is one
+/// ASCII character: for such text NFKC is that per-character fold, without
+/// the quick check's table lookups or the decompose-recompose path
+/// full-width forms would take. Other text takes the quick check, then full
+/// NFKC. The sink is compiled for each way: no choice per character.
+pub fn with_nfkc<T>(s: &str, sink: impl NfkcSink<T>) -> T {
     if s.chars().all(|c| nfkc_stable(c) || is_full_width(c)) {
-        spaced_lower(s.chars().map(fold_full_width))
+        sink.take(s.chars().map(fold_full_width))
     } else if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
-        spaced_lower(s.chars())
+        sink.take(s.chars())
     } else {
-        spaced_lower(s.nfkc())
+        sink.take(s.nfkc())
     }
 }
 
@@ -152,13 +169,13 @@ fn caller_key(contact: &Contact, channel: Channel, area_code: &str) -> Result<St
 /// `t:<area code><number>`, a number given without area code taking
 /// `area_code` (the city's own).
 pub fn normalize_phone(raw: &str, area_code: &str) -> Option<String> {
-    // ASCII and full-width forms (the numbers gateways send): NFKC is the
-    // per-character fold, as in `normalize_text`.
-    if raw.chars().all(|c| c.is_ascii() || is_full_width(c)) {
-        phone_key(raw.chars().map(fold_full_width), area_code)
-    } else {
-        phone_key(raw.nfkc(), area_code)
+    struct PhoneKey<'a>(&'a str);
+    impl NfkcSink<Option<String>> for PhoneKey<'_> {
+        fn take(self, chars: impl Iterator<Item = char>) -> Option<String> {
+            phone_key(chars, self.0)
+        }
     }
+    with_nfkc(raw, PhoneKey(area_code))
 }
 
 /// [`normalize_phone`] over the NFKC characters of the number.
