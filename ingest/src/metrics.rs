@@ -9,21 +9,28 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The cache key of a metric: its static name and (at most two) label
+/// values, each by address and length — two different strings never share
+/// both, even where the linker overlaps literals.
+type Key = [(usize, usize); 3];
+
 thread_local! {
     /// Per-contact handles, by the addresses of their static name and
     /// labels: the recorder's lookup (a key built and hashed, a shared map
     /// read) once per thread and label set instead of once per contact.
-    static COUNTERS: RefCell<HashMap<[usize; 3], Counter>> = RefCell::new(HashMap::new());
-    static HISTOGRAMS: RefCell<HashMap<[usize; 3], Histogram>> = RefCell::new(HashMap::new());
+    static COUNTERS: RefCell<HashMap<Key, Counter>> = RefCell::new(HashMap::new());
+    static HISTOGRAMS: RefCell<HashMap<Key, Histogram>> = RefCell::new(HashMap::new());
 }
 
-/// The cache key of a metric: its name and label values, by address.
-fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> [usize; 3] {
-    let mut at = [name.as_ptr() as usize, 0, 0];
-    for (slot, (_, value)) in at[1..].iter_mut().zip(labels) {
-        *slot = value.as_ptr() as usize;
+/// The cache key of a metric; None for more than two labels (not cached).
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Option<Key> {
+    let id = |s: &str| (s.as_ptr() as usize, s.len());
+    match labels {
+        [] => Some([id(name), (0, 0), (0, 0)]),
+        [(_, a)] => Some([id(name), id(a), (0, 0)]),
+        [(_, a), (_, b)] => Some([id(name), id(a), id(b)]),
+        _ => None,
     }
-    at
 }
 
 fn labels(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
@@ -33,19 +40,25 @@ fn labels(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
         .collect()
 }
 
-/// `counter!(name, labels)` (at most two), its handle cached per thread.
+/// `counter!(name, labels)`, its handle cached per thread (up to two labels).
 fn cached_counter(name: &'static str, l: &[(&'static str, &'static str)]) -> Counter {
+    let Some(k) = key(name, l) else {
+        return counter!(name, labels(l));
+    };
     COUNTERS.with_borrow_mut(|m| {
-        m.entry(key(name, l))
+        m.entry(k)
             .or_insert_with(|| counter!(name, labels(l)))
             .clone()
     })
 }
 
-/// `histogram!(name, labels)` (at most two), its handle cached per thread.
+/// `histogram!(name, labels)`, its handle cached per thread (up to two labels).
 fn cached_histogram(name: &'static str, l: &[(&'static str, &'static str)]) -> Histogram {
+    let Some(k) = key(name, l) else {
+        return histogram!(name, labels(l));
+    };
     HISTOGRAMS.with_borrow_mut(|m| {
-        m.entry(key(name, l))
+        m.entry(k)
             .or_insert_with(|| histogram!(name, labels(l)))
             .clone()
     })
@@ -252,5 +265,26 @@ pub fn dedup_stats(s: &hotline_router::dedup::DedupStats) {
         ("cluster", s.evicted_clusters),
     ] {
         counter!("hotline_dedup_evictions_total", "what" => what).absolute(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key;
+
+    /// A label value that starts where another starts (a literal the
+    /// linker overlaps with a longer one) is still another metric; more
+    /// than two labels are not cached at all.
+    #[test]
+    fn cache_keys_tell_overlapping_literals_apart() {
+        const ROUTE: &str = "WORK_ORDER";
+        let prefix: &'static str = &ROUTE[..4];
+        assert_eq!(ROUTE.as_ptr(), prefix.as_ptr());
+        let long = key("hotline_contacts_total", &[("route", ROUTE)]);
+        let short = key("hotline_contacts_total", &[("route", prefix)]);
+        assert!(long.is_some() && short.is_some());
+        assert_ne!(long, short);
+        assert_eq!(long, key("hotline_contacts_total", &[("route", ROUTE)]));
+        assert_eq!(key("m", &[("a", "1"), ("b", "2"), ("c", "3")]), None);
     }
 }
