@@ -122,15 +122,6 @@ pub fn key_of(contact_id: &str) -> i64 {
     hotline_router::decide::contact_key(contact_id) as i64
 }
 
-/// Brings a version-0 database to the current layout in one transaction:
-/// the integer key column filled from each contact_id (a colliding one
-/// listed in `collided`), the case_id index dropped. Version 0's unique
-/// contact_id index stays: SQLite cannot drop a constraint without copying
-/// the table; it only costs write speed.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    migrate_with(conn, key_of)
-}
-
 /// Sets every row's key in chunks of rows, so memory stays constant whatever
 /// the table's size; a key another row holds leaves the row NULL and listed.
 /// Returns the rows seen.
@@ -158,8 +149,13 @@ fn fill_keys(tx: &Connection, key_of: fn(&str) -> i64) -> Result<u64, rusqlite::
     }
 }
 
-/// [`migrate`] with the key function given (tests make keys collide).
-fn migrate_with(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreError> {
+/// Brings a version-0 database to the current layout in one transaction:
+/// the integer key column filled from each contact_id by `key_of` (the
+/// store's [`key_of`]; tests make keys collide), a colliding one listed in
+/// `collided`, the case_id index dropped. Version 0's unique contact_id
+/// index stays: SQLite cannot drop a constraint without copying the table;
+/// it only costs write speed.
+fn migrate(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
         return Ok(());
@@ -244,7 +240,7 @@ impl Store {
         )?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, key_of)?;
         Ok(Store { conn })
     }
 
@@ -646,7 +642,7 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
                 key_of(id)
             }
         }
-        migrate_with(&mut c, forced)?;
+        migrate(&mut c, forced)?;
         let listed: Vec<(String, i64)> = c
             .prepare("SELECT contact_id, key FROM collided")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
