@@ -81,23 +81,6 @@ fn day(now_ms: i64) -> Vec<pb::CallEvent> {
     evs
 }
 
-fn metric_line(d: &Daemon, parts: &[&str]) -> Option<f64> {
-    let (_, m) = http_get(d.admin, "/metrics")?;
-    m.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| parts.iter().all(|p| l.contains(p)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn wait_for(d: &Daemon, parts: &[&str], want: f64) -> Option<f64> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while metric_line(d, parts) != Some(want) && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    metric_line(d, parts)
-}
-
 async fn watch(d: &Daemon) -> tonic::Streaming<pb::StatsSnapshot> {
     let mut c = pb::stats_client::StatsClient::connect(d.url())
         .await
@@ -178,31 +161,31 @@ fn call_day_gives_exact_figures_alerts_once_and_survives_a_restart() {
         "queue=\"12345\"",
         "window=\"1h\"",
     ];
-    assert_eq!(wait_for(&d, &gauge, 0.75), Some(0.75));
+    assert_eq!(d.wait_metric_with(&gauge, 0.75), Some(0.75));
     let le3 = [
         "hotline_answer_wait_seconds_bucket{",
         "queue=\"12345\"",
         "le=\"3\"",
     ];
-    assert_eq!(metric_line(&d, &le3), Some(20.0));
+    assert_eq!(d.metric_with(&le3), Some(20.0));
     let low = ["hotline_alerts_total{", "kind=\"ANSWER_RATE_LOW\""];
-    assert_eq!(wait_for(&d, &low, 1.0), Some(1.0));
+    assert_eq!(d.wait_metric_with(&low, 1.0), Some(1.0));
     let late = ["hotline_alerts_total{", "kind=\"ACCEPT_LATE\""];
     assert_eq!(
-        wait_for(&d, &late, 2.0),
+        d.wait_metric_with(&late, 2.0),
         Some(2.0),
         "SMS accepted late, WeChat never"
     );
     let sms = ["hotline_accept_latency_seconds_count{", "channel=\"sms\""];
-    assert_eq!(metric_line(&d, &sms), Some(1.0));
+    assert_eq!(d.metric_with(&sms), Some(1.0));
     let web180 = [
         "hotline_accept_latency_seconds_bucket{",
         "channel=\"web\"",
         "le=\"180\"",
     ];
-    assert_eq!(metric_line(&d, &web180), Some(1.0));
+    assert_eq!(d.metric_with(&web180), Some(1.0));
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(metric_line(&d, &low), Some(1.0), "one alert per crossing");
+    assert_eq!(d.metric_with(&low), Some(1.0), "one alert per crossing");
     d.kill9();
 
     // Restarted: the windows come back from the stored events, no alert again.
@@ -213,19 +196,11 @@ fn call_day_gives_exact_figures_alerts_once_and_survives_a_restart() {
         "window=\"1h\"",
         "outcome=\"offered\"",
     ];
-    assert_eq!(wait_for(&d, &offered, 40.0), Some(40.0));
-    assert_eq!(wait_for(&d, &gauge, 0.75), Some(0.75));
+    assert_eq!(d.wait_metric_with(&offered, 40.0), Some(40.0));
+    assert_eq!(d.wait_metric_with(&gauge, 0.75), Some(0.75));
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(
-        metric_line(&d, &low).unwrap_or(0.0),
-        0.0,
-        "not raised again"
-    );
-    assert_eq!(
-        metric_line(&d, &late).unwrap_or(0.0),
-        0.0,
-        "not raised again"
-    );
+    assert_eq!(d.metric_with(&low).unwrap_or(0.0), 0.0, "not raised again");
+    assert_eq!(d.metric_with(&late).unwrap_or(0.0), 0.0, "not raised again");
     let w = rt().block_on(async {
         let mut s = watch(&d).await;
         let snap = tokio::time::timeout(Duration::from_secs(5), s.message())
@@ -325,13 +300,13 @@ fn events_of_an_open_stream_count_as_soon_as_stored() {
         "outcome=\"new\"",
     ];
     assert_eq!(
-        wait_for(&d, &stored, 2.0),
+        d.wait_metric_with(&stored, 2.0),
         Some(2.0),
         "both events counted while the stream is open"
     );
     let late = ["hotline_alerts_total{", "kind=\"ACCEPT_LATE\""];
     assert_eq!(
-        wait_for(&d, &late, 1.0),
+        d.wait_metric_with(&late, 1.0),
         Some(1.0),
         "the late acceptance raised while the stream is open"
     );

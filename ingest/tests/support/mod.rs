@@ -136,22 +136,32 @@ impl Daemon {
             .into_inner()
     }
 
-    /// The value of the first `/metrics` line starting with `name` (0 when absent).
-    pub fn metric(&self, name: &str) -> f64 {
-        let (_, m) = http_get(self.admin, "/metrics").unwrap_or_default();
+    /// The value of the first `/metrics` sample line containing every part
+    /// (the name, then label pairs in any order); None when there is none.
+    pub fn metric_with(&self, parts: &[&str]) -> Option<f64> {
+        let (_, m) = http_get(self.admin, "/metrics")?;
         m.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0)
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// [`metric_with`](Self::metric_with) once it equals `want`, or after
+    /// 10 s whatever it is.
+    pub fn wait_metric_with(&self, parts: &[&str], want: f64) -> Option<f64> {
+        wait_until(Some(want), || self.metric_with(parts))
+    }
+
+    /// The value of the metric line `name` (its name and labels, as
+    /// printed, then a space); 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        self.metric_with(&[name]).unwrap_or(0.0)
     }
 
     /// [`metric`](Self::metric) once it equals `want`, or after 10 s whatever it is.
     pub fn wait_metric(&self, name: &str, want: f64) -> f64 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.metric(name) != want && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.metric(name)
+        wait_until(want, || self.metric(name))
     }
 
     pub fn url(&self) -> String {
@@ -241,6 +251,18 @@ pub fn decisions_cmd(data_dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
 /// The stored decisions of a data directory, via `hotlined decisions`.
 pub fn stored_decisions(data_dir: &Path) -> Vec<serde_json::Value> {
     decisions_cmd(data_dir, &[])
+}
+
+/// `read()` once it equals `want`, or after 10 s whatever it is.
+fn wait_until<T: PartialEq>(want: T, read: impl Fn() -> T) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = read();
+        if got == want || Instant::now() >= deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub fn ts(secs: i64) -> Option<hotline_proto::Timestamp> {

@@ -1,0 +1,95 @@
+//! The per-contact transform in-process: contacts decided together (one
+//! lock of the dedup index, as a stream's chunk is) against one at a time.
+mod support;
+use hotline_ingest::orders::Orders;
+use hotline_ingest::pipeline::{Decided, DedupStage, Pipeline, Refusal};
+use hotline_proto::v1 as pb;
+use hotline_router::dedup::text::EMBEDDED_MATTERS;
+use hotline_router::dedup::{Dedup, DedupConfig, DedupRules};
+use hotline_router::tracker::TrackerConfig;
+use hotline_router::Router;
+use prost::Message;
+use std::sync::{Arc, Mutex};
+
+fn pipeline() -> Result<Pipeline, Box<dyn std::error::Error>> {
+    let router = Arc::new(Router::embedded().map_err(|e| format!("{e:?}"))?);
+    let rules = Arc::new(DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS)?);
+    let index = Arc::new(Mutex::new(Dedup::new(rules.clone(), &router)));
+    let orders = Orders::new(
+        router.calendar().clone(),
+        TrackerConfig::default(),
+        Some(index.clone()),
+    );
+    Ok(Pipeline::new(
+        router,
+        Some(DedupStage {
+            rules,
+            index,
+            orders,
+        }),
+    ))
+}
+
+/// `support::contact` from caller `phone` at `at` (unix seconds).
+fn contact(id: &str, phone: &str, text: &str, at: i64) -> pb::Contact {
+    let mut c = support::contact(id, text);
+    c.received_at = support::ts(at);
+    if let Some(caller) = c.caller.as_mut() {
+        caller.phone = phone.into();
+    }
+    c
+}
+
+/// Contacts decided together get exactly the decisions, rows and
+/// refusals they get one at a time — repeats of a caller and a cluster
+/// of callers inside the same call included, matched in order.
+#[test]
+fn deciding_together_is_deciding_one_at_a_time() -> Result<(), Box<dyn std::error::Error>> {
+    let at = 1_795_700_000;
+    let cs = vec![
+        contact("p-1", "13800138001", "幸福小区停水了，一直没来水", at),
+        contact("p-2", "13800138002", "幸福小区停水，家里没水", at + 60),
+        contact(
+            "p-3",
+            "13800138001",
+            "幸福小区还是停水，上次反映过",
+            at + 120,
+        ),
+        contact("p-4", "", "路灯坏了", at + 130),
+        contact("p-5", "13800138003", "幸福小区停水好几个小时了", at + 180),
+        contact("p-1", "13800138001", "幸福小区停水了，一直没来水", at),
+        contact("p-6", "13800138004", "请问公积金怎么提取", at + 200),
+    ];
+    let now = chrono::DateTime::from_timestamp(at + 300, 0).ok_or("time")?;
+    let together = pipeline()?.decide_many(&cs, now);
+    let single = pipeline()?;
+    let apart: Vec<_> = cs.iter().map(|c| single.decide_one(c, now)).collect();
+    assert_eq!(together.len(), cs.len());
+    // The stored row: the decision it encodes, its dedup record, its keys.
+    let view = |r: &Result<Decided, Refusal>| match r {
+        Ok(d) => Ok((
+            pb::Decision::decode(d.row.body.as_slice()).ok(),
+            d.row.matter.clone(),
+            (d.row.contact_id.clone(), d.row.case_id.clone()),
+        )),
+        Err(e) => Err(e.clone()),
+    };
+    for (i, (a, b)) in together.iter().zip(&apart).enumerate() {
+        assert_eq!(view(a), view(b), "contact {i}");
+    }
+    // The calls had something to match: a refusal, a repeat, a cluster.
+    assert!(together[3].is_err(), "a phone contact without a number");
+    let links = |i: usize| {
+        together[i]
+            .as_ref()
+            .ok()
+            .and_then(|d| d.decision.dedup.clone())
+            .unwrap_or_default()
+    };
+    assert!(!links(2).repeat_of.is_empty(), "p-3 repeats p-1");
+    assert!(
+        !links(4).cluster_id.is_empty(),
+        "p-5 joins the outage of p-1 and p-2"
+    );
+    Ok(())
+}
