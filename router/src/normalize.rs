@@ -50,7 +50,9 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
 }
 
 /// NFKC (full-width to half-width, compatibility forms), ASCII lower case,
-/// every run of whitespace (including U+3000) to one space, trimmed.
+/// every run of whitespace (including U+3000) to one space, trimmed;
+/// traditional characters folded to simplified (車禍 → 车祸), so rules and
+/// texts meet whichever script the sender wrote in.
 pub fn normalize_text(s: &str) -> String {
     struct SpacedLower;
     impl NfkcSink<String> for SpacedLower {
@@ -58,8 +60,38 @@ pub fn normalize_text(s: &str) -> String {
             spaced_lower(chars)
         }
     }
-    with_nfkc(s, SpacedLower)
+    let out = with_nfkc(s, SpacedLower);
+    if out.chars().any(is_traditional) {
+        fast2s::convert(&out)
+    } else {
+        out
+    }
 }
+
+/// Whether `fast2s` folds this character to another when it stands alone:
+/// the cheap test that spares simplified text (nearly all of it) the
+/// conversion. A table of one bit per CJK Unified Ideograph, made once.
+pub fn is_traditional(c: char) -> bool {
+    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let Some(i) = (c as usize).checked_sub(0x4e00).filter(|i| *i < CJK_LEN) else {
+        return false;
+    };
+    let table = TABLE.get_or_init(|| {
+        let mut bits = vec![0u64; CJK_LEN.div_ceil(64)];
+        let mut buf = [0u8; 4];
+        for (i, c) in ('\u{4e00}'..='\u{9fff}').enumerate() {
+            let one: &str = c.encode_utf8(&mut buf);
+            if fast2s::convert(one) != one {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits
+    });
+    table[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// Characters in the CJK Unified Ideographs block (U+4E00..U+9FFF).
+const CJK_LEN: usize = 0x9fff - 0x4e00 + 1;
 
 /// What consumes the NFKC characters of a text (see [`with_nfkc`]).
 pub trait NfkcSink<T> {
@@ -284,5 +316,12 @@ mod tests {
             "abc123 小区 停水!"
         );
         assert_eq!(normalize_text(" \u{3000}\n "), "");
+    }
+
+    #[test]
+    fn traditional_characters_are_folded() {
+        assert_eq!(normalize_text("車禍了，救護車！"), "车祸了,救护车!");
+        assert_eq!(normalize_text("樓下失火了"), normalize_text("楼下失火了"));
+        assert!(is_traditional('車') && !is_traditional('车') && !is_traditional('a'));
     }
 }
