@@ -204,6 +204,7 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
             first_feedback_by: opt_ts(dl.first_feedback_by),
             progress_by: opt_ts(dl.progress_by),
             provisional: dl.provisional,
+            relay_by: opt_ts(dl.relay_by),
         }),
         dedup: Some(pb::DedupLinks {
             repeat_of: d.dedup.repeat_of,
@@ -224,5 +225,17 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
         received_at: Some(timestamp(d.received_at)),
         caller_ref: d.caller_ref,
         tags: d.tags.iter().map(|s| s.to_string()).collect(),
+        safety: safety_to(d.safety) as i32,
+        safety_rule: d.safety_rule.as_deref().unwrap_or_default().to_string(),
+        relay: d.relay,
+    }
+}
+
+/// Domain safety level to wire.
+pub fn safety_to(s: r::SafetyLevel) -> pb::SafetyLevel {
+    match s {
+        r::SafetyLevel::None => pb::SafetyLevel::SafetyNone,
+        r::SafetyLevel::Possible => pb::SafetyLevel::SafetyPossible,
+        r::SafetyLevel::Emergency => pb::SafetyLevel::SafetyEmergency,
     }
 }

@@ -91,6 +91,7 @@ impl IntakeService {
             route: decided.decision.route,
             channel: decided.channel,
             route_label: decided.route,
+            safety: decided.safety,
             body: self.publisher.as_ref().map(|_| decided.row.body.clone()),
             track,
         };
@@ -135,10 +136,11 @@ fn stored(
     decision: pb::Decision,
     channel: &'static str,
     route: &'static str,
+    safety: m::SafetyLabel,
 ) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
     match ins {
         Inserted::New => {
-            m::contact(channel, route);
+            m::contact(channel, route, safety);
             Ok((decision, None))
         }
         Inserted::Existing(body) => {
@@ -177,6 +179,7 @@ struct Acked {
     route: i32,
     channel: &'static str,
     route_label: &'static str,
+    safety: m::SafetyLabel,
     /// The encoded decision, kept only when it must be published.
     body: Option<Vec<u8>>,
     /// The decision, kept only when it opens a tracked work order.
@@ -243,12 +246,13 @@ async fn resolve(
         route,
         channel,
         route_label,
+        safety,
         body,
         track,
     } = ack;
     let (ack, body) = match ins {
         Inserted::New => {
-            m::contact(channel, route_label);
+            m::contact(channel, route_label, safety);
             if let Some(t) = &track {
                 orders.open_track(t);
             }
@@ -303,6 +307,7 @@ impl Intake for IntakeService {
             row,
             channel,
             route,
+            safety,
         } = self.decide(req.get_ref()).map_err(|r| r.status())?;
         let body = self.publisher.as_ref().map(|_| row.body.clone());
         let (reply, rx) = oneshot::channel();
@@ -327,7 +332,7 @@ impl Intake for IntakeService {
             .await
             .map_err(|_| store_status("committer stopped"))?
             .map_err(store_status)?;
-        let (decision, existing) = stored(ins, decision, channel, route)?;
+        let (decision, existing) = stored(ins, decision, channel, route, safety)?;
         if existing.is_none() {
             self.orders.open(&decision);
         }

@@ -98,8 +98,20 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
         "ESCALATION",
         "HOTSPOT",
         "EXTENSION_REFUSED",
+        "POSSIBLE_EMERGENCY",
+        "EMERGENCY_RELAY",
     ] {
         counter!("hotline_alerts_total", "kind" => kind).increment(0);
+    }
+    counter!("hotline_relays_overdue_total").increment(0);
+    for line in SAFETY_LINES {
+        for channel in hotline_router::Channel::ALL {
+            let channel = channel.as_str();
+            counter!("hotline_emergencies_total", "line" => line, "channel" => channel)
+                .increment(0);
+            counter!("hotline_possible_emergencies_total", "line" => line, "channel" => channel)
+                .increment(0);
+        }
     }
     for reason in [
         "UNDECODABLE",
@@ -131,13 +143,59 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     Ok(handle)
 }
 
-/// A contact decided and stored.
-pub fn contact(channel: &'static str, route: &'static str) {
+/// A contact decided and stored, and its life-safety outcome.
+pub fn contact(channel: &'static str, route: &'static str, safety: SafetyLabel) {
     cached_counter(
         "hotline_contacts_total",
         &[("channel", channel), ("route", route)],
     )
     .increment(1);
+    match safety {
+        Some(("emergency", line)) => cached_counter(
+            "hotline_emergencies_total",
+            &[("line", line), ("channel", channel)],
+        )
+        .increment(1),
+        Some((_, line)) => cached_counter(
+            "hotline_possible_emergencies_total",
+            &[("line", line), ("channel", channel)],
+        )
+        .increment(1),
+        None => {}
+    }
+}
+
+/// A (possible) emergency as counted: its level and first line, from small
+/// fixed sets; `None` when the contact names no danger.
+pub type SafetyLabel = Option<(&'static str, &'static str)>;
+
+/// Emergency line labels; a line the rules data adds is counted as "other".
+pub const SAFETY_LINES: [&str; 5] = ["110", "119", "120", "122", "other"];
+
+/// The safety label of a decision.
+pub fn safety_label(d: &hotline_router::Decision) -> SafetyLabel {
+    use hotline_router::SafetyLevel;
+    let level = match d.safety {
+        SafetyLevel::None => return None,
+        SafetyLevel::Possible => "possible",
+        SafetyLevel::Emergency => "emergency",
+    };
+    let code = match d.route {
+        hotline_router::RouteKind::EmergencyTransfer => d.targets.first().map(|t| &*t.code),
+        _ => d.safety_rule.as_deref().and_then(|r| r.split('.').nth(1)),
+    };
+    let line = SAFETY_LINES
+        .iter()
+        .copied()
+        .find(|l| Some(*l) == code)
+        .unwrap_or("other");
+    Some((level, line))
+}
+
+/// An OVERDUE relay: an emergency sent as text, or a possible emergency,
+/// not relayed (or dismissed) within 3 minutes.
+pub fn relay_overdue() {
+    counter!("hotline_relays_overdue_total").increment(1);
 }
 
 /// A contact refused, by reject code.

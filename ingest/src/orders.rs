@@ -24,6 +24,9 @@ pub struct Track {
     caller_ref: String,
     kind: Kind,
     deadlines: Deadlines,
+    /// The alert that puts a (possible) emergency in front of an agent at
+    /// once, raised when the case opens: after its decision is stored.
+    safety_alert: Option<Box<AlertOut>>,
 }
 
 /// The tracking part of a decision that opens a case (work orders, special matters).
@@ -36,7 +39,38 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
         caller_ref: d.caller_ref.clone(),
         kind: kind_of(d.kind)?,
         deadlines: deadlines(d),
+        safety_alert: safety_alert(d).map(Box::new),
     })
+}
+
+/// POSSIBLE_EMERGENCY for a possible emergency, EMERGENCY_RELAY for an
+/// emergency sent as text: an agent must act within 3 minutes (Art. 10(3),
+/// 15). Keyed by case, so it is raised once, also across restarts.
+pub fn safety_alert(d: &pb::Decision) -> Option<AlertOut> {
+    let (kind, message) = if d.safety == pb::SafetyLevel::SafetyPossible as i32 {
+        (
+            pb::AlertKind::PossibleEmergency,
+            "possible emergency: relay it to the line or dismiss it within 3 min",
+        )
+    } else if d.relay {
+        (
+            pb::AlertKind::EmergencyRelay,
+            "emergency sent as text: relay it to the line within 3 min",
+        )
+    } else {
+        return None;
+    };
+    let (mut a, at_ms) = decision_alert(d, kind);
+    a.alert_id = format!("{}:{}", d.case_id, kind.as_str_name());
+    a.case_id = d.case_id.clone();
+    a.caller_ref = d.caller_ref.clone();
+    a.deadline = "relay".into();
+    a.due = d.deadlines.as_ref().and_then(|x| x.relay_by);
+    // The lines to relay to, as the decision names them (110, 119 …).
+    let lines: Vec<&str> = d.targets.iter().map(|t| t.code.as_str()).collect();
+    a.queue = lines.first().copied().unwrap_or_default().to_string();
+    a.message = format!("{message} ({}; rule {})", lines.join(","), d.safety_rule);
+    Some(AlertOut::keyed(a, d.case_id.clone(), 0, at_ms))
 }
 
 /// The tracker and what alerts need.
@@ -58,16 +92,20 @@ fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
         .and_then(|t| convert::instant(t, "deadline").ok())
 }
 
-/// Whether a decision opens a tracked case: work orders and special
-/// matters, but not a repeat that joins a case still open (its deadlines run on).
+/// Whether a decision opens a tracked case: work orders, special matters
+/// and anything with a relay clock (emergencies sent as text, possible
+/// emergencies), but not a repeat that joins a case still open (its
+/// deadlines run on).
 pub fn tracked(d: &pb::Decision) -> bool {
     let joins_open_case = d
         .dedup
         .as_ref()
         .is_some_and(|x| x.repeat_of == d.case_id && !x.reopen);
-    !joins_open_case
-        && (d.route == pb::RouteKind::WorkOrder as i32
-            || d.priority >= pb::Priority::Special as i32)
+    let relay_clock = d.deadlines.as_ref().is_some_and(|x| x.relay_by.is_some());
+    relay_clock
+        || (!joins_open_case
+            && (d.route == pb::RouteKind::WorkOrder as i32
+                || d.priority >= pb::Priority::Special as i32))
 }
 
 /// An alert about a decided contact: its time, district and category.
@@ -133,6 +171,7 @@ fn deadlines(d: &pb::Decision) -> Deadlines {
         notify_by: ts(&x.notify_by),
         first_feedback_by: ts(&x.first_feedback_by),
         progress_by: ts(&x.progress_by),
+        relay_by: ts(&x.relay_by),
         provisional: x.provisional,
     }
 }
@@ -148,11 +187,14 @@ fn order_event(ev: &pb::OrderEvent) -> Option<OrderEvent> {
         pb::OrderEventType::Feedback => OrderEvent::Feedback,
         pb::OrderEventType::Completed => OrderEvent::Completed,
         pb::OrderEventType::Reopened => OrderEvent::Reopened,
+        pb::OrderEventType::Relayed => OrderEvent::Relayed,
+        pb::OrderEventType::Dismissed => OrderEvent::Dismissed,
         pb::OrderEventType::OrderEventUnspecified => return None,
     })
 }
 
 /// An alert to store and publish.
+#[derive(Debug, Clone)]
 pub struct AlertOut {
     pub alert: pb::Alert,
     pub row: EventRow,
@@ -254,10 +296,14 @@ impl Orders {
         }
     }
 
-    /// Starts tracking a case.
+    /// Starts tracking a case; a (possible) emergency's alert is raised at
+    /// the next tick.
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
             t.open(&x.case_id, x.kind, &x.deadlines, &x.caller_ref);
+        }
+        if let Some(a) = &x.safety_alert {
+            self.queue((**a).clone());
         }
     }
 
@@ -398,6 +444,9 @@ async fn announce(alert: &pb::Alert, publisher: Option<&Publisher>) {
         .map(|k| k.as_str_name())
         .unwrap_or("ALERT_UNSPECIFIED");
     counter!("hotline_alerts_total", "kind" => kind).increment(1);
+    if alert.kind == pb::AlertKind::Overdue as i32 && alert.deadline == Limit::Relay.as_str() {
+        crate::metrics::relay_overdue();
+    }
     tracing::info!(kind, deadline = %alert.deadline, queue = %alert.queue, "alert raised");
     if let Some(p) = publisher {
         let key = if alert.case_id.is_empty() {

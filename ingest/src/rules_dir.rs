@@ -7,11 +7,12 @@ use hotline_router::{Router, RouterOptions};
 use std::path::Path;
 
 /// Reads the files present in `dir`; absent ones keep the embedded text.
-fn read_rules(dir: Option<&Path>, errors: &mut Vec<ConfigError>) -> [String; 5] {
+fn read_rules(dir: Option<&Path>, errors: &mut Vec<ConfigError>) -> [String; 6] {
     let embedded = [
         EMBEDDED.kinds,
         EMBEDDED.categories,
         EMBEDDED.scope,
+        EMBEDDED.safety,
         EMBEDDED.units,
         EMBEDDED.kb,
     ];
@@ -102,6 +103,45 @@ pub fn router_options(cfg: &Config) -> Result<RouterOptions, ConfigError> {
     Ok(opts)
 }
 
+/// Whether the caller key comes from the environment (`[privacy]`), not
+/// the built-in one.
+pub fn caller_secret_given(cfg: &Config) -> bool {
+    let var = &cfg.privacy.caller_secret_env;
+    !var.is_empty() && std::env::var(var).is_ok_and(|s| !s.is_empty())
+}
+
+/// Art. 22: without its own caller key the daemon's pseudonyms can be
+/// reversed by hashing every phone number with the built-in key. Serving
+/// beyond loopback is refused then; on loopback (a developer's machine,
+/// the tests) it is allowed with a warning.
+pub fn require_caller_secret(
+    cfg: &Config,
+    grpc_addr: std::net::SocketAddr,
+) -> Result<(), ConfigError> {
+    if caller_secret_given(cfg) {
+        return Ok(());
+    }
+    let var = if cfg.privacy.caller_secret_env.is_empty() {
+        "HOTLINE_CALLER_SECRET"
+    } else {
+        cfg.privacy.caller_secret_env.as_str()
+    };
+    if !grpc_addr.ip().is_loopback() {
+        return Err(ConfigError {
+            path: "privacy.caller_secret_env".into(),
+            msg: format!(
+                "no caller key: set ${var} (at least 16 random bytes, kept stable) before serving on {grpc_addr}; \
+                 with the built-in key caller pseudonyms can be reversed to phone numbers (Art. 22)"
+            ),
+        });
+    }
+    tracing::warn!(
+        "no caller key in ${var}: caller pseudonyms use the built-in key and can be reversed to phone numbers; \
+         allowed on loopback only (Art. 22)"
+    );
+    Ok(())
+}
+
 fn key_from_secret(secret: &[u8]) -> Box<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(secret);
@@ -132,8 +172,9 @@ pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
         kinds: &texts[0],
         categories: &texts[1],
         scope: &texts[2],
-        units: &texts[3],
-        kb: &texts[4],
+        safety: &texts[3],
+        units: &texts[4],
+        kb: &texts[5],
     };
     // With a broken calendar directory, still check the rules against the
     // embedded calendar so every error is reported at once.

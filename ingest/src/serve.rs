@@ -90,6 +90,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
     let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
     let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
+    crate::rules_dir::require_caller_secret(&cfg, grpc_addr)
+        .map_err(|e| config_errors("privacy", vec![e]))?;
     let metrics = crate::metrics::install().context("metrics recorder")?;
 
     let store =

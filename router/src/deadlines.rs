@@ -21,6 +21,10 @@ pub const SIGN_LIMIT: Duration = Duration::minutes(30);
 pub const RETURN_LIMIT: Duration = Duration::minutes(30);
 /// Provincial and national orders are due this much before their limit.
 pub const PLATFORM_ADVANCE: Duration = Duration::hours(3);
+/// An emergency sent as text is relayed to its line, and a possible
+/// emergency relayed or dismissed, within 3 min (the 3-minute limit of
+/// Art. 13(1) and 13(4), applied to life safety).
+pub const RELAY_LIMIT: Duration = Duration::minutes(3);
 /// Special matters: notify within 3 min, first feedback within 1 h (Art. 13(4)).
 pub const NOTIFY_LIMIT: Duration = Duration::minutes(3);
 pub const FIRST_FEEDBACK_LIMIT: Duration = Duration::hours(1);

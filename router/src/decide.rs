@@ -1,14 +1,20 @@
-//! The composition of the stages: normalize → classify → scope → route →
-//! deadlines, into one [`Decision`]. Pure: `now` is a parameter.
+//! The composition of the stages: normalize → safety → classify → scope →
+//! route → deadlines, into one [`Decision`]. Pure: `now` is a parameter.
+//!
+//! Safety comes first: an emergency is transferred to its line whatever
+//! else the text says (Art. 10(3), 15), and a text that names a danger is
+//! never refused as empty.
 use crate::classify::classify;
-use crate::deadlines::{self, DeadlineInput, Scope, SHANGHAI};
+use crate::deadlines::{self, DeadlineInput, Scope, RELAY_LIMIT, SHANGHAI};
 use crate::ids;
-use crate::model::{Contact, Decision, DedupLinks, Instant, Origin, Priority, RouteKind};
+use crate::model::{
+    Channel, Contact, Decision, DedupLinks, Instant, Origin, Priority, RouteKind, SafetyLevel,
+};
 use crate::normalize::normalize;
 use crate::reject::Reject;
 use crate::route::{district, route, unit_target};
 use crate::router::Router;
-use crate::scope::{priority, scope};
+use crate::scope::{priority, scope, Scoped};
 use chrono::Datelike as _;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -19,43 +25,73 @@ use xxhash_rust::xxh3::xxh3_64;
 /// give the same decision.
 pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decision, Reject> {
     let norm = normalize(contact, now, &router.area_code)?;
+    let safety = router.safety.check(&norm.text);
     let hits = router.matcher.scan(&norm.text);
     let mut rule_ids: Vec<Arc<str>> = Vec::with_capacity(12);
+    rule_ids.extend(safety.rule_ids.iter().cloned());
+    let first_line = safety
+        .lines
+        .first()
+        .map(|&l| &router.safety.lines[usize::from(l)]);
+    // A text contact cannot be put through: the center relays it (Art. 15).
+    let relay = safety.level == SafetyLevel::Emergency && norm.channel != Channel::Phone;
 
     let class = classify(router, contact, &hits, &mut rule_ids);
     let prio = priority(router, &hits, &mut rule_ids);
     let district_idx = district(router, &contact.location.district_code, &mut rule_ids);
     let mut category = router.categories[class.category].code.clone();
 
-    let (route_kind, targets, lead_unit, co_units, guidance_base) =
-        match scope(router, &norm.text, &hits, &mut rule_ids) {
-            Some(s) => {
-                let mut lead = None;
-                if let Some(u) = s.utility {
-                    let line = &router.utility[u];
-                    if let Some(c) = &line.category {
-                        if contact.category_hint.trim().is_empty() {
-                            category = c.clone();
-                        }
-                    }
-                    // A special-matter outage is a case the hotline follows: the
-                    // supervising unit leads it.
-                    if prio != Priority::Normal {
-                        if let Some(t) = line
-                            .supervisor
-                            .and_then(|sup| unit_target(router, sup, district_idx, true))
-                        {
-                            lead = Some(t.code.clone());
-                        }
+    let scoped = match (safety.level, first_line) {
+        (SafetyLevel::Emergency, Some(line)) => Some(Scoped {
+            route: RouteKind::EmergencyTransfer,
+            targets: safety
+                .lines
+                .iter()
+                .map(|&l| router.safety.lines[usize::from(l)].target.clone())
+                .collect(),
+            guidance: if relay {
+                line.relay_guidance.clone()
+            } else {
+                line.phone_guidance.clone()
+            },
+            utility: None,
+        }),
+        (level, _) => scope(
+            router,
+            &norm.text,
+            &hits,
+            level != SafetyLevel::None,
+            &mut rule_ids,
+        ),
+    };
+    let (route_kind, targets, lead_unit, co_units, guidance_base) = match scoped {
+        Some(s) => {
+            let mut lead = None;
+            if let Some(u) = s.utility {
+                let line = &router.utility[u];
+                if let Some(c) = &line.category {
+                    if contact.category_hint.trim().is_empty() {
+                        category = c.clone();
                     }
                 }
-                (s.route, s.targets, lead, Vec::new(), Some(s.guidance))
+                // A special-matter outage is a case the hotline follows: the
+                // supervising unit leads it.
+                if prio != Priority::Normal {
+                    if let Some(t) = line
+                        .supervisor
+                        .and_then(|sup| unit_target(router, sup, district_idx, true))
+                    {
+                        lead = Some(t.code.clone());
+                    }
+                }
             }
-            None => {
-                let r = route(router, &class, district_idx, &hits, &mut rule_ids);
-                (r.route, r.targets, r.lead_unit, r.co_units, r.answer)
-            }
-        };
+            (s.route, s.targets, lead, Vec::new(), Some(s.guidance))
+        }
+        None => {
+            let r = route(router, &class, district_idx, &hits, &mut rule_ids);
+            (r.route, r.targets, r.lead_unit, r.co_units, r.answer)
+        }
+    };
 
     let input = DeadlineInput {
         received_at: norm.received_at,
@@ -65,7 +101,10 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         priority: prio,
         route: route_kind,
     };
-    let dl = deadlines::compute(&router.calendar, &input, Scope::Route);
+    let mut dl = deadlines::compute(&router.calendar, &input, Scope::Route);
+    if relay || safety.level == SafetyLevel::Possible {
+        dl.relay_by = Some(norm.received_at + RELAY_LIMIT);
+    }
     if dl.complete_by.is_some() {
         rule_ids.push(ids::DEADLINE_KIND.clone());
         if contact.origin != Origin::Local {
@@ -79,7 +118,7 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         rule_ids.push(ids::ROUTE_ENTERPRISE.clone());
     }
 
-    let guidance = match (route_kind, guidance_base) {
+    let mut guidance = match (route_kind, guidance_base) {
         (RouteKind::WorkOrder, _) => {
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
             let mut g = format!("已形成工单转{unit}办理");
@@ -93,10 +132,19 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         (_, Some(g)) => g.to_string(),
         (_, None) => String::new(),
     };
+    if let (SafetyLevel::Possible, Some(line)) = (safety.level, first_line) {
+        guidance.push_str(&line.possible_guidance);
+    }
 
     let mut tags = Vec::new();
     if contact.enterprise {
         tags.push("enterprise");
+    }
+    if route_kind == RouteKind::WorkOrder {
+        if let Some(id) = scope_check(router, &hits) {
+            rule_ids.push(id.clone());
+            tags.push("scope_check");
+        }
     }
     match prio {
         Priority::Special => tags.push("special"),
@@ -120,6 +168,9 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         kind: class.kind,
         category,
         priority: prio,
+        safety: safety.level,
+        safety_rule: safety.rule_ids.first().cloned(),
+        relay,
         deadlines: dl,
         dedup: DedupLinks::default(),
         rule_ids,
@@ -132,6 +183,16 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         caller_ref: caller_ref(&router.options.caller_secret, &norm.caller_key),
         tags,
     })
+}
+
+/// The first `[[scope_check]]` rule a work order's text matched (Art. 10:
+/// scope not settled by the text; verify with the unit first).
+fn scope_check<'a>(router: &'a Router, hits: &'a crate::matcher::Hits) -> Option<&'a Arc<str>> {
+    router
+        .matcher
+        .matched(hits)
+        .find(|(stage, _, _)| matches!(stage, crate::matcher::Stage::ScopeCheck(_)))
+        .map(|(_, id, _)| id)
 }
 
 /// `<prefix><local date>-<16 hex digits of xxh3(contact_id)>`: stable for a

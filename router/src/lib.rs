@@ -21,6 +21,7 @@ pub mod reject;
 pub mod route;
 pub mod router;
 pub mod rules;
+pub mod safety;
 pub mod scope;
 pub mod tracker;
 

@@ -13,7 +13,7 @@ pub enum Stage {
     Kind(usize),
     Category(usize),
     NotAccepted(usize),
-    Emergency(usize),
+    ScopeCheck(usize),
     Subcenter(usize),
     Utility(usize),
     Special(usize),

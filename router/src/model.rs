@@ -58,6 +58,12 @@ named_enum!(
     }
 );
 named_enum!(
+    /// Whether a contact names a danger to life now (Art. 10(3), 15): an
+    /// emergency goes to its line; a possible one is put in front of an
+    /// agent at once, who relays or dismisses it within 3 minutes.
+    SafetyLevel { None => "none", Possible => "possible", Emergency => "emergency" }
+);
+named_enum!(
     /// What a decision target is.
     TargetKind { Unit => "unit", Line => "line", Knowledge => "knowledge" }
 );
@@ -133,6 +139,9 @@ pub struct Deadlines {
     pub notify_by: Option<Instant>,
     pub first_feedback_by: Option<Instant>,
     pub progress_by: Option<Instant>,
+    /// An emergency sent as text, or a possible emergency: the center relays
+    /// it to the line (or an agent dismisses it) within 3 minutes.
+    pub relay_by: Option<Instant>,
     /// A working-day deadline reached past the known holiday calendar.
     pub provisional: bool,
 }
@@ -161,6 +170,13 @@ pub struct Decision {
     pub kind: Kind,
     pub category: Arc<str>,
     pub priority: Priority,
+    /// Life safety, decided before anything else.
+    pub safety: SafetyLevel,
+    /// The safety rule that decided (`safety.120`, `safety.110.possible` …).
+    pub safety_rule: Option<Arc<str>>,
+    /// An emergency the center must relay to its line on the sender's
+    /// behalf (a text contact cannot be put through).
+    pub relay: bool,
     pub deadlines: Deadlines,
     pub dedup: DedupLinks,
     /// Every rule that produced this decision, in the order applied.

@@ -24,7 +24,7 @@ pub(crate) struct CategoryRt {
     pub co_units: Vec<usize>,
 }
 
-/// A transfer line at run time (emergency, sub-center or utility).
+/// A transfer line at run time (sub-center or utility).
 #[derive(Debug)]
 pub(crate) struct LineRt {
     pub target: Target,
@@ -90,7 +90,7 @@ pub struct Router {
     pub(crate) default_category: usize,
     pub(crate) empty: EmptyRt,
     pub(crate) not_accepted: Vec<NotAcceptedRt>,
-    pub(crate) emergency: Vec<LineRt>,
+    pub(crate) safety: crate::safety::SafetyRules,
     pub(crate) subcenter: Vec<LineRt>,
     pub(crate) utility: Vec<LineRt>,
     pub(crate) special: Vec<Priority>,
@@ -195,14 +195,15 @@ impl Router {
         options: RouterOptions,
     ) -> Result<Router, Vec<RulesError>> {
         let mut errors = Vec::new();
-        let [f_kinds, f_cats, f_scope, f_units, f_kb] = FILE_NAMES;
+        let [f_kinds, f_cats, f_scope, f_safety, f_units, f_kb] = FILE_NAMES;
         let kinds_f: Option<KindsFile> = parse(f_kinds, src.kinds, &mut errors);
         let cats_f: Option<CategoriesFile> = parse(f_cats, src.categories, &mut errors);
         let scope_f: Option<ScopeFile> = parse(f_scope, src.scope, &mut errors);
+        let safety_f: Option<SafetyFile> = parse(f_safety, src.safety, &mut errors);
         let units_f: Option<UnitsFile> = parse(f_units, src.units, &mut errors);
         let kb_f: Option<KbFile> = parse(f_kb, src.kb, &mut errors);
-        let (Some(kinds_f), Some(cats_f), Some(scope_f), Some(units_f), Some(kb_f)) =
-            (kinds_f, cats_f, scope_f, units_f, kb_f)
+        let (Some(kinds_f), Some(cats_f), Some(scope_f), Some(safety_f), Some(units_f), Some(kb_f)) =
+            (kinds_f, cats_f, scope_f, safety_f, units_f, kb_f)
         else {
             return Err(errors);
         };
@@ -380,15 +381,9 @@ impl Router {
             });
             add(f_scope, r, Stage::NotAccepted(i), &mut rule_errors);
         }
-        let mut emergency = Vec::new();
-        for (i, r) in scope_f.emergency.iter().enumerate() {
-            emergency.push(LineRt {
-                target: line_target(&r.line, &r.name),
-                guidance: Arc::from(r.guidance.as_str()),
-                supervisor: None,
-                category: None,
-            });
-            add(f_scope, r, Stage::Emergency(i), &mut rule_errors);
+        let safety = crate::safety::SafetyRules::build(f_safety, &safety_f, &mut rule_errors);
+        for (i, r) in scope_f.scope_check.iter().enumerate() {
+            add(f_scope, r, Stage::ScopeCheck(i), &mut rule_errors);
         }
         let mut subcenter = Vec::new();
         for (i, r) in scope_f.subcenter.iter().enumerate() {
@@ -475,7 +470,7 @@ impl Router {
             default_category,
             empty,
             not_accepted,
-            emergency,
+            safety,
             subcenter,
             utility,
             special,

@@ -12,25 +12,28 @@ pub const EMBEDDED: RuleSources<'static> = RuleSources {
     kinds: include_str!("../data/kinds.toml"),
     categories: include_str!("../data/categories.toml"),
     scope: include_str!("../data/scope.toml"),
+    safety: include_str!("../data/safety.toml"),
     units: include_str!("../data/units.toml"),
     kb: include_str!("../data/kb.toml"),
 };
 
-/// The text of the five rules files.
+/// The text of the six rules files.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleSources<'a> {
     pub kinds: &'a str,
     pub categories: &'a str,
     pub scope: &'a str,
+    pub safety: &'a str,
     pub units: &'a str,
     pub kb: &'a str,
 }
 
 /// The file names, in the order of [`RuleSources`]' fields.
-pub const FILE_NAMES: [&str; 5] = [
+pub const FILE_NAMES: [&str; 6] = [
     "kinds.toml",
     "categories.toml",
     "scope.toml",
+    "safety.toml",
     "units.toml",
     "kb.toml",
 ];
@@ -156,7 +159,7 @@ pub struct ScopeFile {
     #[serde(default)]
     pub not_accepted: Vec<NotAcceptedDef>,
     #[serde(default)]
-    pub emergency: Vec<LineDef>,
+    pub scope_check: Vec<ScopeCheckDef>,
     #[serde(default)]
     pub subcenter: Vec<LineDef>,
     #[serde(default)]
@@ -188,7 +191,15 @@ keyword_rule!(
 );
 
 keyword_rule!(
-    /// A telephone line to transfer to: emergency (Art. 10(3), 15) or sub-center (Art. 7).
+    /// Art. 10: scope that cannot be settled from the text; the work order
+    /// is tagged `scope_check` (verify with the unit first), not refused.
+    ScopeCheckDef {
+        pub article: String,
+    }
+);
+
+keyword_rule!(
+    /// A telephone line to transfer to: a sub-center (Art. 7).
     LineDef {
         pub line: String,
         pub name: String,
@@ -215,6 +226,80 @@ keyword_rule!(
         pub priority: String,
     }
 );
+
+/// `safety.toml`: what names a danger to life now (Art. 10(3), 15); see
+/// the file's header and `crate::safety`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyFile {
+    /// What the caller is told on the phone; `{line}` and `{name}` filled in.
+    pub phone_guidance: String,
+    /// What the sender of a text is told when the center relays it.
+    pub relay_guidance: String,
+    /// Appended to a possible emergency's guidance.
+    pub possible_guidance: String,
+    pub time: SafetyTimeDef,
+    pub service: SafetyServiceDef,
+    pub generic: SafetyGenericDef,
+    #[serde(rename = "line", default)]
+    pub lines: Vec<SafetyLineDef>,
+    #[serde(default)]
+    pub together: Vec<SafetyTogetherDef>,
+}
+
+/// Markers that place a clause in time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyTimeDef {
+    pub past: Vec<String>,
+    pub present: Vec<String>,
+    #[serde(default)]
+    pub hypothetical: Vec<String>,
+}
+
+/// Words that make a clause about an emergency service, and phrases that
+/// contain a danger word but name no danger.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyServiceDef {
+    pub about: Vec<String>,
+    #[serde(default)]
+    pub mask: Vec<String>,
+}
+
+/// Cries for help that name no line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyGenericDef {
+    pub id: String,
+    pub line: String,
+    pub emergency: Vec<String>,
+}
+
+/// One emergency line and the terms that call for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyLineDef {
+    pub id: String,
+    pub line: String,
+    pub name: String,
+    pub emergency: Vec<String>,
+    #[serde(default)]
+    pub possible: Vec<String>,
+    /// Asking for the service itself (叫救护车); not in a clause about the service.
+    #[serde(default)]
+    pub service: Vec<String>,
+}
+
+/// An emergency when a term of each list is present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyTogetherDef {
+    pub id: String,
+    pub lines: Vec<String>,
+    pub first: Vec<String>,
+    pub second: Vec<String>,
+}
 
 /// `units.toml`.
 #[derive(Debug, Clone, Deserialize)]

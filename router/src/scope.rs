@@ -1,7 +1,7 @@
 //! Stage 3, scope: what the hotline does not handle itself.
 //!
-//! - Art. 10(5): empty content (only greetings and filler) is not accepted.
-//! - Art. 10(3), 15: emergencies go to 110 / 119 / 120 / 122.
+//! - Art. 10(5): empty content (only greetings and filler) is not accepted,
+//!   unless it names a danger (emergencies are decided before, in `safety`).
 //! - Art. 10(1), (2), (4), (6): litigation and other procedures, secrets and
 //!   privacy, military matters, unlawful requests are not accepted, with guidance.
 //! - Art. 7: tax goes to the 12366 sub-center, police conduct to 966110.
@@ -90,15 +90,18 @@ fn transfer(route: RouteKind, table: &[LineRt], picked: &[(usize, &Arc<str>)]) -
     })
 }
 
-/// Applies the scope rules in order of precedence; `None` means ordinary routing.
+/// Applies the scope rules in order of precedence; `None` means ordinary
+/// routing. A text that `names_danger` is never refused as empty.
 pub fn scope(
     router: &Router,
     text: &str,
     hits: &Hits,
+    names_danger: bool,
     rule_ids: &mut Vec<Arc<str>>,
 ) -> Option<Scoped> {
     // Only short texts can be empty; skip the work for the rest.
-    if text.chars().count() <= 32
+    if !names_danger
+        && text.chars().count() <= 32
         && lacks_substance(text, router.empty.filler.as_ref(), router.empty.min_chars)
     {
         rule_ids.push(router.empty.id.clone());
@@ -108,18 +111,6 @@ pub fn scope(
             guidance: router.empty.guidance.clone(),
             utility: None,
         });
-    }
-    let emergency = best_line(
-        router,
-        hits,
-        |s| match s {
-            Stage::Emergency(i) => Some(i),
-            _ => None,
-        },
-        rule_ids,
-    );
-    if let Some(s) = transfer(RouteKind::EmergencyTransfer, &router.emergency, &emergency) {
-        return Some(s);
     }
     for (stage, id, _) in router.matcher.matched(hits) {
         if let Stage::NotAccepted(i) = stage {

@@ -5,6 +5,9 @@
 //! missed limit (dispatch, sign, completion, special-matter notify, first
 //! feedback, progress), and at once for a return later than 30 min after
 //! signing. Extensions follow Art. 13(3) via [`crate::deadlines::extend`].
+//! An emergency sent as text and a possible emergency carry a 3-minute
+//! relay clock, closed by `RELAYED` (or `DISMISSED`); a case left with
+//! nothing to watch then closes.
 //!
 //! Scale: one ordered timer entry per open case (its next instant to look
 //! at), so a tick costs O(log n) per alert, never a scan; the case table is
@@ -25,16 +28,18 @@ pub enum Limit {
     Notify,
     FirstFeedback,
     Progress,
+    Relay,
 }
 
 impl Limit {
-    const TIMED: [Limit; 6] = [
+    const TIMED: [Limit; 7] = [
         Limit::Dispatch,
         Limit::Sign,
         Limit::Complete,
         Limit::Notify,
         Limit::FirstFeedback,
         Limit::Progress,
+        Limit::Relay,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +50,7 @@ impl Limit {
             Limit::Notify => "notify",
             Limit::FirstFeedback => "first_feedback",
             Limit::Progress => "progress",
+            Limit::Relay => "relay",
         }
     }
     fn idx(self) -> usize {
@@ -72,10 +78,16 @@ pub enum OrderEvent {
     Dispatched,
     Signed,
     Returned,
-    ExtensionRequested { days: u32 },
+    ExtensionRequested {
+        days: u32,
+    },
     Feedback,
     Completed,
     Reopened,
+    /// The center passed the emergency to its line.
+    Relayed,
+    /// An agent judged a possible emergency not to be one.
+    Dismissed,
 }
 
 /// Outcome of an event.
@@ -92,9 +104,9 @@ pub enum EventOutcome {
 }
 
 /// Due instants (ms) per [`Limit`], `i64::MIN` for none: half the size of
-/// `[Option<i64>; 7]`, which matters at a million open cases.
+/// `[Option<i64>; 8]`, which matters at a million open cases.
 #[derive(Debug, Clone, Copy)]
-struct Dues([i64; 7]);
+struct Dues([i64; 8]);
 
 impl Dues {
     const NONE: i64 = i64::MIN;
@@ -103,6 +115,9 @@ impl Dues {
     }
     fn set(&mut self, l: Limit, v: Option<i64>) {
         self.0[l.idx()] = v.unwrap_or(Self::NONE);
+    }
+    fn any(&self) -> bool {
+        self.0.iter().any(|v| *v != Self::NONE)
     }
 }
 
@@ -240,12 +255,13 @@ impl Tracker {
                 self.evicted += 1;
             }
         }
-        let mut due = Dues([Dues::NONE; 7]);
+        let mut due = Dues([Dues::NONE; 8]);
         due.set(Limit::Dispatch, d.dispatch_by.map(ms));
         due.set(Limit::Complete, d.complete_by.map(ms));
         due.set(Limit::Notify, d.notify_by.map(ms));
         due.set(Limit::FirstFeedback, d.first_feedback_by.map(ms));
         due.set(Limit::Progress, d.progress_by.map(ms));
+        due.set(Limit::Relay, d.relay_by.map(ms));
         let c = Case {
             id: case_id.into(),
             caller_ref: caller_ref.into(),
@@ -336,6 +352,14 @@ impl Tracker {
                 return out;
             }
             OrderEvent::Reopened => {}
+            OrderEvent::Relayed | OrderEvent::Dismissed => {
+                c.due.set(Limit::Relay, None);
+                // An emergency transfer has nothing else to watch.
+                if !c.due.any() {
+                    self.close(k);
+                    return out;
+                }
+            }
         }
         self.rearm(k);
         out

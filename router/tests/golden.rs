@@ -155,7 +155,7 @@ const CASES: &[Case] = &[
         EmergencyTransfer,
         None,
         "119",
-        "scope.emergency.119",
+        "safety.119",
     ),
     case(
         "路口有人晕倒了，不省人事",
@@ -163,7 +163,7 @@ const CASES: &[Case] = &[
         EmergencyTransfer,
         None,
         "120",
-        "scope.emergency.120",
+        "safety.120",
     ),
     case(
         "有人在菜市场持刀打架",
@@ -171,7 +171,7 @@ const CASES: &[Case] = &[
         EmergencyTransfer,
         None,
         "110",
-        "scope.emergency.110",
+        "safety.110",
     ),
     case(
         "京昆高速出口发生车祸，两车追尾",
@@ -179,7 +179,7 @@ const CASES: &[Case] = &[
         EmergencyTransfer,
         None,
         "122",
-        "scope.emergency.122",
+        "safety.122",
     ),
     // Utility linkage (Art. 15).
     case(
@@ -206,14 +206,24 @@ const CASES: &[Case] = &[
         "0839-3312345",
         "scope.utility.gas",
     ),
-    // Not accepted (Art. 10).
+    // Not accepted (Art. 10): asking the hotline to change a judgement.
     case(
-        "我要起诉我前夫，法院判决他一直不执行",
+        "法院判决不公，你们帮我改判",
         "510802",
         NotAccepted,
         None,
         "",
         "scope.not_accepted.procedure",
+    ),
+    // Mentions a procedure without asking the hotline to handle it: a work
+    // order whose scope the unit verifies first (Art. 10).
+    case(
+        "我要起诉我前夫，法院判决他一直不执行",
+        "510802",
+        WorkOrder,
+        None,
+        "510800.rx",
+        "scope.check.procedure",
     ),
     case(
         "帮我查一下他的住址和别人的手机号",

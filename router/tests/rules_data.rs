@@ -34,6 +34,7 @@ fn every_error_is_reported_at_once() {
         kinds: &kinds,
         categories: &categories,
         scope: &scope,
+        safety: EMBEDDED.safety,
         units: &units,
         kb: &kb,
     };

@@ -248,7 +248,8 @@ pub fn record(
     d: &Decision,
 ) -> Option<MatterRecord> {
     let cfg = &rules.cfg;
-    if !eligible(d.route) {
+    // A danger to life is handled on its own, never merged into another case.
+    if !eligible(d.route) || d.safety != crate::model::SafetyLevel::None {
         return None;
     }
     let secret = &router.options.caller_secret;
@@ -601,9 +602,10 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
         }
         if o.joins && !o.reopen {
             // Joins the open case: its deadlines run on, no new work order.
-            let accept_by = d.deadlines.accept_by;
+            let (accept_by, relay_by) = (d.deadlines.accept_by, d.deadlines.relay_by);
             d.deadlines = crate::Deadlines {
                 accept_by,
+                relay_by,
                 ..Default::default()
             };
             // An emergency or utility transfer keeps its own guidance.

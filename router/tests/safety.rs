@@ -1,0 +1,489 @@
+//! Life safety (Art. 10(3), 15) on texts written for it by authors who never
+//! saw the rules: `data/safety/tuning.jsonl` (the rules were tuned on it)
+//! and `data/safety/holdout.jsonl` (never tuned on; scored with a floor).
+//! Each line: `{"id", "channel", "text", "expect", "lines", "note"}`, with
+//! `expect` one of EMERGENCY (with the acceptable `lines`, best first), NONE,
+//! GAS_LINE (a gas smell with no one ill: the gas company's line), REFUSE
+//! (Art. 10) and CONSULT_PROCEDURE (how to start a procedure: answered).
+//!
+//! Run with `--nocapture` to see the report.
+mod common;
+
+use chrono::Duration;
+use common::{at, router};
+use hotline_router::{
+    decide, Caller, Channel, Contact, Decision, Location, RouteKind, SafetyLevel,
+};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Case {
+    id: String,
+    channel: Channel,
+    text: String,
+    expect: String,
+    lines: Vec<String>,
+}
+
+fn load(name: &str) -> Vec<Case> {
+    let path = format!("{}/tests/data/safety/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            Case {
+                id: s("id"),
+                channel: Channel::parse(&s("channel")).unwrap_or(Channel::Phone),
+                text: s("text"),
+                expect: s("expect"),
+                lines: v["lines"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn contact(id: &str, channel: Channel, text: &str) -> Contact {
+    let caller = match channel {
+        Channel::Wechat => Caller {
+            wechat_openid: "oSAFETY0001".into(),
+            ..Default::default()
+        },
+        Channel::Web | Channel::App => Caller {
+            account_id: "acct-safety".into(),
+            ..Default::default()
+        },
+        _ => Caller {
+            phone: "13800138000".into(),
+            ..Default::default()
+        },
+    };
+    Contact {
+        contact_id: id.into(),
+        channel: Some(channel),
+        received_at: Some(at("2026-11-26 10:00")),
+        caller,
+        content: text.into(),
+        location: Location {
+            district_code: "510802".into(),
+            address: String::new(),
+        },
+        ..Default::default()
+    }
+}
+
+fn decide_text(id: &str, channel: Channel, text: &str) -> Decision {
+    let c = contact(id, channel, text);
+    decide(router(), &c, at("2026-11-26 10:00")).unwrap_or_else(|r| panic!("{id}: {text}: {r}"))
+}
+
+fn lines_of(d: &Decision) -> Vec<&str> {
+    d.targets.iter().map(|t| &*t.code).collect()
+}
+
+const GAS_LINE: &str = "0839-3312345";
+
+/// What one set scored.
+#[derive(Debug, Default)]
+struct Score {
+    emergencies: usize,
+    /// EMERGENCY_TRANSFER with an acceptable line among the targets.
+    caught: usize,
+    /// ... and the first target is an acceptable line.
+    first_line_right: usize,
+    /// Flagged as possible: in front of an agent, not transferred.
+    possible: usize,
+    missed: Vec<String>,
+    wrong_line: Vec<String>,
+    safe: usize,
+    false_emergency: Vec<String>,
+    false_possible: Vec<String>,
+    gas: usize,
+    gas_right: usize,
+    gas_wrong: Vec<String>,
+    refuse: usize,
+    refused: usize,
+    not_refused: Vec<String>,
+    consult: usize,
+    consult_answered: usize,
+    wrongly_refused: Vec<String>,
+    /// Text contacts transferred as emergencies that carry the relay clock.
+    text_emergencies: usize,
+    relayed: usize,
+}
+
+fn score(cases: &[Case]) -> Score {
+    let mut s = Score::default();
+    for c in cases {
+        let d = decide_text(&c.id, c.channel, &c.text);
+        let lines = lines_of(&d);
+        let emergency = d.route == RouteKind::EmergencyTransfer;
+        assert_eq!(emergency, d.safety == SafetyLevel::Emergency, "{}", c.id);
+        if emergency && c.channel != Channel::Phone {
+            s.text_emergencies += 1;
+            if d.relay
+                && d.deadlines.relay_by == Some(at("2026-11-26 10:00") + Duration::minutes(3))
+            {
+                s.relayed += 1;
+            }
+        }
+        let tag = format!("{} {}", c.id, c.text);
+        match c.expect.as_str() {
+            "EMERGENCY" => {
+                s.emergencies += 1;
+                if emergency && lines.iter().any(|l| c.lines.iter().any(|x| x == l)) {
+                    s.caught += 1;
+                    if lines
+                        .first()
+                        .is_some_and(|l| c.lines.iter().any(|x| x == l))
+                    {
+                        s.first_line_right += 1;
+                    }
+                } else if emergency {
+                    s.wrong_line
+                        .push(format!("{tag} → {lines:?}, want {:?}", c.lines));
+                } else if d.safety == SafetyLevel::Possible {
+                    s.possible += 1;
+                    s.missed
+                        .push(format!("{tag} → POSSIBLE {:?}", d.safety_rule));
+                } else {
+                    s.missed.push(format!("{tag} → {:?}", d.route));
+                }
+            }
+            "NONE" => {
+                s.safe += 1;
+                match d.safety {
+                    SafetyLevel::Emergency => s.false_emergency.push(format!("{tag} → {lines:?}")),
+                    SafetyLevel::Possible => s
+                        .false_possible
+                        .push(format!("{tag} → {:?}", d.safety_rule)),
+                    SafetyLevel::None => {}
+                }
+            }
+            "GAS_LINE" => {
+                s.gas += 1;
+                if d.route == RouteKind::UtilityLinkage && lines.contains(&GAS_LINE) {
+                    s.gas_right += 1;
+                } else {
+                    s.gas_wrong.push(format!("{tag} → {:?} {lines:?}", d.route));
+                }
+            }
+            "REFUSE" => {
+                s.refuse += 1;
+                if d.route == RouteKind::NotAccepted {
+                    s.refused += 1;
+                } else {
+                    s.not_refused.push(format!("{tag} → {:?}", d.route));
+                }
+            }
+            "CONSULT_PROCEDURE" => {
+                s.consult += 1;
+                if d.route == RouteKind::NotAccepted {
+                    s.wrongly_refused.push(tag);
+                } else {
+                    s.consult_answered += 1;
+                }
+            }
+            other => panic!("{}: unknown expect {other}", c.id),
+        }
+    }
+    s
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        100.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+/// Prints the report; texts of misses only where `show_texts`.
+fn report(name: &str, s: &Score, show_texts: bool) {
+    let flagged = s.caught + s.wrong_line.len() + s.possible;
+    println!("== {name}");
+    println!(
+        "emergencies {}: transferred to a right line {} ({:.1} %), first line right {}, wrong line {}, \
+         possible only {}, flagged at all {} ({:.1} %), missed {}",
+        s.emergencies,
+        s.caught,
+        pct(s.caught, s.emergencies),
+        s.first_line_right,
+        s.wrong_line.len(),
+        s.possible,
+        flagged,
+        pct(flagged, s.emergencies),
+        s.missed.len() - s.possible
+    );
+    println!(
+        "not emergencies {}: false emergency {} ({:.1} %), false possible {} ({:.1} %)",
+        s.safe,
+        s.false_emergency.len(),
+        pct(s.false_emergency.len(), s.safe),
+        s.false_possible.len(),
+        pct(s.false_possible.len(), s.safe)
+    );
+    println!(
+        "gas without symptoms {}: gas line {}; refusals {}: refused {}; how-to {}: answered {}; \
+         text emergencies {}: relay clock {}",
+        s.gas,
+        s.gas_right,
+        s.refuse,
+        s.refused,
+        s.consult,
+        s.consult_answered,
+        s.text_emergencies,
+        s.relayed
+    );
+    for (what, list) in [
+        ("missed", &s.missed),
+        ("wrong line", &s.wrong_line),
+        ("false emergency", &s.false_emergency),
+        ("false possible", &s.false_possible),
+        ("gas", &s.gas_wrong),
+        ("not refused", &s.not_refused),
+        ("wrongly refused", &s.wrongly_refused),
+    ] {
+        for m in list.iter() {
+            if show_texts {
+                println!("  {what}: {m}");
+            } else {
+                println!("  {what}: {}", m.split(' ').next().unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// The set the rules were tuned on: every emergency is transferred to a
+/// right line; every text emergency carries the relay clock.
+#[test]
+fn tuning_set() {
+    let cases = load("tuning.jsonl");
+    assert!(cases.len() >= 150, "{} cases", cases.len());
+    let s = score(&cases);
+    report("tuning (tuned on)", &s, true);
+    assert!(
+        s.missed.is_empty() && s.wrong_line.is_empty(),
+        "emergencies not transferred"
+    );
+    assert_eq!(
+        s.relayed, s.text_emergencies,
+        "text emergencies without relay clock"
+    );
+    assert!(
+        s.false_emergency.len() * 10 <= s.safe,
+        "false emergencies over 10 %"
+    );
+    assert_eq!(s.gas_right, s.gas, "gas without symptoms");
+    assert_eq!(s.refused, s.refuse, "refusals");
+    assert_eq!(s.consult_answered, s.consult, "how-to questions refused");
+}
+
+/// The set never tuned on: its figures are reported as they are, with
+/// floors at what was measured the first time it was run (so a change that
+/// makes it worse fails). Its texts are not printed, so that no one tunes
+/// on them by reading a failure.
+#[test]
+fn holdout_set() {
+    let cases = load("holdout.jsonl");
+    assert!(cases.len() >= 150, "{} cases", cases.len());
+    let s = score(&cases);
+    report("holdout (never tuned on)", &s, false);
+    let flagged = s.caught + s.wrong_line.len() + s.possible;
+    println!(
+        "holdout floors: caught {} flagged {} false {} refused {} answered {} gas {}",
+        s.caught,
+        flagged,
+        s.false_emergency.len(),
+        s.refused,
+        s.consult_answered,
+        s.gas_right
+    );
+    assert_eq!(
+        s.relayed, s.text_emergencies,
+        "text emergencies without relay clock"
+    );
+}
+
+/// The examples the issue names, as a dispatcher would decide them.
+#[test]
+fn issue_examples() {
+    let emergencies = [
+        ("着火了", "119"),
+        ("救命啊", "110"),
+        ("车祸了", "122"),
+        ("老人之前有心脏病，现在突然昏迷了，叫不醒", "120"),
+        ("以前也被偷过，现在小偷又在撬我家门", "110"),
+        ("孩子吞了硬币卡住了，喘不上气", "120"),
+        ("工地上有人从架子上摔下来了，流了很多血", "120"),
+        ("电梯里有烟，还关着人出不来", "119"),
+        ("河里有人落水了，在往下漂", "119"),
+        ("对面居民楼三楼窗户往外冒火，里面好像还有人", "119"),
+        ("有人撬我家隔壁的门，现在还在里面", "110"),
+    ];
+    for (i, (text, line)) in emergencies.iter().enumerate() {
+        let d = decide_text(&format!("ex{i}"), Channel::Phone, text);
+        assert_eq!(d.route, RouteKind::EmergencyTransfer, "{text}");
+        assert!(lines_of(&d).contains(line), "{text}: {:?}", lines_of(&d));
+        assert!(
+            !d.relay && d.deadlines.relay_by.is_none(),
+            "{text}: a call is put through"
+        );
+        assert!(d.guidance.contains("已为您转接"), "{text}: {}", d.guidance);
+    }
+    // A text contact cannot be put through: the center relays it.
+    let d = decide_text("wx", Channel::Wechat, "我被人关在屋里出不去，他们在打我");
+    assert_eq!(d.route, RouteKind::EmergencyTransfer);
+    assert_eq!(lines_of(&d).first(), Some(&"110"));
+    assert!(d.relay);
+    assert_eq!(
+        d.deadlines.relay_by,
+        Some(at("2026-11-26 10:00") + Duration::minutes(3))
+    );
+    assert!(!d.guidance.contains("已为您转接"), "{}", d.guidance);
+    assert!(
+        d.guidance.contains("正在通知") && d.guidance.contains("110"),
+        "{}",
+        d.guidance
+    );
+    // Questions about a service are not emergencies.
+    for text in [
+        "请问120急救车出车收费标准是多少",
+        "我要投诉120的态度，上周叫车来了半个小时",
+        "消防通道被堵了好几天了",
+    ] {
+        let d = decide_text("q", Channel::Phone, text);
+        assert_eq!(d.safety, SafetyLevel::None, "{text}: {:?}", d.rule_ids);
+        assert_ne!(d.route, RouteKind::EmergencyTransfer, "{text}");
+    }
+    // Gas: with symptoms an emergency, without the gas company's line.
+    let d = decide_text("g1", Channel::Phone, "家里煤气味很重，我妈头晕想吐");
+    assert_eq!(d.route, RouteKind::EmergencyTransfer);
+    assert_eq!(lines_of(&d), vec!["119", "120"]);
+    let d = decide_text("g2", Channel::Phone, "楼道里有很大的煤气味");
+    assert_eq!(d.route, RouteKind::UtilityLinkage);
+    assert_eq!(lines_of(&d), vec![GAS_LINE]);
+    // Refusals only where Art. 10 says.
+    for text in [
+        "法院已经判了，我不服，你们帮我改判",
+        "帮我查一下前妻现在住在哪里",
+    ] {
+        let d = decide_text("r", Channel::Phone, text);
+        assert_eq!(d.route, RouteKind::NotAccepted, "{text}");
+    }
+    let d = decide_text("c", Channel::Phone, "劳动仲裁怎么申请");
+    assert_eq!(d.route, RouteKind::DirectAnswer, "{:?}", d.rule_ids);
+    // Mentioned without asking the hotline to handle it: verify first.
+    let d = decide_text(
+        "s",
+        Channel::Phone,
+        "法院判了对方赔钱，可是对方一直不给，社区也不管",
+    );
+    assert_eq!(d.route, RouteKind::WorkOrder);
+    assert!(d.tags.contains(&"scope_check"), "{:?}", d.tags);
+}
+
+/// A danger word the rules cannot place is a possible emergency: the
+/// normal route stands, an agent relays or dismisses it within 3 minutes.
+#[test]
+fn possible_emergency_keeps_its_route_and_gets_the_clock() {
+    let d = decide_text(
+        "p",
+        Channel::Phone,
+        "楼下有人一直在吵架，还在推搡，感觉挺危险",
+    );
+    assert_eq!(d.safety, SafetyLevel::Possible, "{:?}", d.rule_ids);
+    assert_ne!(d.route, RouteKind::EmergencyTransfer);
+    assert_eq!(
+        d.deadlines.relay_by,
+        Some(at("2026-11-26 10:00") + Duration::minutes(3))
+    );
+    assert!(d
+        .safety_rule
+        .as_deref()
+        .is_some_and(|r| r.ends_with(".possible")));
+    assert!(d.guidance.contains("请立即拨打"), "{}", d.guidance);
+}
+
+/// Very short texts that name a danger are never refused as empty.
+#[test]
+fn short_dangers_are_not_refused_as_empty() {
+    for text in [
+        "救命",
+        "着火",
+        "车祸",
+        "有人晕了",
+        "打人啦",
+        "著火了",
+        "車禍",
+    ] {
+        let d = decide_text("s", Channel::Sms, text);
+        assert_eq!(d.route, RouteKind::EmergencyTransfer, "{text}");
+    }
+    let d = decide_text("e", Channel::Phone, "喂，你好");
+    assert_eq!(d.route, RouteKind::NotAccepted);
+}
+
+fn caught_emergencies() -> &'static [(Channel, String)] {
+    static C: std::sync::OnceLock<Vec<(Channel, String)>> = std::sync::OnceLock::new();
+    C.get_or_init(|| {
+        load("tuning.jsonl")
+            .into_iter()
+            .filter(|c| c.expect == "EMERGENCY")
+            .filter(|c| {
+                decide_text(&c.id, c.channel, &c.text).route == RouteKind::EmergencyTransfer
+            })
+            .map(|c| (c.channel, c.text))
+            .collect()
+    })
+}
+
+const GREETINGS: &[&str] = &[
+    "你好，",
+    "喂喂 ",
+    "您好，我想反映一下，",
+    "那个，",
+    "嗯 就是说 ",
+    "12345吗？",
+];
+const PAST: &[&str] = &[
+    "去年我家也出过事。",
+    "以前我就打过电话。",
+    "上个月这里也发生过一次。",
+    "之前反映过别的问题。",
+];
+const TAILS: &[&str] = &["", "。", "！！", "，谢谢", " 快点", "？", "…"];
+
+proptest! {
+    /// Greetings, filler, a past sentence or punctuation around an
+    /// emergency never remove it.
+    #[test]
+    fn wrapping_never_removes_an_emergency(
+        i in any::<prop::sample::Index>(),
+        greet in prop::sample::select(GREETINGS),
+        past in prop::option::of(prop::sample::select(PAST)),
+        tail in prop::sample::select(TAILS),
+        past_after in any::<bool>(),
+    ) {
+        let all = caught_emergencies();
+        prop_assume!(!all.is_empty());
+        let (channel, text) = &all[i.index(all.len())];
+        let past = past.unwrap_or("");
+        let wrapped = if past_after {
+            format!("{greet}{text}{tail}。{past}")
+        } else {
+            format!("{past}{greet}{text}{tail}")
+        };
+        let d = decide_text("prop", *channel, &wrapped);
+        prop_assert_eq!(d.route, RouteKind::EmergencyTransfer, "{}", wrapped);
+    }
+}
