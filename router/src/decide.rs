@@ -25,8 +25,8 @@ use xxhash_rust::xxh3::xxh3_64;
 /// give the same decision.
 pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decision, Reject> {
     let norm = normalize(contact, now, &router.area_code)?;
-    let safety = router.safety.check(&norm.text);
     let hits = router.matcher.scan(&norm.text);
+    let safety = router.safety.check(&norm.text, hits.spans());
     let mut rule_ids: Vec<Arc<str>> = Vec::with_capacity(12);
     rule_ids.extend(safety.rule_ids.iter().cloned());
     let first_line = safety

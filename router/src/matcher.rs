@@ -1,6 +1,8 @@
 //! One Aho–Corasick automaton over every keyword of every rule, so a text is
 //! scanned once whatever the number of rules; [`Hits`] then says which rules
-//! matched (any keyword, any `with` if given, no `unless`).
+//! matched (any keyword, any `with` if given, no `unless`), and where the
+//! positional patterns (the life-safety terms and markers, which need
+//! clauses and order) occurred.
 use crate::normalize::normalize_text;
 use crate::rules::{Keyworded, RulesError};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -41,6 +43,7 @@ pub struct MatcherBuilder {
     patterns: Vec<String>,
     pattern_index: HashMap<String, usize>,
     refs: Vec<Vec<(u32, Slot)>>,
+    positional: Vec<bool>,
 }
 
 impl MatcherBuilder {
@@ -76,15 +79,7 @@ impl MatcherBuilder {
                     err("empty keyword".into());
                     continue;
                 }
-                let p = match self.pattern_index.get(&w) {
-                    Some(&p) => p,
-                    None => {
-                        self.patterns.push(w.clone());
-                        self.refs.push(Vec::new());
-                        self.pattern_index.insert(w, self.patterns.len() - 1);
-                        self.patterns.len() - 1
-                    }
-                };
+                let p = self.pattern(w);
                 if !self.refs[p].contains(&(idx, slot)) {
                     self.refs[p].push((idx, slot));
                 }
@@ -95,6 +90,31 @@ impl MatcherBuilder {
             stage,
             needs_with: !rule.with().is_empty(),
         });
+    }
+
+    /// The index of a normalized pattern, added if new.
+    fn pattern(&mut self, w: String) -> usize {
+        if let Some(&p) = self.pattern_index.get(&w) {
+            return p;
+        }
+        self.patterns.push(w.clone());
+        self.refs.push(Vec::new());
+        self.positional.push(false);
+        self.pattern_index.insert(w, self.patterns.len() - 1);
+        self.patterns.len() - 1
+    }
+
+    /// Adds a word (normalized like contact text) whose every occurrence
+    /// [`Matcher::scan`] reports with its position ([`Hits::spans`]);
+    /// returns its pattern index, `None` for a word empty once normalized.
+    pub fn positional(&mut self, word: &str) -> Option<u32> {
+        let w = normalize_text(word);
+        if w.is_empty() {
+            return None;
+        }
+        let p = self.pattern(w);
+        self.positional[p] = true;
+        u32::try_from(p).ok()
     }
 
     /// Compiles the automaton.
@@ -110,6 +130,7 @@ impl MatcherBuilder {
             ac,
             rules: self.rules,
             refs: self.refs,
+            positional: self.positional,
         })
     }
 }
@@ -120,6 +141,7 @@ pub struct Matcher {
     ac: AhoCorasick,
     rules: Vec<RuleMeta>,
     refs: Vec<Vec<(u32, Slot)>>,
+    positional: Vec<bool>,
 }
 
 /// The rules that matched one text, ordered by rule (file order).
@@ -127,6 +149,16 @@ pub struct Matcher {
 pub struct Hits {
     /// (rule, keyword occurrences) for every matched rule.
     matched: Vec<(u32, u32)>,
+    /// (start, end, pattern) of every occurrence of a positional pattern,
+    /// in order of their end.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl Hits {
+    /// Every occurrence of a positional pattern: (start, end, pattern).
+    pub fn spans(&self) -> &[(u32, u32, u32)] {
+        &self.spans
+    }
 }
 
 impl Matcher {
@@ -138,8 +170,14 @@ impl Matcher {
     /// Scans `text` (already normalized) once.
     pub fn scan(&self, text: &str) -> Hits {
         let mut raw: Vec<(u32, Slot)> = Vec::with_capacity(16);
+        let mut spans = Vec::new();
         for m in self.ac.find_overlapping_iter(text) {
-            raw.extend_from_slice(&self.refs[m.pattern().as_usize()]);
+            let p = m.pattern().as_usize();
+            raw.extend_from_slice(&self.refs[p]);
+            if self.positional[p] {
+                // Texts are at most a few KiB (MAX_CONTENT_BYTES): offsets fit.
+                spans.push((m.start() as u32, m.end() as u32, p as u32));
+            }
         }
         raw.sort_unstable();
         let mut matched = Vec::with_capacity(raw.len());
@@ -160,7 +198,7 @@ impl Matcher {
                 matched.push((rule, kw));
             }
         }
-        Hits { matched }
+        Hits { matched, spans }
     }
 
     /// Matched rules with their stage, id and keyword count, in rule order.

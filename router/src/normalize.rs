@@ -55,16 +55,14 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
 /// texts meet whichever script the sender wrote in.
 pub fn normalize_text(s: &str) -> String {
     struct SpacedLower;
-    impl NfkcSink<String> for SpacedLower {
-        fn take(self, chars: impl Iterator<Item = char>) -> String {
+    impl NfkcSink<(String, bool)> for SpacedLower {
+        fn take(self, chars: impl Iterator<Item = char>) -> (String, bool) {
             spaced_lower(chars)
         }
     }
-    let out = with_nfkc(s, SpacedLower);
-    if out.chars().any(is_traditional) {
-        fast2s::convert(&out)
-    } else {
-        out
+    match with_nfkc(s, SpacedLower) {
+        (out, true) => fast2s::convert(&out),
+        (out, false) => out,
     }
 }
 
@@ -72,11 +70,19 @@ pub fn normalize_text(s: &str) -> String {
 /// the cheap test that spares simplified text (nearly all of it) the
 /// conversion. A table of one bit per CJK Unified Ideograph, made once.
 pub fn is_traditional(c: char) -> bool {
-    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    in_table(traditional_table(), c)
+}
+
+fn in_table(table: &[u64], c: char) -> bool {
     let Some(i) = (c as usize).checked_sub(0x4e00).filter(|i| *i < CJK_LEN) else {
         return false;
     };
-    let table = TABLE.get_or_init(|| {
+    table.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+fn traditional_table() -> &'static [u64] {
+    static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
         let mut bits = vec![0u64; CJK_LEN.div_ceil(64)];
         let mut buf = [0u8; 4];
         for (i, c) in ('\u{4e00}'..='\u{9fff}').enumerate() {
@@ -86,8 +92,7 @@ pub fn is_traditional(c: char) -> bool {
             }
         }
         bits
-    });
-    table[i / 64] & (1 << (i % 64)) != 0
+    })
 }
 
 /// Characters in the CJK Unified Ideographs block (U+4E00..U+9FFF).
@@ -116,8 +121,11 @@ pub fn with_nfkc<T>(s: &str, sink: impl NfkcSink<T>) -> T {
 }
 
 /// ASCII lower case, every run of whitespace or control characters to one
-/// space, trimmed: what `normalize_text` does after NFKC.
-pub fn spaced_lower(chars: impl Iterator<Item = char>) -> String {
+/// space, trimmed: what `normalize_text` does after NFKC; and whether a
+/// traditional character is among them (found in the same pass).
+pub fn spaced_lower(chars: impl Iterator<Item = char>) -> (String, bool) {
+    let table = traditional_table();
+    let mut traditional = false;
     // A `Chars`' upper bound is its length in bytes: about the output's.
     let (low, high) = chars.size_hint();
     let mut out = String::with_capacity(high.unwrap_or(low));
@@ -130,10 +138,11 @@ pub fn spaced_lower(chars: impl Iterator<Item = char>) -> String {
                 out.push(' ');
                 pending_space = false;
             }
+            traditional |= !c.is_ascii() && in_table(table, c);
             out.push(c.to_ascii_lowercase());
         }
     }
-    out
+    (out, traditional)
 }
 
 /// A character of the CJK Unified Ideographs block (U+4E00..U+9FFF).

@@ -381,7 +381,6 @@ impl Router {
             });
             add(f_scope, r, Stage::NotAccepted(i), &mut rule_errors);
         }
-        let safety = crate::safety::SafetyRules::build(f_safety, &safety_f, &mut rule_errors);
         for (i, r) in scope_f.scope_check.iter().enumerate() {
             add(f_scope, r, Stage::ScopeCheck(i), &mut rule_errors);
         }
@@ -449,6 +448,10 @@ impl Router {
             });
             add(f_kb, r, Stage::Kb(i), &mut rule_errors);
         }
+
+        // Life safety's terms and markers: positional patterns of the same automaton.
+        let safety =
+            crate::safety::SafetyRules::build(f_safety, &safety_f, &mut mb, &mut rule_errors);
 
         errors.extend(rule_errors);
         let matcher = match mb.build() {

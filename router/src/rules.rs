@@ -255,6 +255,8 @@ pub struct SafetyTimeDef {
     pub present: Vec<String>,
     #[serde(default)]
     pub hypothetical: Vec<String>,
+    #[serde(default)]
+    pub uncertain: Vec<String>,
 }
 
 /// Words that make a clause about an emergency service, and phrases that

@@ -3,22 +3,26 @@
 //! whether it is only a possible emergency that an agent must look at.
 //!
 //! Runs first, on every contact, whatever its length or channel. The rules
-//! are `router/data/safety.toml` (its header explains them); this module
-//! reads a text once with one automaton over every term and marker:
+//! are `router/data/safety.toml` (its header explains them). Its terms and
+//! markers are positional patterns of the router's one automaton
+//! ([`crate::matcher`]), so a text is still scanned once; this module reads
+//! their occurrences:
 //!
 //! 1. clauses end at punctuation and spaces;
 //! 2. each clause has a tense from its markers (past, present,
-//!    hypothetical), carried forward to the clauses without one up to the
-//!    end of the sentence; a danger term counts only in the present;
+//!    hypothetical, uncertain), reaching [`REACH`] bytes within its clause
+//!    and carried to the next [`CARRY`] clauses without one, never past the
+//!    end of the sentence; a danger term counts in the present, is only
+//!    possible when uncertain (怕起火), and not at all in the past or in a
+//!    hypothesis (万一着火怎么办);
 //! 3. `mask` phrases hide the danger word they contain (消防通道);
-//!    a line's `service` terms (救护车) do not count in a clause `about`
+//!    a line's `service` terms (救护车) do not count in a sentence `about`
 //!    the service (收费, 投诉);
 //! 4. emergency terms, `generic` cries and `together` pairs make an
 //!    emergency; `possible` terms alone make a possible emergency.
+use crate::matcher::MatcherBuilder;
 use crate::model::{SafetyLevel, Target, TargetKind};
-use crate::normalize::normalize_text;
 use crate::rules::{RulesError, SafetyFile};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,7 +44,10 @@ enum Role {
 enum Tense {
     Present,
     Past,
+    /// Clearly not an event: a hypothesis, advice, a question about one.
     Hypothetical,
+    /// A worry about what may happen (怕起火, 担心他想不开): only possible.
+    Uncertain,
 }
 
 /// An emergency line at run time.
@@ -64,8 +71,8 @@ struct Together {
 /// The compiled `safety.toml`.
 #[derive(Debug)]
 pub(crate) struct SafetyRules {
-    /// `None` only when building failed (the error was reported).
-    ac: Option<AhoCorasick>,
+    /// What each pattern of the router's automaton means here, by pattern
+    /// index (empty for the patterns of other rules).
     roles: Vec<Vec<Role>>,
     pub lines: Vec<SafetyLine>,
     generic_line: u8,
@@ -128,28 +135,29 @@ fn fill(template: &str, line: &str, name: &str) -> Arc<str> {
 
 impl SafetyRules {
     /// Compiles the file; problems are appended to `errors`.
-    pub(crate) fn build(file: &str, f: &SafetyFile, errors: &mut Vec<RulesError>) -> SafetyRules {
+    pub(crate) fn build(
+        file: &str,
+        f: &SafetyFile,
+        mb: &mut MatcherBuilder,
+        errors: &mut Vec<RulesError>,
+    ) -> SafetyRules {
         let mut err = |msg: String| {
             errors.push(RulesError {
                 file: file.into(),
                 msg,
             })
         };
-        let mut patterns: Vec<String> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
         let mut roles: Vec<Vec<Role>> = Vec::new();
         let mut add = |words: &[String], role: Role, what: &str, err: &mut dyn FnMut(String)| {
             for w in words {
-                let w = normalize_text(w);
-                if w.is_empty() {
+                let Some(p) = mb.positional(w) else {
                     err(format!("{what}: empty term"));
                     continue;
+                };
+                let p = p as usize;
+                if roles.len() <= p {
+                    roles.resize(p + 1, Vec::new());
                 }
-                let p = *index.entry(w.clone()).or_insert_with(|| {
-                    patterns.push(w);
-                    roles.push(Vec::new());
-                    patterns.len() - 1
-                });
                 if !roles[p].contains(&role) {
                     roles[p].push(role);
                 }
@@ -171,6 +179,12 @@ impl SafetyRules {
             &f.time.hypothetical,
             Role::Tense(Tense::Hypothetical),
             "time.hypothetical",
+            &mut err,
+        );
+        add(
+            &f.time.uncertain,
+            Role::Tense(Tense::Uncertain),
+            "time.uncertain",
             &mut err,
         );
         add(&f.service.about, Role::About, "service.about", &mut err);
@@ -237,13 +251,7 @@ impl SafetyRules {
         if lines.is_empty() {
             err("no [[line]]".into());
         }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .map_err(|e| err(format!("cannot build the safety automaton: {e}")))
-            .ok();
         SafetyRules {
-            ac,
             roles,
             lines,
             generic_line,
@@ -252,18 +260,16 @@ impl SafetyRules {
         }
     }
 
-    /// Reads one normalized text.
-    pub fn check(&self, text: &str) -> SafetyCheck {
-        // Every occurrence of every pattern: (start, end, pattern).
-        let Some(ac) = &self.ac else {
-            return SafetyCheck::none();
-        };
-        let found: Vec<(usize, usize, usize)> = ac
-            .find_overlapping_iter(text)
-            .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
-            .collect();
-        if !found.iter().any(|&(_, _, p)| {
-            self.roles[p].iter().any(|r| {
+    /// The roles of a pattern (none for another rule's pattern).
+    fn roles_of(&self, p: usize) -> &[Role] {
+        self.roles.get(p).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Reads one normalized text from the occurrences of the positional
+    /// patterns the router's scan found in it ([`crate::matcher::Hits::spans`]).
+    pub fn check(&self, text: &str, spans: &[(u32, u32, u32)]) -> SafetyCheck {
+        if !spans.iter().any(|&(_, _, p)| {
+            self.roles_of(p as usize).iter().any(|r| {
                 matches!(
                     r,
                     Role::Emergency(_)
@@ -276,10 +282,14 @@ impl SafetyRules {
         }) {
             return SafetyCheck::none();
         }
-        let clauses = Clauses::of(text, &found, &self.roles);
+        let found: Vec<(usize, usize, usize)> = spans
+            .iter()
+            .map(|&(s, e, p)| (s as usize, e as usize, p as usize))
+            .collect();
+        let clauses = Clauses::of(text, &found, |p| self.roles_of(p));
         let masks: Vec<(usize, usize)> = found
             .iter()
-            .filter(|&&(_, _, p)| self.roles[p].contains(&Role::Mask))
+            .filter(|&&(_, _, p)| self.roles_of(p).contains(&Role::Mask))
             .map(|&(s, e, _)| (s, e))
             .collect();
 
@@ -297,17 +307,21 @@ impl SafetyRules {
                 continue;
             }
             let c = clauses.at(s);
-            if clauses.tense(c, s) != Tense::Present {
+            let tense = clauses.tense(c, s);
+            if matches!(tense, Tense::Past | Tense::Hypothetical) {
                 continue;
             }
-            for r in &self.roles[p] {
+            // A danger someone worries about (怕起火, 担心他想不开) is only possible.
+            let sure = tense == Tense::Present;
+            for r in self.roles_of(p) {
                 match *r {
-                    Role::Emergency(l) => emergency[usize::from(l)] += 1,
-                    Role::Service(l) if !clauses.about[c] => emergency[usize::from(l)] += 1,
-                    Role::Possible(l) => possible[usize::from(l)] += 1,
-                    Role::Generic => generic = true,
-                    Role::First(t) => first[usize::from(t)] = true,
-                    Role::Second(t) => second[usize::from(t)] = true,
+                    Role::Emergency(l) if sure => emergency[usize::from(l)] += 1,
+                    Role::Service(l) if sure && !clauses.about(c) => emergency[usize::from(l)] += 1,
+                    Role::Emergency(l) | Role::Possible(l) => possible[usize::from(l)] += 1,
+                    Role::Generic if sure => generic = true,
+                    Role::Generic => possible[usize::from(self.generic_line)] += 1,
+                    Role::First(t) if sure => first[usize::from(t)] = true,
+                    Role::Second(t) if sure => second[usize::from(t)] = true,
                     _ => {}
                 }
             }
@@ -370,17 +384,33 @@ impl SafetyRules {
 struct Clauses {
     /// Byte offset where each clause starts (the first is 0).
     starts: Vec<usize>,
-    /// Whether each clause starts a sentence.
-    sentence: Vec<bool>,
     /// Tense markers by clause: (offset, tense), in text order.
     markers: Vec<Vec<(usize, Tense)>>,
-    /// Tense a clause hands to the next: its last marker's, or the one it got.
-    carried: Vec<Tense>,
+    /// The tense of a clause without markers: that of the last marker in
+    /// the sentence, for [`CARRY`] clauses after it, else the present.
+    inherited: Vec<Tense>,
+    /// The sentence each clause is in.
+    sentence_of: Vec<usize>,
+    /// Whether each sentence asks about a service (its clauses' `about` words).
     about: Vec<bool>,
 }
 
+/// How many clauses after its own a tense marker still rules: 「去年被偷过，
+/// 小偷一直没抓到」 is past, but in a long unpunctuated transcript an old
+/// 「上次」 does not hide what happens many pauses later.
+const CARRY: u8 = 2;
+
+/// How far (bytes, about 24 CJK characters) a marker reaches within one
+/// clause: an unpunctuated transcript is one long clause, and 「去年」 at its
+/// start does not place what the caller says a minute later.
+const REACH: usize = 72;
+
 impl Clauses {
-    fn of(text: &str, found: &[(usize, usize, usize)], roles: &[Vec<Role>]) -> Clauses {
+    fn of<'a>(
+        text: &str,
+        found: &[(usize, usize, usize)],
+        roles: impl Fn(usize) -> &'a [Role],
+    ) -> Clauses {
         let (mut starts, mut sentence) = (vec![0], vec![true]);
         for (i, c) in text.char_indices() {
             if ends_clause(c) {
@@ -389,14 +419,22 @@ impl Clauses {
             }
         }
         let n = starts.len();
+        let mut sentence_of = Vec::with_capacity(n);
+        let mut k = 0;
+        for (i, new) in sentence.iter().enumerate() {
+            if *new && i > 0 {
+                k += 1;
+            }
+            sentence_of.push(k);
+        }
         let mut markers = vec![Vec::new(); n];
-        let mut about = vec![false; n];
+        let mut about = vec![false; k + 1];
         let clause_at = |pos: usize| starts.partition_point(|&s| s <= pos).saturating_sub(1);
         for &(s, _, p) in found {
-            for r in &roles[p] {
+            for r in roles(p) {
                 match r {
                     Role::Tense(t) => markers[clause_at(s)].push((s, *t)),
-                    Role::About => about[clause_at(s)] = true,
+                    Role::About => about[sentence_of[clause_at(s)]] = true,
                     _ => {}
                 }
             }
@@ -404,22 +442,23 @@ impl Clauses {
         for m in &mut markers {
             m.sort_by_key(|x| x.0);
         }
-        let mut carried = Vec::with_capacity(n);
-        let mut carry = Tense::Present;
+        let mut inherited = Vec::with_capacity(n);
+        let (mut carry, mut left) = (Tense::Present, 0u8);
         for (m, new_sentence) in markers.iter().zip(&sentence) {
             if *new_sentence {
-                carry = Tense::Present;
+                left = 0;
             }
-            if let Some(&(_, t)) = m.last() {
-                carry = t;
+            inherited.push(if left > 0 { carry } else { Tense::Present });
+            match m.last() {
+                Some(&(_, t)) => (carry, left) = (t, CARRY),
+                None => left = left.saturating_sub(1),
             }
-            carried.push(carry);
         }
         Clauses {
             starts,
-            sentence,
             markers,
-            carried,
+            inherited,
+            sentence_of,
             about,
         }
     }
@@ -428,20 +467,23 @@ impl Clauses {
         self.starts.partition_point(|&s| s <= pos).saturating_sub(1)
     }
 
+    /// Whether clause `c` is in a sentence about a service.
+    fn about(&self, c: usize) -> bool {
+        self.about[self.sentence_of[c]]
+    }
+
     /// The tense at `pos` in clause `c`: the nearest marker at or before it
-    /// in the clause (a cry such as 救命 is its own present), else the first after it, else what the clause before carried.
+    /// in the clause (a cry such as 救命 is its own present), else the first
+    /// after it, else the one the clause inherited.
     fn tense(&self, c: usize, pos: usize) -> Tense {
         let m = &self.markers[c];
-        if let Some(&(_, t)) = m.iter().rev().find(|(s, _)| *s <= pos) {
+        let near = |s: usize| s.abs_diff(pos) <= REACH;
+        if let Some(&(_, t)) = m.iter().rev().find(|(s, _)| *s <= pos && near(*s)) {
             return t;
         }
-        if let Some(&(_, t)) = m.iter().find(|(s, _)| *s > pos) {
+        if let Some(&(_, t)) = m.iter().find(|(s, _)| *s > pos && near(*s)) {
             return t;
         }
-        if self.sentence[c] {
-            Tense::Present
-        } else {
-            self.carried[c - 1]
-        }
+        self.inherited[c]
     }
 }

@@ -1,6 +1,9 @@
 //! Life safety (Art. 10(3), 15) on texts written for it by authors who never
-//! saw the rules: `data/safety/tuning.jsonl` (the rules were tuned on it)
-//! and `data/safety/holdout.jsonl` (never tuned on; scored with a floor).
+//! saw the rules: `data/safety/tuning.jsonl`, `tuning2.jsonl` and
+//! `tuning3.jsonl` (the rules were tuned on them; `tuning2` and `tuning3`
+//! were the held-out sets of the first and second rounds, each tuned on in
+//! the round after it was measured) and `data/safety/holdout.jsonl` (never
+//! tuned on; scored with a floor).
 //! Each line: `{"id", "channel", "text", "expect", "lines", "note"}`, with
 //! `expect` one of EMERGENCY (with the acceptable `lines`, best first), NONE,
 //! GAS_LINE (a gas smell with no one ill: the gas company's line), REFUSE
@@ -267,10 +270,12 @@ fn report(name: &str, s: &Score, show_texts: bool) {
 /// right line; every text emergency carries the relay clock.
 #[test]
 fn tuning_set() {
-    let cases = load("tuning.jsonl");
-    assert!(cases.len() >= 150, "{} cases", cases.len());
+    let mut cases = load("tuning.jsonl");
+    cases.extend(load("tuning2.jsonl"));
+    cases.extend(load("tuning3.jsonl"));
+    assert!(cases.len() >= 600, "{} cases", cases.len());
     let s = score(&cases);
-    report("tuning (tuned on)", &s, true);
+    report("tuning, tuning2, tuning3 (tuned on)", &s, true);
     assert!(
         s.missed.is_empty() && s.wrong_line.is_empty(),
         "emergencies not transferred"
@@ -291,23 +296,32 @@ fn tuning_set() {
 /// The set never tuned on: its figures are reported as they are, with
 /// floors at what was measured the first time it was run (so a change that
 /// makes it worse fails). Its texts are not printed, so that no one tunes
-/// on them by reading a failure.
+/// on them by reading a failure. Written by a third author in the third
+/// round (the first two rounds' held-out sets are `tuning2` and `tuning3`).
 #[test]
 fn holdout_set() {
     let cases = load("holdout.jsonl");
-    assert!(cases.len() >= 150, "{} cases", cases.len());
+    assert!(cases.len() >= 200, "{} cases", cases.len());
     let s = score(&cases);
     report("holdout (never tuned on)", &s, false);
     let flagged = s.caught + s.wrong_line.len() + s.possible;
-    println!(
-        "holdout floors: caught {} flagged {} false {} refused {} answered {} gas {}",
-        s.caught,
-        flagged,
-        s.false_emergency.len(),
-        s.refused,
-        s.consult_answered,
-        s.gas_right
+    // First measured: 99 of 123 transferred to a right line, 106 flagged,
+    // 11 of 62 false emergencies, 8 of 14 refused, 14 of 14 answered, 10 of
+    // 12 gas smells to the gas line.
+    assert!(s.caught >= 99, "transferred {} < 99", s.caught);
+    assert!(flagged >= 106, "flagged {flagged} < 106");
+    assert!(
+        s.false_emergency.len() <= 11,
+        "false emergencies {} > 11",
+        s.false_emergency.len()
     );
+    assert!(s.refused >= 8, "refused {} < 8", s.refused);
+    assert!(
+        s.consult_answered >= 14,
+        "how-to answered {} < 14",
+        s.consult_answered
+    );
+    assert!(s.gas_right >= 10, "gas line {} < 10", s.gas_right);
     assert_eq!(
         s.relayed, s.text_emergencies,
         "text emergencies without relay clock"
@@ -438,6 +452,8 @@ fn caught_emergencies() -> &'static [(Channel, String)] {
     C.get_or_init(|| {
         load("tuning.jsonl")
             .into_iter()
+            .chain(load("tuning2.jsonl"))
+            .chain(load("tuning3.jsonl"))
             .filter(|c| c.expect == "EMERGENCY")
             .filter(|c| {
                 decide_text(&c.id, c.channel, &c.text).route == RouteKind::EmergencyTransfer
