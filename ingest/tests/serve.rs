@@ -370,6 +370,67 @@ fn open_mode_refuses_non_loopback() {
     );
 }
 
+/// Art. 22: with tokens but without its own caller key, the daemon refuses
+/// a non-loopback address (the built-in key makes pseudonyms reversible);
+/// with `HOTLINE_CALLER_SECRET` set it starts there.
+#[test]
+fn caller_key_is_required_beyond_loopback() {
+    let dir = temp_dir("callerkey");
+    let config = dir.join("hotlined.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[auth.tokens]]\nrole = \"gateway\"\nsha256 = \"{}\"\n",
+            sha("a-gateway-token-of-enough-length-0001")
+        ),
+    )
+    .expect("config");
+    let run = |secret: Option<&str>| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["serve", "--config"])
+            .arg(&config)
+            .args([
+                "--grpc-addr",
+                "0.0.0.0:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.join("data"))
+            .env_remove("HOTLINE_CALLER_SECRET")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(s) = secret {
+            cmd.env("HOTLINE_CALLER_SECRET", s);
+        }
+        cmd.spawn().expect("spawn")
+    };
+    let out = run(None).wait_with_output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("privacy.caller_secret_env") && err.contains("HOTLINE_CALLER_SECRET"),
+        "{err}"
+    );
+    // With the key it serves: still running after its listeners are up.
+    let mut child = run(Some("a-caller-key-of-thirty-two-bytes!!"));
+    let started = std::time::Instant::now();
+    let mut running = false;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if dir.join("data").join("hotline.db").exists() {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait");
+    assert!(running, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn sigterm_drains_and_commits_what_was_acknowledged() {
     let d = Daemon::start("drain");
