@@ -244,17 +244,11 @@ impl Tracker {
     }
 
     /// Starts tracking a decided work order with its deadlines and the
-    /// caller's pseudonym (never the number itself).
+    /// caller's pseudonym (never the number itself). A case already tracked
+    /// (a repeat that joins it with a relay clock of its own) keeps its
+    /// deadlines and takes the ones this decision sets.
     pub fn open(&mut self, case_id: &str, kind: Kind, d: &Deadlines, caller_ref: &str) {
         let k = key(case_id);
-        if self.cases.len() >= self.cfg().max_cases && !self.cases.contains_key(&k) {
-            // Evict the case whose next instant is latest: the least urgent.
-            if let Some((t, victim)) = self.timers.iter().next_back().copied() {
-                self.timers.remove(&(t, victim));
-                self.cases.remove(&victim);
-                self.evicted += 1;
-            }
-        }
         let mut due = Dues([Dues::NONE; 8]);
         due.set(Limit::Dispatch, d.dispatch_by.map(ms));
         due.set(Limit::Complete, d.complete_by.map(ms));
@@ -262,6 +256,24 @@ impl Tracker {
         due.set(Limit::FirstFeedback, d.first_feedback_by.map(ms));
         due.set(Limit::Progress, d.progress_by.map(ms));
         due.set(Limit::Relay, d.relay_by.map(ms));
+        if let Some(c) = self.cases.get_mut(&k) {
+            for l in Limit::TIMED {
+                if let Some(t) = due.get(l) {
+                    c.due.set(l, Some(t));
+                    c.overdue_fired &= !(1 << l.idx());
+                }
+            }
+            self.rearm(k);
+            return;
+        }
+        if self.cases.len() >= self.cfg().max_cases {
+            // Evict the case whose next instant is latest: the least urgent.
+            if let Some((t, victim)) = self.timers.iter().next_back().copied() {
+                self.timers.remove(&(t, victim));
+                self.cases.remove(&victim);
+                self.evicted += 1;
+            }
+        }
         let c = Case {
             id: case_id.into(),
             caller_ref: caller_ref.into(),
@@ -272,11 +284,7 @@ impl Tracker {
             extended: false,
             armed: None,
         };
-        if let Some(old) = self.cases.insert(k, Box::new(c)) {
-            if let Some(a) = old.armed {
-                self.timers.remove(&(a, k));
-            }
-        }
+        self.cases.insert(k, Box::new(c));
         self.rearm(k);
     }
 

@@ -252,3 +252,57 @@ fn only_complaints_and_reports_get_due_soon() {
         "the help and the consultation are overdue by then"
     );
 }
+
+/// Relay clocks (life safety): RELAYED closes the clock, a case with nothing
+/// else to watch closes; a repeat that joins an open work order with its own
+/// relay clock adds the clock and keeps the work order's limits.
+#[test]
+fn relay_clocks_close_on_relayed_and_join_open_cases() {
+    let r = at("2026-11-26 10:00");
+    let relay_only = hotline_router::Deadlines {
+        relay_by: Some(r + Duration::minutes(3)),
+        ..Default::default()
+    };
+    let mut t = Tracker::new(TrackerConfig::default());
+    // An emergency sent as text: only the relay clock; relayed in time, it closes.
+    t.open("E1", Kind::Help, &relay_only, "");
+    assert_eq!(
+        t.event(
+            router().calendar(),
+            "E1",
+            OrderEvent::Relayed,
+            r + Duration::minutes(2)
+        ),
+        EventOutcome::Applied
+    );
+    assert!(t.is_empty(), "nothing else to watch");
+    assert!(run(&mut t, "2026-11-26 10:00", "2026-11-26 10:10").is_empty());
+
+    // A work order, then a possible emergency joining it: both limits run.
+    open_normal(&mut t, "W1", Kind::Complaint, r);
+    t.open("W1", Kind::Complaint, &relay_only, "");
+    assert_eq!(t.len(), 1);
+    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-26 10:11");
+    let limits: Vec<(Instant, Limit)> = fired
+        .into_iter()
+        .filter_map(|(at, f)| match f {
+            Fired::Overdue { limit, .. } => Some((at, limit)),
+            Fired::DueSoon { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        limits,
+        vec![
+            (at("2026-11-26 10:03"), Limit::Relay),
+            (at("2026-11-26 10:10"), Limit::Dispatch)
+        ]
+    );
+    // Dismissing the clock leaves the work order tracked.
+    t.event(
+        router().calendar(),
+        "W1",
+        OrderEvent::Dismissed,
+        r + Duration::minutes(4),
+    );
+    assert_eq!(t.len(), 1);
+}

@@ -248,8 +248,7 @@ pub fn record(
     d: &Decision,
 ) -> Option<MatterRecord> {
     let cfg = &rules.cfg;
-    // A danger to life is handled on its own, never merged into another case.
-    if !eligible(d.route) || d.safety != crate::model::SafetyLevel::None {
+    if !eligible(d.route) {
         return None;
     }
     let secret = &router.options.caller_secret;
