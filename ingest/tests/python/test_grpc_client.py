@@ -40,7 +40,7 @@ def test_submit_and_resubmit(stubs, daemon):
 def test_stream(stubs, daemon):
     pb, rpc = stubs
     addr, _, _ = daemon
-    texts = ["请问公积金怎么提取", "楼下饭店着火了", "请问个税怎么退税", "家里停电了", "我要起诉他"]
+    texts = ["请问公积金怎么提取", "楼下饭店着火了", "请问个税怎么退税", "家里停电了", "法院判了我不服，你们帮我改判"]
     expected = [pb.DIRECT_ANSWER, pb.EMERGENCY_TRANSFER, pb.SUBCENTER_TRANSFER, pb.UTILITY_LINKAGE, pb.NOT_ACCEPTED]
     reqs = [contact(pb, f"py-s-{i}", texts[i % 5]) for i in range(1000)]
     reqs[500].content = ""
