@@ -34,6 +34,45 @@ pub enum Command {
     /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
     /// one decision or error line per input line on stdout.
     Replay(ReplayArgs),
+    /// Train the classifier of kind and category on labeled contacts (JSON
+    /// lines: text, channel, district, kind, category) and write the model.
+    Train {
+        /// Corpus files or directories (a directory's *.jsonl except
+        /// heldout*.jsonl); repeatable: the shipped corpus plus an export.
+        #[arg(long, required = true)]
+        corpus: Vec<PathBuf>,
+        /// Where to write the model (rules.model names it in the config).
+        #[arg(long)]
+        out: PathBuf,
+        /// Directory with rules files replacing the embedded ones (their
+        /// keyword rules are the model's cue features).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long, default_value_t = 24)]
+        epochs: usize,
+        /// Initial step of stochastic gradient descent (it decays per epoch).
+        #[arg(long, default_value_t = 2.0)]
+        learning_rate: f32,
+        /// The model has 2^N rows (feature buckets); 13 keeps it in a core's cache.
+        #[arg(long, default_value_t = 13)]
+        dims_log2: u32,
+    },
+    /// Score the classifier on labeled contacts: accuracy per kind and per
+    /// category, the most confused pairs, and accuracy against coverage over
+    /// the confidence threshold.
+    Eval {
+        /// Corpus files or directories (name held-out files explicitly).
+        #[arg(long, required = true)]
+        corpus: Vec<PathBuf>,
+        /// A model file; default: the shipped one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Working days and deadlines.
     #[command(subcommand)]
     Calendar(CalendarCommand),

@@ -85,8 +85,9 @@ impl Default for StoreConfig {
     }
 }
 
-/// `[rules]`: where rules data and extra calendar years come from.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[rules]`: where rules data, the classifier model and extra calendar
+/// years come from.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RulesConfig {
     /// A directory with any of kinds.toml, categories.toml, scope.toml,
@@ -95,6 +96,22 @@ pub struct RulesConfig {
     /// A directory of `<year>.toml` holiday files; they add to (or replace)
     /// the embedded 2023–2026 years.
     pub calendar_dir: Option<PathBuf>,
+    /// A classifier model file (`hotlined train`); unset: the shipped one.
+    pub model: Option<PathBuf>,
+    /// A work order the classifier is less sure of than this (kind or
+    /// category probability) is marked for a dispatcher's review.
+    pub review_threshold: f32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            dir: None,
+            calendar_dir: None,
+            model: None,
+            review_threshold: hotline_router::router::DEFAULT_REVIEW_THRESHOLD,
+        }
+    }
 }
 
 /// `[privacy]` (Art. 22).
@@ -380,6 +397,9 @@ impl Config {
                 "server.max_message_bytes",
                 "must be between 1024 and 16777216",
             ));
+        }
+        if !(0.0..=1.0).contains(&self.rules.review_threshold) {
+            e.push(cerr("rules.review_threshold", "must be between 0 and 1"));
         }
         if self.store.data_dir.as_os_str().is_empty() {
             e.push(cerr("store.data_dir", "must not be empty"));

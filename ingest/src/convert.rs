@@ -225,6 +225,27 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
         received_at: Some(timestamp(d.received_at)),
         caller_ref: d.caller_ref,
         tags: d.tags.iter().map(|s| s.to_string()).collect(),
+        classification: d.confidence.map(|c| pb::Classification {
+            kind_confidence: c.kind,
+            category_confidence: c.category,
+            kinds: c
+                .kinds
+                .iter()
+                .map(|(k, p)| pb::Alternative {
+                    label: k.as_str().to_string(),
+                    probability: *p,
+                })
+                .collect(),
+            categories: c
+                .categories
+                .iter()
+                .map(|(code, p)| pb::Alternative {
+                    label: code.to_string(),
+                    probability: *p,
+                })
+                .collect(),
+        }),
+        review: d.review.unwrap_or_default(),
         safety: safety_to(d.safety) as i32,
         safety_rule: d.safety_rule.as_deref().unwrap_or_default().to_string(),
         relay: d.relay,

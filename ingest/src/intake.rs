@@ -91,7 +91,7 @@ impl IntakeService {
             route: decided.decision.route,
             channel: decided.channel,
             route_label: decided.route,
-            safety: decided.safety,
+            outcome: decided.outcome,
             body: self.publisher.as_ref().map(|_| decided.row.body.clone()),
             track,
         };
@@ -136,11 +136,11 @@ fn stored(
     decision: pb::Decision,
     channel: &'static str,
     route: &'static str,
-    safety: m::SafetyLabel,
+    outcome: m::Outcome,
 ) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
     match ins {
         Inserted::New => {
-            m::contact(channel, route, safety);
+            m::contact(channel, route, outcome);
             Ok((decision, None))
         }
         Inserted::Existing(body) => {
@@ -179,7 +179,7 @@ struct Acked {
     route: i32,
     channel: &'static str,
     route_label: &'static str,
-    safety: m::SafetyLabel,
+    outcome: m::Outcome,
     /// The encoded decision, kept only when it must be published.
     body: Option<Vec<u8>>,
     /// The decision, kept only when it opens a tracked work order.
@@ -246,13 +246,13 @@ async fn resolve(
         route,
         channel,
         route_label,
-        safety,
+        outcome,
         body,
         track,
     } = ack;
     let (ack, body) = match ins {
         Inserted::New => {
-            m::contact(channel, route_label, safety);
+            m::contact(channel, route_label, outcome);
             if let Some(t) = &track {
                 orders.open_track(t);
             }
@@ -307,7 +307,7 @@ impl Intake for IntakeService {
             row,
             channel,
             route,
-            safety,
+            outcome,
         } = self.decide(req.get_ref()).map_err(|r| r.status())?;
         let body = self.publisher.as_ref().map(|_| row.body.clone());
         let (reply, rx) = oneshot::channel();
@@ -332,7 +332,7 @@ impl Intake for IntakeService {
             .await
             .map_err(|_| store_status("committer stopped"))?
             .map_err(store_status)?;
-        let (decision, existing) = stored(ins, decision, channel, route, safety)?;
+        let (decision, existing) = stored(ins, decision, channel, route, outcome)?;
         if existing.is_none() {
             self.orders.open(&decision);
         }

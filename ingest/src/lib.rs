@@ -27,3 +27,4 @@ pub mod shared;
 pub mod sla;
 pub mod stats;
 pub mod store;
+pub mod train_cmd;

@@ -4,7 +4,7 @@ use clap::Parser;
 use hotline_ingest::calendar_cmd::{self, DueArgs};
 use hotline_ingest::cli::{CalendarCommand, Cli, Command};
 use hotline_ingest::config::{Config, ConfigError};
-use hotline_ingest::{replay, rules_dir};
+use hotline_ingest::{replay, rules_dir, train_cmd};
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -121,6 +121,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Train {
+            corpus,
+            out,
+            rules,
+            epochs,
+            learning_rate,
+            dims_log2,
+        } => {
+            let mut cfg = Config::default();
+            cfg.rules.dir = rules;
+            let router = match rules_dir::build_router(&cfg) {
+                Ok(r) => r,
+                Err(es) => {
+                    print_errors("rules", &es);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
+            let tc = hotline_router::classifier::TrainConfig {
+                epochs,
+                learning_rate,
+                dims_log2,
+                ..Default::default()
+            };
+            let model = train_cmd::train(&router, &labeled, &tc);
+            std::fs::write(&out, model.to_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "train: {} labeled contacts, {} categories, model written to {}",
+                labeled.len(),
+                model.categories.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            corpus,
+            model,
+            rules,
+            json,
+        } => {
+            let mut cfg = Config::default();
+            cfg.rules.dir = rules;
+            cfg.rules.model = model;
+            let router = match rules_dir::build_router(&cfg) {
+                Ok(r) => r,
+                Err(es) => {
+                    print_errors("rules", &es);
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
+            let report = train_cmd::eval(&router, &labeled);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", train_cmd::render(&report));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Calendar(cmd) => {
             let dir = match &cmd {

@@ -104,6 +104,9 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
         counter!("hotline_alerts_total", "kind" => kind).increment(0);
     }
     counter!("hotline_relays_overdue_total").increment(0);
+    for channel in hotline_router::Channel::ALL {
+        counter!("hotline_classifier_reviews_total", "channel" => channel.as_str()).increment(0);
+    }
     for line in SAFETY_LINES {
         for channel in hotline_router::Channel::ALL {
             let channel = channel.as_str();
@@ -143,8 +146,29 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     Ok(handle)
 }
 
-/// A contact decided and stored, and its life-safety outcome.
-pub fn contact(channel: &'static str, route: &'static str, safety: SafetyLabel) {
+/// What is counted of a stored decision beyond its channel and route.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    pub safety: SafetyLabel,
+    /// The classifier was not sure: a dispatcher reviews the work order.
+    pub review: bool,
+}
+
+impl Outcome {
+    pub fn of(d: &hotline_router::Decision) -> Outcome {
+        Outcome {
+            safety: safety_label(d),
+            review: d.review.is_some(),
+        }
+    }
+}
+
+/// A contact decided and stored, its life-safety outcome and review.
+pub fn contact(channel: &'static str, route: &'static str, outcome: Outcome) {
+    if outcome.review {
+        cached_counter("hotline_classifier_reviews_total", &[("channel", channel)]).increment(1);
+    }
+    let safety = outcome.safety;
     cached_counter(
         "hotline_contacts_total",
         &[("channel", channel), ("route", route)],

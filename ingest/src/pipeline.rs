@@ -26,8 +26,8 @@ pub struct Decided {
     pub row: DecisionRow,
     pub channel: &'static str,
     pub route: &'static str,
-    /// Life safety as counted: (level, first line) for a (possible) emergency.
-    pub safety: crate::metrics::SafetyLabel,
+    /// Life safety and review, as counted.
+    pub outcome: crate::metrics::Outcome,
 }
 
 /// Why a contact was refused: reason code, field path, message.
@@ -162,7 +162,7 @@ impl Pipeline {
             decision.channel.as_str(),
             decision.received_at.timestamp_millis(),
         );
-        let safety = crate::metrics::safety_label(&decision);
+        let outcome = crate::metrics::Outcome::of(&decision);
         let decision = decision_to(decision);
         if let Some(out) = &found {
             self.dedup_alerts(out, &decision);
@@ -182,7 +182,7 @@ impl Pipeline {
             row,
             channel,
             route,
-            safety,
+            outcome,
         }
     }
 

@@ -85,7 +85,10 @@ pub fn load_calendar(dir: Option<&Path>) -> Result<Calendar, Vec<ConfigError>> {
 
 /// Router options from the config and the environment.
 pub fn router_options(cfg: &Config) -> Result<RouterOptions, ConfigError> {
-    let mut opts = RouterOptions::default();
+    let mut opts = RouterOptions {
+        review_threshold: cfg.rules.review_threshold,
+        ..RouterOptions::default()
+    };
     let var = &cfg.privacy.caller_secret_env;
     if !var.is_empty() {
         if let Ok(secret) = std::env::var(var) {
@@ -154,6 +157,16 @@ fn key_from_secret(secret: &[u8]) -> Box<[u8; 32]> {
 pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let texts = read_rules(cfg.rules.dir.as_deref(), &mut errors);
+    let model = match &cfg.rules.model {
+        Some(p) => std::fs::read(p).unwrap_or_else(|e| {
+            errors.push(ConfigError {
+                path: p.display().to_string(),
+                msg: format!("rules.model: {e}"),
+            });
+            Vec::new()
+        }),
+        None => EMBEDDED.model.to_vec(),
+    };
     let calendar = match load_calendar(cfg.rules.calendar_dir.as_deref()) {
         Ok(c) => Some(c),
         Err(es) => {
@@ -175,6 +188,7 @@ pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
         safety: &texts[3],
         units: &texts[4],
         kb: &texts[5],
+        model: &model,
     };
     // With a broken calendar directory, still check the rules against the
     // embedded calendar so every error is reported at once.

@@ -36,7 +36,7 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     // A text contact cannot be put through: the center relays it (Art. 15).
     let relay = safety.level == SafetyLevel::Emergency && norm.channel != Channel::Phone;
 
-    let class = classify(router, contact, &hits, &mut rule_ids);
+    let class = classify(router, contact, &norm.text, &hits, &mut rule_ids);
     let prio = priority(router, &hits, &mut rule_ids);
     let district_idx = district(router, &contact.location.district_code, &mut rule_ids);
     let mut category = router.categories[class.category].code.clone();
@@ -64,7 +64,7 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             &mut rule_ids,
         ),
     };
-    let (route_kind, targets, lead_unit, co_units, guidance_base) = match scoped {
+    let (route_kind, mut targets, mut lead_unit, mut co_units, guidance_base) = match scoped {
         Some(s) => {
             let mut lead = None;
             if let Some(u) = s.utility {
@@ -92,6 +92,27 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             (r.route, r.targets, r.lead_unit, r.co_units, r.answer)
         }
     };
+
+    // Not sure enough of the kind or category: the work order goes to the
+    // center's dispatchers (派单员) with the alternatives, not to a unit as
+    // if certain.
+    let review = (route_kind == RouteKind::WorkOrder)
+        .then(|| {
+            review_reason(
+                contact,
+                class.confidence.as_ref(),
+                router.options.review_threshold,
+            )
+        })
+        .flatten();
+    if review.is_some() {
+        rule_ids.push(ids::CLASSIFY_REVIEW.clone());
+        if let Some(t) = unit_target(router, router.coordinator, district_idx, false) {
+            lead_unit = Some(t.code.clone());
+            targets = vec![t.clone()];
+            co_units.clear();
+        }
+    }
 
     let input = DeadlineInput {
         received_at: norm.received_at,
@@ -121,7 +142,11 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     let mut guidance = match (route_kind, guidance_base) {
         (RouteKind::WorkOrder, _) => {
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
-            let mut g = format!("已形成工单转{unit}办理");
+            let mut g = if review.is_some() {
+                format!("已形成工单，由{unit}派单员确定承办单位后转办")
+            } else {
+                format!("已形成工单转{unit}办理")
+            };
             if let Some(due) = dl.complete_by {
                 g.push_str("，办理时限至");
                 push_minute(&mut g, due.with_timezone(&SHANGHAI));
@@ -145,6 +170,9 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             rule_ids.push(id.clone());
             tags.push("scope_check");
         }
+    }
+    if review.is_some() {
+        tags.push("review");
     }
     match prio {
         Priority::Special => tags.push("special"),
@@ -174,6 +202,8 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         deadlines: dl,
         dedup: DedupLinks::default(),
         rule_ids,
+        confidence: class.confidence,
+        review,
         guidance,
         channel: norm.channel,
         origin: contact.origin,
@@ -183,6 +213,40 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         caller_ref: caller_ref(&router.options.caller_secret, &norm.caller_key),
         tags,
     })
+}
+
+/// Why a work order needs a dispatcher's review: a head the classifier
+/// decided (not an agent's hint) below `threshold`, with the alternatives.
+fn review_reason(
+    contact: &Contact,
+    confidence: Option<&crate::classify::Confidence>,
+    threshold: f32,
+) -> Option<String> {
+    let c = confidence?;
+    let kind_unsure = contact.kind_hint.is_none() && c.kind < threshold;
+    let cat_unsure = contact.category_hint.trim().is_empty() && c.category < threshold;
+    if !kind_unsure && !cat_unsure {
+        return None;
+    }
+    let mut s = String::with_capacity(160);
+    if kind_unsure {
+        let _ = write!(s, "kind {:.2} < {threshold:.2} (", c.kind);
+        for (i, (k, p)) in c.kinds.iter().enumerate() {
+            let _ = write!(s, "{}{k} {p:.2}", if i > 0 { ", " } else { "" });
+        }
+        s.push(')');
+    }
+    if cat_unsure {
+        if kind_unsure {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "category {:.2} < {threshold:.2} (", c.category);
+        for (i, (code, p)) in c.categories.iter().enumerate() {
+            let _ = write!(s, "{}{code} {p:.2}", if i > 0 { ", " } else { "" });
+        }
+        s.push(')');
+    }
+    Some(s)
 }
 
 /// The first `[[scope_check]]` rule a work order's text matched (Art. 10:

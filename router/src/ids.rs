@@ -18,6 +18,10 @@ builtin_ids! {
     CATEGORY_HINT_UNKNOWN = "category.hint_unknown";
     /// No category rule matched.
     CATEGORY_DEFAULT = "category.default";
+    /// The trained classifier decided the kind or category (its evidence follows).
+    CLASSIFY_MODEL = "classify.model";
+    /// The classifier was not sure enough: a dispatcher reviews the work order.
+    CLASSIFY_REVIEW = "classify.review";
     /// Art. 12(2) 属地管理: the district's counterpart handles it.
     ROUTE_LOCALITY = "route.locality";
     /// Art. 12(2) 按职承办 / 行业主管: the city-level unit handles it.

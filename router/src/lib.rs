@@ -9,6 +9,7 @@
 pub mod accept;
 pub mod calendar;
 pub mod calls;
+pub mod classifier;
 pub mod classify;
 pub mod deadlines;
 pub mod decide;

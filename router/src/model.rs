@@ -159,7 +159,7 @@ pub struct DedupLinks {
 }
 
 /// The router's answer for one contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub contact_id: String,
     pub case_id: String,
@@ -181,6 +181,11 @@ pub struct Decision {
     pub dedup: DedupLinks,
     /// Every rule that produced this decision, in the order applied.
     pub rule_ids: Vec<Arc<str>>,
+    /// The classifier's probabilities and alternatives (none without a model).
+    pub confidence: Option<crate::classify::Confidence>,
+    /// Why a dispatcher must review this work order before it goes to a
+    /// unit (the classifier was not sure enough); `None` when it need not.
+    pub review: Option<String>,
     pub guidance: String,
     pub channel: Channel,
     pub origin: Origin,

@@ -67,7 +67,14 @@ pub(crate) struct UnitRt {
 pub struct RouterOptions {
     /// Key of the keyed hash that pseudonymises callers (`caller_ref`).
     pub caller_secret: [u8; 32],
+    /// A work order whose kind or category the classifier gives less than
+    /// this probability is marked for a dispatcher's review.
+    pub review_threshold: f32,
 }
+
+/// Default [`RouterOptions::review_threshold`] (see BENCHMARKS.md for the
+/// coverage and precision it gives on the held-out corpus).
+pub const DEFAULT_REVIEW_THRESHOLD: f32 = 0.5;
 
 impl Default for RouterOptions {
     fn default() -> Self {
@@ -75,8 +82,17 @@ impl Default for RouterOptions {
         // set their own secret (see the `[privacy]` config section).
         RouterOptions {
             caller_secret: *blake3::hash(b"hotline default caller key").as_bytes(),
+            review_threshold: DEFAULT_REVIEW_THRESHOLD,
         }
     }
+}
+
+/// The classifier at run time: the model and its categories as the
+/// router's indexes.
+#[derive(Debug)]
+pub(crate) struct ClassifierRt {
+    pub model: crate::classifier::Model,
+    pub categories: Vec<usize>,
 }
 
 /// Everything the pure decision needs: rules, units, calendar, options.
@@ -91,6 +107,7 @@ pub struct Router {
     pub(crate) empty: EmptyRt,
     pub(crate) not_accepted: Vec<NotAcceptedRt>,
     pub(crate) safety: crate::safety::SafetyRules,
+    pub(crate) classifier: Option<ClassifierRt>,
     pub(crate) subcenter: Vec<LineRt>,
     pub(crate) utility: Vec<LineRt>,
     pub(crate) special: Vec<Priority>,
@@ -145,6 +162,40 @@ fn filler_automaton(filler: &[String]) -> Result<Option<aho_corasick::AhoCorasic
         .map_err(|e| format!("empty.filler: {e}"))
 }
 
+/// The model read from `bytes` (none when empty), its categories mapped to
+/// the rules' categories.
+fn classifier_rt(
+    bytes: &[u8],
+    category_by_code: &HashMap<String, usize>,
+    errors: &mut Vec<RulesError>,
+) -> Option<ClassifierRt> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut err = |msg: String| {
+        errors.push(RulesError {
+            file: "classifier model".into(),
+            msg,
+        })
+    };
+    let model = crate::classifier::Model::from_bytes(bytes)
+        .map_err(|e| err(e.to_string()))
+        .ok()?;
+    let mut categories = Vec::with_capacity(model.categories.len());
+    for c in &model.categories {
+        match category_by_code.get(&**c) {
+            Some(&i) => categories.push(i),
+            None => {
+                err(format!(
+                    "category {c:?} of the model is not in categories.toml: retrain the model"
+                ));
+                return None;
+            }
+        }
+    }
+    Some(ClassifierRt { model, categories })
+}
+
 fn line_target(line: &str, name: &str) -> Target {
     Target {
         kind: TargetKind::Line,
@@ -181,6 +232,46 @@ impl Router {
     /// scan alone, for benchmarks).
     pub fn scan_count(&self, text: &str) -> usize {
         self.matcher.matched(&self.matcher.scan(text)).count()
+    }
+
+    /// The classifier's features of a normalized text: its character
+    /// n-grams and the keyword rules it matched (training and prediction
+    /// must compute them alike).
+    pub fn model_features(&self, text: &str) -> Vec<u32> {
+        let hits = self.matcher.scan(text);
+        crate::classifier::features(text, self.matcher.matched(&hits).map(|(_, id, _)| &**id))
+    }
+
+    /// Trains the classifier on labeled contacts (text, kind, category
+    /// code) with this router's keyword rules as cues; examples whose
+    /// category is not one of the rules' are skipped.
+    pub fn train_model(
+        &self,
+        labeled: &[(&str, Kind, &str)],
+        cfg: &crate::classifier::TrainConfig,
+    ) -> crate::classifier::Model {
+        let categories = self.category_list();
+        let examples: Vec<crate::classifier::Example> = labeled
+            .iter()
+            .filter_map(|&(text, kind, category)| {
+                Some(crate::classifier::Example {
+                    features: self.model_features(&crate::normalize::normalize_text(text)),
+                    kind,
+                    category: categories.iter().position(|c| **c == *category)?,
+                })
+            })
+            .collect();
+        crate::classifier::Model::train(categories, &examples, cfg)
+    }
+
+    /// Whether a trained classifier is loaded.
+    pub fn has_model(&self) -> bool {
+        self.classifier.is_some()
+    }
+
+    /// Category codes in rule order (the classifier's category head).
+    pub fn category_list(&self) -> Vec<Arc<str>> {
+        self.categories.iter().map(|c| c.code.clone()).collect()
     }
 
     /// Category codes known to the rules, for `category_hint` validation.
@@ -461,6 +552,7 @@ impl Router {
                 return Err(errors);
             }
         };
+        let classifier = classifier_rt(src.model, &category_by_code, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -474,6 +566,7 @@ impl Router {
             empty,
             not_accepted,
             safety,
+            classifier,
             subcenter,
             utility,
             special,

@@ -15,9 +15,10 @@ pub const EMBEDDED: RuleSources<'static> = RuleSources {
     safety: include_str!("../data/safety.toml"),
     units: include_str!("../data/units.toml"),
     kb: include_str!("../data/kb.toml"),
+    model: include_bytes!("../data/model/classifier.bin"),
 };
 
-/// The text of the six rules files.
+/// The text of the six rules files and the classifier model's bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleSources<'a> {
     pub kinds: &'a str,
@@ -26,6 +27,8 @@ pub struct RuleSources<'a> {
     pub safety: &'a str,
     pub units: &'a str,
     pub kb: &'a str,
+    /// The trained classifier (`crate::classifier`); empty: keyword rules only.
+    pub model: &'a [u8],
 }
 
 /// The file names, in the order of [`RuleSources`]' fields.

@@ -37,6 +37,7 @@ fn every_error_is_reported_at_once() {
         safety: EMBEDDED.safety,
         units: &units,
         kb: &kb,
+        model: EMBEDDED.model,
     };
     let errors = Router::build(
         src,

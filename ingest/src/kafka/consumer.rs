@@ -345,7 +345,7 @@ impl Work {
                 m::reject(r.code);
                 Failure::Record(r.code, format!("{}: {}", r.field, r.message))
             })?;
-        let (channel, route, safety) = (decided.channel, decided.route, decided.safety);
+        let (channel, route, outcome) = (decided.channel, decided.route, decided.outcome);
         let (reply, rx) = oneshot::channel();
         let job = Job::Decision {
             row: decided.row,
@@ -354,7 +354,7 @@ impl Work {
         };
         let (case_id, body) = match self.commit(job, rx).await? {
             Inserted::New => {
-                m::contact(channel, route, safety);
+                m::contact(channel, route, outcome);
                 self.orders.open(&decided.decision);
                 (
                     decided.decision.case_id.clone(),

@@ -1,0 +1,510 @@
+//! The trained classifier of kind and category (Art. 12, 13(2)): a
+//! multinomial logistic regression per head over hashed character n-grams
+//! (1–3) of the normalized text and the keyword rules it matched (the
+//! lexicon as cue features). Kind fixes the completion limit, category the
+//! unit; each comes with a probability and the next alternatives.
+//!
+//! Why a small trainer written here rather than a crate: the model is two
+//! linear heads over hashed sparse features, trained once on a few thousand
+//! contacts by plain stochastic gradient descent (seconds), and read inside
+//! `decide` (no allocation beyond the feature list, no I/O). The machine
+//! learning crates on crates.io (linfa, smartcore) work on dense matrices
+//! and would need 2^15 columns per contact; their prediction path allocates.
+//!
+//! Pure like the rest of the router: training and prediction are functions
+//! of their inputs; reading and writing the model file is the caller's.
+use crate::model::Kind;
+use std::sync::Arc;
+
+/// Features are hashed into 2^20 buckets; a model folds them onto its own
+/// `2^dims_log2` rows (the low bits), so one feature list serves any model.
+const FEATURE_MASK: u64 = (1 << 20) - 1;
+/// Most categories a model may have (the prediction's logits live on the stack).
+pub const MAX_CATEGORIES: usize = 121;
+/// File magic and version.
+const MAGIC: &[u8; 8] = b"HLCLS003";
+
+/// The trained weights: for each feature bucket, `kinds.len()` kind weights
+/// then `categories.len()` category weights, quantized to i8 with a scale
+/// per row and head (feature-major: one contact's features touch one row
+/// each; a per-row scale keeps the small weights of rare n-grams, which
+/// one scale per head would round to zero).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Category codes in the order of the category head.
+    pub categories: Vec<Arc<str>>,
+    /// Per row: the kind head's scale, then the category head's.
+    scales: Vec<f32>,
+    kind_bias: Vec<f32>,
+    cat_bias: Vec<f32>,
+    /// Rows (a power of two): a feature's row is its low bits.
+    dims: usize,
+    /// `dims` rows of (7 + categories) i8 weights.
+    weights: Vec<i8>,
+}
+
+/// What the model says of one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// The three likeliest kinds, highest first.
+    pub kinds: Vec<(Kind, f32)>,
+    /// The three likeliest category indexes (into [`Model::categories`]).
+    pub categories: Vec<(usize, f32)>,
+    /// The keyword rules (cue features) that weighed most for the kind and
+    /// category chosen, at most three.
+    pub evidence: Vec<Arc<str>>,
+}
+
+/// One labeled example.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub features: Vec<u32>,
+    pub kind: Kind,
+    pub category: usize,
+}
+
+/// Training settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub learning_rate: f32,
+    /// L2 weight decay per update.
+    pub l2: f32,
+    pub seed: u64,
+    /// The model has 2^dims_log2 rows (at most 2^20).
+    pub dims_log2: u32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 24,
+            learning_rate: 2.0,
+            l2: 1e-6,
+            seed: 20261127,
+            dims_log2: 13,
+        }
+    }
+}
+
+/// Why a model file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a hotline classifier model (bad magic or version)")]
+    Magic,
+    #[error("model file truncated or malformed: {0}")]
+    Malformed(&'static str),
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64 finalizer.
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn bucket(h: u64) -> u32 {
+    (mix(h) & FEATURE_MASK) as u32
+}
+
+/// The bucket of a keyword rule's cue feature.
+pub fn rule_feature(rule_id: &str) -> u32 {
+    bucket(xxhash_rust::xxh3::xxh3_64(rule_id.as_bytes()) ^ 0x5255_4c45)
+}
+
+/// Greetings and filler that say nothing of the request: dropped before
+/// the n-grams are taken, like punctuation, so they never change a
+/// decision (longest first where one contains another).
+const FILLER: &[&str] = &[
+    "你好",
+    "您好",
+    "喂",
+    "嗯",
+    "啊",
+    "哦",
+    "噢",
+    "呃",
+    "哈",
+    "那个",
+    "就是说",
+    "谢谢你们",
+    "谢谢您",
+    "谢谢",
+    "麻烦了",
+    "打扰了",
+];
+
+/// Whether a filler phrase starts at `rest`; its length in bytes. The
+/// first character is tested before any phrase is compared.
+fn filler_at(rest: &str, c: char) -> Option<usize> {
+    if !matches!(
+        c,
+        '你' | '您'
+            | '喂'
+            | '嗯'
+            | '啊'
+            | '哦'
+            | '噢'
+            | '呃'
+            | '哈'
+            | '那'
+            | '就'
+            | '谢'
+            | '麻'
+            | '打'
+    ) {
+        return None;
+    }
+    FILLER
+        .iter()
+        .find(|f| rest.starts_with(**f))
+        .map(|f| f.len())
+}
+
+/// The feature buckets of a normalized text and the ids of the keyword
+/// rules it matched, in text order; an n-gram that occurs twice counts
+/// twice. The n-grams do not span a dropped filler or a character that is
+/// not a letter, digit or ideograph: the text is read in segments cut there.
+pub fn features<'a>(text: &str, rule_ids: impl Iterator<Item = &'a str>) -> Vec<u32> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    // The two characters before this one in the segment (0: none).
+    let (mut p, mut q) = (0u64, 0u64);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(n) = filler_at(rest, c) {
+            rest = &rest[n..];
+            (p, q) = (0, 0);
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        // Ideographs first: the general Unicode test is a table search.
+        if !(crate::normalize::is_ideograph(c) || c.is_ascii_alphanumeric() || c.is_alphanumeric())
+        {
+            (p, q) = (0, 0);
+            continue;
+        }
+        let c = u64::from(c as u32);
+        out.push(bucket(c | 1 << 62));
+        if p != 0 {
+            out.push(bucket(p << 21 | c | 2 << 62));
+            if q != 0 {
+                out.push(bucket(q << 42 | p << 21 | c | 3 << 62));
+            }
+        }
+        (q, p) = (p, c);
+    }
+    out.extend(rule_ids.map(rule_feature));
+    out
+}
+
+/// Each feature weighs 1/√n in a text of n features: a long narrative
+/// does not outvote a short request by its length alone.
+fn norm(n: usize) -> f32 {
+    1.0 / (n.max(1) as f32).sqrt()
+}
+
+/// The three largest logits of a head, highest first, as (index,
+/// probability), the probabilities over the whole head (softmax).
+fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
+    let mut top: [Option<(usize, f32)>; 3] = [None; 3];
+    for (i, &l) in logits.iter().enumerate() {
+        let mut cand = (i, l);
+        for slot in top.iter_mut() {
+            match slot {
+                Some(s) if s.1 >= cand.1 => {}
+                Some(s) => std::mem::swap(s, &mut cand),
+                None => {
+                    *slot = Some(cand);
+                    break;
+                }
+            }
+        }
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+    top.map(|t| {
+        t.map(|(i, l)| {
+            (
+                i,
+                if sum > 0.0 {
+                    (l - max).exp() / sum
+                } else {
+                    0.0
+                },
+            )
+        })
+    })
+}
+
+fn softmax(v: &mut [f32]) {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    if sum > 0.0 {
+        for x in v.iter_mut() {
+            *x /= sum;
+        }
+    }
+}
+
+const NK: usize = Kind::ALL.len();
+
+impl Model {
+    fn row(&self) -> usize {
+        NK + self.categories.len()
+    }
+
+    /// Probabilities for a feature list: the three likeliest kinds and
+    /// categories, and of the keyword rules in `cues` (feature, name) the
+    /// ones that weighed most for the kind and category chosen.
+    pub fn predict(&self, features: &[u32], cues: &[(u32, &Arc<str>)]) -> Prediction {
+        let row = self.row();
+        // Logits: kinds then categories (at most MAX_CATEGORIES).
+        let mut acc = [0f32; NK + MAX_CATEGORIES];
+        let acc = &mut acc[..row];
+        for &f in features {
+            let f = f as usize & (self.dims - 1);
+            let (Some(w), Some(s)) = (
+                self.weights.get(f * row..(f + 1) * row),
+                self.scales.get(f * 2..f * 2 + 2),
+            ) else {
+                continue;
+            };
+            let (ks, cs) = (s[0], s[1]);
+            let (ka, ca) = acc.split_at_mut(NK);
+            for (a, x) in ka.iter_mut().zip(&w[..NK]) {
+                *a += f32::from(*x) * ks;
+            }
+            for (a, x) in ca.iter_mut().zip(&w[NK..]) {
+                *a += f32::from(*x) * cs;
+            }
+        }
+        let norm = norm(features.len());
+        for (a, b) in acc
+            .iter_mut()
+            .zip(self.kind_bias.iter().chain(&self.cat_bias))
+        {
+            *a = *a * norm + b;
+        }
+        let (kl, cl) = acc.split_at(NK);
+        let kinds: Vec<(Kind, f32)> = top3(kl)
+            .into_iter()
+            .flatten()
+            .filter_map(|(i, p)| Some((*Kind::ALL.get(i)?, p)))
+            .collect();
+        let categories: Vec<(usize, f32)> = top3(cl).into_iter().flatten().collect();
+        let evidence = match (kinds.first(), categories.first()) {
+            (Some(&(k, _)), Some(&(c, _))) => self.evidence(cues, k as usize, c),
+            _ => Vec::new(),
+        };
+        Prediction {
+            kinds,
+            categories,
+            evidence,
+        }
+    }
+
+    /// Of the keyword rules matched, at most three whose cue weighs for
+    /// kind `k` and category `c`, strongest first.
+    fn evidence(&self, cues: &[(u32, &Arc<str>)], k: usize, c: usize) -> Vec<Arc<str>> {
+        let row = self.row();
+        let mut scored: Vec<(f32, &Arc<str>)> = cues
+            .iter()
+            .filter_map(|&(f, name)| {
+                let f = f as usize & (self.dims - 1);
+                let w = self.weights.get(f * row..(f + 1) * row)?;
+                let s = self.scales.get(f * 2..f * 2 + 2)?;
+                let v = f32::from(*w.get(k)?) * s[0] + f32::from(*w.get(NK + c)?) * s[1];
+                (v > 0.0).then_some((v, name))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+    }
+
+    /// Trains both heads on `examples` (categories index `categories`).
+    pub fn train(categories: Vec<Arc<str>>, examples: &[Example], cfg: &TrainConfig) -> Model {
+        let nc = categories.len();
+        let row = NK + nc;
+        let dims = 1usize << cfg.dims_log2.min(20);
+        let mut w = vec![0f32; dims * row];
+        let mut kb = vec![0f32; NK];
+        let mut cb = vec![0f32; nc];
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        let mut rng = cfg.seed | 1;
+        let mut kp = vec![0f32; NK];
+        let mut cp = vec![0f32; nc];
+        for epoch in 0..cfg.epochs {
+            // Fisher–Yates with xorshift: deterministic for a seed.
+            for i in (1..order.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                order.swap(i, (rng % (i as u64 + 1)) as usize);
+            }
+            let lr = cfg.learning_rate / (1.0 + epoch as f32 * 0.5);
+            for &i in &order {
+                let ex = &examples[i];
+                if ex.category >= nc {
+                    continue;
+                }
+                let n = norm(ex.features.len());
+                kp.iter_mut().for_each(|p| *p = 0.0);
+                cp.iter_mut().for_each(|p| *p = 0.0);
+                for &f in &ex.features {
+                    let f = f as usize & (dims - 1);
+                    let r = &w[f * row..(f + 1) * row];
+                    for (p, x) in kp.iter_mut().zip(&r[..NK]) {
+                        *p += x;
+                    }
+                    for (p, x) in cp.iter_mut().zip(&r[NK..]) {
+                        *p += x;
+                    }
+                }
+                for (p, b) in kp.iter_mut().zip(&kb) {
+                    *p = *p * n + b;
+                }
+                for (p, b) in cp.iter_mut().zip(&cb) {
+                    *p = *p * n + b;
+                }
+                softmax(&mut kp);
+                softmax(&mut cp);
+                // Gradient of the log loss: p − y.
+                kp[ex.kind as usize] -= 1.0;
+                cp[ex.category] -= 1.0;
+                for (b, g) in kb.iter_mut().zip(&kp) {
+                    *b -= lr * g;
+                }
+                for (b, g) in cb.iter_mut().zip(&cp) {
+                    *b -= lr * g;
+                }
+                for &f in &ex.features {
+                    let f = f as usize & (dims - 1);
+                    let r = &mut w[f * row..(f + 1) * row];
+                    for (x, g) in r[..NK].iter_mut().zip(&kp) {
+                        *x -= lr * (g * n + cfg.l2 * *x);
+                    }
+                    for (x, g) in r[NK..].iter_mut().zip(&cp) {
+                        *x -= lr * (g * n + cfg.l2 * *x);
+                    }
+                }
+            }
+        }
+        quantize(categories, &w, kb, cb)
+    }
+
+    /// The model file: magic, category codes, scales, biases, weights.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.weights.len() + 1024);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.categories.len() as u32).to_le_bytes());
+        for c in &self.categories {
+            out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+            out.extend_from_slice(c.as_bytes());
+        }
+        out.extend_from_slice(&(self.dims as u32).to_le_bytes());
+        for x in self
+            .kind_bias
+            .iter()
+            .chain(&self.cat_bias)
+            .chain(&self.scales)
+        {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend(self.weights.iter().map(|w| *w as u8));
+        out
+    }
+
+    /// Reads a model file written by [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(b: &[u8]) -> Result<Model, ModelError> {
+        let mut r = Reader(b);
+        if r.take(8)? != MAGIC {
+            return Err(ModelError::Magic);
+        }
+        let nc = r.u32()? as usize;
+        if nc == 0 || nc > MAX_CATEGORIES {
+            return Err(ModelError::Malformed("category count"));
+        }
+        let mut categories = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            let n = r.u32()? as usize;
+            let s = std::str::from_utf8(r.take(n)?)
+                .map_err(|_| ModelError::Malformed("category code"))?;
+            categories.push(Arc::from(s));
+        }
+        let dims = r.u32()? as usize;
+        if !dims.is_power_of_two() || dims > 1 << 20 {
+            return Err(ModelError::Malformed("row count"));
+        }
+        let kind_bias = (0..NK).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let cat_bias = (0..nc).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let scales = (0..dims * 2).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let weights: Vec<i8> = r.take(dims * (NK + nc))?.iter().map(|x| *x as i8).collect();
+        if !r.0.is_empty() {
+            return Err(ModelError::Malformed("trailing bytes"));
+        }
+        Ok(Model {
+            categories,
+            dims,
+            scales,
+            kind_bias,
+            cat_bias,
+            weights,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+        if self.0.len() < n {
+            return Err(ModelError::Malformed("truncated"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u32(&mut self) -> Result<u32, ModelError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn f32(&mut self) -> Result<f32, ModelError> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+}
+
+/// i8 weights with a scale per row and head (the row's largest magnitude
+/// maps to 127).
+fn quantize(
+    categories: Vec<Arc<str>>,
+    w: &[f32],
+    kind_bias: Vec<f32>,
+    cat_bias: Vec<f32>,
+) -> Model {
+    let row = NK + categories.len();
+    let dims = w.len() / row.max(1);
+    let mut scales = Vec::with_capacity(dims * 2);
+    let mut weights = Vec::with_capacity(w.len());
+    for r in w.chunks(row) {
+        for part in [&r[..NK], &r[NK..]] {
+            let m = part.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let s = if m > 0.0 { m / 127.0 } else { 1.0 };
+            scales.push(s);
+            weights.extend(part.iter().map(|x| (x / s).round() as i8));
+        }
+    }
+    Model {
+        categories,
+        dims,
+        scales,
+        kind_bias,
+        cat_bias,
+        weights,
+    }
+}
