@@ -243,6 +243,9 @@ pub struct DedupSection {
     pub repeat_similarity: f64,
     pub cluster_similarity: f64,
     pub text_similarity: f64,
+    /// Different callers on a matter the lexicon does not know: the same
+    /// compound, street, village or shop and at least this similarity.
+    pub unknown_cluster_similarity: f64,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_district: usize,
@@ -264,6 +267,7 @@ impl Default for DedupSection {
             repeat_similarity: d.repeat_similarity,
             cluster_similarity: d.cluster_similarity,
             text_similarity: d.text_similarity,
+            unknown_cluster_similarity: d.unknown_cluster_similarity,
             max_callers: d.max_callers,
             max_contacts_per_caller: d.max_contacts_per_caller,
             max_clusters_per_district: d.max_clusters_per_bucket,
@@ -285,6 +289,7 @@ impl DedupSection {
             repeat_similarity: self.repeat_similarity,
             cluster_similarity: self.cluster_similarity,
             text_similarity: self.text_similarity,
+            unknown_cluster_similarity: self.unknown_cluster_similarity,
             max_callers: self.max_callers,
             max_contacts_per_caller: self.max_contacts_per_caller,
             max_clusters_per_bucket: self.max_clusters_per_district,
@@ -529,6 +534,10 @@ impl Config {
             ("dedup.repeat_similarity", d.repeat_similarity),
             ("dedup.cluster_similarity", d.cluster_similarity),
             ("dedup.text_similarity", d.text_similarity),
+            (
+                "dedup.unknown_cluster_similarity",
+                d.unknown_cluster_similarity,
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 e.push(cerr(path, "must be between 0 and 1"));

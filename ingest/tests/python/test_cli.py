@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import chinese_calendar
+import pytest
 
 
 def run(*args, stdin=None):
@@ -128,6 +129,27 @@ def test_dedup_eval_json_meets_the_targets_on_the_committed_set(hotline_bench):
         assert r[what]["precision"] >= 0.95, r
         assert r[what]["recall"] >= 0.90, r
     assert r["pairs"]["cluster"]["true_pairs"] > 1000
+
+
+# Matters the lexicon does not know (bench/data/dedup/README.md): floors at the figures measured
+# when the cluster rule for them was set; the holdout was never tuned on. Far below the
+# 0.95 / 0.90 targets in recall: these floors keep the precision gained and show the gap.
+UNKNOWN_FLOORS = {
+    "unknown_tuning.jsonl": {"cluster": (0.80, 0.35), "repeat": (0.99, 0.49)},
+    "unknown_holdout.jsonl": {"cluster": (0.93, 0.25), "repeat": (0.87, 0.53)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNKNOWN_FLOORS))
+def test_dedup_eval_on_matters_the_lexicon_does_not_know(hotline_bench, name):
+    import json
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[3]
+    out = run(hotline_bench, "dedup-eval", str(root / "bench" / "data" / "dedup" / name), "--json")
+    r = json.loads(out.stdout)
+    for what, (p, rec) in UNKNOWN_FLOORS[name].items():
+        assert r[what]["precision"] >= p, (what, r)
+        assert r[what]["recall"] >= rec, (what, r)
 
 
 def test_dedup_eval_reports_a_bad_line(hotline_bench, tmp_path):

@@ -47,6 +47,10 @@ pub struct DedupConfig {
     /// Similarity of the whole text needed (in the same category) when a
     /// text names no known matter.
     pub text_similarity: f64,
+    /// Clusters of different callers on a matter the lexicon does not know:
+    /// the same compound, street, village or shop, and at least this
+    /// similarity of the rest of the text (twice it across categories).
+    pub unknown_cluster_similarity: f64,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_bucket: usize,
@@ -75,6 +79,7 @@ impl Default for DedupConfig {
             repeat_similarity: 0.15,
             cluster_similarity: 0.2,
             text_similarity: 0.5,
+            unknown_cluster_similarity: 0.05,
             max_callers: 2_000_000,
             max_contacts_per_caller: 32,
             max_clusters_per_bucket: 256,
@@ -124,12 +129,46 @@ impl DedupRules {
         b: (&Features, u32),
         threshold: f64,
     ) -> Option<f64> {
+        self.same_matter_as(a, b, threshold, false)
+    }
+
+    /// [`same_matter`](Self::same_matter) for different callers (a
+    /// cluster): on a matter the lexicon does not know, two texts are one
+    /// matter only at the same compound, street, village or shop (a town
+    /// named alone joins nothing) and with similar problems — two different
+    /// problems at one place are two clusters.
+    pub fn same_cluster_matter(
+        &self,
+        a: (&Features, u32),
+        b: (&Features, u32),
+        threshold: f64,
+    ) -> Option<f64> {
+        self.same_matter_as(a, b, threshold, true)
+    }
+
+    fn same_matter_as(
+        &self,
+        a: (&Features, u32),
+        b: (&Features, u32),
+        threshold: f64,
+        cluster: bool,
+    ) -> Option<f64> {
         let ((fa, acat), (fb, bcat)) = (a, b);
         let place = text::same_place(&fa.places, &fb.places);
         if place == Some(false) {
             return None;
         }
-        if fa.matters & fb.matters != 0 {
+        let shared = fa.matters & fb.matters;
+        if cluster && shared != 0 && shared & self.special_matters == 0 {
+            // A point problem (noise, rubbish, a smell …), unlike an outage
+            // or pollution that covers an area: different callers share it
+            // only at the same compound, street, village or shop.
+            if !text::same_fine_place(&fa.places, &fb.places) {
+                return None;
+            }
+            return Some(2.0 + fa.sketch.similarity(&fb.sketch));
+        }
+        if shared != 0 {
             if place == Some(true) {
                 return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
@@ -141,6 +180,14 @@ impl DedupRules {
         }
         if fa.matters != 0 && fb.matters != 0 {
             return None;
+        }
+        if cluster {
+            if !text::same_fine_place(&fa.places, &fb.places) {
+                return None;
+            }
+            let sim = fa.sketch.similarity(&fb.sketch);
+            let need = self.cfg.unknown_cluster_similarity * if acat == bcat { 1.0 } else { 2.0 };
+            return (sim >= need).then_some(1.0 + sim);
         }
         // One text names no known matter: the same place and category, or
         // the same place and a similar rest, or a very similar whole.
@@ -269,7 +316,9 @@ pub fn record(
         "" => infer_district(router, contact).unwrap_or_default(),
         code => code,
     };
-    let features = rules.lexicon.features(&contact.content);
+    let features = rules
+        .lexicon
+        .features_at(&contact.content, &contact.location.address);
     Some(MatterRecord {
         contact: xxh3_64(contact.contact_id.as_bytes()),
         idents,
@@ -499,7 +548,11 @@ impl Dedup {
                 .reps
                 .iter()
                 .filter_map(|(f, cat)| {
-                    rules.same_matter((f, *cat), (&r.features, r.category), cfg.cluster_similarity)
+                    rules.same_cluster_matter(
+                        (f, *cat),
+                        (&r.features, r.category),
+                        cfg.cluster_similarity,
+                    )
                 })
                 .reduce(f64::max);
             if let Some(s) = score {

@@ -117,12 +117,36 @@ impl Lexicon {
 
     /// A contact text's matters, places and the sketch of the rest.
     pub fn features(&self, content: &str) -> Features {
+        self.features_at(content, "")
+    }
+
+    /// [`features`](Self::features) with the places of the contact's
+    /// address added after the text's own (a caller who names no place in
+    /// the text is still at the address the agent recorded).
+    pub fn features_at(&self, content: &str, address: &str) -> Features {
         let text = matter_chars(content);
         let (matters, segs) = self.split(&text);
+        let mut places = places(&segs);
+        // The sketch is of the problem: place names (up to four characters
+        // before a place word, and the word) are left out, so two problems
+        // at one place do not look alike for naming it.
+        let rest = without_places(&segs);
+        if !address.trim().is_empty() && places.contains(&0) {
+            let addr = matter_chars_raw(address);
+            // Only the fine places: every address names its town or
+            // subdistrict, which would join every contact of the area.
+            for p in self::places(&[addr.as_str()]) {
+                if p != 0 && p & AREA == 0 && !places.contains(&p) {
+                    if let Some(slot) = places.iter_mut().find(|s| **s == 0) {
+                        *slot = p;
+                    }
+                }
+            }
+        }
         Features {
             matters,
-            places: places(&segs),
-            sketch: sketch(&shingles_of(&segs)),
+            places,
+            sketch: sketch(&shingles_of(&rest)),
         }
     }
 }
@@ -187,6 +211,7 @@ const PLACE_SUFFIXES: &[&str] = &[
     "厂",
     "店",
     "路",
+    "街道",
     "街",
     "巷",
     "村",
@@ -204,6 +229,36 @@ const PLACE_SUFFIXES: &[&str] = &[
 /// Characters before 路/街/城 … that make a common word, not a place (走路, 马路 …).
 fn not_a_place(prev: char) -> bool {
     "走马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
+}
+
+/// The segments with every place name cut out (the place word and up to
+/// four characters before it), as more segments.
+fn without_places<'a>(segs: &[&'a str]) -> Vec<&'a str> {
+    let Some(ac) = &*PLACE_AC else {
+        return segs.to_vec();
+    };
+    let mut out = Vec::with_capacity(segs.len() + 2);
+    for s in segs {
+        let mut last = 0;
+        for m in ac.find_iter(s) {
+            let suf = &s[m.start()..m.end()];
+            let before = &s[last..m.start()];
+            let p1 = before.chars().next_back();
+            if p1.is_none() || (suf.chars().count() == 1 && p1.is_some_and(not_a_place)) {
+                continue;
+            }
+            let cut = before
+                .char_indices()
+                .rev()
+                .nth(3)
+                .map_or(last, |(i, _)| last + i);
+            out.push(&s[last..cut]);
+            last = m.end();
+        }
+        out.push(&s[last..]);
+    }
+    out.retain(|x| !x.is_empty());
+    out
 }
 
 /// Hashes of "two characters before a place suffix + the suffix": the
@@ -231,7 +286,15 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             }
             key.push(p1);
             key.push_str(suf);
-            let h = (mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32).max(1);
+            // The top bit marks an area (a town or township named alone),
+            // which places nothing finely enough to join different callers.
+            let area = if matches!(suf, "镇" | "乡" | "城" | "街道") {
+                AREA
+            } else {
+                0
+            };
+            let h =
+                ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32) & !AREA).max(1) | area;
             if n < PLACES && !out[..n].contains(&h) {
                 out[n] = h;
                 n += 1;
@@ -239,6 +302,17 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
         }
     }
     out
+}
+
+/// The bit of a place hash that marks an area (镇, 乡, 城) rather than a
+/// compound, street, village or shop.
+pub const AREA: u32 = 1 << 31;
+
+/// Whether two place sets share a place finer than a town: the same
+/// compound, street, village or shop (the cluster rule for matters the
+/// lexicon does not know).
+pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
+    a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x))
 }
 
 /// Whether two place sets are known and share a place (`Some(true)`),
