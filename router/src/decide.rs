@@ -38,7 +38,7 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
 
     let class = classify(router, contact, &norm.text, &hits, &mut rule_ids);
     let prio = priority(router, &hits, &mut rule_ids);
-    let district_idx = district(router, &contact.location.district_code, &mut rule_ids);
+    let district_idx = district(router, contact, &mut rule_ids);
     let mut category = router.categories[class.category].code.clone();
 
     let scoped = match (safety.level, first_line) {
@@ -208,7 +208,14 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         channel: norm.channel,
         origin: contact.origin,
         enterprise: contact.enterprise,
-        district_code: contact.location.district_code.trim().to_string(),
+        // The district inferred from the address or text when none was given.
+        district_code: match contact.location.district_code.trim() {
+            "" => district_idx
+                .and_then(|i| router.district_code(i))
+                .unwrap_or_default()
+                .to_string(),
+            code => code.to_string(),
+        },
         received_at: norm.received_at,
         caller_ref: caller_ref(&router.options.caller_secret, &norm.caller_key),
         tags,

@@ -30,6 +30,10 @@ builtin_ids! {
     ROUTE_MULTI_UNIT = "route.multi_unit";
     /// The district code is not one of the city's districts.
     ROUTE_DISTRICT_UNKNOWN = "route.district_unknown";
+    /// No district code: the district the address names.
+    ROUTE_DISTRICT_FROM_ADDRESS = "route.district_from_address";
+    /// No district code nor one in the address: the district the text names.
+    ROUTE_DISTRICT_FROM_TEXT = "route.district_from_text";
     /// Art. 12(1) 直办 from the knowledge base.
     ROUTE_DIRECT_ANSWER = "route.direct_answer";
     /// Enterprise request, fast-tracked and counted on its own.

@@ -38,11 +38,22 @@ pub(crate) fn unit_target(
     u.targets.first().and_then(Option::as_ref)
 }
 
-/// Index of the contact's district, recording an unknown one.
-pub(crate) fn district(router: &Router, code: &str, rule_ids: &mut Vec<Arc<str>>) -> Option<usize> {
-    let code = code.trim();
+/// Index of the contact's district, recording an unknown one; without a
+/// code, the district its address names, else the one its text names.
+pub(crate) fn district(
+    router: &Router,
+    contact: &crate::model::Contact,
+    rule_ids: &mut Vec<Arc<str>>,
+) -> Option<usize> {
+    let code = contact.location.district_code.trim();
     if code.is_empty() {
-        return None;
+        if let Some(d) = router.district_named_in(&contact.location.address) {
+            rule_ids.push(ids::ROUTE_DISTRICT_FROM_ADDRESS.clone());
+            return Some(d);
+        }
+        let d = router.district_named_in(&contact.content)?;
+        rule_ids.push(ids::ROUTE_DISTRICT_FROM_TEXT.clone());
+        return Some(d);
     }
     let d = router.district_index.get(code).copied();
     if d.is_none() {

@@ -116,6 +116,9 @@ pub struct Router {
     pub(crate) district_index: HashMap<String, usize>,
     /// (code, name) of every district, for finding one named in a text.
     pub(crate) district_names: Vec<(String, String)>,
+    /// Every district's names (full, short, its places) in one automaton
+    /// (leftmost-longest), with the district of each pattern.
+    pub(crate) district_places: Option<(aho_corasick::AhoCorasick, Vec<usize>)>,
     pub(crate) coordinator: usize,
     pub(crate) area_code: String,
     pub(crate) case_prefix: String,
@@ -196,6 +199,32 @@ fn classifier_rt(
     Some(ClassifierRt { model, categories })
 }
 
+/// One leftmost-longest automaton over every district's name, its name
+/// without 区/县/市 (two characters or more) and its places, normalized.
+fn district_places(districts: &[DistrictDef]) -> Option<(aho_corasick::AhoCorasick, Vec<usize>)> {
+    let mut words = Vec::new();
+    let mut of = Vec::new();
+    for (i, d) in districts.iter().enumerate() {
+        let short = d.name.trim_end_matches(['区', '县', '市']);
+        let names = [d.name.as_str(), short]
+            .into_iter()
+            .filter(|n| n.chars().count() >= 2)
+            .chain(d.places.iter().map(String::as_str));
+        for n in names {
+            let n = crate::normalize::normalize_text(n);
+            if !n.is_empty() {
+                words.push(n);
+                of.push(i);
+            }
+        }
+    }
+    let ac = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&words)
+        .ok()?;
+    Some((ac, of))
+}
+
 fn line_target(line: &str, name: &str) -> Target {
     Target {
         kind: TargetKind::Line,
@@ -262,6 +291,20 @@ impl Router {
             })
             .collect();
         crate::classifier::Model::train(categories, &examples, cfg)
+    }
+
+    /// The district a text names first (its name, short name or one of its
+    /// places), as an index into the districts.
+    pub fn district_named_in(&self, text: &str) -> Option<usize> {
+        let (ac, of) = self.district_places.as_ref()?;
+        let text = crate::normalize::normalize_text(text);
+        let m = ac.find(&text)?;
+        of.get(m.pattern().as_usize()).copied()
+    }
+
+    /// The code of district `i`.
+    pub fn district_code(&self, i: usize) -> Option<&str> {
+        self.district_names.get(i).map(|(c, _)| c.as_str())
     }
 
     /// Whether a trained classifier is loaded.
@@ -578,6 +621,7 @@ impl Router {
                 .iter()
                 .map(|d| (d.code.clone(), d.name.clone()))
                 .collect(),
+            district_places: district_places(&units_f.districts),
             coordinator,
             area_code: units_f.city.area_code.clone(),
             case_prefix: units_f.city.case_prefix.clone(),

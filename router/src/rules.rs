@@ -338,6 +338,10 @@ pub struct CityDef {
 pub struct DistrictDef {
     pub code: String,
     pub name: String,
+    /// Towns, subdistricts and other names inside it, for placing a
+    /// contact that comes without a district code.
+    #[serde(default)]
+    pub places: Vec<String>,
 }
 
 /// A handling unit (承办单位) at city level, with its district counterparts.

@@ -272,21 +272,6 @@ pub fn eligible(route: RouteKind) -> bool {
     )
 }
 
-/// A district named in the contact's address, else in its text ("利州区",
-/// or "利州" without the suffix), when the contact carries no district code.
-fn infer_district<'a>(router: &'a Router, contact: &Contact) -> Option<&'a str> {
-    for text in [&contact.location.address, &contact.content] {
-        for (code, name) in &router.district_names {
-            let short = name.trim_end_matches(['区', '县', '市']);
-            if text.contains(name.as_str()) || (short.chars().count() >= 2 && text.contains(short))
-            {
-                return Some(code.as_str());
-            }
-        }
-    }
-    None
-}
-
 /// The record of a decided contact, or `None` when dedup does not apply.
 pub fn record(
     router: &Router,
@@ -312,10 +297,8 @@ pub fn record(
     if !c.account_id.trim().is_empty() {
         idents[2] = keyed(secret, &format!("acct:{}", c.account_id.trim()));
     }
-    let district = match d.district_code.trim() {
-        "" => infer_district(router, contact).unwrap_or_default(),
-        code => code,
-    };
+    // The decision carries the district inferred from the address or text.
+    let district = d.district_code.trim();
     let features = rules
         .lexicon
         .features_at(&contact.content, &contact.location.address);
