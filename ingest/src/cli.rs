@@ -31,6 +31,16 @@ pub enum Command {
         #[arg(long)]
         route: Option<String>,
     },
+    /// Print the contacts agents classified (a kind or category hint) as
+    /// labeled examples in the classifier corpus format, for `train`.
+    ExportLabels {
+        /// The daemon's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// Only contacts received at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
     /// one decision or error line per input line on stdout.
     Replay(ReplayArgs),

@@ -95,6 +95,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::ExportLabels { data_dir, since } => {
+            let out = io::BufWriter::new(io::stdout().lock());
+            match train_cmd::export_labels(&data_dir, since.as_deref(), out) {
+                Ok(n) => {
+                    eprintln!("export-labels: {n} labeled contacts");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Replay(args) => {
             let mut cfg = Config::default();
             cfg.rules.dir = args.rules;

@@ -18,6 +18,33 @@ use tonic_types::{ErrorDetails, StatusExt};
 struct Staged {
     decision: hotline_router::Decision,
     record: Option<MatterRecord>,
+    label: Option<String>,
+}
+
+/// A contact an agent classified (a kind or category hint) as a labeled
+/// example in the classifier's corpus format, for `hotlined export-labels`:
+/// the agent's values, and for a head without a hint the decision's, with
+/// `kind_from` / `category_from` saying which.
+fn label_of(c: &hotline_router::Contact, d: &hotline_router::Decision) -> Option<String> {
+    let category_hinted = !c.category_hint.trim().is_empty()
+        && !d
+            .rule_ids
+            .iter()
+            .any(|r| *r == *hotline_router::ids::CATEGORY_HINT_UNKNOWN);
+    if c.kind_hint.is_none() && !category_hinted {
+        return None;
+    }
+    let from = |agent: bool| if agent { "agent" } else { "decision" };
+    serde_json::to_string(&serde_json::json!({
+        "text": c.content,
+        "channel": d.channel.as_str().to_ascii_uppercase(),
+        "district": d.district_code,
+        "kind": d.kind.as_str(),
+        "category": &*d.category,
+        "kind_from": from(c.kind_hint.is_some()),
+        "category_from": from(category_hinted),
+    }))
+    .ok()
 }
 
 /// A contact decided, ready to be stored.
@@ -135,7 +162,12 @@ impl Pipeline {
             .dedup
             .as_ref()
             .and_then(|stage| dedup::record(&self.router, &stage.rules, &c, &decision));
-        Ok(Staged { decision, record })
+        let label = label_of(&c, &decision);
+        Ok(Staged {
+            decision,
+            record,
+            label,
+        })
     }
 
     /// Writes what dedup found into the decision and builds the wire
@@ -145,6 +177,7 @@ impl Pipeline {
         Staged {
             mut decision,
             record,
+            label,
         }: Staged,
         found: Option<DedupOutcome>,
         now: DateTime<Utc>,
@@ -176,6 +209,7 @@ impl Pipeline {
             decided_at_ms: now.timestamp_millis(),
             body: decision.encode_to_vec(),
             matter: record.map(|m| m.to_bytes()),
+            label,
         };
         Decided {
             decision,

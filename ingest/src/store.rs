@@ -35,6 +35,9 @@ pub struct DecisionRow {
     pub body: Vec<u8>,
     /// The dedup record (`MatterRecord::to_bytes`), replayed on start.
     pub matter: Option<Vec<u8>>,
+    /// A labeled example for retraining the classifier (a contact an agent
+    /// classified): one JSON line in the corpus format.
+    pub label: Option<String>,
 }
 
 /// One stored record of [`Reader::timeline`].
@@ -107,6 +110,13 @@ CREATE TABLE IF NOT EXISTS events (
     at          INTEGER NOT NULL,   -- unix ms, UTC
     body        BLOB NOT NULL,
     PRIMARY KEY (stream, key, type, at)
+) WITHOUT ROWID;
+-- Contacts an agent classified (kind or category hint), in the classifier
+-- corpus format, for `hotlined export-labels`; kept as long as decisions.
+CREATE TABLE IF NOT EXISTS labels (
+    contact_id  TEXT PRIMARY KEY,
+    at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
+    body        TEXT NOT NULL        -- {"text","channel","district","kind","category",…}
 ) WITHOUT ROWID;
 -- Version 0 kept dedup records here; read on start until purged, no
 -- longer written (the decision row carries its record).
@@ -276,7 +286,10 @@ impl Store {
         )?;
         let m = self
             .conn
-            .execute("DELETE FROM events WHERE at < ?1", params![cutoff_ms])?;
+            .execute("DELETE FROM events WHERE at < ?1", params![cutoff_ms])?
+            + self
+                .conn
+                .execute("DELETE FROM labels WHERE at < ?1", params![cutoff_ms])?;
         // Version 0's dedup records (dedup looks back 30 days at most) go
         // after 60; those in decision rows go with their decisions.
         let matters_cutoff = cutoff_ms.max(chrono::Utc::now().timestamp_millis() - 60 * 86_400_000);
@@ -300,7 +313,15 @@ const INSERT_DECISION: &str = "INSERT INTO decisions(contact_key, contact_id, ca
 impl Tx<'_> {
     /// Inserts a decision unless its contact_id exists; then returns the stored one.
     pub fn insert_decision(&self, r: &DecisionRow) -> Result<Inserted, rusqlite::Error> {
-        self.insert_keyed(r, key_of(&r.contact_id))
+        let ins = self.insert_keyed(r, key_of(&r.contact_id))?;
+        if let (Inserted::New, Some(label)) = (&ins, &r.label) {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO labels(contact_id, at, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![r.contact_id, r.received_at_ms, label])?;
+        }
+        Ok(ins)
     }
 
     /// [`insert_decision`](Self::insert_decision) under a given key (tests
@@ -494,6 +515,25 @@ impl Reader {
         Ok(n)
     }
 
+    /// The stored labeled examples (JSON lines) received at or after
+    /// `since_ms`, in time order.
+    pub fn labels(
+        &self,
+        since_ms: i64,
+        mut each: impl FnMut(String) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM labels WHERE at >= ?1 ORDER BY at, contact_id")?;
+        let mut rows = stmt.query(params![since_ms])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            each(row.get(0)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// The stored decision of a contact id or a case id.
     pub fn decision(
         &self,
@@ -552,6 +592,7 @@ mod tests {
             decided_at_ms: at,
             body: format!("body of {contact_id}").into_bytes(),
             matter: Some(format!("matter of {contact_id}").into_bytes()),
+            label: None,
         }
     }
 

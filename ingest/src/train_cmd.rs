@@ -114,6 +114,36 @@ pub fn train(router: &Router, corpus: &[Labeled], cfg: &TrainConfig) -> Model {
     router.train_model(&labeled, cfg)
 }
 
+/// Why the labels cannot be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0:?} is not an RFC 3339 time")]
+    BadSince(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Writes the stored labeled examples (JSON lines in the corpus format)
+/// received at or after `since`; returns how many.
+pub fn export_labels(
+    data_dir: &Path,
+    since: Option<&str>,
+    mut out: impl std::io::Write,
+) -> Result<u64, ExportError> {
+    let since_ms = match since {
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map_err(|_| ExportError::BadSince(s.into()))?
+            .timestamp_millis(),
+        None => i64::MIN,
+    };
+    let reader = crate::store::Reader::open(data_dir)?;
+    let n = reader.labels(since_ms, |line| {
+        writeln!(out, "{line}").map_err(crate::store::StoreError::Output)
+    })?;
+    out.flush().map_err(crate::store::StoreError::Output)?;
+    Ok(n)
+}
+
 /// Accuracy over some labeled contacts.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {

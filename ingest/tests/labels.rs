@@ -1,0 +1,81 @@
+//! Learning from the center's own labels: contacts that arrived with an
+//! agent's hints are stored as labeled examples, `hotlined export-labels`
+//! writes them in the corpus format, and `hotlined train` takes the shipped
+//! corpus plus the export.
+mod support;
+use hotline_proto::v1 as pb;
+use std::process::Command;
+use support::*;
+
+#[test]
+fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
+    let d = Daemon::start("labels");
+    let mut both = contact("lab-1", "小区门口的共享单车堆成山了");
+    both.kind_hint = pb::Kind::Complaint as i32;
+    both.category_hint = "urban.management".into();
+    let mut cat = contact("lab-2", "公积金贷款额度是怎么算的");
+    cat.category_hint = "housing.fund".into();
+    let plain = contact("lab-3", "楼下烧烤店油烟太大");
+    rt().block_on(async {
+        for c in [both, cat, plain] {
+            d.submit(c).await;
+        }
+    });
+    let data = d.dir.join("data");
+    drop(d);
+    let out = Command::new(BIN)
+        .args(["export-labels", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("export-labels");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "only hinted contacts: {lines:?}");
+    assert_eq!(lines[0]["text"], "小区门口的共享单车堆成山了");
+    assert_eq!(lines[0]["kind"], "complaint");
+    assert_eq!(lines[0]["category"], "urban.management");
+    assert_eq!(lines[0]["kind_from"], "agent");
+    assert_eq!(lines[0]["category_from"], "agent");
+    assert_eq!(lines[0]["district"], "510802");
+    assert_eq!(lines[1]["category"], "housing.fund");
+    assert_eq!(lines[1]["category_from"], "agent");
+    assert_eq!(lines[1]["kind_from"], "decision");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("13800138000"),
+        "no caller in a label"
+    );
+
+    // The center retrains on the shipped corpus plus its own labels.
+    let export = data.join("labels.jsonl");
+    std::fs::write(&export, &out.stdout).expect("write export");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../router/data/corpus");
+    let model = data.join("model.bin");
+    let t = Command::new(BIN)
+        .args(["train", "--corpus"])
+        .arg(&corpus)
+        .arg("--corpus")
+        .arg(&export)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .expect("train");
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    assert!(String::from_utf8_lossy(&t.stderr).contains("3113 labeled contacts"));
+    let e = Command::new(BIN)
+        .args(["eval", "--json", "--corpus"])
+        .arg(&export)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("eval");
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&e.stdout).expect("report");
+    assert_eq!(r["contacts"], 2);
+}
