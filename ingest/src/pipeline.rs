@@ -29,8 +29,7 @@ fn label_of(c: &hotline_router::Contact, d: &hotline_router::Decision) -> Option
     let category_hinted = !c.category_hint.trim().is_empty()
         && !d
             .rule_ids
-            .iter()
-            .any(|r| *r == *hotline_router::ids::CATEGORY_HINT_UNKNOWN);
+            .contains(&*hotline_router::ids::CATEGORY_HINT_UNKNOWN);
     if c.kind_hint.is_none() && !category_hinted {
         return None;
     }
