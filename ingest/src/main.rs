@@ -143,14 +143,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             learning_rate,
             dims_log2,
         } => {
-            let mut cfg = Config::default();
-            cfg.rules.dir = rules;
-            let router = match rules_dir::build_router(&cfg) {
-                Ok(r) => r,
-                Err(es) => {
-                    print_errors("rules", &es);
-                    return Ok(ExitCode::from(2));
-                }
+            let Some(router) = offline_router(rules, None) else {
+                return Ok(ExitCode::from(2));
             };
             let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
             let tc = hotline_router::classifier::TrainConfig {
@@ -176,15 +170,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rules,
             json,
         } => {
-            let mut cfg = Config::default();
-            cfg.rules.dir = rules;
-            cfg.rules.model = model;
-            let router = match rules_dir::build_router(&cfg) {
-                Ok(r) => r,
-                Err(es) => {
-                    print_errors("rules", &es);
-                    return Ok(ExitCode::from(2));
-                }
+            let Some(router) = offline_router(rules, model) else {
+                return Ok(ExitCode::from(2));
             };
             let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
             let report = train_cmd::eval(&router, &labeled);
@@ -296,4 +283,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The router of an offline command (`train`, `eval`): the embedded rules
+/// or a rules directory, the shipped model or a model file; its errors
+/// printed, `None` then.
+fn offline_router(
+    rules: Option<std::path::PathBuf>,
+    model: Option<std::path::PathBuf>,
+) -> Option<hotline_router::Router> {
+    let mut cfg = Config::default();
+    cfg.rules.dir = rules;
+    cfg.rules.model = model;
+    rules_dir::build_router(&cfg)
+        .map_err(|es| print_errors("rules", &es))
+        .ok()
 }

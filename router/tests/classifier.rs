@@ -5,10 +5,10 @@
 //! shipped model reproduced from the training split.
 mod common;
 
-use common::{at, router};
+use common::{at, field, jsonl, phone_contact, router};
 use hotline_router::classifier::TrainConfig;
 use hotline_router::rules::EMBEDDED;
-use hotline_router::{decide, Caller, Channel, Contact, Decision, Kind, Location, RouteKind};
+use hotline_router::{decide, Caller, Channel, Contact, Decision, Kind, RouteKind};
 use proptest::prelude::*;
 
 struct Labeled {
@@ -18,39 +18,18 @@ struct Labeled {
 }
 
 fn corpus(name: &str) -> Vec<Labeled> {
-    let path = format!("{}/data/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            Labeled {
-                text: s("text"),
-                kind: Kind::parse(&s("kind")).unwrap_or_else(|| panic!("kind in {l}")),
-                category: s("category"),
-            }
+    jsonl(&format!("data/corpus/{name}"))
+        .iter()
+        .map(|v| Labeled {
+            text: field(v, "text"),
+            kind: Kind::parse(&field(v, "kind")).unwrap_or_else(|| panic!("kind in {v}")),
+            category: field(v, "category"),
         })
         .collect()
 }
 
 fn decide_text(text: &str) -> Decision {
-    let c = Contact {
-        contact_id: "cls".into(),
-        channel: Some(Channel::Phone),
-        received_at: Some(at("2026-11-26 10:00")),
-        caller: Caller {
-            phone: "13800138000".into(),
-            ..Default::default()
-        },
-        content: text.into(),
-        location: Location {
-            district_code: "510802".into(),
-            address: String::new(),
-        },
-        ..Default::default()
-    };
+    let c = phone_contact("cls", text, "510802");
     decide(router(), &c, at("2026-11-26 10:00")).unwrap_or_else(|r| panic!("{text}: {r}"))
 }
 

@@ -4,25 +4,13 @@
 //! rule id naming the source.
 mod common;
 
-use common::{at, router};
-use hotline_router::{decide, Caller, Channel, Contact, Location};
+use common::{at, field, jsonl, phone_contact, router};
+use hotline_router::{decide, Contact};
 
 fn contact(text: &str, district: &str, address: &str) -> Contact {
-    Contact {
-        contact_id: "d".into(),
-        channel: Some(Channel::Phone),
-        received_at: Some(at("2026-11-26 10:00")),
-        caller: Caller {
-            phone: "13800138000".into(),
-            ..Default::default()
-        },
-        content: text.into(),
-        location: Location {
-            district_code: district.into(),
-            address: address.into(),
-        },
-        ..Default::default()
-    }
+    let mut c = phone_contact("d", text, district);
+    c.location.address = address.into();
+    c
 }
 
 #[test]
@@ -57,24 +45,18 @@ fn district_from_address_then_text() {
 #[test]
 fn inferred_districts_agree_with_the_labels() {
     let r = router();
-    let root = env!("CARGO_MANIFEST_DIR");
     let (mut n, mut ok) = (0usize, 0usize);
     for f in ["data/corpus/train.jsonl", "data/corpus/heldout.jsonl"] {
-        let text = std::fs::read_to_string(format!("{root}/{f}")).expect("corpus");
-        for l in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            let (t, label) = (
-                v["text"].as_str().unwrap_or(""),
-                v["district"].as_str().unwrap_or(""),
-            );
-            let Some(i) = r.district_named_in(t) else {
+        for v in jsonl(f) {
+            let (t, label) = (field(&v, "text"), field(&v, "district"));
+            let Some(i) = r.district_named_in(&t) else {
                 continue;
             };
             if label.is_empty() {
                 continue;
             }
             n += 1;
-            ok += usize::from(r.district_code(i) == Some(label));
+            ok += usize::from(r.district_code(i) == Some(label.as_str()));
         }
     }
     let acc = ok as f64 / n.max(1) as f64;

@@ -13,7 +13,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{at, router};
+use common::{at, field, jsonl, router};
 use hotline_router::{
     decide, Caller, Channel, Contact, Decision, Location, RouteKind, SafetyLevel,
 };
@@ -29,14 +29,10 @@ struct Case {
 }
 
 fn load(name: &str) -> Vec<Case> {
-    let path = format!("{}/tests/data/safety/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    jsonl(&format!("tests/data/safety/{name}"))
+        .iter()
+        .map(|v| {
+            let s = |k: &str| field(v, k);
             Case {
                 id: s("id"),
                 channel: Channel::parse(&s("channel")).unwrap_or(Channel::Phone),

@@ -17,6 +17,22 @@ pub fn at(local: &str) -> DateTime<Utc> {
     (n - chrono::Duration::hours(8)).and_utc()
 }
 
+/// The JSON lines of a data file under the router crate (`data/…`,
+/// `tests/data/…`), blank lines skipped.
+pub fn jsonl(rel: &str) -> Vec<serde_json::Value> {
+    let path = format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: {l}: {e}")))
+        .collect()
+}
+
+/// A string field of a JSON object, empty when absent.
+pub fn field(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_string()
+}
+
 pub fn phone_contact(id: &str, text: &str, district: &str) -> Contact {
     Contact {
         contact_id: id.into(),
