@@ -96,17 +96,8 @@ pub enum ModelError {
     Malformed(&'static str),
 }
 
-fn mix(mut x: u64) -> u64 {
-    // splitmix64 finalizer.
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 fn bucket(h: u64) -> u32 {
-    (mix(h) & FEATURE_MASK) as u32
+    (crate::dedup::text::mix(h) & FEATURE_MASK) as u32
 }
 
 /// The bucket of a keyword rule's cue feature.

@@ -574,7 +574,9 @@ fn chars_of(s: &str) -> String {
     out
 }
 
-fn mix(mut x: u64) -> u64 {
+/// The splitmix64 finalizer: a cheap, well-mixed hash of a 64-bit value
+/// (also the classifier's feature hash).
+pub(crate) fn mix(mut x: u64) -> u64 {
     // splitmix64 finalizer.
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
