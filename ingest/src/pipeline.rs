@@ -97,7 +97,7 @@ pub fn route_name(route: i32) -> &'static str {
         .unwrap_or("ROUTE_UNSPECIFIED")
 }
 
-/// DESIGN §1: a deadline past the known holiday calendar is provisional,
+/// A deadline past the known holiday calendar is provisional (README.md, "Conventions"),
 /// with a metric and a warning so operators load the next year's file. The
 /// warning is logged for the first such decision and every 10 000th after.
 fn provisional_warning() {

@@ -1,4 +1,4 @@
-//! Periodic StatsSnapshot (DESIGN §3): every `stats.interval_secs` the
+//! Periodic StatsSnapshot (README.md, "Stats snapshots"): every `stats.interval_secs` the
 //! window counters of every queue, the answer-wait, acceptance-latency and
 //! pipeline-latency HdrHistograms of the interval, and the open work orders,
 //! published to the stats topic (with Kafka) and to every gRPC `Stats/Watch`

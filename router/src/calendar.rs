@@ -4,7 +4,7 @@
 //! A day of a known year is a working day when it is a make-up workday, or a
 //! Monday–Friday that is not a holiday. A day of an unknown year falls back to
 //! Monday–Friday and is reported `provisional`, so operators know to load the
-//! next year's file (DESIGN §1 conventions).
+//! next year's file (README.md, "Conventions").
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Deserialize;
 use std::collections::BTreeMap;

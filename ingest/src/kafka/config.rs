@@ -4,7 +4,7 @@ use rdkafka::ClientConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// `[kafka.topics]`: topic names, with the DESIGN §3 defaults.
+/// `[kafka.topics]`: topic names, with the defaults README.md ("Kafka") lists.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct TopicsConfig {

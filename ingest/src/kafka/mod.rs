@@ -1,4 +1,4 @@
-//! Kafka in and out (DESIGN §2–3): contacts, call events and order events
+//! Kafka in and out (README.md, "Kafka"): contacts, call events and order events
 //! consumed in a consumer group; decisions and dead letters produced with
 //! an idempotent, acks=all producer. At-least-once: an offset is stored only
 //! after every output of its record is delivered, in partition order, and
