@@ -61,7 +61,8 @@ pub fn safety_alert(d: &pb::Decision) -> Option<AlertOut> {
         return None;
     };
     let (mut a, at_ms) = decision_alert(d, kind);
-    a.alert_id = format!("{}:{}", d.case_id, kind.as_str_name());
+    // One per contact: a repeat that joins the case has its own clock.
+    a.alert_id = format!("{}:{}:{at_ms}", d.case_id, kind.as_str_name());
     a.case_id = d.case_id.clone();
     a.caller_ref = d.caller_ref.clone();
     a.deadline = "relay".into();

@@ -300,9 +300,12 @@ impl SafetyRules {
         let mut first = vec![false; self.together.len()];
         let mut second = vec![false; self.together.len()];
         for &(s, e, p) in &found {
+            // A mask hides the terms it covers whole (火灾隐患 hides 火灾);
+            // one inside a term (困难 in 呼吸困难) or only touching it
+            // (尾气 next to 追尾) hides nothing.
             if masks
                 .iter()
-                .any(|&(ms, me)| ms < e && s < me && (ms, me) != (s, e))
+                .any(|&(ms, me)| ms <= s && e <= me && (ms, me) != (s, e))
             {
                 continue;
             }
@@ -429,12 +432,17 @@ impl Clauses {
         }
         let mut markers = vec![Vec::new(); n];
         let mut about = vec![false; k + 1];
+        // Clauses that name a danger themselves (any term of a line).
+        let mut danger = vec![false; n];
         let clause_at = |pos: usize| starts.partition_point(|&s| s <= pos).saturating_sub(1);
         for &(s, _, p) in found {
             for r in roles(p) {
                 match r {
                     Role::Tense(t) => markers[clause_at(s)].push((s, *t)),
                     Role::About => about[sentence_of[clause_at(s)]] = true,
+                    Role::Emergency(_) | Role::Possible(_) | Role::Generic => {
+                        danger[clause_at(s)] = true
+                    }
                     _ => {}
                 }
             }
@@ -444,13 +452,17 @@ impl Clauses {
         }
         let mut inherited = Vec::with_capacity(n);
         let (mut carry, mut left) = (Tense::Present, 0u8);
-        for (m, new_sentence) in markers.iter().zip(&sentence) {
+        for ((m, new_sentence), named) in markers.iter().zip(&sentence).zip(&danger) {
             if *new_sentence {
                 left = 0;
             }
             inherited.push(if left > 0 { carry } else { Tense::Present });
+            // Only a past that names a danger carries on (去年被偷过，小偷一直
+            // 没抓到): 「之前有心脏病，突然晕倒了」 is present; a hypothesis or a
+            // worry (会不会, 隐患) places its own clause, not what comes next.
             match m.last() {
-                Some(&(_, t)) => (carry, left) = (t, CARRY),
+                Some(&(_, Tense::Past)) if *named => (carry, left) = (Tense::Past, CARRY),
+                Some(_) => left = 0,
                 None => left = left.saturating_sub(1),
             }
         }

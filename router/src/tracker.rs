@@ -259,6 +259,12 @@ impl Tracker {
         if let Some(c) = self.cases.get_mut(&k) {
             for l in Limit::TIMED {
                 if let Some(t) = due.get(l) {
+                    // A relay clock already running keeps its earlier due:
+                    // a second contact does not push the first one's back.
+                    let t = match (l, c.due.get(l)) {
+                        (Limit::Relay, Some(old)) => old.min(t),
+                        _ => t,
+                    };
                     c.due.set(l, Some(t));
                     c.overdue_fired &= !(1 << l.idx());
                 }

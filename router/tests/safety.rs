@@ -306,9 +306,13 @@ fn holdout_set() {
     // 12 gas smells to the gas line.
     assert!(s.caught >= 99, "transferred {} < 99", s.caught);
     assert!(flagged >= 106, "flagged {flagged} < 106");
+    // 11 at the first measurement; 14 after the review's fixes (markers no
+    // longer read inside other words, masks hide only terms they cover,
+    // a hypothesis does not carry into the next clause): three more alarms
+    // on texts about no danger, the price of catching the review's cases.
     assert!(
-        s.false_emergency.len() <= 11,
-        "false emergencies {} > 11",
+        s.false_emergency.len() <= 14,
+        "false emergencies {} > 14",
         s.false_emergency.len()
     );
     assert!(s.refused >= 8, "refused {} < 8", s.refused);
@@ -400,6 +404,40 @@ fn issue_examples() {
     );
     assert_eq!(d.route, RouteKind::WorkOrder);
     assert!(d.tags.contains(&"scope_check"), "{:?}", d.tags);
+}
+
+/// Cases a reviewer found dropped: a marker read inside another word (那年轻人,
+/// 从前面, 马上回, 主要是), a mask inside a term (困难 in 呼吸困难, 抢钱 in
+/// 抢钱包), a mask next to one (尾气 by 追尾, 被电瓶车 before 车撞了), an
+/// everyday `about` word (停车场), a past or a hypothesis carried into a
+/// present clause.
+#[test]
+fn review_cases_are_emergencies() {
+    for (text, line) in [
+        ("那年轻人拿着刀在砍人", "110"),
+        ("一辆货车从前面冲过来把人撞倒了", "122"),
+        ("他说马上回来杀了我", "110"),
+        ("我打电话主要是楼下有人拿刀砍人", "110"),
+        ("我爸之前有心脏病，突然晕倒了", "120"),
+        ("他会不会死啊，一直叫不醒", "120"),
+        ("小区电线老化有隐患，楼下着火了", "119"),
+        ("我爸刚出院回家就晕倒了叫不醒", "120"),
+        ("我老婆呼吸困难", "120"),
+        ("街上有人抢钱包", "110"),
+        ("我妈被电瓶车撞了", "122"),
+        ("两车追尾气囊都弹出来了", "122"),
+        ("快叫救护车，在万达广场停车场", "120"),
+        ("我要报警，停车场有人撬车门", "110"),
+    ] {
+        let d = decide_text("rv", Channel::Phone, text);
+        assert_eq!(
+            d.route,
+            RouteKind::EmergencyTransfer,
+            "{text}: {:?}",
+            d.rule_ids
+        );
+        assert!(lines_of(&d).contains(&line), "{text}: {:?}", lines_of(&d));
+    }
 }
 
 /// A danger word the rules cannot place is a possible emergency: the

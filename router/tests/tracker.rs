@@ -305,4 +305,19 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
         r + Duration::minutes(4),
     );
     assert_eq!(t.len(), 1);
+
+    // A second contact joining a case whose relay clock runs does not push
+    // the first one's due back.
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open("E2", Kind::Help, &relay_only, "");
+    let later = hotline_router::Deadlines {
+        relay_by: Some(r + Duration::minutes(5)),
+        ..Default::default()
+    };
+    t.open("E2", Kind::Help, &later, "");
+    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-26 10:10");
+    assert_eq!(
+        fired.first().map(|(at, _)| *at),
+        Some(at("2026-11-26 10:03"))
+    );
 }

@@ -694,7 +694,10 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
         };
         let repeat_open = o.joins && !o.reopen;
         if !repeat_open {
+            // The special-matter limits are added; a relay clock stays.
+            let relay_by = d.deadlines.relay_by;
             d.deadlines = deadlines::compute(calendar, &input, Scope::Route);
+            d.deadlines.relay_by = relay_by;
         }
     }
 }
