@@ -248,6 +248,7 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
         review: d.review.unwrap_or_default(),
         safety: safety_to(d.safety) as i32,
         safety_rule: d.safety_rule.as_deref().unwrap_or_default().to_string(),
+        safety_lines: d.safety_lines.iter().map(|l| l.to_string()).collect(),
         relay: d.relay,
     }
 }

@@ -204,10 +204,7 @@ pub fn safety_label(d: &hotline_router::Decision) -> SafetyLabel {
         SafetyLevel::Possible => "possible",
         SafetyLevel::Emergency => "emergency",
     };
-    let code = match d.route {
-        hotline_router::RouteKind::EmergencyTransfer => d.targets.first().map(|t| &*t.code),
-        _ => d.safety_rule.as_deref().and_then(|r| r.split('.').nth(1)),
-    };
+    let code = d.safety_lines.first().map(|l| &**l);
     let line = SAFETY_LINES
         .iter()
         .copied()

@@ -67,10 +67,14 @@ pub fn safety_alert(d: &pb::Decision) -> Option<AlertOut> {
     a.caller_ref = d.caller_ref.clone();
     a.deadline = "relay".into();
     a.due = d.deadlines.as_ref().and_then(|x| x.relay_by);
-    // The lines to relay to, as the decision names them (110, 119 …).
-    let lines: Vec<&str> = d.targets.iter().map(|t| t.code.as_str()).collect();
-    a.queue = lines.first().copied().unwrap_or_default().to_string();
-    a.message = format!("{message} ({}; rule {})", lines.join(","), d.safety_rule);
+    // The lines to relay to (110, 119 …): a possible emergency's targets
+    // are its route's units, so the safety stage's own list.
+    a.queue = d.safety_lines.first().cloned().unwrap_or_default();
+    a.message = format!(
+        "{message} ({}; rule {})",
+        d.safety_lines.join(","),
+        d.safety_rule
+    );
     Some(AlertOut::keyed(a, d.case_id.clone(), 0, at_ms))
 }
 

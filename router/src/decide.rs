@@ -198,6 +198,11 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         priority: prio,
         safety: safety.level,
         safety_rule: safety.rule_ids.first().cloned(),
+        safety_lines: safety
+            .lines
+            .iter()
+            .map(|&l| router.safety.lines[usize::from(l)].target.code.clone())
+            .collect(),
         relay,
         deadlines: dl,
         dedup: DedupLinks::default(),

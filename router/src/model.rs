@@ -174,6 +174,9 @@ pub struct Decision {
     pub safety: SafetyLevel,
     /// The safety rule that decided (`safety.120`, `safety.110.possible` …).
     pub safety_rule: Option<Arc<str>>,
+    /// The emergency lines the safety stage called for, most hit first
+    /// (also for a possible emergency, whose targets are its route's).
+    pub safety_lines: Vec<Arc<str>>,
     /// An emergency the center must relay to its line on the sender's
     /// behalf (a text contact cannot be put through).
     pub relay: bool,

@@ -307,11 +307,6 @@ impl Router {
         self.district_names.get(i).map(|(c, _)| c.as_str())
     }
 
-    /// Whether a trained classifier is loaded.
-    pub fn has_model(&self) -> bool {
-        self.classifier.is_some()
-    }
-
     /// Category codes in rule order (the classifier's category head).
     pub fn category_list(&self) -> Vec<Arc<str>> {
         self.categories.iter().map(|c| c.code.clone()).collect()

@@ -459,6 +459,8 @@ fn possible_emergency_keeps_its_route_and_gets_the_clock() {
         .safety_rule
         .as_deref()
         .is_some_and(|r| r.ends_with(".possible")));
+    // Its line, for the agent's alert, whatever unit the route names.
+    assert_eq!(d.safety_lines.first().map(|l| &**l), Some("110"));
     assert!(d.guidance.contains("请立即拨打"), "{}", d.guidance);
 }
 
