@@ -7,7 +7,8 @@ use hdrhistogram::Histogram;
 use hotline_bench::traffic::{Traffic, TrafficConfig};
 use hotline_ingest::convert::contact_from;
 use hotline_router::normalize::normalize_text;
-use hotline_router::{decide, Contact, Router};
+use hotline_router::rules::EMBEDDED;
+use hotline_router::{decide, Calendar, Contact, Router, RouterOptions, RuleSources};
 use std::time::Instant;
 
 const N: usize = 10_000;
@@ -24,6 +25,17 @@ fn bench(c: &mut Criterion) {
         Ok(r) => r,
         Err(e) => panic!("rules: {e:?}"),
     };
+    // The same rules without the classifier (keyword rules only).
+    let keywords_only = Calendar::embedded()
+        .map_err(|e| format!("{e:?}"))
+        .and_then(|cal| {
+            let src = RuleSources {
+                model: &[],
+                ..EMBEDDED
+            };
+            Router::build(src, cal, RouterOptions::default()).map_err(|e| format!("{e:?}"))
+        })
+        .unwrap_or_else(|e| panic!("rules: {e}"));
     let cs = contacts();
     let now = cs.last().and_then(|c| c.received_at).unwrap_or_default();
 
@@ -33,6 +45,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for c in &cs {
                 let _ = black_box(decide(&router, c, now));
+            }
+        })
+    });
+    g.bench_function("decide_without_model", |b| {
+        b.iter(|| {
+            for c in &cs {
+                let _ = black_box(decide(&keywords_only, c, now));
             }
         })
     });

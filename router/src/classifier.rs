@@ -41,6 +41,50 @@ pub struct Model {
     dims: usize,
     /// `dims` rows of (7 + categories) i8 weights.
     weights: Vec<i8>,
+    /// The same weights times their scales, for prediction: per row the
+    /// kinds padded to one lane block, then the categories padded to whole
+    /// blocks. Summing a row is then whole-block adds the compiler turns
+    /// into vector instructions (about three times faster than converting
+    /// and scaling the i8 weights per feature; 1.2 MB for the shipped model,
+    /// which stays in the second-level cache).
+    dense: Vec<Lanes>,
+}
+
+/// One block of weights (eight lanes).
+type Lanes = [f32; LANES];
+const LANES: usize = 8;
+
+/// Lane-wise sum of two blocks (by value, so it compiles to vector adds).
+#[inline(always)]
+fn add_lanes(a: Lanes, b: &Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+/// Blocks per dense row: one for the kinds, then the categories.
+fn blocks(categories: usize) -> usize {
+    1 + categories.div_ceil(LANES)
+}
+
+/// The dense rows of quantized weights (see [`Model::dense`]).
+fn densify(weights: &[i8], scales: &[f32], nc: usize) -> Vec<Lanes> {
+    let row = NK + nc;
+    let nb = blocks(nc);
+    let mut out = Vec::with_capacity(weights.len() / row.max(1) * nb);
+    for (r, s) in weights.chunks_exact(row).zip(scales.chunks_exact(2)) {
+        let mut k = [0f32; LANES];
+        for (d, w) in k.iter_mut().zip(&r[..NK]) {
+            *d = f32::from(*w) * s[0];
+        }
+        out.push(k);
+        for chunk in r[NK..].chunks(LANES) {
+            let mut c = [0f32; LANES];
+            for (d, w) in c.iter_mut().zip(chunk) {
+                *d = f32::from(*w) * s[1];
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What the model says of one text.
@@ -199,24 +243,27 @@ fn norm(n: usize) -> f32 {
 /// The three largest logits of a head, highest first, as (index,
 /// probability), the probabilities over the whole head (softmax).
 fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
-    let mut top: [Option<(usize, f32)>; 3] = [None; 3];
+    // Insertion into three slots, highest first (ties keep the lower index).
+    let mut top = [(usize::MAX, f32::NEG_INFINITY); 3];
+    let mut sum = 0.0;
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for (i, &l) in logits.iter().enumerate() {
-        let mut cand = (i, l);
-        for slot in top.iter_mut() {
-            match slot {
-                Some(s) if s.1 >= cand.1 => {}
-                Some(s) => std::mem::swap(s, &mut cand),
-                None => {
-                    *slot = Some(cand);
-                    break;
-                }
+        // e^-30 is below f32's precision next to the largest term (1).
+        if l - max > -30.0 {
+            sum += (l - max).exp();
+        }
+        if l > top[2].1 || top[2].0 == usize::MAX {
+            if l > top[0].1 || top[0].0 == usize::MAX {
+                top = [(i, l), top[0], top[1]];
+            } else if l > top[1].1 || top[1].0 == usize::MAX {
+                top = [top[0], (i, l), top[1]];
+            } else {
+                top[2] = (i, l);
             }
         }
     }
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
-    top.map(|t| {
-        t.map(|(i, l)| {
+    top.map(|(i, l)| {
+        (i != usize::MAX).then(|| {
             (
                 i,
                 if sum > 0.0 {
@@ -254,35 +301,34 @@ impl Model {
     /// categories, and of the keyword rules in `cues` (feature, name) the
     /// ones that weighed most for the kind and category chosen.
     pub fn predict(&self, features: &[u32], cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let row = self.row();
-        // Logits: kinds then categories (at most MAX_CATEGORIES).
-        let mut acc = [0f32; NK + MAX_CATEGORIES];
-        let acc = &mut acc[..row];
+        let nc = self.categories.len();
+        let nb = blocks(nc);
+        // Logits: the kind block, then the category blocks.
+        let mut acc = [[0f32; LANES]; 1 + MAX_CATEGORIES.div_ceil(LANES)];
+        let acc = &mut acc[..nb];
         for &f in features {
             let f = f as usize & (self.dims - 1);
-            let (Some(w), Some(s)) = (
-                self.weights.get(f * row..(f + 1) * row),
-                self.scales.get(f * 2..f * 2 + 2),
-            ) else {
+            let Some(w) = self.dense.get(f * nb..(f + 1) * nb) else {
                 continue;
             };
-            let (ks, cs) = (s[0], s[1]);
-            let (ka, ca) = acc.split_at_mut(NK);
-            for (a, x) in ka.iter_mut().zip(&w[..NK]) {
-                *a += f32::from(*x) * ks;
-            }
-            for (a, x) in ca.iter_mut().zip(&w[NK..]) {
-                *a += f32::from(*x) * cs;
+            for (a, x) in acc.iter_mut().zip(w) {
+                *a = add_lanes(*a, x);
             }
         }
         let norm = norm(features.len());
-        for (a, b) in acc
-            .iter_mut()
-            .zip(self.kind_bias.iter().chain(&self.cat_bias))
-        {
-            *a = *a * norm + b;
+        let mut logits = [0f32; NK + MAX_CATEGORIES];
+        let (kl, cl) = logits.split_at_mut(NK);
+        for ((l, a), b) in kl.iter_mut().zip(&acc[0]).zip(&self.kind_bias) {
+            *l = a * norm + b;
         }
-        let (kl, cl) = acc.split_at(NK);
+        for ((l, a), b) in cl
+            .iter_mut()
+            .zip(acc[1..].iter().flatten())
+            .zip(&self.cat_bias)
+        {
+            *l = a * norm + b;
+        }
+        let (kl, cl) = (&kl[..], &cl[..nc]);
         let kinds: Vec<(Kind, f32)> = top3(kl)
             .into_iter()
             .flatten()
@@ -432,14 +478,15 @@ impl Model {
         if !dims.is_power_of_two() || dims > 1 << 20 {
             return Err(ModelError::Malformed("row count"));
         }
-        let kind_bias = (0..NK).map(|_| r.f32()).collect::<Result<_, _>>()?;
-        let cat_bias = (0..nc).map(|_| r.f32()).collect::<Result<_, _>>()?;
-        let scales = (0..dims * 2).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let kind_bias: Vec<f32> = (0..NK).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let cat_bias: Vec<f32> = (0..nc).map(|_| r.f32()).collect::<Result<_, _>>()?;
+        let scales: Vec<f32> = (0..dims * 2).map(|_| r.f32()).collect::<Result<_, _>>()?;
         let weights: Vec<i8> = r.take(dims * (NK + nc))?.iter().map(|x| *x as i8).collect();
         if !r.0.is_empty() {
             return Err(ModelError::Malformed("trailing bytes"));
         }
         Ok(Model {
+            dense: densify(&weights, &scales, nc),
             categories,
             dims,
             scales,
@@ -491,6 +538,7 @@ fn quantize(
         }
     }
     Model {
+        dense: densify(&weights, &scales, row - NK),
         categories,
         dims,
         scales,

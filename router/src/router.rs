@@ -160,6 +160,9 @@ fn filler_automaton(filler: &[String]) -> Result<Option<aho_corasick::AhoCorasic
     }
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        // A few dozen phrases: the full DFA is small, and searching it is
+        // cheaper than the default's prefilter on short texts.
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(&phrases)
         .map(Some)
         .map_err(|e| format!("empty.filler: {e}"))
@@ -231,6 +234,29 @@ fn line_target(line: &str, name: &str) -> Target {
         code: Arc::from(line),
         name: Arc::from(name),
     }
+}
+
+/// Where unit `u`'s work orders go in district `d`: the county's
+/// counterpart (`<district name><suffix>`), or for a zone with a managing
+/// committee (Art. 3) its own department if listed, else the committee;
+/// none when the unit has no district counterpart.
+fn district_counterpart(
+    d: &crate::rules::DistrictDef,
+    u: &crate::rules::UnitDef,
+) -> Option<Target> {
+    if u.district_suffix.is_empty() {
+        return None;
+    }
+    let (key, name) = match (d.units.get(&u.key), d.committee.trim()) {
+        (Some(own), _) => (u.key.as_str(), own.clone()),
+        (None, "") => (u.key.as_str(), format!("{}{}", d.name, u.district_suffix)),
+        (None, committee) => ("committee", committee.to_string()),
+    };
+    Some(Target {
+        kind: TargetKind::Unit,
+        code: Arc::from(format!("{}.{}", d.code, key)),
+        name: Arc::from(name),
+    })
 }
 
 impl Router {
@@ -307,6 +333,31 @@ impl Router {
         self.district_names.get(i).map(|(c, _)| c.as_str())
     }
 
+    /// The category a case sent to unit `unit_code` (a target code such as
+    /// `510802.zjj`) belongs to: the first of `alternatives` (category
+    /// codes, likeliest first) that the unit handles, else the unit's only
+    /// category; none when it handles several and none was an alternative.
+    pub fn category_for_unit<'a>(
+        &self,
+        unit_code: &str,
+        alternatives: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Arc<str>> {
+        let handles = |c: &CategoryRt| {
+            self.units
+                .get(c.unit)
+                .is_some_and(|u| u.targets.iter().flatten().any(|t| &*t.code == unit_code))
+        };
+        let mine: Vec<&CategoryRt> = self.categories.iter().filter(|c| handles(c)).collect();
+        alternatives
+            .into_iter()
+            .find_map(|a| mine.iter().find(|c| &*c.code == a))
+            .or(match mine.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            })
+            .map(|c| c.code.clone())
+    }
+
     /// Category codes in rule order (the classifier's category head).
     pub fn category_list(&self) -> Vec<Arc<str>> {
         self.categories.iter().map(|c| c.code.clone()).collect()
@@ -371,13 +422,28 @@ impl Router {
                 name: Arc::from(u.name.as_str()),
             })];
             for d in &units_f.districts {
-                targets.push((!u.district_suffix.is_empty()).then(|| Target {
-                    kind: TargetKind::Unit,
-                    code: Arc::from(format!("{}.{}", d.code, u.key)),
-                    name: Arc::from(format!("{}{}", d.name, u.district_suffix)),
-                }));
+                targets.push(district_counterpart(d, u));
             }
             units.push(UnitRt { targets });
+        }
+        for d in &units_f.districts {
+            if !d.units.is_empty() && d.committee.trim().is_empty() {
+                err(
+                    f_units,
+                    format!(
+                        "district {}: `units` is for a zone with a `committee`",
+                        d.name
+                    ),
+                );
+            }
+            for key in d.units.keys() {
+                if !unit_index.contains_key(key) {
+                    err(
+                        f_units,
+                        format!("district {}: units: unknown unit key {key:?}", d.name),
+                    );
+                }
+            }
         }
         let unit =
             |file: &str, key: &str, what: &str, err: &mut dyn FnMut(&str, String)| -> usize {
