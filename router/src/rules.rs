@@ -342,6 +342,15 @@ pub struct DistrictDef {
     /// contact that comes without a district code.
     #[serde(default)]
     pub places: Vec<String>,
+    /// An area that is not a county but handles contacts like one (Art. 3:
+    /// 广元经济技术开发区): its managing body receives every work order a
+    /// county's unit would, except for the units listed in `units`.
+    #[serde(default)]
+    pub committee: String,
+    /// Unit key → the name of the area's own department for it (zones
+    /// only; for a county the counterpart is named by `district_suffix`).
+    #[serde(default)]
+    pub units: std::collections::BTreeMap<String, String>,
 }
 
 /// A handling unit (承办单位) at city level, with its district counterparts.

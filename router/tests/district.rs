@@ -64,3 +64,55 @@ fn inferred_districts_agree_with_the_labels() {
     assert!(n > 1000, "{n}");
     assert!(acc >= 0.98, "{acc:.3}");
 }
+
+/// Art. 3 counts 广元经济技术开发区 with the counties: a contact placed in it
+/// (by code, address or text) gets its district code, and a work order for
+/// a unit that has county counterparts goes to the zone's managing
+/// committee, not to a county's unit or the city's.
+#[test]
+fn development_zone_is_placed_and_its_committee_receives() {
+    let r = router();
+    let now = at("2026-11-26 10:00");
+    for c in [
+        contact(
+            "小区门口的路灯坏了一个星期了",
+            "",
+            "广元经济技术开发区石龙大道",
+        ),
+        contact("经开区这边小区门口的路灯坏了一个星期了", "", ""),
+        contact("小区门口的路灯坏了一个星期了", "510891", ""),
+    ] {
+        let d = decide(r, &c, now).expect("decide");
+        assert_eq!(d.district_code, "510891", "{:?}", d.rule_ids);
+        let unit_targets: Vec<_> = d
+            .targets
+            .iter()
+            .filter(|t| t.code.starts_with("510891."))
+            .map(|t| &*t.name)
+            .collect();
+        if d.route == hotline_router::RouteKind::WorkOrder && d.review.is_none() {
+            assert_eq!(
+                unit_targets,
+                ["广元经济技术开发区管理委员会"],
+                "{:?} {:?}",
+                d.targets,
+                d.rule_ids
+            );
+        }
+    }
+    // Some decision above was a work order for the committee (not all
+    // sent to review).
+    let d = decide(
+        r,
+        &contact("小区门口的路灯坏了一个星期了晚上走路很危险", "510891", ""),
+        now,
+    )
+    .expect("decide");
+    assert!(
+        d.targets.iter().any(|t| &*t.code == "510891.committee"),
+        "{:?} {:?} {:?}",
+        d.route,
+        d.targets,
+        d.rule_ids
+    );
+}
