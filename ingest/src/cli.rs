@@ -40,6 +40,10 @@ pub enum Command {
         /// Only contacts received at or after this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// Directory with the rules the daemon ran (its units and categories
+        /// name the category of a case re-dispatched to another unit).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
     /// one decision or error line per input line on stdout.

@@ -95,11 +95,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::ExportLabels { data_dir, since } => {
+        Command::ExportLabels {
+            data_dir,
+            since,
+            rules,
+        } => {
+            let Some(router) = offline_router(rules, None) else {
+                return Ok(ExitCode::from(2));
+            };
             let out = io::BufWriter::new(io::stdout().lock());
-            match train_cmd::export_labels(&data_dir, since.as_deref(), out) {
+            match train_cmd::export_labels(&router, &data_dir, since.as_deref(), out) {
                 Ok(n) => {
-                    eprintln!("export-labels: {n} labeled contacts");
+                    eprintln!(
+                        "export-labels: {} labeled contacts ({} from agents' hints, {} re-dispatched; {} re-dispatches to a unit of several categories skipped)",
+                        n.agent + n.redispatched,
+                        n.agent,
+                        n.redispatched,
+                        n.unnamed
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

@@ -21,19 +21,28 @@ struct Staged {
     label: Option<String>,
 }
 
-/// A contact an agent classified (a kind or category hint) as a labeled
-/// example in the classifier's corpus format, for `hotlined export-labels`:
-/// the agent's values, and for a head without a hint the decision's, with
-/// `kind_from` / `category_from` saying which.
+/// A contact as a labeled example in the classifier's corpus format, for
+/// `hotlined export-labels`: one an agent classified (a kind or category
+/// hint), with the agent's values and, for a head without a hint, the
+/// decision's (`kind_from` / `category_from` say which); and every work
+/// order, with the decision's values, its case, unit and category
+/// alternatives, which the export turns into a labeled example only if the
+/// case is later re-dispatched to another unit (see `store::Reader::labels`).
 fn label_of(c: &hotline_router::Contact, d: &hotline_router::Decision) -> Option<String> {
     let category_hinted = !c.category_hint.trim().is_empty()
         && !d
             .rule_ids
             .contains(&*hotline_router::ids::CATEGORY_HINT_UNKNOWN);
-    if c.kind_hint.is_none() && !category_hinted {
+    let work_order = d.route == hotline_router::RouteKind::WorkOrder;
+    if c.kind_hint.is_none() && !category_hinted && !work_order {
         return None;
     }
     let from = |agent: bool| if agent { "agent" } else { "decision" };
+    let alternatives: Vec<&str> = d
+        .confidence
+        .as_ref()
+        .map(|c| c.categories.iter().map(|(code, _)| &**code).collect())
+        .unwrap_or_default();
     serde_json::to_string(&serde_json::json!({
         "text": c.content,
         "channel": d.channel.as_str().to_ascii_uppercase(),
@@ -42,6 +51,9 @@ fn label_of(c: &hotline_router::Contact, d: &hotline_router::Decision) -> Option
         "category": &*d.category,
         "kind_from": from(c.kind_hint.is_some()),
         "category_from": from(category_hinted),
+        "case_id": d.case_id,
+        "unit": d.lead_unit.as_deref().unwrap_or_default(),
+        "alternatives": alternatives,
     }))
     .ok()
 }

@@ -505,7 +505,7 @@ impl Reader {
         args: impl rusqlite::Params,
         mut each: impl FnMut(Vec<u8>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        let mut stmt = self.conn.prepare(sql)?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(args)?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
@@ -532,6 +532,20 @@ impl Reader {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The stored order events of one case and type, in time order.
+    pub fn case_events(&self, case_id: &str, event_type: i32) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        self.bodies(
+            "SELECT body FROM events WHERE stream = 'order' AND key = ?1 AND type = ?2 ORDER BY at",
+            params![case_id, event_type],
+            |b| {
+                out.push(b);
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 
     /// The stored decision of a contact id or a case id.

@@ -6,6 +6,7 @@
 //! "category"}`; a directory contributes its `*.jsonl` files except
 //! `heldout*.jsonl`, which are for `eval` only (name them explicitly).
 use chrono::{TimeZone as _, Utc};
+use hotline_proto::v1 as pb;
 use hotline_router::classifier::{Model, TrainConfig};
 use hotline_router::{decide, Caller, Channel, Contact, Kind, Location, Router};
 use serde::{Deserialize, Serialize};
@@ -123,13 +124,101 @@ pub enum ExportError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// A stored label row (see `pipeline::label_of`).
+#[derive(Debug, Deserialize)]
+struct StoredLabel {
+    text: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    district: String,
+    kind: String,
+    category: String,
+    #[serde(default)]
+    kind_from: String,
+    #[serde(default)]
+    category_from: String,
+    #[serde(default)]
+    case_id: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    alternatives: Vec<String>,
+}
+
+/// One exported line: the corpus format and where each label came from.
+#[derive(Debug, Serialize)]
+struct ExportedLabel<'a> {
+    text: &'a str,
+    channel: &'a str,
+    district: &'a str,
+    kind: &'a str,
+    category: &'a str,
+    kind_from: &'a str,
+    category_from: &'a str,
+}
+
+/// What `export-labels` wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// Contacts an agent classified (a kind or category hint).
+    pub agent: u64,
+    /// Work orders re-dispatched to another unit (category from the unit).
+    pub redispatched: u64,
+    /// Re-dispatched to a unit that handles several categories, none of
+    /// them named by the dispatch or among the decision's alternatives.
+    pub unnamed: u64,
+}
+
+/// The category a re-dispatch of a stored work order gives it: when the
+/// last `DISPATCHED` event names a unit other than the decision's, its category if
+/// it names one, else the one the unit handles among the alternatives.
+/// `Ok(None)`: not re-dispatched; `Ok(Some(None))`: re-dispatched, no
+/// category can be named.
+fn redispatch_category(
+    router: &Router,
+    reader: &crate::store::Reader,
+    l: &StoredLabel,
+) -> Result<Option<Option<String>>, crate::store::StoreError> {
+    use prost::Message as _;
+    if l.case_id.is_empty() {
+        return Ok(None);
+    }
+    let events = reader.case_events(&l.case_id, pb::OrderEventType::Dispatched as i32)?;
+    let Some(ev) = events
+        .iter()
+        .filter_map(|b| pb::OrderEvent::decode(b.as_slice()).ok())
+        .rev()
+        .find(|e| !e.unit.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    // Where the case went last: back at the decision's unit is no re-dispatch.
+    if ev.unit.trim() == l.unit {
+        return Ok(None);
+    }
+    let named = ev.category.trim();
+    if !named.is_empty() && router.category_codes().any(|c| c == named) {
+        return Ok(Some(Some(named.to_string())));
+    }
+    Ok(Some(
+        router
+            .category_for_unit(ev.unit.trim(), l.alternatives.iter().map(String::as_str))
+            .map(|c| c.to_string()),
+    ))
+}
+
 /// Writes the stored labeled examples (JSON lines in the corpus format)
-/// received at or after `since`; returns how many.
+/// received at or after `since`: contacts an agent classified, and work
+/// orders a dispatcher re-dispatched to another unit (their category from
+/// that unit, `category_from: "redispatch"`).
 pub fn export_labels(
+    router: &Router,
     data_dir: &Path,
     since: Option<&str>,
     mut out: impl std::io::Write,
-) -> Result<u64, ExportError> {
+) -> Result<Exported, ExportError> {
+    use crate::store::StoreError;
     let since_ms = match since {
         Some(s) => chrono::DateTime::parse_from_rfc3339(s.trim())
             .map_err(|_| ExportError::BadSince(s.into()))?
@@ -137,8 +226,45 @@ pub fn export_labels(
         None => i64::MIN,
     };
     let reader = crate::store::Reader::open(data_dir)?;
-    let n = reader.labels(since_ms, |line| {
-        writeln!(out, "{line}").map_err(crate::store::StoreError::Output)
+    let mut n = Exported::default();
+    reader.labels(since_ms, |line| {
+        // A row this build cannot read is skipped, not fatal: the export
+        // is for retraining, and the rest is still good.
+        let Ok(l) = serde_json::from_str::<StoredLabel>(&line) else {
+            return Ok(());
+        };
+        let agent = l.kind_from == "agent" || l.category_from == "agent";
+        let mut e = ExportedLabel {
+            text: &l.text,
+            channel: &l.channel,
+            district: &l.district,
+            kind: &l.kind,
+            category: &l.category,
+            kind_from: &l.kind_from,
+            category_from: &l.category_from,
+        };
+        let redispatched;
+        match redispatch_category(router, &reader, &l)? {
+            Some(Some(c)) if l.category_from != "agent" => {
+                redispatched = c;
+                e.category = &redispatched;
+                e.category_from = "redispatch";
+                if !agent {
+                    n.redispatched += 1;
+                }
+            }
+            Some(None) if !agent => {
+                n.unnamed += 1;
+                return Ok(());
+            }
+            _ if !agent => return Ok(()),
+            _ => {}
+        }
+        if agent {
+            n.agent += 1;
+        }
+        let json = serde_json::to_string(&e).map_err(|e| StoreError::Output(e.into()))?;
+        writeln!(out, "{json}").map_err(StoreError::Output)
     })?;
     out.flush().map_err(crate::store::StoreError::Output)?;
     Ok(n)

@@ -1,7 +1,8 @@
 //! Learning from the center's own labels: contacts that arrived with an
 //! agent's hints are stored as labeled examples, `hotlined export-labels`
 //! writes them in the corpus format, and `hotlined train` takes the shipped
-//! corpus plus the export.
+//! corpus plus the export. A work order a dispatcher re-dispatched to
+//! another unit is a labeled example too: its category from the dispatch.
 mod support;
 use hotline_proto::v1 as pb;
 use std::process::Command;
@@ -16,10 +17,46 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
     let mut cat = contact("lab-2", "公积金贷款额度是怎么算的");
     cat.category_hint = "housing.fund".into();
     let plain = contact("lab-3", "楼下烧烤店油烟太大");
+    // Three work orders a dispatcher sends elsewhere: one naming the
+    // category, one to a unit whose category the decision had among its
+    // alternatives or is the unit's only one, one to the unit it already had.
+    let re_named = contact("lab-4", "我们村到镇上的那条路坑坑洼洼的好几年了没人修");
+    let re_unit = contact("lab-5", "隔壁工地晚上十二点了还在打桩吵得睡不着");
+    let same = contact("lab-6", "小区的电梯三天两头坏");
     rt().block_on(async {
         for c in [both, cat, plain] {
             d.submit(c).await;
         }
+        let mut events = Vec::new();
+        let mut dispatch = |dec: &pb::Decision, unit: &str, category: &str| {
+            events.push(pb::OrderEvent {
+                case_id: dec.case_id.clone(),
+                r#type: pb::OrderEventType::Dispatched as i32,
+                at: ts(now_secs()),
+                unit: unit.into(),
+                category: category.into(),
+                ..Default::default()
+            });
+        };
+        let a = d.submit(re_named).await;
+        dispatch(&a, "510802.jtj", "transport");
+        let b = d.submit(re_unit).await;
+        dispatch(&b, "510802.sthj", "");
+        let c = d.submit(same).await;
+        let lead = c
+            .targets
+            .first()
+            .map(|t| t.code.clone())
+            .unwrap_or_default();
+        dispatch(&c, &lead, "");
+        let summary = d
+            .client()
+            .await
+            .report_order_events(tokio_stream::iter(events))
+            .await
+            .expect("events")
+            .into_inner();
+        assert_eq!(summary.accepted, 3, "{summary:?}");
     });
     let data = d.dir.join("data");
     drop(d);
@@ -37,7 +74,11 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    assert_eq!(lines.len(), 2, "only hinted contacts: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        4,
+        "hinted contacts and re-dispatched work orders only: {lines:?}"
+    );
     assert_eq!(lines[0]["text"], "小区门口的共享单车堆成山了");
     assert_eq!(lines[0]["kind"], "complaint");
     assert_eq!(lines[0]["category"], "urban.management");
@@ -47,6 +88,20 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
     assert_eq!(lines[1]["category"], "housing.fund");
     assert_eq!(lines[1]["category_from"], "agent");
     assert_eq!(lines[1]["kind_from"], "decision");
+    assert_eq!(
+        lines[2]["text"],
+        "我们村到镇上的那条路坑坑洼洼的好几年了没人修"
+    );
+    assert_eq!(lines[2]["category"], "transport");
+    assert_eq!(lines[2]["category_from"], "redispatch");
+    assert_eq!(lines[3]["text"], "隔壁工地晚上十二点了还在打桩吵得睡不着");
+    assert_eq!(lines[3]["category"], "env.pollution");
+    assert_eq!(lines[3]["category_from"], "redispatch");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2 re-dispatched"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("13800138000"),
         "no caller in a label"
@@ -67,7 +122,7 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
         .output()
         .expect("train");
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
-    assert!(String::from_utf8_lossy(&t.stderr).contains("3113 labeled contacts"));
+    assert!(String::from_utf8_lossy(&t.stderr).contains("3115 labeled contacts"));
     let e = Command::new(BIN)
         .args(["eval", "--json", "--corpus"])
         .arg(&export)
@@ -77,5 +132,5 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
         .expect("eval");
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
     let r: serde_json::Value = serde_json::from_slice(&e.stdout).expect("report");
-    assert_eq!(r["contacts"], 2);
+    assert_eq!(r["contacts"], 4);
 }

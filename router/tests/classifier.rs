@@ -204,3 +204,27 @@ fn traditional_characters_do_not_change_the_answer() {
         assert_eq!((a.kind, &a.category), (b.kind, &b.category), "{s} / {t}");
     }
 }
+
+/// A re-dispatch names a unit; the category it means is the first of the
+/// decision's alternatives that unit handles, else the unit's only one.
+#[test]
+fn category_of_a_redispatch_to_a_unit() {
+    let r = common::router();
+    // 住建局 handles several categories: the alternatives decide.
+    assert_eq!(
+        r.category_for_unit("510802.zjj", ["transport", "housing.realestate"])
+            .as_deref(),
+        Some("housing.realestate")
+    );
+    assert_eq!(
+        r.category_for_unit("510800.zjj", ["transport"]).as_deref(),
+        None
+    );
+    // 交通运输局 handles one: no alternative needed.
+    assert_eq!(
+        r.category_for_unit("510823.jtj", std::iter::empty())
+            .as_deref(),
+        Some("transport")
+    );
+    assert_eq!(r.category_for_unit("no.such", ["transport"]), None);
+}
