@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use hdrhistogram::Histogram;
 use hotline_bench::traffic::{Traffic, TrafficConfig};
-use hotline_ingest::convert::contact_from;
+use hotline_ingest::wire::contact_from;
 use hotline_router::normalize::normalize_text;
 use hotline_router::rules::EMBEDDED;
 use hotline_router::{decide, Calendar, Contact, Router, RouterOptions, RuleSources};

@@ -8,7 +8,7 @@
 //! `HashMap<u64, u64>` — the cheapest index there is.
 use crate::report::rss_bytes;
 use crate::traffic::{Traffic, TrafficConfig};
-use hotline_ingest::convert::contact_from;
+use hotline_ingest::wire::contact_from;
 use hotline_router::dedup::{self, Dedup, DedupConfig, DedupRules, MatterRecord};
 use hotline_router::Router;
 use serde::Serialize;

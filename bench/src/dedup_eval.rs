@@ -8,7 +8,7 @@
 //! - Cluster pairs, over contacts of different callers only (different
 //!   `repeat_group`s): truth = same `cluster_group`; found = same cluster
 //!   (a cluster's lead is the contact whose case leads it).
-use hotline_ingest::convert::contact_from;
+use hotline_ingest::wire::contact_from;
 use hotline_proto::v1 as pb;
 use hotline_router::dedup::{self, Dedup, DedupConfig, DedupRules};
 use hotline_router::Router;

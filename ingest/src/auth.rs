@@ -3,7 +3,7 @@
 //! unknown token); each method authorizes its role (PERMISSION_DENIED).
 //! With no tokens configured the daemon runs open, and only on loopback.
 use crate::config::{AuthConfig, ConfigError};
-use crate::metrics as m;
+use crate::telemetry::metrics as m;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,10 +1,11 @@
 //! `hotlined` entry point: parse the command line, run one command.
 use anyhow::Context;
 use clap::Parser;
-use hotline_ingest::calendar_cmd::{self, DueArgs};
-use hotline_ingest::cli::{CalendarCommand, Cli, Command};
+use hotline_ingest::cmd::calendar::DueArgs;
+use hotline_ingest::cmd::cli::{CalendarCommand, Cli, Command};
+use hotline_ingest::cmd::{calendar, replay, train};
+use hotline_ingest::config::rules as rules_dir;
 use hotline_ingest::config::{Config, ConfigError};
-use hotline_ingest::{replay, rules_dir, train_cmd};
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -73,7 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .thread_name("hotlined")
                 .build()
                 .context("tokio runtime")?;
-            rt.block_on(hotline_ingest::serve::serve(cfg))?;
+            rt.block_on(hotline_ingest::app::serve(cfg))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Decisions {
@@ -82,7 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             route,
         } => {
             let out = io::BufWriter::new(io::stdout().lock());
-            match hotline_ingest::decisions_cmd::run(
+            match hotline_ingest::cmd::decisions::run(
                 &data_dir,
                 since.as_deref(),
                 route.as_deref(),
@@ -104,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let out = io::BufWriter::new(io::stdout().lock());
-            match train_cmd::export_labels(&router, &data_dir, since.as_deref(), out) {
+            match train::export_labels(&router, &data_dir, since.as_deref(), out) {
                 Ok(n) => {
                     eprintln!(
                         "export-labels: {} labeled contacts ({} from agents' hints, {} re-dispatched; {} re-dispatches to a unit of several categories skipped)",
@@ -159,14 +160,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(router) = offline_router(rules, None) else {
                 return Ok(ExitCode::from(2));
             };
-            let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
+            let labeled = train::read_corpus(&corpus, &router).context("corpus")?;
             let tc = hotline_router::classifier::TrainConfig {
                 epochs,
                 learning_rate,
                 dims_log2,
                 ..Default::default()
             };
-            let model = train_cmd::train(&router, &labeled, &tc);
+            let model = train::train(&router, &labeled, &tc);
             std::fs::write(&out, model.to_bytes())
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!(
@@ -186,12 +187,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(router) = offline_router(rules, model) else {
                 return Ok(ExitCode::from(2));
             };
-            let labeled = train_cmd::read_corpus(&corpus, &router).context("corpus")?;
-            let report = train_cmd::eval(&router, &labeled);
+            let labeled = train::read_corpus(&corpus, &router).context("corpus")?;
+            let report = train::eval(&router, &labeled);
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
-                print!("{}", train_cmd::render(&report));
+                print!("{}", train::render(&report));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -208,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let v = match &cmd {
-                CalendarCommand::IsWorkday { date, .. } => calendar_cmd::is_workday(&cal, date),
+                CalendarCommand::IsWorkday { date, .. } => calendar::is_workday(&cal, date),
                 CalendarCommand::Due {
                     received,
                     kind,
@@ -216,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     special,
                     special_emergency,
                     ..
-                } => calendar_cmd::due(
+                } => calendar::due(
                     &cal,
                     &DueArgs {
                         received,

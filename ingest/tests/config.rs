@@ -1,6 +1,6 @@
 //! Config files: the shipped example is valid, and errors come all at once.
+use hotline_ingest::config::rules::build_router;
 use hotline_ingest::config::Config;
-use hotline_ingest::rules_dir::build_router;
 use std::path::Path;
 
 #[test]

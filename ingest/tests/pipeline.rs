@@ -1,8 +1,9 @@
 //! The per-contact transform in-process: contacts decided together (one
 //! lock of the dedup index, as a stream's chunk is) against one at a time.
 mod support;
-use hotline_ingest::orders::Orders;
-use hotline_ingest::pipeline::{Decided, DedupStage, Pipeline, Refusal};
+use hotline_ingest::admit::pipeline::{Decided, Pipeline, Refusal};
+use hotline_ingest::state::dedup::DedupStage;
+use hotline_ingest::state::orders::Orders;
 use hotline_proto::v1 as pb;
 use hotline_router::dedup::text::EMBEDDED_MATTERS;
 use hotline_router::dedup::{Dedup, DedupConfig, DedupRules};

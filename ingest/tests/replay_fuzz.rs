@@ -1,6 +1,6 @@
 //! `replay` never panics, whatever bytes it is fed, and always answers one
 //! line per non-blank input line.
-use hotline_ingest::replay::replay;
+use hotline_ingest::cmd::replay::replay;
 use hotline_router::Router;
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -56,6 +56,6 @@ proptest! {
         prop_assert!(got <= 1);
         // Out-of-range timestamps through the wire type as well.
         let c = hotline_proto::v1::Contact { received_at: Some(hotline_proto::Timestamp { seconds: secs, nanos }), ..Default::default() };
-        let _ = hotline_ingest::convert::contact_from(&c);
+        let _ = hotline_ingest::wire::contact_from(&c);
     }
 }

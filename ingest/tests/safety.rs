@@ -85,7 +85,7 @@ fn check_decisions(a: &pb::Decision, b: &pb::Decision, c: &pb::Decision) {
 /// The (kind, deadline, case id) of every alert stored in `data`.
 fn stored_alerts(data: &std::path::Path) -> Vec<(i32, String, String)> {
     let mut out = Vec::new();
-    if let Ok(r) = hotline_ingest::store::Reader::open(data) {
+    if let Ok(r) = hotline_ingest::sinks::store::Reader::open(data) {
         let _ = r.events("alert", 0, |body| {
             if let Ok(a) = pb::Alert::decode(&body[..]) {
                 out.push((a.kind, a.deadline, a.case_id));

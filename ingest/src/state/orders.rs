@@ -5,10 +5,10 @@
 //! alert fires once even across restarts, then published to Kafka and
 //! counted. On start the tracker is rebuilt from the stored decisions and
 //! order events. The timing logic is the pure `hotline_router::tracker`.
-use crate::committer::Job;
-use crate::convert;
-use crate::kafka::Publisher;
-use crate::store::EventRow;
+use crate::sinks::committer::Job;
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::EventRow;
+use crate::wire;
 use hotline_proto::v1 as pb;
 use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
 use hotline_router::{Calendar, Deadlines, Kind};
@@ -89,12 +89,11 @@ pub struct Orders {
 }
 
 fn kind_of(k: i32) -> Option<Kind> {
-    convert::kind_from(k)
+    wire::kind_from(k)
 }
 
 fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
-    t.as_ref()
-        .and_then(|t| convert::instant(t, "deadline").ok())
+    t.as_ref().and_then(|t| wire::instant(t, "deadline").ok())
 }
 
 /// Whether a decision opens a tracked case: work orders, special matters
@@ -118,11 +117,11 @@ fn decision_alert(d: &pb::Decision, kind: pb::AlertKind) -> (pb::Alert, i64) {
     let at = d
         .received_at
         .as_ref()
-        .and_then(|t| convert::instant(t, "received_at").ok())
+        .and_then(|t| wire::instant(t, "received_at").ok())
         .unwrap_or_default();
     let a = pb::Alert {
         kind: kind as i32,
-        at: Some(convert::timestamp(at)),
+        at: Some(wire::timestamp(at)),
         district_code: d.district_code.clone(),
         category: d.category.clone(),
         ..Default::default()
@@ -241,11 +240,11 @@ fn alert(
     let a = pb::Alert {
         alert_id,
         kind: kind as i32,
-        at: Some(convert::timestamp(at)),
+        at: Some(wire::timestamp(at)),
         case_id: case_id.to_string(),
         caller_ref: caller_ref.unwrap_or_default().to_string(),
         deadline: limit_name.to_string(),
-        due: Some(convert::timestamp(due)),
+        due: Some(wire::timestamp(due)),
         message,
         ..Default::default()
     };
@@ -264,7 +263,7 @@ pub fn queue_alert(
     let a = pb::Alert {
         alert_id: format!("{queue}:{}:{}", kind.as_str_name(), at.timestamp_millis()),
         kind: kind as i32,
-        at: Some(convert::timestamp(at)),
+        at: Some(wire::timestamp(at)),
         queue: queue.to_string(),
         value: rate,
         message: message.to_string(),
@@ -450,7 +449,7 @@ async fn announce(alert: &pb::Alert, publisher: Option<&Publisher>) {
         .unwrap_or("ALERT_UNSPECIFIED");
     counter!("hotline_alerts_total", "kind" => kind).increment(1);
     if alert.kind == pb::AlertKind::Overdue as i32 && alert.deadline == Limit::Relay.as_str() {
-        crate::metrics::relay_overdue();
+        crate::telemetry::metrics::relay_overdue();
     }
     tracing::info!(kind, deadline = %alert.deadline, queue = %alert.queue, "alert raised");
     if let Some(p) = publisher {

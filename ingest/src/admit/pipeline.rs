@@ -2,15 +2,16 @@
 //! out, or a refusal. Plain and synchronous; the gRPC and Kafka wiring are
 //! thin async layers around [`Pipeline::decide_one`] and
 //! [`Pipeline::decide_many`].
-use crate::convert::{contact_from, decision_to};
-use crate::store::DecisionRow;
+use crate::sinks::store::DecisionRow;
+use crate::state::dedup::DedupStage;
+use crate::wire::{contact_from, decision_to};
 use chrono::{DateTime, Utc};
 use hotline_proto::v1 as pb;
-use hotline_router::dedup::{self, Dedup, DedupOutcome, DedupRules, MatterRecord};
+use hotline_router::dedup::{self, Dedup, DedupOutcome, MatterRecord};
 use hotline_router::{decide, Router};
 use prost::Message;
 use std::sync::Arc;
-use std::sync::{LockResult, Mutex, MutexGuard};
+use std::sync::{LockResult, MutexGuard};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -65,7 +66,7 @@ pub struct Decided {
     pub channel: &'static str,
     pub route: &'static str,
     /// Life safety and review, as counted.
-    pub outcome: crate::metrics::Outcome,
+    pub outcome: crate::telemetry::metrics::Outcome,
 }
 
 /// Why a contact was refused: reason code, field path, message.
@@ -114,7 +115,7 @@ pub fn route_name(route: i32) -> &'static str {
 /// warning is logged for the first such decision and every 10 000th after.
 fn provisional_warning() {
     static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    crate::metrics::provisional();
+    crate::telemetry::metrics::provisional();
     if SEEN
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         .is_multiple_of(10_000)
@@ -122,25 +123,6 @@ fn provisional_warning() {
         tracing::warn!(
             "a deadline reaches past the holiday calendar: Monday–Friday assumed and the decision marked provisional; add the next year's <year>.toml to rules.calendar_dir"
         );
-    }
-}
-
-/// The dedup stage's state: the rules (shared, immutable), the index (one
-/// lock, held only to match and index the records of one call) and where
-/// its alerts go.
-#[derive(Clone)]
-pub struct DedupStage {
-    pub rules: Arc<DedupRules>,
-    pub index: Arc<Mutex<Dedup>>,
-    pub orders: Arc<crate::orders::Orders>,
-}
-
-impl DedupStage {
-    /// Sets the size and eviction metrics.
-    pub fn report(&self) {
-        if let Ok(idx) = self.index.lock() {
-            crate::metrics::dedup_stats(&idx.stats());
-        }
     }
 }
 
@@ -196,7 +178,7 @@ impl Pipeline {
         if let Some(out) = &found {
             dedup::annotate(self.router.calendar(), &mut decision, out);
             if !out.replay {
-                crate::metrics::dedup_outcome(out);
+                crate::telemetry::metrics::dedup_outcome(out);
             }
         }
         if decision.provisional() {
@@ -206,7 +188,7 @@ impl Pipeline {
             decision.channel.as_str(),
             decision.received_at.timestamp_millis(),
         );
-        let outcome = crate::metrics::Outcome::of(&decision);
+        let outcome = crate::telemetry::metrics::Outcome::of(&decision);
         let decision = decision_to(decision);
         if let Some(out) = &found {
             self.dedup_alerts(out, &decision);
@@ -235,10 +217,12 @@ impl Pipeline {
     fn dedup_alerts(&self, out: &DedupOutcome, d: &pb::Decision) {
         let Some(stage) = &self.dedup else { return };
         if out.escalate {
-            stage.orders.queue(crate::orders::escalation_alert(d));
+            stage
+                .orders
+                .queue(crate::state::orders::escalation_alert(d));
         }
         if out.hotspot {
-            stage.orders.queue(crate::orders::hotspot_alert(d));
+            stage.orders.queue(crate::state::orders::hotspot_alert(d));
         }
     }
 

@@ -1,6 +1,6 @@
 //! `hotlined decisions`: stored decisions as JSON lines (protobuf JSON
 //! mapping), for an operator without a ticket system.
-use crate::store::{Reader, StoreError};
+use crate::sinks::store::{Reader, StoreError};
 use chrono::DateTime;
 use hotline_proto::v1 as pb;
 use prost::Message;
@@ -38,7 +38,7 @@ pub fn run(
         ),
         None => None,
     };
-    let route_name = route.map(|r| crate::convert::route_to(r).as_str_name());
+    let route_name = route.map(|r| crate::wire::route_to(r).as_str_name());
     let reader = Reader::open(data_dir)?;
     let n = reader.decisions(since_ms, route_name, |body| {
         let d = pb::Decision::decode(&body[..]).map_err(|e| StoreError::Corrupt(e.to_string()))?;

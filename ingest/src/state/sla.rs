@@ -7,10 +7,10 @@
 //! not accepted within 3 minutes. The arithmetic is the pure
 //! `hotline_router::{calls, accept}`; this module owns the state and the clock.
 use crate::config::SlaSection;
-use crate::convert;
-use crate::hdr;
-use crate::orders::AlertOut;
-use crate::store::{Reader, StoreError};
+use crate::sinks::store::{Reader, StoreError};
+use crate::state::orders::AlertOut;
+use crate::telemetry::hdr;
+use crate::wire;
 use hdrhistogram::Histogram;
 use hotline_proto::v1 as pb;
 use hotline_router::accept::{AcceptConfig, AcceptOutcome, Acceptance};
@@ -128,10 +128,10 @@ fn accept_late(
     let a = pb::Alert {
         alert_id: format!("{id}:ACCEPT_LATE"),
         kind: pb::AlertKind::AcceptLate as i32,
-        at: Some(convert::timestamp(now)),
+        at: Some(wire::timestamp(now)),
         queue: queue.to_string(),
         deadline: "accept".into(),
-        due: Some(convert::timestamp(due)),
+        due: Some(wire::timestamp(due)),
         message: format!("{} message not accepted within 3 min", channel.as_str()),
         ..Default::default()
     };
@@ -156,10 +156,10 @@ impl Sla {
         let (Ok(t), Some(ts)) = (pb::CallEventType::try_from(ev.r#type), ev.at.as_ref()) else {
             return;
         };
-        let Ok(at) = convert::instant(ts, "at") else {
+        let Ok(at) = wire::instant(ts, "at") else {
             return;
         };
-        let channel = convert::channel_from(ev.channel);
+        let channel = wire::channel_from(ev.channel);
         if t == pb::CallEventType::MessageAccepted
             || (t == pb::CallEventType::Offered && is_message(channel))
         {
@@ -389,5 +389,5 @@ fn rate_alert(queue: &str, x: RateCrossing, now: hotline_router::Instant) -> Ale
             "1 h answer rate back at target",
         ),
     };
-    crate::orders::queue_alert(kind, queue, rate, now, msg)
+    crate::state::orders::queue_alert(kind, queue, rate, now, msg)
 }

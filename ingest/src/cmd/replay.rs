@@ -1,7 +1,7 @@
 //! `hotlined replay`: contacts in (JSON lines, protobuf JSON mapping), one
 //! decision or one error line out per input line. Deterministic: each
 //! contact's own `received_at` is "now".
-use crate::convert::{contact_from, decision_to};
+use crate::wire::{contact_from, decision_to};
 use hotline_proto::v1 as pb;
 use hotline_router::{decide, Router};
 use serde::Serialize;

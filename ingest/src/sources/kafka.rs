@@ -4,12 +4,12 @@
 //! at-least-once pattern). Too many records in flight pause the assigned
 //! partitions while polling goes on; pending offsets are committed when
 //! partitions are revoked and at shutdown.
-use super::publisher::Publisher;
-use crate::committer::Job;
-use crate::intake::{call_event_row, order_event_row};
-use crate::metrics as m;
-use crate::pipeline::Pipeline;
-use crate::store::Inserted;
+use crate::admit::events::{call_event_row, order_event_row};
+use crate::admit::pipeline::Pipeline;
+use crate::sinks::committer::Job;
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::Inserted;
+use crate::telemetry::metrics as m;
 use chrono::Utc;
 use hotline_proto::v1 as pb;
 use prost::Message as _;
@@ -82,8 +82,8 @@ struct Inflight {
 #[derive(Clone)]
 struct Work {
     pipeline: Pipeline,
-    sla: Arc<crate::sla::Sla>,
-    orders: Arc<crate::orders::Orders>,
+    sla: Arc<crate::state::sla::Sla>,
+    orders: Arc<crate::state::orders::Orders>,
     committer: mpsc::Sender<Job>,
     publisher: Publisher,
     contacts: String,
@@ -103,8 +103,8 @@ impl KafkaIngest {
     /// Subscribes to the input topics.
     pub fn new(
         consumer: StreamConsumer<Ctx>,
-        topics: &super::config::TopicsConfig,
-        shared: &crate::shared::Shared,
+        topics: &crate::config::kafka::TopicsConfig,
+        shared: &crate::admit::Shared,
         publisher: Publisher,
         max_in_flight: usize,
     ) -> rdkafka::error::KafkaResult<KafkaIngest> {
@@ -322,7 +322,7 @@ impl Work {
     async fn commit<T>(
         &self,
         job: Job,
-        rx: oneshot::Receiver<Result<T, Arc<crate::store::StoreError>>>,
+        rx: oneshot::Receiver<Result<T, Arc<crate::sinks::store::StoreError>>>,
     ) -> Result<T, Failure> {
         self.committer
             .send(job)
@@ -397,7 +397,7 @@ impl Work {
             self.sla.call_event(ev);
         }
         if let Some(a) = order_event.as_ref().and_then(|ev| self.orders.event(ev)) {
-            crate::orders::raise(a, &self.committer, Some(&self.publisher)).await;
+            crate::state::orders::raise(a, &self.committer, Some(&self.publisher)).await;
         }
         Ok(())
     }

@@ -121,7 +121,7 @@ pub enum ExportError {
     #[error("{0:?} is not an RFC 3339 time")]
     BadSince(String),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::sinks::store::StoreError),
 }
 
 /// A stored label row (see `pipeline::label_of`).
@@ -177,9 +177,9 @@ pub struct Exported {
 /// category can be named.
 fn redispatch_category(
     router: &Router,
-    reader: &crate::store::Reader,
+    reader: &crate::sinks::store::Reader,
     l: &StoredLabel,
-) -> Result<Option<Option<String>>, crate::store::StoreError> {
+) -> Result<Option<Option<String>>, crate::sinks::store::StoreError> {
     use prost::Message as _;
     if l.case_id.is_empty() {
         return Ok(None);
@@ -218,14 +218,14 @@ pub fn export_labels(
     since: Option<&str>,
     mut out: impl std::io::Write,
 ) -> Result<Exported, ExportError> {
-    use crate::store::StoreError;
+    use crate::sinks::store::StoreError;
     let since_ms = match since {
         Some(s) => chrono::DateTime::parse_from_rfc3339(s.trim())
             .map_err(|_| ExportError::BadSince(s.into()))?
             .timestamp_millis(),
         None => i64::MIN,
     };
-    let reader = crate::store::Reader::open(data_dir)?;
+    let reader = crate::sinks::store::Reader::open(data_dir)?;
     let mut n = Exported::default();
     reader.labels(since_ms, |line| {
         // A row this build cannot read is skipped, not fatal: the export
@@ -266,7 +266,8 @@ pub fn export_labels(
         let json = serde_json::to_string(&e).map_err(|e| StoreError::Output(e.into()))?;
         writeln!(out, "{json}").map_err(StoreError::Output)
     })?;
-    out.flush().map_err(crate::store::StoreError::Output)?;
+    out.flush()
+        .map_err(crate::sinks::store::StoreError::Output)?;
     Ok(n)
 }
 

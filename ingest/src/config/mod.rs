@@ -2,6 +2,9 @@
 //! keys rejected, and every error in the file reported at once
 //! (`hotlined check-config`). Config shapes live here; runtime shapes are
 //! built from them by the modules that use them.
+pub mod kafka;
+pub mod rules;
+
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,7 +41,7 @@ pub struct Config {
     pub stats: StatsConfig,
     pub dedup: DedupSection,
     /// Kafka in and out; absent means the embedded mode (gRPC in, SQLite out).
-    pub kafka: Option<crate::kafka::KafkaConfig>,
+    pub kafka: Option<crate::config::kafka::KafkaConfig>,
 }
 
 /// `[server]`: listeners.
@@ -72,7 +75,7 @@ pub struct StoreConfig {
     pub retention_days: u32,
     /// `full` (default) syncs every commit to disk and survives power loss;
     /// `normal` survives a crash of the process only.
-    pub synchronous: crate::store::Sync,
+    pub synchronous: crate::sinks::store::Sync,
 }
 
 impl Default for StoreConfig {
@@ -80,7 +83,7 @@ impl Default for StoreConfig {
         StoreConfig {
             data_dir: PathBuf::from("./data"),
             retention_days: MIN_RETENTION_DAYS,
-            synchronous: crate::store::Sync::Full,
+            synchronous: crate::sinks::store::Sync::Full,
         }
     }
 }
@@ -170,7 +173,7 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Most contacts committed in one transaction.
     pub batch_max: usize,
-    /// Under load (at least [`BUSY`](crate::committer::BUSY) contacts queued
+    /// Under load (at least [`BUSY`](crate::sinks::committer::BUSY) contacts queued
     /// at once, fewer than a quarter of `batch_max`), the longest a batch
     /// waits for more while more keep arriving, milliseconds. A contact
     /// reaching an idle committer, or a larger backlog, commits at once.

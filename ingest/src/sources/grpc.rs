@@ -2,16 +2,16 @@
 //! system's way in. Each contact is decided by the [`Pipeline`], queued for
 //! the committer (bounded: full means RESOURCE_EXHAUSTED for unary calls and
 //! flow control for streams) and answered only once durable.
+use crate::admit::events::{call_event_row, order_event_row};
+use crate::admit::pipeline::{Decided, Pipeline, Refusal};
+use crate::admit::Shared;
 use crate::auth::{require, Role};
-use crate::committer::Job;
-use crate::convert;
-use crate::kafka::Publisher;
-use crate::metrics as m;
-use crate::orders::{self, Orders};
-use crate::pipeline::{Decided, Pipeline, Refusal};
-use crate::shared::Shared;
-use crate::sla::Sla;
-use crate::store::{EventRow, Inserted, Reader};
+use crate::sinks::committer::Job;
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::{EventRow, Inserted, Reader};
+use crate::state::orders::{self, Orders};
+use crate::state::sla::Sla;
+use crate::telemetry::metrics as m;
 use chrono::Utc;
 use futures_util::FutureExt as _;
 use hotline_proto::v1 as pb;
@@ -191,7 +191,7 @@ enum Pending {
     Ready(pb::Ack),
     Waiting {
         ack: Acked,
-        reply: oneshot::Receiver<crate::committer::DecisionReply>,
+        reply: oneshot::Receiver<crate::sinks::committer::DecisionReply>,
         started: Instant,
     },
     /// Committing and publishing to Kafka in its own task.
@@ -567,7 +567,7 @@ impl IntakeService {
     async fn queue_event(
         &self,
         row: EventRow,
-    ) -> Result<oneshot::Receiver<crate::committer::EventReply>, Status> {
+    ) -> Result<oneshot::Receiver<crate::sinks::committer::EventReply>, Status> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Event { row, reply })
@@ -583,48 +583,4 @@ struct EventCounts {
     new: u64,
     duplicates: u64,
     rejected: u64,
-}
-
-pub(crate) fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
-    let ts = ts.as_ref().ok_or("missing at")?;
-    convert::instant(ts, "at")
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| "bad at")
-}
-
-pub(crate) fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
-    if ev.call_id.is_empty() || ev.call_id.len() > 128 {
-        return Err("call_id");
-    }
-    if !matches!(pb::CallEventType::try_from(ev.r#type), Ok(t) if t != pb::CallEventType::CallEventUnspecified)
-    {
-        return Err("type");
-    }
-    if ev.queue.is_empty() || ev.queue.len() > 64 {
-        return Err("queue");
-    }
-    Ok(EventRow {
-        stream: "call",
-        key: ev.call_id.clone(),
-        event_type: ev.r#type,
-        at_ms: at_ms(&ev.at)?,
-        body: ev.encode_to_vec(),
-    })
-}
-
-pub(crate) fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
-    if ev.case_id.is_empty() || ev.case_id.len() > 128 {
-        return Err("case_id");
-    }
-    if !matches!(pb::OrderEventType::try_from(ev.r#type), Ok(t) if t != pb::OrderEventType::OrderEventUnspecified)
-    {
-        return Err("type");
-    }
-    Ok(EventRow {
-        stream: "order",
-        key: ev.case_id.clone(),
-        event_type: ev.r#type,
-        at_ms: at_ms(&ev.at)?,
-        body: ev.encode_to_vec(),
-    })
 }

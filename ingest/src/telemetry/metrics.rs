@@ -271,7 +271,7 @@ pub fn durable_latency(d: Duration) {
 /// decision delivered); method is submit|submit_stream|kafka. Also recorded
 /// in the HdrHistogram of the StatsSnapshot.
 pub fn answer_latency(method: &'static str, d: Duration) {
-    crate::hdr::pipeline(d);
+    crate::telemetry::hdr::pipeline(d);
     cached_histogram("hotline_pipeline_latency_seconds", &[("stage", method)])
         .record(d.as_secs_f64());
 }

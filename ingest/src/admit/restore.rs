@@ -2,9 +2,9 @@
 //! the embedded store holds: decisions, dedup records and order events, in
 //! one pass in time order — so a case completed and later reopened is open
 //! after a restart, and dedup knows which cases were closed when.
-use crate::orders::Orders;
-use crate::pipeline::DedupStage;
-use crate::store::{Item, Reader, StoreError};
+use crate::sinks::store::{Item, Reader, StoreError};
+use crate::state::dedup::DedupStage;
+use crate::state::orders::Orders;
 use hotline_proto::v1 as pb;
 use hotline_router::dedup::MatterRecord;
 use prost::Message;

@@ -1,6 +1,6 @@
 //! Producing to Kafka: decisions keyed by case id, and dead letters that
 //! carry the original bytes with headers naming where they came from and why.
-use crate::metrics as m;
+use crate::telemetry::metrics as m;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -37,7 +37,7 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(
         producer: FutureProducer,
-        topics: &super::config::TopicsConfig,
+        topics: &crate::config::kafka::TopicsConfig,
         queue_timeout: Duration,
     ) -> Publisher {
         Publisher {

@@ -1,10 +1,14 @@
 //! What every input (gRPC, Kafka) hands its records to: the decision
 //! transform, the committer queue, the Kafka publisher (if any), the SLA
 //! trackers, the work-order tracker and the shutdown signal.
-use crate::committer::Job;
-use crate::kafka::Publisher;
-use crate::pipeline::Pipeline;
-use crate::sla::Sla;
+pub mod events;
+pub mod pipeline;
+pub mod restore;
+
+use crate::admit::pipeline::Pipeline;
+use crate::sinks::committer::Job;
+use crate::sinks::kafka::Publisher;
+use crate::state::sla::Sla;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -14,6 +18,6 @@ pub struct Shared {
     pub committer: mpsc::Sender<Job>,
     pub publisher: Option<Publisher>,
     pub sla: Arc<Sla>,
-    pub orders: Arc<crate::orders::Orders>,
+    pub orders: Arc<crate::state::orders::Orders>,
     pub shutdown: watch::Receiver<bool>,
 }

@@ -5,10 +5,11 @@
 //! stream. A watcher always gets the latest snapshot, never a backlog: a
 //! slow dashboard skips snapshots instead of holding memory.
 use crate::auth::{self, Role};
-use crate::kafka::Publisher;
-use crate::orders::Orders;
-use crate::sla::Sla;
-use crate::{convert, hdr};
+use crate::sinks::kafka::Publisher;
+use crate::state::orders::Orders;
+use crate::state::sla::Sla;
+use crate::telemetry::hdr;
+use crate::wire;
 use hotline_proto::v1 as pb;
 use prost::Message;
 use std::pin::Pin;
@@ -22,7 +23,7 @@ use tonic::{Request, Response, Status};
 pub struct Sources {
     pub sla: Arc<Sla>,
     pub orders: Arc<Orders>,
-    pub dedup: Option<crate::pipeline::DedupStage>,
+    pub dedup: Option<crate::state::dedup::DedupStage>,
     pub node: String,
 }
 
@@ -35,7 +36,7 @@ impl Sources {
         let mut histograms = vec![hdr::snapshot("pipeline_latency", &hdr::take_pipeline())];
         histograms.extend(self.sla.accept_histograms());
         pb::StatsSnapshot {
-            at: Some(convert::timestamp(now)),
+            at: Some(wire::timestamp(now)),
             node: self.node.clone(),
             queues: self.sla.queue_stats(now),
             histograms,

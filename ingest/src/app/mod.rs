@@ -1,20 +1,22 @@
 //! `hotlined serve`: config → build → spawn → wait for a signal → drain with
 //! a deadline. Nothing here decides anything; it wires the parts together.
 use crate::admin::{self, AdminState};
+use crate::admit::pipeline::Pipeline;
+use crate::admit::Shared;
 use crate::auth::Auth;
-use crate::committer::{Committer, CommitterConfig};
+use crate::config::rules::build_router;
 use crate::config::{Config, ConfigError};
-use crate::intake::IntakeService;
-use crate::kafka::consumer::Ctx;
-use crate::kafka::{KafkaIngest, Publisher};
-use crate::orders::Orders;
-use crate::pipeline::{DedupStage, Pipeline};
-use crate::rules_dir::build_router;
-use crate::shared::Shared;
-use crate::sla::{Sla, SlaConfig};
-use crate::stats::StatsService;
-use crate::store::Reader;
-use crate::store::Store;
+use crate::sinks::committer::{Committer, CommitterConfig};
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::Reader;
+use crate::sinks::store::Store;
+use crate::sources::grpc::IntakeService;
+use crate::sources::kafka::Ctx;
+use crate::sources::kafka::KafkaIngest;
+use crate::state::dedup::DedupStage;
+use crate::state::orders::Orders;
+use crate::state::sla::{Sla, SlaConfig};
+use crate::state::stats::StatsService;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::IntakeServer;
@@ -90,9 +92,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
     let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
     let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
-    crate::rules_dir::require_caller_secret(&cfg, grpc_addr)
+    crate::config::rules::require_caller_secret(&cfg, grpc_addr)
         .map_err(|e| config_errors("privacy", vec![e]))?;
-    let metrics = crate::metrics::install().context("metrics recorder")?;
+    let metrics = crate::telemetry::metrics::install().context("metrics recorder")?;
 
     let store =
         Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
@@ -180,7 +182,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     });
     // The tracker from the last 40 days, the dedup index from the repeat window.
     let now = chrono::Utc::now();
-    let restored = crate::restore::replay(
+    let restored = crate::admit::restore::replay(
         &reader,
         (now - chrono::Duration::days(40)).timestamp_millis(),
         (now - chrono::Duration::days(cfg.dedup.repeat_window_days)).timestamp_millis(),
@@ -210,22 +212,22 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     // Every second: SLA gauges and answer-rate crossings; deadline alerts.
     let sla = shared.sla.clone();
-    let sla_task = tokio::spawn(crate::orders::raise_every_second(
+    let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
         move |now| sla.refresh(now),
         shared.committer.clone(),
         shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
     let orders = shared.orders.clone();
-    let orders_task = tokio::spawn(crate::orders::raise_every_second(
+    let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
         move |now| orders.tick(now),
         shared.committer.clone(),
         shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
     let (stats_tx, stats_rx) = watch::channel(None);
-    let stats_task = tokio::spawn(crate::stats::run(
-        crate::stats::Sources {
+    let stats_task = tokio::spawn(crate::state::stats::run(
+        crate::state::stats::Sources {
             sla: shared.sla.clone(),
             orders: shared.orders.clone(),
             dedup: dedup.clone(),

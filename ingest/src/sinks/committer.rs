@@ -2,8 +2,8 @@
 //! commits queued work in groups (many contacts per transaction, one fsync),
 //! then answers each job. The queue in front of it is bounded: that bound is
 //! the daemon's backpressure.
-use crate::metrics as m;
-use crate::store::{DecisionRow, EventRow, Inserted, Store, StoreError};
+use crate::sinks::store::{DecisionRow, EventRow, Inserted, Store, StoreError};
+use crate::telemetry::metrics as m;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,0 +1,50 @@
+//! Call and order events as the store keeps them: checked, keyed and
+//! encoded the same way whichever source (gRPC, Kafka) they came by.
+use crate::sinks::store::EventRow;
+use crate::wire;
+use hotline_proto::v1 as pb;
+use prost::Message;
+
+pub fn at_ms(ts: &Option<hotline_proto::Timestamp>) -> Result<i64, &'static str> {
+    let ts = ts.as_ref().ok_or("missing at")?;
+    wire::instant(ts, "at")
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| "bad at")
+}
+
+pub fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
+    if ev.call_id.is_empty() || ev.call_id.len() > 128 {
+        return Err("call_id");
+    }
+    if !matches!(pb::CallEventType::try_from(ev.r#type), Ok(t) if t != pb::CallEventType::CallEventUnspecified)
+    {
+        return Err("type");
+    }
+    if ev.queue.is_empty() || ev.queue.len() > 64 {
+        return Err("queue");
+    }
+    Ok(EventRow {
+        stream: "call",
+        key: ev.call_id.clone(),
+        event_type: ev.r#type,
+        at_ms: at_ms(&ev.at)?,
+        body: ev.encode_to_vec(),
+    })
+}
+
+pub fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
+    if ev.case_id.is_empty() || ev.case_id.len() > 128 {
+        return Err("case_id");
+    }
+    if !matches!(pb::OrderEventType::try_from(ev.r#type), Ok(t) if t != pb::OrderEventType::OrderEventUnspecified)
+    {
+        return Err("type");
+    }
+    Ok(EventRow {
+        stream: "order",
+        key: ev.case_id.clone(),
+        event_type: ev.r#type,
+        at_ms: at_ms(&ev.at)?,
+        body: ev.encode_to_vec(),
+    })
+}

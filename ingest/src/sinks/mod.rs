@@ -1,0 +1,5 @@
+//! Where admitted contacts and events go: the embedded store (one SQLite
+//! database, written by the committer thread) and the Kafka publisher.
+pub mod committer;
+pub mod kafka;
+pub mod store;

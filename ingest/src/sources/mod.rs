@@ -1,0 +1,5 @@
+//! Where contacts and events come from: the gRPC intake service and the
+//! Kafka consumer. Both hand every record to `admit`; nothing but `app`
+//! imports this folder.
+pub mod grpc;
+pub mod kafka;
