@@ -30,6 +30,13 @@ role = "root"
 sha256 = "abc"
 [tls]
 cert = "/nonexistent/cert.pem"
+[kafka]
+brokers = " "
+max_in_flight = 0
+[kafka.topics]
+contacts = "bad topic!"
+[kafka.client]
+"enable.auto.offset.store" = "true"
 [mystery]
 "#;
     let errors = Config::parse(text).expect_err("bad config");
@@ -46,6 +53,11 @@ cert = "/nonexistent/cert.pem"
         "tls.cert",
         "tls.key",
         "mystery: unknown section",
+        // The [kafka] section checks itself too (check-config and serve).
+        "kafka.brokers",
+        "kafka.max_in_flight",
+        "kafka.topics.contacts",
+        "kafka.client",
     ] {
         assert!(all.contains(needle), "missing {needle} in\n{all}");
     }

@@ -556,6 +556,9 @@ impl Config {
                 Err(x) => e.push(cerr("dedup.matters_file", format!("{}: {x}", f.display()))),
             }
         }
+        if let Some(k) = &self.kafka {
+            e.extend(k.validate());
+        }
         if !(1..=3600).contains(&self.stats.interval_secs) {
             e.push(cerr("stats.interval_secs", "must be between 1 and 3600"));
         }
