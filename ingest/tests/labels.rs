@@ -122,7 +122,7 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
         .output()
         .expect("train");
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
-    assert!(String::from_utf8_lossy(&t.stderr).contains("3115 labeled contacts"));
+    assert!(String::from_utf8_lossy(&t.stderr).contains("3986 labeled contacts"));
     let e = Command::new(BIN)
         .args(["eval", "--json", "--corpus"])
         .arg(&export)

@@ -35,9 +35,9 @@ fn decide_text(text: &str) -> Decision {
 
 /// The held-out split (another author's, never trained or tuned on): kind
 /// and category accuracy, and dispatch precision at the review threshold.
-/// Floors just under the shipped model's measurement (kind 0.868,
-/// category 0.867; at confidence ≥ 0.5, 79 % of contacts with category
-/// precision 0.947).
+/// Floors just under the shipped model's measurement (kind 0.881,
+/// category 0.906; at confidence ≥ 0.5, 81.9 % of contacts with category
+/// precision 0.954).
 #[test]
 fn heldout_accuracy_has_floors() {
     let held = corpus("heldout.jsonl");
@@ -68,12 +68,12 @@ fn heldout_accuracy_has_floors() {
         "held-out {}: kind {ka:.3}, category {ca:.3}; confidence ≥ 0.5: coverage {coverage:.3}, category precision {precision:.3}",
         held.len()
     );
-    assert!(ka >= 0.86, "kind accuracy {ka:.3} < 0.86");
-    assert!(ca >= 0.86, "category accuracy {ca:.3} < 0.86");
-    assert!(coverage >= 0.77, "coverage {coverage:.3} < 0.77 at 0.5");
+    assert!(ka >= 0.87, "kind accuracy {ka:.3} < 0.87");
+    assert!(ca >= 0.90, "category accuracy {ca:.3} < 0.90");
+    assert!(coverage >= 0.80, "coverage {coverage:.3} < 0.80 at 0.5");
     assert!(
-        precision >= 0.94,
-        "dispatch precision {precision:.3} < 0.94 at 0.5"
+        precision >= 0.95,
+        "dispatch precision {precision:.3} < 0.95 at 0.5"
     );
 }
 
@@ -150,7 +150,18 @@ fn confidence_alternatives_and_review() {
 /// a changed corpus or feature set without retraining fails here.
 #[test]
 fn shipped_model_is_trained_from_the_corpus() {
-    let train = corpus("train.jsonl");
+    // As `hotlined train --corpus router/data/corpus` reads it: every
+    // `*.jsonl` but the held-out ones, in name order.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jsonl") && !n.starts_with("heldout"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let train: Vec<Labeled> = files.iter().flat_map(|f| corpus(f)).collect();
     let labeled: Vec<(&str, Kind, &str)> = train
         .iter()
         .map(|l| (l.text.as_str(), l.kind, l.category.as_str()))
