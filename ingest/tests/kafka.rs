@@ -106,9 +106,11 @@ fn poison_records_go_to_the_dlq_and_the_rest_is_processed() {
     );
 }
 
+/// A gRPC decision reaches the decisions topic through the store's outbox,
+/// keyed by its case, byte for byte as answered, and the outbox empties.
 #[test]
 #[ignore = "needs the Kafka broker started by .ci/test"]
-fn grpc_submit_answers_after_kafka_has_the_decision() {
+fn grpc_decisions_reach_kafka_through_the_outbox() {
     let rt = rt();
     let t = rt.block_on(create_topics("grpc", 1));
     let dir = temp_dir("kgrpc");
@@ -121,12 +123,13 @@ fn grpc_submit_answers_after_kafka_has_the_decision() {
             .expect("submit")
             .into_inner()
     });
-    // Already on the topic when the answer came back.
-    let out = read_until(&t.decisions(), Duration::from_secs(10), count(1));
+    let out = read_until(&t.decisions(), Duration::from_secs(30), count(1));
     let ds = decisions(&out);
     assert_eq!(ds.len(), 1);
     assert_eq!(ds[0].1, decision);
     assert_eq!(ds[0].0, decision.case_id);
+    assert_eq!(d.wait_metric("hotline_outbox_published_total", 1.0), 1.0);
+    assert_eq!(d.wait_metric("hotline_outbox_unpublished", 0.0), 0.0);
 }
 
 #[test]
@@ -236,19 +239,21 @@ fn slow_sink_pauses_and_resumes_without_leaving_the_group() {
     let rt = rt();
     let t = rt.block_on(create_topics("slow", 2));
     let dir = temp_dir("kslow");
-    // At most 20 records in flight, and a producer that holds each decision
-    // 800 ms before sending it (a slow sink): the pipeline stays full longer
-    // than the 500 ms after which partitions are paused.
-    let config = t.config(
-        "g-slow",
-        "max_in_flight = 20\nclient = { \"linger.ms\" = \"800\" }",
-    );
+    // At most 20 records in flight, and a store whose write lock another
+    // connection holds for 3 s (a slow sink: commits wait, the pipeline
+    // stays full longer than the 500 ms after which partitions are paused).
+    let config = t.config("g-slow", "max_in_flight = 20");
     let d = Daemon::start_in(&dir, Some(&config));
+    let db = rusqlite::Connection::open(dir.join("data/hotline.db")).expect("open the store");
+    db.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
     rt.block_on(produce_all(
         &producer(),
         &t.contacts(),
         mixed_contacts("slow", N).iter().map(keyed).collect(),
     ));
+    std::thread::sleep(Duration::from_secs(3));
+    db.execute_batch("COMMIT").expect("release the write lock");
     let out = read_until(
         &t.decisions(),
         Duration::from_secs(300),

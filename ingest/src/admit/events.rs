@@ -29,6 +29,7 @@ pub fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
         event_type: ev.r#type,
         at_ms: at_ms(&ev.at)?,
         body: ev.encode_to_vec(),
+        publish: None,
     })
 }
 
@@ -46,5 +47,6 @@ pub fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
         event_type: ev.r#type,
         at_ms: at_ms(&ev.at)?,
         body: ev.encode_to_vec(),
+        publish: None,
     })
 }

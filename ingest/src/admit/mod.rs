@@ -1,23 +1,212 @@
-//! What every input (gRPC, Kafka) hands its records to: the decision
-//! transform, the committer queue, the Kafka publisher (if any), the SLA
-//! trackers, the work-order tracker and the shutdown signal.
+//! The one way a contact or an event enters, whichever source it came by
+//! (gRPC or Kafka): decide → queue for the committer → once durable, count
+//! it and open its case (contacts), or apply it to the trackers (events).
+//! Publishing is not part of it: the store's outbox does that
+//! (`sinks::outbox`), so a broker fault never holds up intake.
 pub mod events;
 pub mod pipeline;
 pub mod restore;
 
 use crate::admit::pipeline::Pipeline;
-use crate::sinks::committer::Job;
-use crate::sinks::kafka::Publisher;
+use crate::sinks::committer::{DecisionReply, EventReply, Job};
+use crate::sinks::store::{EventRow, Inserted};
+use crate::state::orders::{self, Orders, Track};
 use crate::state::sla::Sla;
+use crate::telemetry::metrics as m;
+use hotline_proto::v1 as pb;
+use prost::Message as _;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
+/// What every source hands its records to.
 #[derive(Clone)]
 pub struct Shared {
     pub pipeline: Pipeline,
     pub committer: mpsc::Sender<Job>,
-    pub publisher: Option<Publisher>,
     pub sla: Arc<Sla>,
-    pub orders: Arc<crate::state::orders::Orders>,
+    pub orders: Arc<Orders>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// Why a contact or event was not admitted (not the record's fault).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdmitError {
+    #[error("store unavailable: {0}")]
+    Store(String),
+    #[error("hotlined is shutting down")]
+    Closed,
+    #[error("stored decision unreadable: {0}")]
+    Unreadable(String),
+}
+
+/// A decided contact's place in the committer's queue.
+pub struct Queued {
+    reply: oneshot::Receiver<DecisionReply>,
+    /// What is counted and opened once it is durable.
+    pub channel: &'static str,
+    pub route: &'static str,
+    pub outcome: m::Outcome,
+    pub track: Option<Track>,
+}
+
+/// A contact once durable.
+pub enum Settled {
+    /// Stored now: counted, its case opened.
+    New,
+    /// The contact id was decided before: the stored decision, which wins.
+    Existing(Box<pb::Decision>),
+}
+
+impl Shared {
+    /// The committer job of a decided contact, what settles it, and the
+    /// decision (the source answers with it or drops it).
+    fn job(decided: pipeline::Decided) -> (Job, Queued, pb::Decision) {
+        let (reply, rx) = oneshot::channel();
+        let queued = Queued {
+            reply: rx,
+            channel: decided.channel,
+            route: decided.route,
+            outcome: decided.outcome,
+            track: orders::track_of(&decided.decision),
+        };
+        let job = Job::Decision {
+            row: decided.row,
+            reply,
+            enqueued: std::time::Instant::now(),
+        };
+        (job, queued, decided.decision)
+    }
+
+    /// Queues a decided contact, waiting for room (backpressure).
+    pub async fn queue(
+        &self,
+        decided: pipeline::Decided,
+    ) -> Result<(Queued, pb::Decision), AdmitError> {
+        let (job, queued, decision) = Self::job(decided);
+        self.committer
+            .send(job)
+            .await
+            .map_err(|_| AdmitError::Closed)?;
+        Ok((queued, decision))
+    }
+
+    /// Queues a decided contact if there is room now; `Ok(None)`: the
+    /// queue is full (the caller answers RESOURCE_EXHAUSTED).
+    pub fn try_queue(
+        &self,
+        decided: pipeline::Decided,
+    ) -> Result<Option<(Queued, pb::Decision)>, AdmitError> {
+        let (job, queued, decision) = Self::job(decided);
+        match self.committer.try_send(job) {
+            Ok(()) => Ok(Some((queued, decision))),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                m::overload();
+                Ok(None)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(AdmitError::Closed),
+        }
+    }
+
+    /// Waits until the contact is durable; then counts it and opens its
+    /// case (a new one), or returns the stored decision (a repeat of a
+    /// contact id).
+    pub async fn settle(&self, q: Queued) -> Result<Settled, AdmitError> {
+        let ins = match q.reply.await {
+            Ok(Ok(ins)) => ins,
+            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
+            Err(_) => return Err(AdmitError::Store("committer stopped".into())),
+        };
+        match ins {
+            Inserted::New => {
+                m::contact(q.channel, q.route, q.outcome);
+                if let Some(t) = &q.track {
+                    self.orders.open_track(t);
+                }
+                Ok(Settled::New)
+            }
+            Inserted::Existing(body) => {
+                m::duplicate();
+                pb::Decision::decode(&body[..])
+                    .map(|d| Settled::Existing(Box::new(d)))
+                    .map_err(|e| AdmitError::Unreadable(e.to_string()))
+            }
+        }
+    }
+
+    /// Queues an event row for the committer, waiting for room.
+    pub async fn queue_event(
+        &self,
+        row: EventRow,
+    ) -> Result<oneshot::Receiver<EventReply>, AdmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.committer
+            .send(Job::Event { row, reply })
+            .await
+            .map_err(|_| AdmitError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Once an event's commit answered: counts it and, when it is new,
+    /// applies it to the service-target or work-order trackers and raises
+    /// the alert that gives.
+    pub async fn settle_event(
+        &self,
+        reply: Result<EventReply, oneshot::error::RecvError>,
+        ev: &Event,
+    ) -> Result<EventSettled, AdmitError> {
+        let new = match reply {
+            Ok(Ok(new)) => new,
+            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
+            Err(_) => return Err(AdmitError::Store("committer stopped".into())),
+        };
+        m::event(ev.stream(), if new { "new" } else { "duplicate" });
+        let mut alert = None;
+        if new {
+            let raised = match ev {
+                Event::Call(c) => {
+                    self.sla.call_event(c);
+                    None
+                }
+                Event::Order(o) => self.orders.event(o),
+            };
+            if let Some(a) = raised {
+                alert = Some(a.alert.kind);
+                orders::raise(a, &self.committer).await;
+            }
+        }
+        Ok(EventSettled { new, alert })
+    }
+}
+
+/// An event once durable.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSettled {
+    /// Stored now (not a replay of a stored event).
+    pub new: bool,
+    /// The kind of the alert it raised at once, if any.
+    pub alert: Option<i32>,
+}
+
+/// A call or order event, as either source reads it.
+pub enum Event {
+    Call(pb::CallEvent),
+    Order(pb::OrderEvent),
+}
+
+impl Event {
+    /// The metric label of its stream.
+    pub fn stream(&self) -> &'static str {
+        match self {
+            Event::Call(_) => "call",
+            Event::Order(_) => "order",
+        }
+    }
+
+    /// The row that stores it, or the field at fault.
+    pub fn row(&self) -> Result<EventRow, &'static str> {
+        match self {
+            Event::Call(c) => events::call_event_row(c),
+            Event::Order(o) => events::order_event_row(o),
+        }
+    }
 }

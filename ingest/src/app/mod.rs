@@ -24,7 +24,6 @@ use hotline_proto::v1::stats_server::StatsServer;
 use hotline_router::dedup::{Dedup, DedupRules};
 use hotline_router::tracker::TrackerConfig;
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::producer::{FutureProducer, Producer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -96,8 +95,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .map_err(|e| config_errors("privacy", vec![e]))?;
     let metrics = crate::telemetry::metrics::install().context("metrics recorder")?;
 
-    let store =
+    let mut store =
         Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
+    // With Kafka, decisions and alerts reach it through the store's outbox.
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
+    if cfg.kafka.is_some() {
+        store.publish_through_outbox(outbox_wake.clone());
+    }
     let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
     let committer = Committer::start(
         store,
@@ -125,23 +129,19 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let reflection_v1 = reflection().build_v1().context("reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
-    // Kafka: the producer for decisions and dead letters, then the consumer.
-    let producer: Option<FutureProducer> = match &cfg.kafka {
+    // Kafka: the producer for decisions, alerts, stats and dead letters.
+    let publisher = match &cfg.kafka {
         Some(k) => Some(
-            k.producer_config()
-                .map_err(|e| config_errors("kafka", vec![e]))?
-                .create()
-                .context("kafka producer")?,
+            Publisher::new(
+                k.producer_config()
+                    .map_err(|e| config_errors("kafka", vec![e]))?,
+                &k.topics,
+                Duration::from_millis(k.produce_timeout_ms),
+            )
+            .context("kafka producer")?,
         ),
         None => None,
     };
-    let publisher = cfg.kafka.as_ref().zip(producer.as_ref()).map(|(k, p)| {
-        Publisher::new(
-            p.clone(),
-            &k.topics,
-            Duration::from_millis(k.produce_timeout_ms),
-        )
-    });
     // The call windows, rebuilt from the call events of the last 25 h, and the
     // work-order tracker, from what the store holds of the last 40 days.
     let reader = Reader::open(&cfg.store.data_dir).context("opening the store for reading")?;
@@ -151,6 +151,20 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .restore(&reader, since)
         .context("restoring call windows")?;
     tracing::info!(call_events = events, "call windows restored");
+    let (unpublished, _) = reader.outbox_backlog(0).context("reading the outbox")?;
+    if unpublished > 0 {
+        if cfg.kafka.is_some() {
+            tracing::info!(
+                rows = unpublished,
+                "outbox: publishing what was not on Kafka at the last stop"
+            );
+        } else {
+            tracing::warn!(
+                rows = unpublished,
+                "outbox: rows wait for Kafka, which is not configured"
+            );
+        }
+    }
     // Dedup: its index rebuilt from the records of the last repeat window.
     let dedup = if cfg.dedup.enabled {
         let matters = match &cfg.dedup.matters_file {
@@ -205,7 +219,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let shared = Shared {
         pipeline: Pipeline::new(router, dedup.clone()),
         committer: tx,
-        publisher,
         sla,
         orders,
         shutdown: shutdown_rx.clone(),
@@ -215,14 +228,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
         move |now| sla.refresh(now),
         shared.committer.clone(),
-        shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
     let orders = shared.orders.clone();
     let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
         move |now| orders.tick(now),
         shared.committer.clone(),
-        shared.publisher.clone(),
         shutdown_rx.clone(),
     ));
     let (stats_tx, stats_rx) = watch::channel(None);
@@ -235,11 +246,22 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         },
         Duration::from_secs(cfg.stats.interval_secs),
         stats_tx,
-        shared.publisher.clone(),
+        publisher.clone(),
         shutdown_rx.clone(),
     ));
     let mut kafka_task = None;
-    if let (Some(k), Some(publisher)) = (&cfg.kafka, &shared.publisher) {
+    let mut outbox_task = None;
+    if let (Some(k), Some(publisher)) = (&cfg.kafka, &publisher) {
+        let outbox = crate::sinks::outbox::Outbox {
+            data_dir: cfg.store.data_dir.clone(),
+            publisher: publisher.clone(),
+            committer: shared.committer.clone(),
+            wake: outbox_wake.clone(),
+        };
+        outbox_task = Some(tokio::spawn(outbox.run(
+            shutdown_rx.clone(),
+            Duration::from_secs(cfg.pipeline.drain_timeout_secs),
+        )));
         if k.consume {
             let c: StreamConsumer<Ctx> = k
                 .consumer_config()
@@ -353,11 +375,23 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     let _ = orders_task.await;
     if let Some(t) = kafka_task {
+        let abort = t.abort_handle();
         if tokio::time::timeout(deadline, t).await.is_err() {
-            tracing::warn!("kafka consumer did not stop before the deadline");
+            tracing::warn!("kafka consumer did not stop before the deadline; stopped (its records are redelivered)");
+            abort.abort();
         }
     }
-    if let Some(p) = &producer {
+    // The outbox publishes what is stored until it is empty or the deadline
+    // passes (the rest is published after the next start).
+    if let Some(t) = outbox_task {
+        let left = deadline.saturating_sub(started.elapsed());
+        let abort = t.abort_handle();
+        if tokio::time::timeout(left, t).await.is_err() {
+            tracing::warn!("outbox: still publishing at the drain deadline; stopped, the rest is published after the next start");
+            abort.abort();
+        }
+    }
+    if let Some(p) = &publisher {
         if let Err(e) = p.flush(Duration::from_secs(5)) {
             tracing::warn!(error = %e, "kafka producer flush");
         }

@@ -25,6 +25,8 @@ pub enum Job {
         row: EventRow,
         reply: oneshot::Sender<EventReply>,
     },
+    /// The outbox rows up to `upto` are on Kafka: forget them.
+    OutboxDone { upto: i64 },
 }
 
 /// Batching limits.
@@ -164,6 +166,10 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) {
                     outcomes.push(Outcome::Decision(tx.insert_decision(row)?))
                 }
                 Job::Event { row, .. } => outcomes.push(Outcome::Event(tx.insert_event(row)?)),
+                Job::OutboxDone { upto } => {
+                    tx.outbox_done(*upto)?;
+                    outcomes.push(Outcome::Done);
+                }
             }
         }
         Ok(outcomes)
@@ -202,6 +208,8 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) {
                     Job::Event { reply, .. } => {
                         let _ = reply.send(Err(e.clone()));
                     }
+                    // The rows stay and are published again (identical bytes).
+                    Job::OutboxDone { .. } => {}
                 }
             }
         }
@@ -211,4 +219,5 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) {
 enum Outcome {
     Decision(Inserted),
     Event(bool),
+    Done,
 }

@@ -1,9 +1,17 @@
 //! Producing to Kafka: decisions keyed by case id, and dead letters that
 //! carry the original bytes with headers naming where they came from and why.
+//!
+//! The producer is idempotent. After a long broker outage librdkafka may
+//! end it with a fatal error (seen with tansu: `ProducerFenced` once timed
+//! out messages made it bump its epoch); a fatal producer takes nothing
+//! more, so the publisher then builds a new one from the same config (what
+//! librdkafka's documentation asks of the application).
 use crate::telemetry::metrics as m;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
+use rdkafka::ClientConfig;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Dead-letter header names.
@@ -23,10 +31,29 @@ pub struct PublishError {
     pub source: rdkafka::error::KafkaError,
 }
 
+/// Whether a failed send leaves the idempotent producer unable to send
+/// more: librdkafka's fatal error, or an error that fences its producer id.
+fn fatal(p: &FutureProducer, e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    p.client().fatal_error().is_some()
+        || matches!(
+            e.rdkafka_error_code(),
+            Some(
+                C::ProducerFenced
+                    | C::InvalidProducerEpoch
+                    | C::UnknownProducerId
+                    | C::OutOfOrderSequenceNumber
+                    | C::Fatal
+            )
+        )
+}
+
 /// The producer and the output topics.
 #[derive(Clone)]
 pub struct Publisher {
-    producer: FutureProducer,
+    /// Replaced by a new one after a fatal error (see the module's doc).
+    producer: Arc<RwLock<FutureProducer>>,
+    config: Arc<ClientConfig>,
     decisions: String,
     alerts: String,
     stats: String,
@@ -35,18 +62,52 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// Builds the producer from `config`.
     pub fn new(
-        producer: FutureProducer,
+        config: ClientConfig,
         topics: &crate::config::kafka::TopicsConfig,
         queue_timeout: Duration,
-    ) -> Publisher {
-        Publisher {
-            producer,
+    ) -> rdkafka::error::KafkaResult<Publisher> {
+        let producer: FutureProducer = config.create()?;
+        Ok(Publisher {
+            producer: Arc::new(RwLock::new(producer)),
+            config: Arc::new(config),
             decisions: topics.decisions.clone(),
             alerts: topics.alerts.clone(),
             stats: topics.stats.clone(),
             dlq: topics.dlq.clone(),
             queue_timeout,
+        })
+    }
+
+    fn producer(&self) -> Option<FutureProducer> {
+        self.producer.read().ok().map(|p| p.clone())
+    }
+
+    /// A new producer in place of `failed`, which hit a fatal error (unless
+    /// another task replaced it already).
+    fn renew(&self, failed: &FutureProducer, error: &rdkafka::error::KafkaError) {
+        let Ok(mut p) = self.producer.write() else {
+            return;
+        };
+        if !std::ptr::eq(p.client().native_ptr(), failed.client().native_ptr()) {
+            return;
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(new) => {
+                tracing::warn!(%error, "kafka: the producer failed fatally; a new one takes over");
+                m::kafka_producer_renewed();
+                *p = new;
+            }
+            Err(e) => tracing::error!(error = %e, "kafka: cannot build a new producer"),
+        }
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered.
+    pub fn flush(&self, timeout: Duration) -> rdkafka::error::KafkaResult<()> {
+        match self.producer() {
+            Some(p) => p.flush(timeout),
+            None => Ok(()),
         }
     }
 
@@ -78,11 +139,19 @@ impl Publisher {
         topic: &str,
         rec: FutureRecord<'_, [u8], [u8]>,
     ) -> Result<(), PublishError> {
-        match self
-            .producer
-            .send(rec, Timeout::After(self.queue_timeout))
-            .await
-        {
+        let Some(producer) = self.producer() else {
+            return Err(PublishError {
+                topic: topic.to_string(),
+                source: rdkafka::error::KafkaError::Canceled,
+            });
+        };
+        let sent = producer.send(rec, Timeout::After(self.queue_timeout)).await;
+        if let Err((e, _)) = &sent {
+            if fatal(&producer, e) {
+                self.renew(&producer, e);
+            }
+        }
+        match sent {
             Ok(_) => {
                 m::produced(self.label(topic), "ok");
                 Ok(())
@@ -94,6 +163,14 @@ impl Publisher {
                     source,
                 })
             }
+        }
+    }
+
+    /// An outbox row: a `decision` or an `alert` (see `sinks::outbox`).
+    pub async fn outbox(&self, topic: &str, key: &str, body: &[u8]) -> Result<(), PublishError> {
+        match topic {
+            "alert" => self.alert(key, body).await,
+            _ => self.decision(key, body).await,
         }
     }
 
@@ -165,13 +242,12 @@ impl Publisher {
     }
 }
 
-/// Dead-letter reasons form a small fixed set for the metric label.
+/// Dead-letter reasons form a small fixed set for the metric label
+/// (`metrics::DLQ_REASONS`): a reject code of the router counts as REJECTED.
 fn reason_label(reason: &str) -> &'static str {
-    match reason {
-        "UNDECODABLE" => "UNDECODABLE",
-        "PRODUCE_FAILED" => "PRODUCE_FAILED",
-        "INVALID_EVENT" => "INVALID_EVENT",
-        "UNKNOWN_TOPIC" => "UNKNOWN_TOPIC",
-        _ => "REJECTED",
-    }
+    m::DLQ_REASONS
+        .iter()
+        .find(|r| **r == reason)
+        .copied()
+        .unwrap_or("REJECTED")
 }

@@ -2,4 +2,5 @@
 //! database, written by the committer thread) and the Kafka publisher.
 pub mod committer;
 pub mod kafka;
+pub mod outbox;
 pub mod store;

@@ -60,6 +60,23 @@ pub struct EventRow {
     pub event_type: i32,
     pub at_ms: i64,
     pub body: Vec<u8>,
+    /// Alerts: the Kafka key to publish the body under once it is stored
+    /// (through the outbox, when Kafka is configured); `None` for call and
+    /// order events, which are not published.
+    pub publish: Option<String>,
+}
+
+/// One row of the outbox: a stored decision or alert not yet on Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Store order: rows are published in it.
+    pub id: i64,
+    /// `decision` or `alert`.
+    pub topic: String,
+    pub key: String,
+    /// When it was written (unix ms).
+    pub at_ms: i64,
+    pub body: Vec<u8>,
 }
 
 /// Outcome of inserting one decision.
@@ -73,8 +90,9 @@ pub enum Inserted {
 
 /// Schema version in `PRAGMA user_version`. 0: the first layout (a unique
 /// index on contact_id, a second one on case_id, dedup records in their own
-/// table); 2: one integer index, the dedup record in the decision's row.
-const SCHEMA_VERSION: i64 = 2;
+/// table); 2: one integer index, the dedup record in the decision's row;
+/// 3: the outbox table.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 -- A rowid table: rows (about 700 bytes) are appended in rowid order and
@@ -118,6 +136,19 @@ CREATE TABLE IF NOT EXISTS labels (
     at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
     body        TEXT NOT NULL        -- {"text","channel","district","kind","category",…}
 ) WITHOUT ROWID;
+-- The outbox (ARCHITECTURE.md, "Delivery guarantees"): each new decision
+-- and alert, written in the transaction that stores it when Kafka is
+-- configured; the publisher sends rows in id order and deletes them once
+-- Kafka has them. Never purged by retention: an unpublished row waits.
+CREATE TABLE IF NOT EXISTS outbox (
+    -- AUTOINCREMENT: an id is never reused once its row is deleted, so
+    -- the publisher's cursor (the last id Kafka has) stays valid.
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic       TEXT NOT NULL,       -- decision | alert
+    key         TEXT NOT NULL,       -- the Kafka key: case id (or queue)
+    at          INTEGER NOT NULL,    -- when written, unix ms
+    body        BLOB NOT NULL
+);
 -- Version 0 kept dedup records here; read on start until purged, no
 -- longer written (the decision row carries its record).
 CREATE TABLE IF NOT EXISTS matters (
@@ -211,6 +242,9 @@ const WAL_CHECKPOINT_BYTES: i64 = 128 * 1024 * 1024;
 /// The writing connection.
 pub struct Store {
     conn: Connection,
+    /// With Kafka: new decisions and alerts are also written to the outbox,
+    /// and this is woken after each commit that wrote some.
+    outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// How hard SQLite syncs: `full` survives power loss, `normal` only process crashes.
@@ -248,10 +282,19 @@ impl Store {
             "synchronous",
             if sync == Sync::Full { "FULL" } else { "NORMAL" },
         )?;
+        // Another writer (an operator's sqlite3, a backup) holding the
+        // database's write lock delays a commit instead of failing it.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         migrate(&mut conn, key_of)?;
-        Ok(Store { conn })
+        Ok(Store { conn, outbox: None })
+    }
+
+    /// From now on every new decision and alert is also written to the
+    /// outbox in its transaction, and `wake` is notified after the commit.
+    pub fn publish_through_outbox(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        self.outbox = Some(wake);
     }
 
     /// Runs `f` in one transaction (the group commit).
@@ -260,11 +303,20 @@ impl Store {
         f: impl FnOnce(&Tx<'_>) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StoreError> {
         let tx = self.conn.transaction()?;
-        let out = f(&Tx {
+        let t = Tx {
             tx: &tx,
             insert: Default::default(),
-        })?;
+            outbox: self.outbox.is_some(),
+            queued: Default::default(),
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        let out = f(&t)?;
+        let queued = t.queued.get();
+        drop(t);
         tx.commit()?;
+        if let (true, Some(wake)) = (queued, &self.outbox) {
+            wake.notify_one();
+        }
         Ok(out)
     }
 
@@ -306,6 +358,11 @@ pub struct Tx<'a> {
     /// The decision insert, taken from the statement cache once per
     /// transaction rather than once per row.
     insert: std::cell::RefCell<Option<rusqlite::CachedStatement<'a>>>,
+    /// Write new decisions and alerts to the outbox too.
+    outbox: bool,
+    /// Whether this transaction wrote outbox rows.
+    queued: std::cell::Cell<bool>,
+    now_ms: i64,
 }
 
 const INSERT_DECISION: &str = "INSERT INTO decisions(contact_key, contact_id, case_id, route, received_at, decided_at, body, matter) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(contact_key) DO NOTHING";
@@ -321,7 +378,30 @@ impl Tx<'_> {
                 )?
                 .execute(params![r.contact_id, r.received_at_ms, label])?;
         }
+        if ins == Inserted::New {
+            self.to_outbox("decision", &r.case_id, &r.body)?;
+        }
         Ok(ins)
+    }
+
+    /// Queues a stored record for Kafka (when the store publishes through
+    /// the outbox).
+    fn to_outbox(&self, topic: &str, key: &str, body: &[u8]) -> Result<(), rusqlite::Error> {
+        if !self.outbox {
+            return Ok(());
+        }
+        self.tx
+            .prepare_cached("INSERT INTO outbox(topic, key, at, body) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![topic, key, self.now_ms, body])?;
+        self.queued.set(true);
+        Ok(())
+    }
+
+    /// Forgets the outbox rows up to `id`: Kafka has them.
+    pub fn outbox_done(&self, id: i64) -> Result<usize, rusqlite::Error> {
+        self.tx
+            .prepare_cached("DELETE FROM outbox WHERE id <= ?1")?
+            .execute(params![id])
     }
 
     /// [`insert_decision`](Self::insert_decision) under a given key (tests
@@ -362,7 +442,11 @@ impl Tx<'_> {
     /// Inserts an event; `false` when the same event was stored before.
     pub fn insert_event(&self, e: &EventRow) -> Result<bool, rusqlite::Error> {
         let mut ins = self.tx.prepare_cached("INSERT INTO events(stream, key, type, at, body) VALUES (?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING")?;
-        Ok(ins.execute(params![e.stream, e.key, e.event_type, e.at_ms, e.body])? == 1)
+        let new = ins.execute(params![e.stream, e.key, e.event_type, e.at_ms, e.body])? == 1;
+        if let (true, Some(key)) = (new, &e.publish) {
+            self.to_outbox("alert", key, &e.body)?;
+        }
+        Ok(new)
     }
 }
 
@@ -532,6 +616,35 @@ impl Reader {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Up to `limit` outbox rows after `after_id`, in id order.
+    pub fn outbox(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, topic, key, at, body FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    topic: r.get(1)?,
+                    key: r.get(2)?,
+                    at_ms: r.get(3)?,
+                    body: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Outbox rows after `after_id` and when the oldest was written (unix ms).
+    pub fn outbox_backlog(&self, after_id: i64) -> Result<(u64, Option<i64>), StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*), MIN(at) FROM outbox WHERE id > ?1")?
+            .query_row(params![after_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })?)
     }
 
     /// The stored order events of one case and type, in time order.

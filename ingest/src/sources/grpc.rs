@@ -1,16 +1,12 @@
 //! gRPC `hotline.v1.Intake`: the telephony gateway's and the ticket
-//! system's way in. Each contact is decided by the [`Pipeline`], queued for
-//! the committer (bounded: full means RESOURCE_EXHAUSTED for unary calls and
-//! flow control for streams) and answered only once durable.
-use crate::admit::events::{call_event_row, order_event_row};
-use crate::admit::pipeline::{Decided, Pipeline, Refusal};
-use crate::admit::Shared;
+//! system's way in. Each contact goes through `admit` (decided, queued for
+//! the committer — bounded: full means RESOURCE_EXHAUSTED for unary calls
+//! and flow control for streams) and is answered once durable; Kafka is
+//! the outbox's business, never waited for here.
+use crate::admit::pipeline::{Decided, Refusal};
+use crate::admit::{AdmitError, Event, Queued, Settled, Shared};
 use crate::auth::{require, Role};
-use crate::sinks::committer::Job;
-use crate::sinks::kafka::Publisher;
-use crate::sinks::store::{EventRow, Inserted, Reader};
-use crate::state::orders::{self, Orders};
-use crate::state::sla::Sla;
+use crate::sinks::store::Reader;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
 use futures_util::FutureExt as _;
@@ -22,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -32,16 +28,19 @@ const READY_CHUNK: usize = 64;
 /// The service state shared by every call.
 #[derive(Clone)]
 pub struct IntakeService {
-    pipeline: Pipeline,
-    /// With Kafka configured: answers wait for the decision's delivery too.
-    publisher: Option<Publisher>,
-    sla: Arc<Sla>,
-    orders: Arc<Orders>,
-    tx: mpsc::Sender<Job>,
+    admit: Shared,
     draining: Arc<AtomicBool>,
-    shutdown: watch::Receiver<bool>,
     data_dir: PathBuf,
     window: usize,
+}
+
+/// The gRPC status of a contact or event not admitted.
+fn admit_status(e: AdmitError) -> Status {
+    match e {
+        AdmitError::Store(m) => Status::unavailable(format!("store unavailable: {m}")),
+        AdmitError::Closed => Status::unavailable("hotlined is shutting down"),
+        AdmitError::Unreadable(m) => Status::internal(format!("stored decision unreadable: {m}")),
+    }
 }
 
 impl IntakeService {
@@ -52,13 +51,8 @@ impl IntakeService {
         window: usize,
     ) -> Self {
         IntakeService {
-            pipeline: shared.pipeline.clone(),
-            publisher: shared.publisher.clone(),
-            sla: shared.sla.clone(),
-            orders: shared.orders.clone(),
-            tx: shared.committer.clone(),
+            admit: shared.clone(),
             draining,
-            shutdown: shared.shutdown.clone(),
             data_dir,
             window: window.max(1),
         }
@@ -74,129 +68,20 @@ impl IntakeService {
     }
 
     fn decide(&self, c: &pb::Contact) -> Result<Decided, Refusal> {
-        self.pipeline
+        self.admit
+            .pipeline
             .decide_one(c, Utc::now())
             .inspect_err(|r| m::reject(r.code))
     }
 
-    /// Queues a decided stream contact for the committer: what the stream's
-    /// writer waits on to acknowledge it in order.
-    async fn queue_decided(&self, mut decided: Decided, started: Instant) -> Pending {
-        let (reply, rx) = oneshot::channel();
-        // The decision is not needed past the ack: its ids move.
-        let track = orders::track_of(&decided.decision);
-        let ack = Acked {
-            contact_id: std::mem::take(&mut decided.decision.contact_id),
-            case_id: std::mem::take(&mut decided.decision.case_id),
-            route: decided.decision.route,
-            channel: decided.channel,
-            route_label: decided.route,
-            outcome: decided.outcome,
-            body: self.publisher.as_ref().map(|_| decided.row.body.clone()),
-            track,
-        };
-        let job = Job::Decision {
-            row: decided.row,
-            reply,
-            enqueued: Instant::now(),
-        };
-        if self.tx.send(job).await.is_err() {
-            return Pending::Fatal(Status::unavailable("hotlined is shutting down"));
-        }
-        let waiting = Pending::Waiting {
-            ack,
-            reply: rx,
-            started,
-        };
-        match self.publisher.clone() {
-            // Kafka deliveries overlap; the writer still acknowledges in order.
-            Some(p) => {
-                let orders = self.orders.clone();
-                Pending::Publishing(tokio::spawn(async move {
-                    resolve(waiting, Some(&p), &orders).await
-                }))
-            }
-            None => waiting,
-        }
-    }
-
     /// [`decide`](Self::decide) for contacts that arrived together.
     fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<Decided, Refusal>> {
-        let out = self.pipeline.decide_many(cs, Utc::now());
+        let out = self.admit.pipeline.decide_many(cs, Utc::now());
         for r in out.iter().filter_map(|r| r.as_ref().err()) {
             m::reject(r.code);
         }
         out
     }
-}
-
-/// The decision to answer with, and its encoding when it was stored before.
-fn stored(
-    ins: Inserted,
-    decision: pb::Decision,
-    channel: &'static str,
-    route: &'static str,
-    outcome: m::Outcome,
-) -> Result<(pb::Decision, Option<Vec<u8>>), Status> {
-    match ins {
-        Inserted::New => {
-            m::contact(channel, route, outcome);
-            Ok((decision, None))
-        }
-        Inserted::Existing(body) => {
-            m::duplicate();
-            let d = pb::Decision::decode(&body[..])
-                .map_err(|e| Status::internal(format!("stored decision unreadable: {e}")))?;
-            Ok((d, Some(body)))
-        }
-    }
-}
-
-/// With Kafka configured, a decision counts as delivered once Kafka has it.
-async fn publish(
-    publisher: Option<&Publisher>,
-    case_id: &str,
-    body: Option<&[u8]>,
-) -> Result<(), Status> {
-    match (publisher, body) {
-        (Some(p), Some(b)) => p.decision(case_id, b).await.map_err(|e| {
-            Status::unavailable(format!(
-                "decision stored but not delivered to Kafka, retry: {e}"
-            ))
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn store_status(e: impl std::fmt::Display) -> Status {
-    Status::unavailable(format!("store unavailable: {e}"))
-}
-
-/// What a stream's ack needs of a decision once it is durable.
-struct Acked {
-    contact_id: String,
-    case_id: String,
-    route: i32,
-    channel: &'static str,
-    route_label: &'static str,
-    outcome: m::Outcome,
-    /// The encoded decision, kept only when it must be published.
-    body: Option<Vec<u8>>,
-    /// The decision, kept only when it opens a tracked work order.
-    track: Option<orders::Track>,
-}
-
-/// One contact of a stream between reading and acknowledging.
-enum Pending {
-    Ready(pb::Ack),
-    Waiting {
-        ack: Acked,
-        reply: oneshot::Receiver<crate::sinks::committer::DecisionReply>,
-        started: Instant,
-    },
-    /// Committing and publishing to Kafka in its own task.
-    Publishing(tokio::task::JoinHandle<Result<pb::Ack, Status>>),
-    Fatal(Status),
 }
 
 fn error_ack(contact_id: String, error: pb::Error) -> pb::Ack {
@@ -207,91 +92,51 @@ fn error_ack(contact_id: String, error: pb::Error) -> pb::Ack {
     }
 }
 
-fn store_error_ack(contact_id: String, message: String) -> pb::Ack {
-    let error = pb::Error {
-        reason: "STORE_UNAVAILABLE".into(),
-        field: String::new(),
-        message,
-    };
-    error_ack(contact_id, error)
+/// One contact of a stream between reading and acknowledging.
+enum Pending {
+    Ready(pb::Ack),
+    Waiting {
+        /// The ack of a new decision (its ids and route).
+        ack: pb::Ack,
+        queued: Box<Queued>,
+        started: Instant,
+    },
+    Fatal(Status),
 }
 
-async fn resolve(
-    p: Pending,
-    publisher: Option<&Publisher>,
-    orders: &Orders,
-) -> Result<pb::Ack, Status> {
-    let (ack, reply, started) = match p {
+/// The ack of a stream contact once it is durable; a store failure is the
+/// contact's ack (`STORE_UNAVAILABLE`, resubmit), not the stream's end.
+async fn resolve(admit: &Shared, p: Pending) -> Result<pb::Ack, Status> {
+    let (ack, queued, started) = match p {
         Pending::Ready(a) => return Ok(a),
         Pending::Fatal(s) => return Err(s),
-        Pending::Publishing(h) => {
-            return h
-                .await
-                .unwrap_or_else(|e| Err(Status::internal(e.to_string())))
-        }
         Pending::Waiting {
             ack,
-            reply,
+            queued,
             started,
-        } => (ack, reply, started),
+        } => (ack, queued, started),
     };
-    let ins = match reply.await {
-        Ok(Ok(ins)) => ins,
-        Ok(Err(e)) => return Ok(store_error_ack(ack.contact_id, e.to_string())),
-        Err(_) => return Ok(store_error_ack(ack.contact_id, "committer stopped".into())),
-    };
-    let Acked {
-        contact_id,
-        case_id,
-        route,
-        channel,
-        route_label,
-        outcome,
-        body,
-        track,
-    } = ack;
-    let (ack, body) = match ins {
-        Inserted::New => {
-            m::contact(channel, route_label, outcome);
-            if let Some(t) = &track {
-                orders.open_track(t);
-            }
-            (
-                pb::Ack {
-                    contact_id,
-                    case_id,
-                    route,
-                    error: None,
-                    duplicate: false,
-                },
-                body,
-            )
-        }
-        Inserted::Existing(stored) => {
-            m::duplicate();
-            match pb::Decision::decode(&stored[..]) {
-                Ok(d) => (
-                    pb::Ack {
-                        contact_id,
-                        case_id: d.case_id,
-                        route: d.route,
-                        error: None,
-                        duplicate: true,
-                    },
-                    Some(stored),
-                ),
-                Err(e) => {
-                    return Ok(store_error_ack(
-                        contact_id,
-                        format!("stored decision unreadable: {e}"),
-                    ))
-                }
-            }
+    let ack = match admit.settle(*queued).await {
+        Ok(Settled::New) => ack,
+        Ok(Settled::Existing(d)) => pb::Ack {
+            case_id: d.case_id,
+            route: d.route,
+            duplicate: true,
+            ..ack
+        },
+        Err(e) => {
+            let reason = match e {
+                AdmitError::Unreadable(_) => "STORED_DECISION_UNREADABLE",
+                _ => "STORE_UNAVAILABLE",
+            };
+            let error = pb::Error {
+                reason: reason.into(),
+                field: String::new(),
+                message: e.to_string(),
+            };
+            return Ok(error_ack(ack.contact_id, error));
         }
     };
-    if let Err(s) = publish(publisher, &ack.case_id, body.as_deref()).await {
-        return Ok(store_error_ack(ack.contact_id, s.message().to_string()));
-    }
     m::answer_latency("submit_stream", started.elapsed());
     Ok(ack)
 }
@@ -302,46 +147,18 @@ impl Intake for IntakeService {
         let started = Instant::now();
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let Decided {
-            decision,
-            row,
-            channel,
-            route,
-            outcome,
-        } = self.decide(req.get_ref()).map_err(|r| r.status())?;
-        let body = self.publisher.as_ref().map(|_| row.body.clone());
-        let (reply, rx) = oneshot::channel();
-        let job = Job::Decision {
-            row,
-            reply,
-            enqueued: Instant::now(),
+        let decided = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let (queued, decision) = self
+            .admit
+            .try_queue(decided)
+            .map_err(admit_status)?
+            .ok_or_else(|| {
+                Status::resource_exhausted("intake queue is full; retry with backoff")
+            })?;
+        let decision = match self.admit.settle(queued).await.map_err(admit_status)? {
+            Settled::New => decision,
+            Settled::Existing(stored) => *stored,
         };
-        match self.tx.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                m::overload();
-                return Err(Status::resource_exhausted(
-                    "intake queue is full; retry with backoff",
-                ));
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                return Err(Status::unavailable("hotlined is shutting down"))
-            }
-        }
-        let ins = rx
-            .await
-            .map_err(|_| store_status("committer stopped"))?
-            .map_err(store_status)?;
-        let (decision, existing) = stored(ins, decision, channel, route, outcome)?;
-        if existing.is_none() {
-            self.orders.open(&decision);
-        }
-        publish(
-            self.publisher.as_ref(),
-            &decision.case_id,
-            existing.as_deref().or(body.as_deref()),
-        )
-        .await?;
         m::answer_latency("submit", started.elapsed());
         Ok(Response::new(decision))
     }
@@ -361,7 +178,7 @@ impl Intake for IntakeService {
         // Reader: decide and queue each contact in order; waiting on the
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
-            let mut shutdown = svc.shutdown.clone();
+            let mut shutdown = svc.admit.shutdown.clone();
             let mut chunk = Vec::with_capacity(READY_CHUNK);
             'read: loop {
                 let first = tokio::select! {
@@ -398,7 +215,21 @@ impl Intake for IntakeService {
                 for (contact, result) in chunk.drain(..).zip(results) {
                     let pending = match result {
                         Err(r) => Pending::Ready(error_ack(contact.contact_id, r.to_error())),
-                        Ok(decided) => svc.queue_decided(decided, started).await,
+                        Ok(decided) => match svc.admit.queue(decided).await {
+                            // The decision is not needed past the ack: its ids move.
+                            Ok((queued, d)) => Pending::Waiting {
+                                ack: pb::Ack {
+                                    contact_id: d.contact_id,
+                                    case_id: d.case_id,
+                                    route: d.route,
+                                    error: None,
+                                    duplicate: false,
+                                },
+                                queued: Box::new(queued),
+                                started,
+                            },
+                            Err(e) => Pending::Fatal(admit_status(e)),
+                        },
                     };
                     if pend_tx.send(pending).await.is_err() {
                         break 'read;
@@ -415,10 +246,10 @@ impl Intake for IntakeService {
             }
         });
         // Writer: acknowledge in order as each contact becomes durable.
-        let orders = self.orders.clone();
+        let admit = self.admit.clone();
         tokio::spawn(async move {
             while let Some(p) = pend_rx.recv().await {
-                let ack = resolve(p, None, &orders).await;
+                let ack = resolve(&admit, p).await;
                 let fatal = ack.is_err();
                 if out_tx.send(ack).await.is_err() || fatal {
                     break;
@@ -435,10 +266,7 @@ impl Intake for IntakeService {
         require(&req, Role::Gateway)?;
         self.check_open()?;
         let counts = self
-            .store_events(req.into_inner(), "call", call_event_row, |ev| {
-                self.sla.call_event(ev);
-                None
-            })
+            .store_events(req.into_inner(), Event::Call, |_, _| {})
             .await?;
         Ok(Response::new(pb::CallEventsSummary {
             accepted: counts.new,
@@ -456,18 +284,13 @@ impl Intake for IntakeService {
         self.check_open()?;
         let (mut granted, mut refused) = (0, 0);
         let counts = self
-            .store_events(req.into_inner(), "order", order_event_row, |ev| {
-                let alert = self.orders.event(ev);
-                match &alert {
-                    Some(a) if a.alert.kind == pb::AlertKind::ExtensionRefused as i32 => {
-                        refused += 1
-                    }
-                    None if ev.r#type == pb::OrderEventType::ExtensionRequested as i32 => {
-                        granted += 1
-                    }
+            .store_events(req.into_inner(), Event::Order, |ev, alert| {
+                let requested = matches!(ev, Event::Order(o) if o.r#type == pb::OrderEventType::ExtensionRequested as i32);
+                match alert {
+                    Some(k) if k == pb::AlertKind::ExtensionRefused as i32 => refused += 1,
+                    None if requested => granted += 1,
                     _ => {}
                 }
-                alert
             })
             .await?;
         Ok(Response::new(pb::OrderEventsSummary {
@@ -495,7 +318,7 @@ impl Intake for IntakeService {
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(store_status)?;
+        .map_err(|e| admit_status(AdmitError::Store(e.to_string())))?;
         let body = body.ok_or_else(|| Status::not_found("no decision for that key"))?;
         let d = pb::Decision::decode(&body[..])
             .map_err(|e| Status::internal(format!("stored decision unreadable: {e}")))?;
@@ -505,15 +328,14 @@ impl Intake for IntakeService {
 
 impl IntakeService {
     /// Stores each event of a client stream, pipelined up to the stream
-    /// window, and hands every newly stored one, in order, to `on_new` as
-    /// soon as its commit is done — also while the client sends nothing
-    /// more; an alert it returns is raised.
+    /// window, and admits every newly stored one, in order, as soon as its
+    /// commit is done — also while the client sends nothing more;
+    /// `on_new` sees each new event and the kind of the alert it raised.
     async fn store_events<E: prost::Message + Default + 'static>(
         &self,
         mut inbound: Streaming<E>,
-        stream: &'static str,
-        row_of: fn(&E) -> Result<EventRow, &'static str>,
-        mut on_new: impl FnMut(&E) -> Option<orders::AlertOut>,
+        wrap: fn(E) -> Event,
+        mut on_new: impl FnMut(&Event, Option<i32>),
     ) -> Result<EventCounts, Status> {
         let mut counts = EventCounts::default();
         let mut waiting = VecDeque::new();
@@ -532,48 +354,34 @@ impl IntakeService {
                     }
                 }, if !waiting.is_empty() => {
                     let Some((_, ev)) = waiting.pop_front() else { continue };
-                    let new = match reply {
-                        Ok(Ok(new)) => new,
-                        Ok(Err(e)) => return Err(store_status(e)),
-                        Err(_) => return Err(store_status("committer stopped")),
-                    };
-                    m::event(stream, if new { "new" } else { "duplicate" });
-                    if !new {
+                    let settled = self.admit.settle_event(reply, &ev).await.map_err(admit_status)?;
+                    if !settled.new {
                         counts.duplicates += 1;
                         continue;
                     }
                     counts.new += 1;
-                    if let Some(a) = on_new(&ev) {
-                        orders::raise(a, &self.tx, self.publisher.as_ref()).await;
-                    }
+                    on_new(&ev, settled.alert);
                 }
                 next = inbound.message(), if !end && waiting.len() < self.window => {
                     match next? {
                         None => end = true,
-                        Some(ev) => match row_of(&ev) {
-                            Err(_) => {
-                                m::event(stream, "rejected");
-                                counts.rejected += 1;
+                        Some(ev) => {
+                            let ev = wrap(ev);
+                            match ev.row() {
+                                Err(_) => {
+                                    m::event(ev.stream(), "rejected");
+                                    counts.rejected += 1;
+                                }
+                                Ok(row) => {
+                                    let rx = self.admit.queue_event(row).await.map_err(admit_status)?;
+                                    waiting.push_back((rx, ev));
+                                }
                             }
-                            Ok(row) => waiting.push_back((self.queue_event(row).await?, ev)),
-                        },
+                        }
                     }
                 }
-                else => return Ok(counts),
             }
         }
-    }
-
-    async fn queue_event(
-        &self,
-        row: EventRow,
-    ) -> Result<oneshot::Receiver<crate::sinks::committer::EventReply>, Status> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job::Event { row, reply })
-            .await
-            .map_err(|_| Status::unavailable("hotlined is shutting down"))?;
-        Ok(rx)
     }
 }
 

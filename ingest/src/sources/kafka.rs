@@ -1,14 +1,12 @@
 //! The consumer: reads contacts, call events and order events in a consumer
-//! group, processes each record as its own task, and stores offsets in
-//! arrival order once each record's outputs are delivered (the rust-rdkafka
-//! at-least-once pattern). Too many records in flight pause the assigned
+//! group, admits each record as its own task (`admit`, like gRPC), and
+//! stores offsets in arrival order once each record's outputs are durable
+//! in the store (the rust-rdkafka at-least-once pattern; the store's outbox
+//! then guarantees their publication). Too many records in flight pause the assigned
 //! partitions while polling goes on; pending offsets are committed when
 //! partitions are revoked and at shutdown.
-use crate::admit::events::{call_event_row, order_event_row};
-use crate::admit::pipeline::Pipeline;
-use crate::sinks::committer::Job;
+use crate::admit::{AdmitError, Event, Shared};
 use crate::sinks::kafka::Publisher;
-use crate::sinks::store::Inserted;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
 use hotline_proto::v1 as pb;
@@ -22,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// How long the pipeline may stay full before the partitions are paused.
 const PAUSE_AFTER: Duration = Duration::from_millis(500);
@@ -81,15 +79,12 @@ struct Inflight {
 /// What each record task needs.
 #[derive(Clone)]
 struct Work {
-    pipeline: Pipeline,
-    sla: Arc<crate::state::sla::Sla>,
-    orders: Arc<crate::state::orders::Orders>,
-    committer: mpsc::Sender<Job>,
+    admit: Shared,
+    /// For dead letters only: decisions and alerts go through the outbox.
     publisher: Publisher,
     contacts: String,
     call_events: String,
     order_events: String,
-    shutdown: watch::Receiver<bool>,
 }
 
 /// The running consumer.
@@ -112,15 +107,11 @@ impl KafkaIngest {
         Ok(KafkaIngest {
             consumer: Arc::new(consumer),
             work: Work {
-                pipeline: shared.pipeline.clone(),
-                sla: shared.sla.clone(),
-                orders: shared.orders.clone(),
-                committer: shared.committer.clone(),
+                admit: shared.clone(),
                 publisher,
                 contacts: topics.contacts.clone(),
                 call_events: topics.call_events.clone(),
                 order_events: topics.order_events.clone(),
-                shutdown: shared.shutdown.clone(),
             },
             max_in_flight: max_in_flight.max(1),
         })
@@ -164,7 +155,7 @@ impl KafkaIngest {
             drained.clone(),
             self.max_in_flight / 2,
         ));
-        let mut shutdown = self.work.shutdown.clone();
+        let mut shutdown = self.work.admit.shutdown.clone();
         let mut paused = false;
         // When the pipeline is full: stop taking records; if it stays full
         // for PAUSE_AFTER, pause the partitions (pausing drops librdkafka's
@@ -281,6 +272,11 @@ enum Failure {
     Store(String),
 }
 
+/// Not admitted: the store's or the daemon's state, not the record's fault.
+fn store_failure(e: AdmitError) -> Failure {
+    Failure::Store(e.to_string())
+}
+
 fn undecodable(what: &str, e: prost::DecodeError) -> Failure {
     Failure::Record("UNDECODABLE", format!("not a hotline.v1.{what}: {e}"))
 }
@@ -317,88 +313,41 @@ impl Work {
         outcome
     }
 
-    /// Queues a job for the committer and waits for its answer (the wait is
-    /// backpressure: the record stays in flight).
-    async fn commit<T>(
-        &self,
-        job: Job,
-        rx: oneshot::Receiver<Result<T, Arc<crate::sinks::store::StoreError>>>,
-    ) -> Result<T, Failure> {
-        self.committer
-            .send(job)
-            .await
-            .map_err(|_| Failure::Store("committer stopped".into()))?;
-        match rx.await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Failure::Store(e.to_string())),
-            Err(_) => Err(Failure::Store("committer stopped".into())),
-        }
-    }
-
     async fn contact(&self, msg: &OwnedMessage) -> Result<(), Failure> {
         let contact = pb::Contact::decode(msg.payload().unwrap_or_default())
             .map_err(|e| undecodable("Contact", e))?;
         let decided = self
+            .admit
             .pipeline
             .decide_one(&contact, Utc::now())
             .map_err(|r| {
                 m::reject(r.code);
                 Failure::Record(r.code, format!("{}: {}", r.field, r.message))
             })?;
-        let (channel, route, outcome) = (decided.channel, decided.route, decided.outcome);
-        let (reply, rx) = oneshot::channel();
-        let job = Job::Decision {
-            row: decided.row,
-            reply,
-            enqueued: Instant::now(),
-        };
-        let (case_id, body) = match self.commit(job, rx).await? {
-            Inserted::New => {
-                m::contact(channel, route, outcome);
-                self.orders.open(&decided.decision);
-                (
-                    decided.decision.case_id.clone(),
-                    decided.decision.encode_to_vec(),
-                )
-            }
-            Inserted::Existing(body) => {
-                m::duplicate();
-                // The first decision wins, and is keyed by its own case id.
-                let case_id = pb::Decision::decode(&body[..])
-                    .map(|d| d.case_id)
-                    .unwrap_or(decided.decision.case_id);
-                (case_id, body)
-            }
-        };
-        self.publisher.decision(&case_id, &body).await.map_err(|e| {
-            tracing::error!(error = %e, "kafka: decision not delivered; the contact goes to the DLQ");
-            Failure::Record("PRODUCE_FAILED", e.to_string())
-        })
+        // Waiting for room in the committer's queue is backpressure: the
+        // record stays in flight. A repeat of a stored contact id needs
+        // nothing more: its decision went to the outbox when first stored.
+        let (queued, _) = self.admit.queue(decided).await.map_err(store_failure)?;
+        self.admit.settle(queued).await.map_err(store_failure)?;
+        Ok(())
     }
 
     async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), Failure> {
         let bytes = msg.payload().unwrap_or_default();
-        let invalid = |f: &str| Failure::Record("INVALID_EVENT", format!("bad or missing {f}"));
-        let (row, call_event, order_event) = if call {
-            let ev = pb::CallEvent::decode(bytes).map_err(|e| undecodable("CallEvent", e))?;
-            (call_event_row(&ev).map_err(invalid)?, Some(ev), None)
+        let ev = if call {
+            Event::Call(pb::CallEvent::decode(bytes).map_err(|e| undecodable("CallEvent", e))?)
         } else {
-            let ev = pb::OrderEvent::decode(bytes).map_err(|e| undecodable("OrderEvent", e))?;
-            (order_event_row(&ev).map_err(invalid)?, None, Some(ev))
+            Event::Order(pb::OrderEvent::decode(bytes).map_err(|e| undecodable("OrderEvent", e))?)
         };
-        let stream = row.stream;
-        let (reply, rx) = oneshot::channel();
-        let new = self.commit(Job::Event { row, reply }, rx).await?;
-        m::event(stream, if new { "new" } else { "duplicate" });
-        if !new {
-            return Ok(());
-        }
-        if let Some(ev) = &call_event {
-            self.sla.call_event(ev);
-        }
-        if let Some(a) = order_event.as_ref().and_then(|ev| self.orders.event(ev)) {
-            crate::state::orders::raise(a, &self.committer, Some(&self.publisher)).await;
-        }
+        let row = ev.row().map_err(|f| {
+            m::event(ev.stream(), "rejected");
+            Failure::Record("INVALID_EVENT", format!("bad or missing {f}"))
+        })?;
+        let rx = self.admit.queue_event(row).await.map_err(store_failure)?;
+        self.admit
+            .settle_event(rx.await, &ev)
+            .await
+            .map_err(store_failure)?;
         Ok(())
     }
 
@@ -411,7 +360,7 @@ impl Work {
                 Ok(()) => return Outcome::Done,
                 Err(e) => {
                     tracing::error!(error = %e, "kafka: dead letter not delivered; retrying");
-                    if *self.shutdown.borrow() {
+                    if *self.admit.shutdown.borrow() {
                         return Outcome::Stuck;
                     }
                     tokio::time::sleep(backoff).await;

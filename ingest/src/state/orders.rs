@@ -6,7 +6,6 @@
 //! counted. On start the tracker is rebuilt from the stored decisions and
 //! order events. The timing logic is the pure `hotline_router::tracker`.
 use crate::sinks::committer::Job;
-use crate::sinks::kafka::Publisher;
 use crate::sinks::store::EventRow;
 use crate::wire;
 use hotline_proto::v1 as pb;
@@ -209,12 +208,19 @@ impl AlertOut {
     /// (`key`, kind × 16 + `sub`, `at_ms`): the same alert is stored once,
     /// so it is raised once, also across restarts.
     pub fn keyed(alert: pb::Alert, key: String, sub: i32, at_ms: i64) -> AlertOut {
+        // Published keyed by its case, or by its queue when it has none.
+        let publish = if alert.case_id.is_empty() {
+            alert.queue.clone()
+        } else {
+            alert.case_id.clone()
+        };
         let row = EventRow {
             stream: "alert",
             key,
             event_type: alert.kind * 16 + sub,
             at_ms,
             body: alert.encode_to_vec(),
+            publish: Some(publish),
         };
         AlertOut { alert, row }
     }
@@ -409,20 +415,17 @@ impl Orders {
     }
 }
 
-/// Stores an alert (once: its key is deterministic), then publishes and counts it.
-pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, publisher: Option<&Publisher>) {
-    raise_all(vec![a], committer, publisher).await
+/// Stores an alert (once: its key is deterministic; the store's outbox
+/// publishes it), then counts it.
+pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>) {
+    raise_all(vec![a], committer).await
 }
 
 /// Raises several alerts: queued for the committer in groups, so a group
 /// shares one transaction, then each newly stored one is announced in
 /// order. A group takes at most a quarter of the committer's queue (256 at
 /// most): contacts keep room to be queued while a tick raises thousands.
-pub async fn raise_all(
-    alerts: Vec<AlertOut>,
-    committer: &mpsc::Sender<Job>,
-    publisher: Option<&Publisher>,
-) {
+pub async fn raise_all(alerts: Vec<AlertOut>, committer: &mpsc::Sender<Job>) {
     let group = (committer.max_capacity() / 4).clamp(1, 256);
     let mut alerts = alerts.into_iter().peekable();
     while alerts.peek().is_some() {
@@ -436,14 +439,14 @@ pub async fn raise_all(
         }
         for (alert, rx) in stored {
             if let Ok(Ok(true)) = rx.await {
-                announce(&alert, publisher).await;
+                announce(&alert);
             }
         }
     }
 }
 
-/// Counts, logs and publishes an alert once it is stored.
-async fn announce(alert: &pb::Alert, publisher: Option<&Publisher>) {
+/// Counts and logs an alert once it is stored.
+fn announce(alert: &pb::Alert) {
     let kind = pb::AlertKind::try_from(alert.kind)
         .map(|k| k.as_str_name())
         .unwrap_or("ALERT_UNSPECIFIED");
@@ -452,25 +455,14 @@ async fn announce(alert: &pb::Alert, publisher: Option<&Publisher>) {
         crate::telemetry::metrics::relay_overdue();
     }
     tracing::info!(kind, deadline = %alert.deadline, queue = %alert.queue, "alert raised");
-    if let Some(p) = publisher {
-        let key = if alert.case_id.is_empty() {
-            &alert.queue
-        } else {
-            &alert.case_id
-        };
-        if let Err(e) = p.alert(key, &alert.encode_to_vec()).await {
-            tracing::error!(error = %e, "alert stored but not delivered to Kafka");
-        }
-    }
 }
 
 /// Every second until `shutdown`, the alerts `due(now)` finds are raised
-/// (stored once, counted, published): the deadline tracker's tick and the
+/// (stored once, counted; published by the outbox): the deadline tracker's tick and the
 /// SLA refresh share this loop.
 pub async fn raise_every_second(
     mut due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<AlertOut>,
     committer: mpsc::Sender<Job>,
-    publisher: Option<Publisher>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -479,6 +471,6 @@ pub async fn raise_every_second(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        raise_all(due(chrono::Utc::now()), &committer, publisher.as_ref()).await;
+        raise_all(due(chrono::Utc::now()), &committer).await;
     }
 }

@@ -70,6 +70,10 @@ pub const BUCKETS: &[f64] = &[
     10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0, 259200.0,
 ];
 
+/// The label values of `hotline_dlq_records_total{reason}`: why a Kafka
+/// record went to the dead-letter topic (README.md, "Kafka").
+pub const DLQ_REASONS: [&str; 4] = ["UNDECODABLE", "INVALID_EVENT", "UNKNOWN_TOPIC", "REJECTED"];
+
 /// Installs the Prometheus recorder for this process.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
     let handle = PrometheusBuilder::new()
@@ -116,13 +120,7 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
                 .increment(0);
         }
     }
-    for reason in [
-        "UNDECODABLE",
-        "PRODUCE_FAILED",
-        "INVALID_EVENT",
-        "UNKNOWN_TOPIC",
-        "REJECTED",
-    ] {
+    for reason in DLQ_REASONS {
         counter!("hotline_dlq_records_total", "reason" => reason).increment(0);
     }
     for action in ["pause", "resume"] {
@@ -132,6 +130,10 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
         counter!("hotline_extensions_total", "outcome" => outcome).increment(0);
     }
     gauge!("hotline_open_cases").set(0.0);
+    gauge!("hotline_outbox_unpublished").set(0.0);
+    gauge!("hotline_outbox_oldest_age_seconds").set(0.0);
+    counter!("hotline_outbox_published_total").increment(0);
+    counter!("hotline_kafka_producer_renewals_total").increment(0);
     for what in [
         "repeat",
         "reopen",
@@ -287,6 +289,22 @@ pub fn dead_letter(reason: &'static str) {
 }
 
 /// A consumer group rebalance seen by this instance.
+/// The outbox's backlog: rows not yet on Kafka, and the age of the oldest.
+pub fn outbox_backlog(rows: u64, oldest_age: Duration) {
+    gauge!("hotline_outbox_unpublished").set(rows as f64);
+    gauge!("hotline_outbox_oldest_age_seconds").set(oldest_age.as_secs_f64());
+}
+
+/// Outbox rows Kafka acknowledged.
+pub fn outbox_published(n: usize) {
+    counter!("hotline_outbox_published_total").increment(n as u64);
+}
+
+/// The Kafka producer was replaced after a fatal error.
+pub fn kafka_producer_renewed() {
+    counter!("hotline_kafka_producer_renewals_total").increment(1);
+}
+
 pub fn kafka_rebalance() {
     counter!("hotline_kafka_rebalances_total").increment(1);
 }

@@ -9,8 +9,15 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
+/// A broker of this test process's own (see [`OwnBroker`]), used instead
+/// of the shared one by every helper here once set.
+static OWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The broker; a Kafka test without one fails loudly rather than skipping.
 pub fn brokers() -> String {
+    if let Some(b) = OWN.get() {
+        return b.clone();
+    }
     match std::env::var("HOTLINE_KAFKA_BROKERS") {
         Ok(b) if !b.is_empty() => b,
         _ => panic!("HOTLINE_KAFKA_BROKERS is not set: run the README's test command (bash .ci/test), which starts a tansu broker"),
@@ -213,4 +220,84 @@ pub fn header(m: &OwnedMessage, key: &str) -> Option<String> {
         .find(|x| x.key == key)
         .and_then(|x| x.value)
         .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// A tansu broker of this test's own (in memory), for fault injection that
+/// would disturb the shared one: stopped with SIGSTOP, resumed with SIGCONT.
+/// `.ci/test` names the binary in `HOTLINE_TANSU`; without it the one
+/// `cargo install` puts in `~/.cargo/bin`. No binary: the test fails.
+pub struct OwnBroker {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl OwnBroker {
+    /// Starts it on a free port and makes every helper here use it.
+    pub fn start() -> OwnBroker {
+        let bin = std::env::var("HOTLINE_TANSU").unwrap_or_else(|_| {
+            format!(
+                "{}/.cargo/bin/tansu",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        assert!(
+            std::path::Path::new(&bin).is_file(),
+            "no tansu binary at {bin}: run the README's test command (bash .ci/test), which installs it"
+        );
+        let port = super::free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            OWN.set(addr.clone()).is_ok(),
+            "one own broker per test process"
+        );
+        OwnBroker { child, addr }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig} tansu");
+    }
+
+    /// SIGSTOP: the broker holds every connection and answers nothing.
+    pub fn stop(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

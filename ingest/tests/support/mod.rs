@@ -93,10 +93,16 @@ impl Daemon {
                     .stdout(Stdio::null())
                     .stderr(f);
             }
+            // Warnings and errors kept for a failing test to show.
             None => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("hotlined.log"))
+                    .expect("log file");
                 cmd.env("HOTLINE_LOG", "warn")
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null());
+                    .stderr(f);
             }
         }
         let child = cmd.spawn().expect("spawn hotlined");

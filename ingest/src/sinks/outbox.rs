@@ -1,0 +1,164 @@
+//! The outbox publisher (ARCHITECTURE.md, "Delivery guarantees"): every
+//! new decision and alert is written to the store's `outbox` table in the
+//! transaction that stores it; this task sends the rows to Kafka in store
+//! order and forgets them (through the committer) once Kafka has them. A
+//! broker that is down or slow therefore never holds up intake: answers
+//! wait for the store only, and the backlog is published when the broker
+//! is back, also after a restart. A row sent but not yet forgotten when
+//! the daemon stops is sent again: duplicates are byte-identical.
+use crate::sinks::committer::Job;
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::{OutboxRow, Reader, StoreError};
+use crate::telemetry::metrics as m;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
+
+/// Rows sent together (librdkafka batches them; they are awaited in order).
+const BATCH: usize = 512;
+/// Retry delays after a failed send: from `FIRST_RETRY`, doubling to `LAST_RETRY`.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+/// How often the backlog metrics are refreshed, and the outbox looked at
+/// when nothing woke the task.
+const TICK: Duration = Duration::from_secs(1);
+
+/// What the publisher needs.
+pub struct Outbox {
+    pub data_dir: PathBuf,
+    pub publisher: Publisher,
+    /// For forgetting published rows; the committer stops once this is dropped.
+    pub committer: mpsc::Sender<Job>,
+    /// Notified by the store after a commit that wrote outbox rows.
+    pub wake: Arc<Notify>,
+}
+
+/// Reads on a blocking thread (SQLite is synchronous).
+async fn read<T: Send + 'static>(
+    reader: &Arc<Mutex<Reader>>,
+    f: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let r = reader.clone();
+    tokio::task::spawn_blocking(move || match r.lock() {
+        Ok(g) => f(&g).map_err(|e| e.to_string()),
+        Err(_) => Err("outbox reader poisoned".to_string()),
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+impl Outbox {
+    /// Publishes until `shutdown`, then for at most `drain` more while rows
+    /// remain (what is left is published after the next start).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
+        let reader = match Reader::open(&self.data_dir) {
+            Ok(r) => Arc::new(Mutex::new(r)),
+            Err(e) => {
+                tracing::error!(error = %e, "outbox: cannot read the store; nothing is published to Kafka");
+                return;
+            }
+        };
+        // Rows up to `cursor` are on Kafka (their deletion may be queued).
+        let mut cursor = 0i64;
+        let mut retry = FIRST_RETRY;
+        let mut stop_at: Option<Instant> = None;
+        let mut metrics_at = Instant::now();
+        let mut failures = 0u64;
+        loop {
+            if stop_at.is_none() && *shutdown.borrow() {
+                stop_at = Some(Instant::now() + drain);
+            }
+            if Instant::now() >= metrics_at {
+                metrics_at = Instant::now() + TICK;
+                let after = cursor;
+                if let Ok((rows, oldest)) = read(&reader, move |r| r.outbox_backlog(after)).await {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let age = oldest.map_or(0, |t| now.saturating_sub(t).max(0));
+                    m::outbox_backlog(rows, Duration::from_millis(age as u64));
+                }
+            }
+            let after = cursor;
+            let rows: Vec<OutboxRow> = match read(&reader, move |r| r.outbox(after, BATCH)).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox: reading the store failed; retrying");
+                    tokio::time::sleep(LAST_RETRY).await;
+                    continue;
+                }
+            };
+            if rows.is_empty() {
+                if stop_at.is_some() {
+                    m::outbox_backlog(0, Duration::ZERO);
+                    tracing::info!("outbox: everything published");
+                    return;
+                }
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                    _ = shutdown.changed(), if stop_at.is_none() => {}
+                }
+                continue;
+            }
+            // Sent together, awaited in order: what Kafka has up to the
+            // first failure is forgotten; the rest is sent again.
+            let sends = rows
+                .iter()
+                .map(|r| self.publisher.outbox(&r.topic, &r.key, &r.body));
+            let results = futures_util::future::join_all(sends).await;
+            let mut upto = None;
+            let mut sent = 0;
+            let mut error = None;
+            for (row, res) in rows.iter().zip(results) {
+                match res {
+                    Ok(()) if error.is_none() => {
+                        upto = Some(row.id);
+                        sent += 1;
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        if error.is_none() {
+                            error = Some(e);
+                        }
+                    }
+                }
+            }
+            if let Some(id) = upto {
+                cursor = id;
+                m::outbox_published(sent);
+                // Lost if the committer is gone (shutting down): the rows
+                // are then sent again after the next start.
+                let _ = self.committer.send(Job::OutboxDone { upto: id }).await;
+            }
+            match error {
+                None => {
+                    retry = FIRST_RETRY;
+                    if failures > 0 {
+                        tracing::info!(failures, "outbox: Kafka takes records again");
+                        failures = 0;
+                    }
+                }
+                Some(e) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(error = %e, failures, "outbox: Kafka did not take the records; retrying (intake goes on)");
+                    }
+                    if stop_at.is_some_and(|t| Instant::now() >= t) {
+                        tracing::warn!("outbox: drain deadline passed with rows unpublished; they are published after the next start");
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(retry) => {}
+                        _ = shutdown.changed(), if stop_at.is_none() => {}
+                    }
+                    retry = (retry * 2).min(LAST_RETRY);
+                }
+            }
+            if stop_at.is_some_and(|t| Instant::now() >= t) {
+                tracing::warn!("outbox: drain deadline passed with rows unpublished; they are published after the next start");
+                return;
+            }
+        }
+    }
+}
