@@ -1,5 +1,6 @@
-//! The admin HTTP listener: `/metrics` (Prometheus text), `/ready` (serving
-//! and not draining) and `/live` (the committer thread is running).
+//! The admin HTTP listener: `/metrics` (Prometheus text), `/ready` (serving,
+//! not draining, and the store can commit) and `/live` (the committer
+//! thread is running).
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -16,6 +17,8 @@ pub struct AdminState {
     pub metrics: PrometheusHandle,
     pub ready: Arc<AtomicBool>,
     pub alive: Arc<AtomicBool>,
+    /// False while the store cannot commit (a full disk, an I/O error).
+    pub writable: Arc<AtomicBool>,
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
@@ -29,7 +32,12 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn ready(State(s): State<AdminState>) -> impl IntoResponse {
-    if s.ready.load(Ordering::SeqCst) {
+    if !s.writable.load(Ordering::SeqCst) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the store cannot commit (disk full or I/O error)\n",
+        )
+    } else if s.ready.load(Ordering::SeqCst) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")

@@ -332,6 +332,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         metrics,
         ready: ready.clone(),
         alive: committer.alive(),
+        writable: committer.writable(),
     };
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,

@@ -41,6 +41,7 @@ pub struct CommitterConfig {
 pub struct Committer {
     thread: Option<std::thread::JoinHandle<()>>,
     alive: Arc<AtomicBool>,
+    writable: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -52,17 +53,27 @@ impl Committer {
         cfg: CommitterConfig,
     ) -> std::io::Result<Committer> {
         let alive = Arc::new(AtomicBool::new(true));
+        let writable = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
+        let w = writable.clone();
         let thread = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || {
-                run(store, rx, cfg);
+                run(store, rx, cfg, &w);
                 flag.store(false, Ordering::SeqCst);
             })?;
         Ok(Committer {
             thread: Some(thread),
             alive,
+            writable,
         })
+    }
+
+    /// False while the store cannot commit (a full disk, an I/O error):
+    /// readiness. Set again by the next commit that succeeds, or by the
+    /// probe the idle committer writes every `PROBE_EVERY` meanwhile.
+    pub fn writable(&self) -> Arc<AtomicBool> {
+        self.writable.clone()
     }
 
     /// False once the thread has stopped (liveness).
@@ -123,16 +134,47 @@ fn gather(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, cfg: CommitterConf
     drain(rx, batch, cfg.batch_max);
 }
 
-fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig) {
+/// How often a committer whose last commit failed writes a probe while no
+/// work arrives, to find out the store is writable again.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+/// The next job: waiting as long as it takes while the store is writable,
+/// probing it every `PROBE_EVERY` while it is not. `None`: every sender is gone.
+fn next_job(store: &mut Store, rx: &mut mpsc::Receiver<Job>, writable: &AtomicBool) -> Option<Job> {
+    loop {
+        if writable.load(Ordering::SeqCst) {
+            return rx.blocking_recv();
+        }
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        std::thread::sleep(PROBE_EVERY);
+        if store.probe().is_ok() {
+            tracing::info!("store writable again");
+            writable.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig, writable: &AtomicBool) {
     let mut batch: Vec<Job> = Vec::with_capacity(cfg.batch_max);
     let mut last_purge: Option<Instant> = None;
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = next_job(&mut store, &mut rx, writable) {
         batch.push(first);
         drain(&mut rx, &mut batch, cfg.batch_max);
         if batch.len() >= BUSY && !cfg.batch_wait.is_zero() {
             gather(&mut rx, &mut batch, cfg);
         }
-        commit(&mut store, &mut batch);
+        let ok = commit(&mut store, &mut batch);
+        if writable.swap(ok, Ordering::SeqCst) != ok {
+            if ok {
+                tracing::info!("store writable again");
+            } else {
+                tracing::error!("store not writable: not ready until a commit succeeds");
+            }
+        }
         m::queue_depth(rx.len());
         if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             purge(&mut store, cfg.retention);
@@ -155,7 +197,8 @@ fn purge(store: &mut Store, retention: Duration) {
     }
 }
 
-fn commit(store: &mut Store, batch: &mut Vec<Job>) {
+/// Commits the batch and answers every job; false when the commit failed.
+fn commit(store: &mut Store, batch: &mut Vec<Job>) -> bool {
     let started = Instant::now();
     let n = batch.len();
     let result = store.transaction(|tx| {
@@ -195,6 +238,7 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) {
                     _ => {}
                 }
             }
+            true
         }
         Err(e) => {
             tracing::error!(error = %e, jobs = n, "commit failed; every job of the batch gets the error");
@@ -212,6 +256,7 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) {
                     Job::OutboxDone { .. } => {}
                 }
             }
+            false
         }
     }
 }

@@ -291,6 +291,19 @@ impl Store {
         Ok(Store { conn, outbox: None })
     }
 
+    /// Writes and removes a row in one transaction (pages to the WAL and an
+    /// fsync, like a commit of contacts): whether the store can commit.
+    pub fn probe(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS probe (at INTEGER NOT NULL);
+             INSERT INTO probe(at) VALUES (0);
+             DELETE FROM probe;",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// From now on every new decision and alert is also written to the
     /// outbox in its transaction, and `wake` is notified after the commit.
     pub fn publish_through_outbox(&mut self, wake: std::sync::Arc<tokio::sync::Notify>) {
