@@ -1,4 +1,5 @@
 //! What the daemon tells its operators: the metrics catalogue and the HDR
 //! histograms (the stats snapshots that carry them are `state::stats`).
+pub mod catalogue;
 pub mod hdr;
 pub mod metrics;

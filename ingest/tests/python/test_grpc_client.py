@@ -117,5 +117,5 @@ def test_call_events_become_service_level_gauges_that_a_prometheus_parser_reads(
     assert key("hotline_window_calls", queue="12345", window="15m", outcome="offered") == 0
     assert key("hotline_alerts_total", kind="ANSWER_RATE_LOW") == 1
     bucket_edges = {float(s.labels["le"]) for f in text_string_to_metric_families(text) for s in f.samples
-                    if s.name == "hotline_pipeline_latency_seconds_bucket"}
+                    if s.name == "hotline_answer_latency_seconds_bucket"}
     assert {3.0, 180.0, 600.0, 1800.0} <= bucket_edges, "SLA thresholds are bucket edges"

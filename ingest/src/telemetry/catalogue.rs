@@ -1,0 +1,135 @@
+//! Every metric the daemon exports, in one table: name, type, help text
+//! (the `# HELP` line of `/metrics`) and label names. Names follow
+//! `hotline_<what>_<unit>`: `_total` counters, `_seconds` histograms and
+//! ages, `_ratio` for fractions. Label values come from small fixed sets
+//! (README.md, "Admin HTTP") — never a caller, a number or an id.
+//! `tests/metrics.rs` checks that `/metrics` has a `# HELP` for every
+//! family, that every name the source emits is here, and that README.md
+//! lists each.
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+
+/// A metric's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: Type,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+}
+
+const fn m(
+    name: &'static str,
+    kind: Type,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> Metric {
+    Metric {
+        name,
+        kind,
+        help,
+        labels,
+    }
+}
+
+use Type::{Counter as C, Gauge as G, Histogram as H};
+
+/// The catalogue.
+pub const CATALOGUE: &[Metric] = &[
+    // Intake.
+    m("hotline_contacts_total", C, &["channel", "route"], "Contacts decided and stored, by channel and route."),
+    m("hotline_rejects_total", C, &["reason"], "Contacts refused as invalid, by reject code."),
+    m("hotline_duplicates_total", C, &[], "Contacts whose contact_id was decided before (the stored decision was returned)."),
+    m("hotline_overload_rejections_total", C, &[], "Unary Submit calls refused with RESOURCE_EXHAUSTED because the intake queue was full."),
+    m("hotline_auth_failures_total", C, &["reason"], "gRPC calls refused by access control (missing, invalid, forbidden)."),
+    m("hotline_events_total", C, &["stream", "outcome"], "Call and order events: new, duplicate (a replay) or rejected."),
+    m("hotline_provisional_deadlines_total", C, &[], "Deadlines computed past the holiday calendar (provisional)."),
+    // Life safety and classification.
+    m("hotline_emergencies_total", C, &["line", "channel"], "Contacts transferred to an emergency line (Art. 10(3), 15)."),
+    m("hotline_possible_emergencies_total", C, &["line", "channel"], "Contacts with danger words the rules could not place: an agent must look now."),
+    m("hotline_relays_overdue_total", C, &[], "Emergencies by text not relayed to their line within 3 minutes."),
+    m("hotline_classifier_reviews_total", C, &["channel"], "Work orders sent to a dispatcher's review: classifier not confident enough."),
+    // Store.
+    m("hotline_commits_total", C, &[], "Group commits of the store."),
+    m("hotline_committed_jobs_total", C, &[], "Jobs (contacts, events, outbox acknowledgements) in the store's commits."),
+    m("hotline_commit_failures_total", C, &[], "Store commits that failed (every job of the batch got the error)."),
+    m("hotline_commit_duration_seconds", H, &[], "Time of one group commit, fsync included."),
+    m("hotline_queue_jobs", G, &[], "Jobs waiting in the committer's queue."),
+    m("hotline_durable_latency_seconds", H, &[], "From a contact queued for the committer to its decision durable."),
+    m("hotline_answer_latency_seconds", H, &["method"], "From a contact received to its answer (submit, submit_stream) or its Kafka record done (kafka)."),
+    // Outbox and Kafka.
+    m("hotline_outbox_unpublished", G, &[], "Decisions and alerts stored but not yet on Kafka."),
+    m("hotline_outbox_oldest_age_seconds", G, &[], "Age of the oldest decision or alert not yet on Kafka."),
+    m("hotline_outbox_published_total", C, &[], "Outbox rows Kafka acknowledged."),
+    m("hotline_kafka_produced_total", C, &["topic", "outcome"], "Records produced to Kafka, by output topic and outcome (ok, error)."),
+    m("hotline_kafka_producer_renewals_total", C, &[], "Kafka producers rebuilt after a fatal error (a fenced idempotent producer)."),
+    m("hotline_dlq_records_total", C, &["reason"], "Kafka records sent to the dead-letter topic, by reason."),
+    m("hotline_kafka_assigned_partitions", G, &[], "Input partitions assigned to this instance."),
+    m("hotline_kafka_rebalances_total", C, &[], "Consumer group rebalances seen."),
+    m("hotline_kafka_flow_total", C, &["action"], "Input partitions paused or resumed for backpressure."),
+    m("hotline_kafka_consume_errors_total", C, &[], "Errors reading from Kafka."),
+    // Calls and messages (Art. 11, 13(1), 26(1)).
+    m("hotline_answer_rate_ratio", G, &["queue", "window"], "Answered over offered calls (Art. 26(1): at least 95 %)."),
+    m("hotline_service_level_ratio", G, &["queue", "window"], "Calls answered within 3 s over calls answered (Art. 11)."),
+    m("hotline_service_level_with_abandons_ratio", G, &["queue", "window"], "Calls answered within 3 s over calls offered."),
+    m("hotline_window_calls", G, &["queue", "window", "outcome"], "Calls in the window: offered, answered, abandoned, short_abandoned."),
+    m("hotline_call_events_total", C, &["queue", "outcome"], "Call events: counted, replayed, late or too old for the windows."),
+    m("hotline_tracked_calls", G, &["queue"], "Calls offered and not yet answered or abandoned."),
+    m("hotline_answer_wait_seconds", H, &["queue"], "Wait before an answer."),
+    m("hotline_accept_latency_seconds", H, &["channel"], "Text messages: from received to accepted by an agent (3 minutes, Art. 13(1))."),
+    m("hotline_message_events_total", C, &["outcome"], "Message acceptance events: counted or replayed."),
+    m("hotline_pending_messages", G, &[], "Text messages received and not yet accepted."),
+    // Work orders and dedup.
+    m("hotline_alerts_total", C, &["kind"], "Alerts raised (stored once), by kind."),
+    m("hotline_open_cases", G, &[], "Work orders tracked for their deadlines."),
+    m("hotline_extensions_total", C, &["outcome"], "Extension requests granted or refused."),
+    m("hotline_dedup_total", C, &["outcome"], "Dedup outcomes: repeat, reopen, cluster, hotspot, escalation, raised_special, new_matter."),
+    m("hotline_dedup_callers", G, &[], "Callers in the dedup index."),
+    m("hotline_dedup_clusters", G, &[], "Clusters of several callers in the dedup index."),
+    m("hotline_dedup_closed_cases", G, &[], "Closed cases the dedup index remembers for reopening."),
+    m("hotline_dedup_evictions_total", C, &["what"], "Entries evicted from the dedup index at its size limits."),
+];
+
+/// Gives every metric of the catalogue its help text (call once, after the
+/// recorder is installed).
+pub fn describe() {
+    for x in CATALOGUE {
+        match x.kind {
+            Type::Counter => describe_counter!(x.name, x.help),
+            Type::Gauge => describe_gauge!(x.name, x.help),
+            Type::Histogram => describe_histogram!(x.name, x.help),
+        }
+    }
+}
+
+/// The catalogue entry of `name`.
+pub fn find(name: &str) -> Option<&'static Metric> {
+    CATALOGUE.iter().find(|x| x.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_follow_the_convention() {
+        let mut seen = std::collections::HashSet::new();
+        for x in CATALOGUE {
+            assert!(seen.insert(x.name), "{} twice", x.name);
+            assert!(x.name.starts_with("hotline_"), "{}", x.name);
+            match x.kind {
+                Type::Counter => assert!(x.name.ends_with("_total"), "{}", x.name),
+                Type::Histogram => assert!(x.name.ends_with("_seconds"), "{}", x.name),
+                Type::Gauge => assert!(!x.name.ends_with("_total"), "{}", x.name),
+            }
+            assert!(x.help.ends_with('.') && x.help.len() > 20, "{}", x.name);
+        }
+    }
+}
