@@ -52,6 +52,8 @@ impl Feed {
         Feed {
             traffic: Traffic::new(TrafficConfig {
                 seed: load.seed.wrapping_add(task as u64),
+                // Recent: the daemon refuses contacts older than a few days.
+                start: chrono::Utc::now() - chrono::Duration::hours(1),
                 ..Default::default()
             }),
             prefix: format!("{run}-{task}"),

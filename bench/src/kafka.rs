@@ -232,6 +232,8 @@ pub async fn compare(load: &KafkaLoad) -> anyhow::Result<Report> {
     let mut futs = Vec::new();
     for (i, mut c) in Traffic::new(TrafficConfig {
         seed: load.seed,
+        // Recent: the daemon refuses contacts older than a few days.
+        start: chrono::Utc::now() - chrono::Duration::hours(1),
         ..Default::default()
     })
     .take(load.count)

@@ -7,8 +7,47 @@ use crate::telemetry::metrics as m;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use tonic::{Request, Status};
+
+/// Shortest token accepted from `token_env`, in bytes (after trimming).
+pub const MIN_TOKEN_BYTES: usize = 32;
+
+/// A presented or configured token as compared: surrounding whitespace
+/// (a trailing newline from a file or `echo`) removed.
+fn normalized(token: &str) -> &str {
+    token.trim()
+}
+
+/// The token of an `authorization` value: the `Bearer` scheme in any case,
+/// then the token; `None` for another scheme or an empty token.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let t = normalized(rest);
+    (!t.is_empty()).then_some(t)
+}
+
+/// Logs an authentication failure with the peer and reason (never the
+/// token), at most once a second; the failures not logged are counted in
+/// the next line.
+fn log_failure(peer: Option<SocketAddr>, reason: &'static str) {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    static QUIET: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now().timestamp();
+    if LAST.swap(now, Ordering::Relaxed) == now {
+        QUIET.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let suppressed = QUIET.swap(0, Ordering::Relaxed);
+    let peer = peer
+        .map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    tracing::warn!(peer, reason, suppressed, "gRPC authentication failed");
+}
 
 /// Who a token belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,15 +106,24 @@ impl Auth {
                 continue;
             };
             let hash = if !t.token_env.is_empty() {
-                match std::env::var(&t.token_env) {
-                    Ok(v) if !v.is_empty() => Some(Sha256::digest(v.as_bytes()).into()),
-                    _ => {
-                        errors.push(ConfigError {
-                            path: format!("auth.tokens[{i}].token_env"),
-                            msg: format!("${} is not set", t.token_env),
-                        });
-                        None
-                    }
+                let v = std::env::var(&t.token_env).unwrap_or_default();
+                let v = normalized(&v);
+                if v.len() < MIN_TOKEN_BYTES {
+                    errors.push(ConfigError {
+                        path: format!("auth.tokens[{i}].token_env"),
+                        msg: if v.is_empty() {
+                            format!("${} is not set or empty", t.token_env)
+                        } else {
+                            format!(
+                                "${} is {} bytes; a token needs at least {MIN_TOKEN_BYTES}",
+                                t.token_env,
+                                v.len()
+                            )
+                        },
+                    });
+                    None
+                } else {
+                    Some(Sha256::digest(v.as_bytes()).into())
                 }
             } else {
                 let mut h = [0u8; 32];
@@ -119,18 +167,12 @@ impl Auth {
         }
         let Some(value) = req.metadata().get("authorization") else {
             m::auth_failure("missing");
+            log_failure(req.remote_addr(), "missing");
             return Err(Status::unauthenticated(
                 "missing bearer token (authorization: Bearer <token>)",
             ));
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
+        let token = value.to_str().ok().and_then(bearer);
         let role = token.and_then(|t| {
             let h: [u8; 32] = Sha256::digest(t.as_bytes()).into();
             self.tokens.get(&h).copied()
@@ -142,6 +184,7 @@ impl Auth {
             }
             None => {
                 m::auth_failure("invalid");
+                log_failure(req.remote_addr(), "invalid");
                 Err(Status::unauthenticated("invalid bearer token"))
             }
         }
@@ -162,5 +205,27 @@ pub fn require<T>(req: &Request<T>, role: Role) -> Result<(), Status> {
             )))
         }
         None => Err(Status::unauthenticated("no credentials")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_in_any_case_and_no_empty_token() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER abc\n"), Some("abc"));
+        assert_eq!(bearer("bearer   abc  "), Some("abc"));
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearer    "), None);
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
+
+    #[test]
+    fn the_empty_hash_is_the_empty_string() {
+        let h: [u8; 32] = Sha256::digest(b"").into();
+        assert_eq!(hex::encode(h), crate::config::EMPTY_SHA256);
     }
 }

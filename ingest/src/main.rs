@@ -248,7 +248,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(f) => Config::load(f),
                 None => Ok(Config::default()),
             };
-            let result = cfg.and_then(|c| rules_dir::build_router(&c).map(|r| (c, r)));
+            let result = cfg.and_then(|c| {
+                // Tokens read from the environment are checked as serve reads them.
+                let addr = c
+                    .server
+                    .grpc_addr
+                    .parse()
+                    .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+                hotline_ingest::auth::Auth::from_config(&c.auth, addr)?;
+                rules_dir::build_router(&c).map(|r| (c, r))
+            });
             match result {
                 Ok((c, r)) => {
                     let years: Vec<String> = r.calendar().years().map(|y| y.to_string()).collect();

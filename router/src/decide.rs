@@ -20,11 +20,44 @@ use std::fmt::Write;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// The checks that need the rules: the district code is empty, the city's
+/// or one of its districts'; `received_at` is within the configured age
+/// for its origin (so a contact older than the retention period can never
+/// be decided again as a new case once its record is purged).
+fn admissible(
+    router: &Router,
+    contact: &Contact,
+    received_at: Instant,
+    now: Instant,
+) -> Result<(), Reject> {
+    let code = contact.location.district_code.trim();
+    if !code.is_empty() && code != router.city_code && !router.district_index.contains_key(code) {
+        let shown: String = code.chars().take(16).collect();
+        return Err(Reject::InvalidDistrict(shown));
+    }
+    if let Some((local, platform)) = router.options.max_age_secs {
+        let limit = if contact.origin == Origin::Local {
+            local
+        } else {
+            platform
+        };
+        let age = (now - received_at).num_seconds();
+        if age > limit {
+            return Err(Reject::ReceivedTooOld {
+                age_days: age / 86_400,
+                limit_days: limit / 86_400,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Decides one contact as seen at `now` (used only to refuse contacts dated
 /// in the future). Deterministic: the same router, contact and `now` always
 /// give the same decision.
 pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decision, Reject> {
     let norm = normalize(contact, now, &router.area_code)?;
+    admissible(router, contact, norm.received_at, now)?;
     let hits = router.matcher.scan(&norm.text);
     let safety = router.safety.check(&norm.text, hits.spans());
     let mut rule_ids: Vec<Arc<str>> = Vec::with_capacity(12);

@@ -29,7 +29,6 @@ builtin_ids! {
     /// Art. 12(3) 牵办: lead unit with co-units.
     ROUTE_MULTI_UNIT = "route.multi_unit";
     /// The district code is not one of the city's districts.
-    ROUTE_DISTRICT_UNKNOWN = "route.district_unknown";
     /// No district code: the district the address names.
     ROUTE_DISTRICT_FROM_ADDRESS = "route.district_from_address";
     /// No district code nor one in the address: the district the text names.

@@ -3,7 +3,9 @@
 //!
 //! Every refusal is a [`Reject`] with its own reason code.
 use crate::model::{Channel, Contact, Instant};
-use crate::reject::{Reject, MAX_CONTACT_ID_BYTES, MAX_CONTENT_BYTES, MAX_FUTURE_SECS};
+use crate::reject::{
+    unsafe_in_id, Reject, MAX_CONTACT_ID_BYTES, MAX_CONTENT_BYTES, MAX_FIELD_BYTES, MAX_FUTURE_SECS,
+};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// A validated contact's canonical parts.
@@ -24,8 +26,29 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
     if id.trim().is_empty() {
         return Err(Reject::MissingContactId);
     }
-    if id.len() > MAX_CONTACT_ID_BYTES || id.chars().any(char::is_control) {
+    if id.len() > MAX_CONTACT_ID_BYTES || id.chars().any(unsafe_in_id) {
         return Err(Reject::InvalidContactId);
+    }
+    for (field, v) in [
+        ("location.address", &contact.location.address),
+        ("category_hint", &contact.category_hint),
+        ("caller.phone", &contact.caller.phone),
+        ("caller.wechat_openid", &contact.caller.wechat_openid),
+        ("caller.account_id", &contact.caller.account_id),
+        ("call_id", &contact.call_id),
+    ] {
+        let id_like = field != "location.address";
+        if v.len() > MAX_FIELD_BYTES
+            || v.chars().any(|c| {
+                if id_like {
+                    unsafe_in_id(c)
+                } else {
+                    c.is_control() && c != '\n'
+                }
+            })
+        {
+            return Err(Reject::InvalidField(field));
+        }
     }
     let channel = contact.channel.ok_or(Reject::UnknownChannel)?;
     let received_at = contact.received_at.ok_or(Reject::MissingReceivedAt)?;

@@ -8,6 +8,15 @@ pub const MAX_CONTENT_BYTES: usize = 8 * 1024;
 pub const MAX_FUTURE_SECS: i64 = 5 * 60;
 /// Longest accepted `contact_id`, in bytes.
 pub const MAX_CONTACT_ID_BYTES: usize = 128;
+/// Longest accepted address, category hint, caller id or call id, in bytes.
+pub const MAX_FIELD_BYTES: usize = 512;
+
+/// Characters refused in ids: controls, and the zero-width and
+/// bidirectional-override characters that make an id display as another.
+pub fn unsafe_in_id(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
 
 /// One reason a contact is refused. Each has a stable `code()` and names the
 /// offending `field()` (a path into `hotline.v1.Contact`).
@@ -27,6 +36,12 @@ pub enum Reject {
     MissingReceivedAt,
     #[error("received_at is {0} s in the future, more than the {MAX_FUTURE_SECS} s allowed")]
     ReceivedInFuture(i64),
+    #[error("received_at is {age_days} days ago, older than the {limit_days} days accepted from this origin")]
+    ReceivedTooOld { age_days: i64, limit_days: i64 },
+    #[error("location.district_code {0:?} is not one of the city's district codes")]
+    InvalidDistrict(String),
+    #[error("{0} is longer than {MAX_FIELD_BYTES} bytes or contains control characters")]
+    InvalidField(&'static str),
     #[error("channel is missing or unknown")]
     UnknownChannel,
     #[error("a {channel} contact needs {field}")]
@@ -47,6 +62,9 @@ impl Reject {
         "CONTENT_TOO_LONG",
         "MISSING_RECEIVED_AT",
         "RECEIVED_IN_FUTURE",
+        "RECEIVED_TOO_OLD",
+        "INVALID_DISTRICT",
+        "INVALID_FIELD",
         "UNKNOWN_CHANNEL",
         "MISSING_CALLER",
         "INVALID_PHONE",
@@ -61,6 +79,9 @@ impl Reject {
             Reject::ContentTooLong(_) => "CONTENT_TOO_LONG",
             Reject::MissingReceivedAt => "MISSING_RECEIVED_AT",
             Reject::ReceivedInFuture(_) => "RECEIVED_IN_FUTURE",
+            Reject::ReceivedTooOld { .. } => "RECEIVED_TOO_OLD",
+            Reject::InvalidDistrict(_) => "INVALID_DISTRICT",
+            Reject::InvalidField(_) => "INVALID_FIELD",
             Reject::UnknownChannel => "UNKNOWN_CHANNEL",
             Reject::MissingCaller { .. } => "MISSING_CALLER",
             Reject::InvalidPhone => "INVALID_PHONE",
@@ -72,7 +93,11 @@ impl Reject {
         match self {
             Reject::MissingContactId | Reject::InvalidContactId => "contact_id",
             Reject::EmptyContent | Reject::ContentTooLong(_) => "content",
-            Reject::MissingReceivedAt | Reject::ReceivedInFuture(_) => "received_at",
+            Reject::MissingReceivedAt
+            | Reject::ReceivedInFuture(_)
+            | Reject::ReceivedTooOld { .. } => "received_at",
+            Reject::InvalidDistrict(_) => "location.district_code",
+            Reject::InvalidField(f) => f,
             Reject::UnknownChannel => "channel",
             Reject::MissingCaller { field, .. } => field,
             Reject::InvalidPhone => "caller.phone",

@@ -38,8 +38,8 @@ pub(crate) fn unit_target(
     u.targets.first().and_then(Option::as_ref)
 }
 
-/// Index of the contact's district, recording an unknown one; without a
-/// code, the district its address names, else the one its text names.
+/// Index of the contact's district; without a code, the district its
+/// address names, else the one its text names.
 pub(crate) fn district(
     router: &Router,
     contact: &crate::model::Contact,
@@ -55,11 +55,9 @@ pub(crate) fn district(
         rule_ids.push(ids::ROUTE_DISTRICT_FROM_TEXT.clone());
         return Some(d);
     }
-    let d = router.district_index.get(code).copied();
-    if d.is_none() {
-        rule_ids.push(ids::ROUTE_DISTRICT_UNKNOWN.clone());
-    }
-    d
+    // Any other code was refused (`decide::admissible`); the city's own
+    // code names no district.
+    router.district_index.get(code).copied()
 }
 
 /// Routes a contact that scope left to the hotline.

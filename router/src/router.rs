@@ -70,6 +70,10 @@ pub struct RouterOptions {
     /// A work order whose kind or category the classifier gives less than
     /// this probability is marked for a dispatcher's review.
     pub review_threshold: f32,
+    /// Oldest `received_at` accepted, in seconds before `now`: local
+    /// contacts, then orders from the provincial or national platform
+    /// (which may reach the city later). `None`: no limit (offline tools).
+    pub max_age_secs: Option<(i64, i64)>,
 }
 
 /// Default [`RouterOptions::review_threshold`] (see BENCHMARKS.md for the
@@ -83,6 +87,7 @@ impl Default for RouterOptions {
         RouterOptions {
             caller_secret: *blake3::hash(b"hotline default caller key").as_bytes(),
             review_threshold: DEFAULT_REVIEW_THRESHOLD,
+            max_age_secs: None,
         }
     }
 }
@@ -121,6 +126,8 @@ pub struct Router {
     pub(crate) district_places: Option<(aho_corasick::AhoCorasick, Vec<usize>)>,
     pub(crate) coordinator: usize,
     pub(crate) area_code: String,
+    /// The city's own division code (a contact may name it: no district).
+    pub(crate) city_code: String,
     pub(crate) case_prefix: String,
     pub(crate) calendar: Calendar,
     pub(crate) options: RouterOptions,
@@ -677,6 +684,7 @@ impl Router {
             kb,
             units,
             district_index,
+            city_code: units_f.city.code.clone(),
             district_names: units_f
                 .districts
                 .iter()

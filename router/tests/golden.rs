@@ -388,15 +388,23 @@ fn hints_win_over_rules() {
 }
 
 #[test]
-fn unknown_district_goes_to_city_unit() {
-    let d = decide(
+fn a_district_code_not_of_the_city_is_refused_and_the_city_code_means_the_city() {
+    let refused = decide(
         router(),
         &phone_contact("d1", "我要投诉小区物业不作为", "999999"),
+        at("2026-11-26 10:00"),
+    );
+    assert!(
+        matches!(refused, Err(hotline_router::Reject::InvalidDistrict(_))),
+        "{refused:?}"
+    );
+    let d = decide(
+        router(),
+        &phone_contact("d2", "我要投诉小区物业不作为", "510800"),
         at("2026-11-26 10:00"),
     )
     .expect("decide");
     assert_eq!(d.lead_unit.as_deref(), Some("510800.zjj"));
-    assert!(d.rule_ids.iter().any(|s| &**s == "route.district_unknown"));
 }
 
 #[test]

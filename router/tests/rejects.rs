@@ -166,6 +166,12 @@ fn every_code_is_listed() {
         Reject::ContentTooLong(1),
         Reject::MissingReceivedAt,
         Reject::ReceivedInFuture(1),
+        Reject::ReceivedTooOld {
+            age_days: 9,
+            limit_days: 3,
+        },
+        Reject::InvalidDistrict("x".into()),
+        Reject::InvalidField("location.address"),
         Reject::UnknownChannel,
         Reject::MissingCaller {
             channel: Channel::Phone,

@@ -9,6 +9,10 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// SHA-256 of the empty string: what `echo -n "$UNSET" | sha256sum`
+/// gives. A token configured as this would let an empty one in.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// Art. 14: records are kept at least two years.
 pub const MIN_RETENTION_DAYS: u32 = 730;
 
@@ -182,6 +186,13 @@ pub struct PipelineConfig {
     pub drain_timeout_secs: u64,
     /// Contacts of one SubmitStream in flight at once (read but not yet acknowledged).
     pub stream_window: usize,
+    /// Oldest `received_at` accepted from the city's own channels, days;
+    /// older is RECEIVED_TOO_OLD (a replay from a broken gateway, a wrong
+    /// clock, a contact from year 1).
+    pub max_age_days: i64,
+    /// The same for orders from the provincial or national platform, which
+    /// may reach the city later.
+    pub max_age_platform_days: i64,
 }
 
 impl Default for PipelineConfig {
@@ -192,6 +203,8 @@ impl Default for PipelineConfig {
             batch_wait_ms: 20,
             drain_timeout_secs: 20,
             stream_window: 2048,
+            max_age_days: 3,
+            max_age_platform_days: 30,
         }
     }
 }
@@ -440,6 +453,10 @@ impl Config {
                         "must be 64 hex digits (sha256sum of the token)",
                     ))
                 }
+                (false, true) if t.sha256.eq_ignore_ascii_case(EMPTY_SHA256) => e.push(cerr(
+                    format!("{p}.sha256"),
+                    "is the SHA-256 of the empty string (was the token variable unset?)",
+                )),
                 _ => {}
             }
         }
@@ -473,6 +490,16 @@ impl Config {
                 "pipeline.stream_window",
                 "must be between 1 and 65536",
             ));
+        }
+        // Below the 2-year retention (Art. 14): a contact old enough to be
+        // purged can never be decided again as a new case.
+        for (path, v) in [
+            ("pipeline.max_age_days", p.max_age_days),
+            ("pipeline.max_age_platform_days", p.max_age_platform_days),
+        ] {
+            if !(1..=365).contains(&v) {
+                e.push(cerr(path, "must be between 1 and 365"));
+            }
         }
         if p.drain_timeout_secs == 0 || p.drain_timeout_secs > 600 {
             e.push(cerr(

@@ -234,6 +234,32 @@ fn migrate(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Creates `dir` (and its parents) readable by the owner only; an existing
+/// directory that others can read is logged, not changed.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                mode = format!("{:o}", mode & 0o777),
+                "the data directory is open to other users; chmod 700 it"
+            );
+        }
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Makes `file` readable and writable by its owner only.
+fn private_file(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+}
+
 /// Page size of a new database file.
 const PAGE_SIZE: i64 = 32 * 1024;
 /// WAL size at which a commit copies the WAL back into the database.
@@ -259,9 +285,12 @@ pub enum Sync {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir`.
     pub fn open(data_dir: &Path, sync: Sync) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        private_dir(data_dir).map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        // Callers' contacts: the owner's alone whatever the umask (SQLite
+        // gives the WAL and shared-memory files the database's mode).
+        private_file(&path).map_err(|e| StoreError::DataDir(path.clone(), e))?;
         // Before the first table exists (an existing file keeps its size):
         // a group commit writes each page it touched as one WAL frame, two
         // write calls; 32 KiB pages hold ~40 decisions and make a batch

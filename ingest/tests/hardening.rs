@@ -1,0 +1,127 @@
+//! Hardening through the real daemon: ids and fields that could mislead a
+//! reader or fill the store are refused, so are contacts dated long ago
+//! (idempotency holds over the retention period: a contact old enough to
+//! have been purged can never be decided again as a new case), and the
+//! store's files are the owner's alone.
+mod support;
+use hotline_proto::v1 as pb;
+use std::os::unix::fs::PermissionsExt;
+use support::*;
+
+/// The refusal of one contact: (code, reject reason in the message).
+fn refusal(d: &Daemon, c: pb::Contact) -> (tonic::Code, String) {
+    rt().block_on(async {
+        match d.client().await.submit(c).await {
+            Ok(r) => panic!("accepted: {:?}", r.into_inner().contact_id),
+            Err(s) => (s.code(), s.message().to_string()),
+        }
+    })
+}
+
+fn accepted(d: &Daemon, c: pb::Contact) -> pb::Decision {
+    rt().block_on(async {
+        d.client()
+            .await
+            .submit(c)
+            .await
+            .unwrap_or_else(|s| panic!("refused: {s:?}"))
+            .into_inner()
+    })
+}
+
+#[test]
+fn misleading_ids_bad_districts_and_oversized_fields_are_refused() {
+    let d = Daemon::start("hardening-fields");
+    for (id, why) in [
+        ("abc\u{202E}cba", "right-to-left override"),
+        ("ab\u{200B}c", "zero-width space"),
+        ("a\u{2066}b", "isolate"),
+        ("a\u{7}b", "control"),
+    ] {
+        let (code, msg) = refusal(&d, contact(id, "小区路灯坏了好几天了"));
+        assert_eq!(code, tonic::Code::InvalidArgument, "{why}");
+        assert!(msg.starts_with("INVALID_CONTACT_ID"), "{why}: {msg}");
+    }
+    let long = "9".repeat(10_000);
+    for code in ["abc", "../../etc/passwd", "999999", long.as_str()] {
+        let mut c = contact("dist-x", "小区路灯坏了好几天了");
+        c.location = Some(pb::Location {
+            district_code: code.into(),
+            address: String::new(),
+        });
+        let (status, msg) = refusal(&d, c);
+        assert_eq!(status, tonic::Code::InvalidArgument);
+        assert!(msg.starts_with("INVALID_DISTRICT"), "{msg}");
+        assert!(
+            msg.len() < 200,
+            "the bad value is not echoed whole: {} bytes",
+            msg.len()
+        );
+    }
+    // The city's own code and an empty one are fine.
+    for (i, code) in ["510800", "", "510823"].iter().enumerate() {
+        let mut c = contact(&format!("dist-ok-{i}"), "小区路灯坏了好几天了");
+        c.location = Some(pb::Location {
+            district_code: (*code).into(),
+            address: String::new(),
+        });
+        accepted(&d, c);
+    }
+    let mut c = contact("addr-long", "小区路灯坏了好几天了");
+    c.location = Some(pb::Location {
+        district_code: "510802".into(),
+        address: "街".repeat(400),
+    });
+    let (_, msg) = refusal(&d, c);
+    assert!(msg.starts_with("INVALID_FIELD"), "{msg}");
+}
+
+#[test]
+fn contacts_dated_long_ago_are_refused_per_origin() {
+    let d = Daemon::start("hardening-age");
+    let day = 86_400;
+    let at = |id: &str, days_ago: i64, origin: pb::Origin| {
+        let mut c = contact(id, "小区路灯坏了好几天了");
+        c.received_at = ts(now_secs() - days_ago * day);
+        c.origin = origin as i32;
+        if origin != pb::Origin::Local {
+            c.channel = pb::Channel::Platform as i32;
+        }
+        c
+    };
+    accepted(&d, at("age-2d", 2, pb::Origin::Local));
+    for (id, days) in [("age-4d", 4), ("age-800d", 800)] {
+        let (code, msg) = refusal(&d, at(id, days, pb::Origin::Local));
+        assert_eq!(code, tonic::Code::InvalidArgument);
+        assert!(msg.starts_with("RECEIVED_TOO_OLD"), "{msg}");
+    }
+    // Year 1.
+    let mut c = contact("age-year-1", "小区路灯坏了好几天了");
+    c.received_at = Some(hotline_proto::Timestamp {
+        seconds: -62_135_596_800,
+        nanos: 0,
+    });
+    let (_, msg) = refusal(&d, c);
+    assert!(msg.starts_with("RECEIVED_TOO_OLD"), "{msg}");
+    // Platform orders may be older.
+    accepted(&d, at("age-p20", 20, pb::Origin::Provincial));
+    let (_, msg) = refusal(&d, at("age-p40", 40, pb::Origin::Provincial));
+    assert!(msg.starts_with("RECEIVED_TOO_OLD"), "{msg}");
+}
+
+#[test]
+fn the_store_is_the_owners_alone() {
+    let d = Daemon::start("hardening-perms");
+    accepted(&d, contact("perm-1", "小区路灯坏了好几天了"));
+    let data = d.dir.join("data");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&data.join("hotline.db")), 0o600, "database");
+    let wal = data.join("hotline.db-wal");
+    assert!(
+        wal.exists(),
+        "WAL mode: the log exists while the daemon runs"
+    );
+    assert_eq!(mode(&wal), 0o600, "write-ahead log");
+}
