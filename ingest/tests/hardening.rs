@@ -125,3 +125,104 @@ fn the_store_is_the_owners_alone() {
     );
     assert_eq!(mode(&wal), 0o600, "write-ahead log");
 }
+
+/// Without `$HOTLINE_CALLER_SECRET` the daemon never uses the built-in
+/// key: it creates the data directory's own (32 random bytes, 0600) and
+/// keeps using it across restarts, so pseudonyms stay stable and cannot be
+/// reversed by someone who knows the source. Offline commands without a
+/// key print no pseudonym at all.
+#[test]
+fn caller_pseudonyms_use_the_data_directorys_own_key() {
+    let dir = temp_dir("hardening-key");
+    let d = Daemon::start_in(&dir, None);
+    let first = accepted(&d, contact("key-1", "小区路灯坏了好几天了"));
+    let key = dir.join("data/caller.key");
+    let bytes = std::fs::read(&key).expect("caller.key");
+    assert_eq!(bytes.len(), 32);
+    let mode = std::fs::metadata(&key).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(!first.caller_ref.is_empty());
+    assert!(d.terminate().success());
+    let d = Daemon::start_in(&dir, None);
+    let again = accepted(&d, contact("key-2", "小区门口的垃圾好几天没人收"));
+    assert_eq!(
+        again.caller_ref, first.caller_ref,
+        "the same caller after a restart"
+    );
+    assert_eq!(
+        std::fs::read(&key).expect("caller.key"),
+        bytes,
+        "the key is kept"
+    );
+    // Another data directory, another key: the pseudonym is not a
+    // function of the phone number alone.
+    let other = Daemon::start("hardening-key-2");
+    let there = accepted(&other, contact("key-3", "小区路灯坏了好几天了"));
+    assert_ne!(there.caller_ref, first.caller_ref);
+
+    // `hotlined replay` without a key: no pseudonym in its output.
+    let line = r#"{"contactId":"r1","channel":"PHONE","receivedAt":"2026-11-26T02:00:00Z","caller":{"phone":"13800138000"},"content":"小区路灯坏了好几天了","location":{"districtCode":"510802"}}"#;
+    let mut child = std::process::Command::new(BIN)
+        .arg("replay")
+        .env_remove("HOTLINE_CALLER_SECRET")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("replay");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{line}").expect("write");
+    }
+    let out = child.wait_with_output().expect("replay output");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a decision");
+    assert!(v.get("caseId").is_some(), "{v}");
+    assert!(
+        v.get("callerRef").is_none_or(|r| r.as_str() == Some("")),
+        "no pseudonym without a key: {v}"
+    );
+}
+
+/// Tokens in clear beyond loopback are refused unless the operator says a
+/// TLS proxy is in front; a TLS key others can read is refused.
+#[test]
+fn tokens_in_clear_and_readable_tls_keys_are_refused() {
+    let dir = temp_dir("hardening-tls");
+    let check = |text: &str| -> (bool, String) {
+        let p = dir.join("c.toml");
+        std::fs::write(&p, text).expect("write");
+        let out = std::process::Command::new(BIN)
+            .arg("check-config")
+            .arg(&p)
+            .output()
+            .expect("check-config");
+        let all = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), all)
+    };
+    let token = "[[auth.tokens]]\nrole = \"gateway\"\nsha256 = \"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"\n";
+    let (ok, out) = check(&format!("[server]\ngrpc_addr = \"0.0.0.0:50051\"\n{token}"));
+    assert!(!ok && out.contains("in clear"), "{out}");
+    let (ok, out) = check(&format!(
+        "[server]\ngrpc_addr = \"0.0.0.0:50051\"\n[privacy]\nallow_plaintext_tokens = true\n{token}"
+    ));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!(
+        "[server]\ngrpc_addr = \"127.0.0.1:50051\"\n{token}"
+    ));
+    assert!(ok, "{out}");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, "cert").expect("write");
+    std::fs::write(&key, "key").expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let tls = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let (ok, out) = check(&tls);
+    assert!(!ok && out.contains("readable by other users"), "{out}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (_, out) = check(&tls);
+    assert!(!out.contains("readable by other users"), "{out}");
+}

@@ -255,7 +255,11 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             code => code.to_string(),
         },
         received_at: norm.received_at,
-        caller_ref: caller_ref(&router.options.caller_secret, &norm.caller_key),
+        caller_ref: if router.options.publish_caller_ref {
+            caller_ref(&router.options.caller_secret, &norm.caller_key)
+        } else {
+            String::new()
+        },
         tags,
     })
 }

@@ -74,6 +74,9 @@ pub struct RouterOptions {
     /// contacts, then orders from the provincial or national platform
     /// (which may reach the city later). `None`: no limit (offline tools).
     pub max_age_secs: Option<(i64, i64)>,
+    /// Whether decisions carry `caller_ref`; false when `caller_secret` is
+    /// the built-in key outside tests (its pseudonyms can be reversed).
+    pub publish_caller_ref: bool,
 }
 
 /// Default [`RouterOptions::review_threshold`] (see BENCHMARKS.md for the
@@ -88,6 +91,7 @@ impl Default for RouterOptions {
             caller_secret: *blake3::hash(b"hotline default caller key").as_bytes(),
             review_threshold: DEFAULT_REVIEW_THRESHOLD,
             max_age_secs: None,
+            publish_caller_ref: true,
         }
     }
 }

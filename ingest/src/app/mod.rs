@@ -78,7 +78,22 @@ fn nodelay(
 }
 
 /// Runs the daemon until a signal, then drains.
-pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
+    // Pseudonyms are never made with the built-in key: without one in the
+    // environment, the data directory's own (created the first time).
+    if !crate::config::rules::caller_secret_given(&cfg) {
+        let f = crate::config::rules::ensure_caller_key_file(&cfg)
+            .map_err(|e| config_errors("privacy", vec![e]))?;
+        cfg.privacy.caller_key_file = Some(f);
+    }
+    let admin_public = cfg
+        .server
+        .admin_addr
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| !a.ip().is_loopback());
+    if admin_public {
+        tracing::warn!(admin = %cfg.server.admin_addr, "the admin listener (/metrics unauthenticated, /ready, /live) is reachable beyond this machine");
+    }
     let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
     // Deadlines reach up to a few working days ahead: warn a month before the calendar ends.
     let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();

@@ -125,15 +125,25 @@ impl Default for RulesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct PrivacyConfig {
-    /// Environment variable holding the secret that keys caller pseudonyms.
-    /// Unset or empty variable: the built-in default key (fine for tests, not production).
+    /// Environment variable holding the secret that keys caller pseudonyms
+    /// (the same on every node of a deployment).
     pub caller_secret_env: String,
+    /// Without that variable: a file holding the key. `serve` creates
+    /// `<data_dir>/caller.key` (32 random bytes, mode 0600) when this is
+    /// empty and uses it from then on; offline commands without a key
+    /// leave `caller_ref` empty in what they print.
+    pub caller_key_file: Option<PathBuf>,
+    /// Opt out of refusing bearer tokens over plaintext gRPC on a
+    /// non-loopback address (a TLS-terminating proxy in front).
+    pub allow_plaintext_tokens: bool,
 }
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
         PrivacyConfig {
             caller_secret_env: "HOTLINE_CALLER_SECRET".into(),
+            caller_key_file: None,
+            allow_plaintext_tokens: false,
         }
     }
 }
@@ -460,7 +470,37 @@ impl Config {
                 _ => {}
             }
         }
+        let grpc_public = self
+            .server
+            .grpc_addr
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback());
+        if grpc_public
+            && !self.auth.tokens.is_empty()
+            && self.tls.is_none()
+            && !self.privacy.allow_plaintext_tokens
+        {
+            e.push(cerr(
+                "tls",
+                "bearer tokens would cross the network in clear: configure [tls], or set privacy.allow_plaintext_tokens behind a TLS-terminating proxy",
+            ));
+        }
         if let Some(tls) = &self.tls {
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(&tls.key) {
+                    if m.permissions().mode() & 0o077 != 0 {
+                        e.push(cerr(
+                            "tls.key",
+                            format!(
+                                "{} is readable by other users (mode {:o}): chmod 600 it",
+                                tls.key.display(),
+                                m.permissions().mode() & 0o777
+                            ),
+                        ));
+                    }
+                }
+            }
             for (path, f) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
                 if f.as_os_str().is_empty() {
                     e.push(cerr(path, "must be set when [tls] is present"));
@@ -491,14 +531,18 @@ impl Config {
                 "must be between 1 and 65536",
             ));
         }
-        // Below the 2-year retention (Art. 14): a contact old enough to be
-        // purged can never be decided again as a new case.
+        // Below the retention (Art. 14: at least 2 years): a contact old
+        // enough to be purged can never be decided again as a new case.
+        let below = i64::from(self.store.retention_days) - 1;
         for (path, v) in [
             ("pipeline.max_age_days", p.max_age_days),
             ("pipeline.max_age_platform_days", p.max_age_platform_days),
         ] {
-            if !(1..=365).contains(&v) {
-                e.push(cerr(path, "must be between 1 and 365"));
+            if !(1..=below).contains(&v) {
+                e.push(cerr(
+                    path,
+                    format!("must be between 1 and {below} (under store.retention_days)"),
+                ));
             }
         }
         if p.drain_timeout_secs == 0 || p.drain_timeout_secs > 600 {

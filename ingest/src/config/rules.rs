@@ -94,18 +94,31 @@ pub fn router_options(cfg: &Config) -> Result<RouterOptions, ConfigError> {
         ..RouterOptions::default()
     };
     let var = &cfg.privacy.caller_secret_env;
-    if !var.is_empty() {
-        if let Ok(secret) = std::env::var(var) {
-            if !secret.is_empty() {
-                if secret.len() < 16 {
-                    return Err(ConfigError {
-                        path: "privacy.caller_secret_env".into(),
-                        msg: format!("${var} must be at least 16 bytes"),
-                    });
-                }
-                opts.caller_secret = *key_from_secret(secret.as_bytes());
-            }
+    if caller_secret_given(cfg) {
+        let secret = std::env::var(var).unwrap_or_default();
+        if secret.len() < 16 {
+            return Err(ConfigError {
+                path: "privacy.caller_secret_env".into(),
+                msg: format!("${var} must be at least 16 bytes"),
+            });
         }
+        opts.caller_secret = *key_from_secret(secret.as_bytes());
+    } else if let Some(f) = &cfg.privacy.caller_key_file {
+        let key = std::fs::read(f).map_err(|e| ConfigError {
+            path: "privacy.caller_key_file".into(),
+            msg: format!("{}: {e}", f.display()),
+        })?;
+        if key.len() < 16 {
+            return Err(ConfigError {
+                path: "privacy.caller_key_file".into(),
+                msg: format!("{} holds fewer than 16 bytes", f.display()),
+            });
+        }
+        opts.caller_secret = *key_from_secret(&key);
+    } else {
+        // No key: nothing printed may carry a pseudonym made with the
+        // built-in one (it could be reversed to the phone number).
+        opts.publish_caller_ref = false;
     }
     Ok(opts)
 }
@@ -117,10 +130,54 @@ pub fn caller_secret_given(cfg: &Config) -> bool {
     !var.is_empty() && std::env::var(var).is_ok_and(|s| !s.is_empty())
 }
 
-/// Art. 22: without its own caller key the daemon's pseudonyms can be
-/// reversed by hashing every phone number with the built-in key. Serving
-/// beyond loopback is refused then; on loopback (a developer's machine,
-/// the tests) it is allowed with a warning.
+/// The caller key file `serve` uses without `$HOTLINE_CALLER_SECRET`: the
+/// configured one, else `<data_dir>/caller.key`, created with 32 random
+/// bytes (mode 0600) the first time. Never the built-in key.
+pub fn ensure_caller_key_file(cfg: &Config) -> Result<std::path::PathBuf, ConfigError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = cfg
+        .privacy
+        .caller_key_file
+        .clone()
+        .unwrap_or_else(|| cfg.store.data_dir.join("caller.key"));
+    if path.exists() {
+        return Ok(path);
+    }
+    let err = |msg: String| ConfigError {
+        path: "privacy.caller_key_file".into(),
+        msg,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err(format!("{}: {e}", dir.display())))?;
+    }
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(|e| err(format!("no randomness: {e}")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+    f.write_all(&key)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+    tracing::warn!(
+        file = %path.display(),
+        "no caller key in the environment: generated one; keep this file with the data, and give every node of a deployment the same key"
+    );
+    Ok(path)
+}
+
+/// Art. 22: without a caller key shared by its nodes the daemon's
+/// pseudonyms differ per node. Serving beyond loopback is refused without
+/// one; on loopback (a developer's machine, the tests) the generated key
+/// file is used.
 pub fn require_caller_secret(
     cfg: &Config,
     grpc_addr: std::net::SocketAddr,
@@ -142,9 +199,8 @@ pub fn require_caller_secret(
             ),
         });
     }
-    tracing::warn!(
-        "no caller key in ${var}: caller pseudonyms use the built-in key and can be reversed to phone numbers; \
-         allowed on loopback only (Art. 22)"
+    tracing::info!(
+        "no caller key in ${var}: pseudonyms use this data directory's caller.key (loopback only; Art. 22)"
     );
     Ok(())
 }

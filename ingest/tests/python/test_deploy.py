@@ -20,8 +20,19 @@ from conftest import ROOT, start_daemon
 DEPLOY = ROOT / "deploy"
 
 
+# The tokens a prepared host has in its environment (token_env), each at
+# least the 32 bytes hotlined requires.
+HOST_ENV = {
+    "HOTLINE_GATEWAY_TOKEN": "gw-" + "a" * 40,
+    "HOTLINE_TICKET_TOKEN": "ts-" + "b" * 40,
+    "HOTLINE_DASHBOARD_TOKEN": "db-" + "c" * 40,
+}
+
+
 def check_config(hotlined, path):
-    return subprocess.run([hotlined, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    import os
+    env = {**os.environ, **HOST_ENV}
+    return subprocess.run([hotlined, "check-config", str(path)], capture_output=True, text=True, timeout=60, env=env)
 
 
 def localized(text, tmp_path):
@@ -32,6 +43,7 @@ def localized(text, tmp_path):
     (etc / "calendar").mkdir(exist_ok=True)
     (etc / "tls" / "tls.crt").write_text("cert")
     (etc / "tls" / "tls.key").write_text("key")
+    (etc / "tls" / "tls.key").chmod(0o600)  # hotlined refuses a key others can read
     return text.replace("/etc/hotline", str(etc)).replace("/var/lib/hotline", str(tmp_path / "data"))
 
 
