@@ -31,6 +31,13 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     )
 }
 
+async fn metrics_elsewhere() -> impl IntoResponse {
+    (
+        StatusCode::FORBIDDEN,
+        "/metrics answers this machine only (server.metrics_loopback_only)\n",
+    )
+}
+
 async fn ready(State(s): State<AdminState>) -> impl IntoResponse {
     if !s.writable.load(Ordering::SeqCst) {
         (
@@ -52,11 +59,14 @@ async fn live(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` turns true.
+/// Serves until `shutdown` turns true, each connection within `limits`
+/// (`crate::conn`).
 pub async fn serve(
     listener: TcpListener,
     state: AdminState,
     mut shutdown: watch::Receiver<bool>,
+    limits: crate::conn::Limits,
+    metrics_loopback_only: bool,
 ) -> std::io::Result<()> {
     let upkeep = state.metrics.clone();
     tokio::spawn(async move {
@@ -66,16 +76,40 @@ pub async fn serve(
             upkeep.run_upkeep();
         }
     });
-    let app = axum::Router::new()
-        .route("/metrics", get(metrics))
+    let probes = axum::Router::new()
         .route("/ready", get(ready))
-        .route("/live", get(live))
+        .route("/live", get(live));
+    let app = probes
+        .clone()
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    // For peers elsewhere when /metrics is kept on this machine.
+    let remote = probes
+        .route("/metrics", get(metrics_elsewhere))
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|v| *v).await;
-        })
-        .await
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let conn = tokio::select! {
+            c = crate::conn::accept(&listener, &slots, limits) => c,
+            _ = shutdown.wait_for(|v| *v) => return Ok(()),
+        };
+        let local = conn.peer().is_some_and(|p| p.ip().is_loopback());
+        let router = if metrics_loopback_only && !local {
+            remote.clone()
+        } else {
+            app.clone()
+        };
+        let svc = hyper_util::service::TowerToHyperService::new(router);
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(conn);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await
+            {
+                tracing::debug!(error = %e, "admin connection ended");
+            }
+        });
+    }
 }
 
 /// GET `/ready` on an admin listener: the HTTP status (for `hotlined ready`).

@@ -85,10 +85,49 @@ enum Caller {
     Authenticated(Role),
 }
 
+/// Failed attempts from one address before it is made to wait.
+const FAILURES_BEFORE_BACKOFF: u32 = 10;
+/// The window those failures are counted in, and how long the address then
+/// waits, seconds.
+const BACKOFF_SECS: i64 = 30;
+/// Addresses remembered at most (a flood from many addresses clears it).
+const MAX_PEERS: usize = 10_000;
+
+/// Failed authentications per peer address: (failures, window start,
+/// blocked until), unix seconds.
+#[derive(Debug, Default)]
+struct Failures(std::sync::Mutex<HashMap<std::net::IpAddr, (u32, i64, i64)>>);
+
+impl Failures {
+    /// Seconds the peer must still wait, if it is blocked.
+    fn blocked(&self, ip: std::net::IpAddr, now: i64) -> Option<i64> {
+        let m = self.0.lock().ok()?;
+        let &(_, _, until) = m.get(&ip)?;
+        (until > now).then_some(until - now)
+    }
+
+    /// Counts a failure; blocks the peer after too many in the window.
+    fn fail(&self, ip: std::net::IpAddr, now: i64) {
+        let Ok(mut m) = self.0.lock() else { return };
+        if m.len() >= MAX_PEERS && !m.contains_key(&ip) {
+            m.clear();
+        }
+        let e = m.entry(ip).or_insert((0, now, 0));
+        if now - e.1 > BACKOFF_SECS {
+            *e = (0, now, e.2);
+        }
+        e.0 += 1;
+        if e.0 >= FAILURES_BEFORE_BACKOFF {
+            *e = (0, now, now + BACKOFF_SECS);
+        }
+    }
+}
+
 /// The token table.
 #[derive(Debug, Clone)]
 pub struct Auth {
     tokens: Arc<HashMap<[u8; 32], Role>>,
+    failures: Arc<Failures>,
 }
 
 impl Auth {
@@ -148,6 +187,7 @@ impl Auth {
         if errors.is_empty() {
             Ok(Auth {
                 tokens: Arc::new(tokens),
+                failures: Arc::default(),
             })
         } else {
             Err(errors)
@@ -165,9 +205,20 @@ impl Auth {
             req.extensions_mut().insert(Caller::Open);
             return Ok(req);
         }
+        let peer = req.remote_addr();
+        let now = chrono::Utc::now().timestamp();
+        if let Some(wait) = peer.and_then(|p| self.failures.blocked(p.ip(), now)) {
+            m::auth_failure("backoff");
+            return Err(Status::unauthenticated(format!(
+                "too many failed attempts from this address; retry in {wait} s"
+            )));
+        }
         let Some(value) = req.metadata().get("authorization") else {
             m::auth_failure("missing");
             log_failure(req.remote_addr(), "missing");
+            if let Some(p) = peer {
+                self.failures.fail(p.ip(), now);
+            }
             return Err(Status::unauthenticated(
                 "missing bearer token (authorization: Bearer <token>)",
             ));
@@ -185,6 +236,9 @@ impl Auth {
             None => {
                 m::auth_failure("invalid");
                 log_failure(req.remote_addr(), "invalid");
+                if let Some(p) = peer {
+                    self.failures.fail(p.ip(), now);
+                }
                 Err(Status::unauthenticated("invalid bearer token"))
             }
         }

@@ -15,7 +15,8 @@
 //! telemetry/ the metrics catalogue and the HDR histograms
 //! config/    the TOML file, its sections and the rules directory
 //! wire.rs    hotline.v1 ⇄ router types
-//! auth.rs    bearer tokens per role; admin.rs the admin HTTP listener
+//! auth.rs    bearer tokens per role; admin.rs the admin HTTP listener;
+//!            conn.rs connection limits of both listeners
 //! cmd/       offline commands (replay, train, eval, decisions, calendar)
 //! app/       `serve`: builds, spawns and drains everything
 //! ```
@@ -34,6 +35,7 @@ pub mod app;
 pub mod auth;
 pub mod cmd;
 pub mod config;
+pub mod conn;
 pub mod sinks;
 pub mod sources;
 pub mod state;

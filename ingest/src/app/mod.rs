@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
@@ -61,20 +60,6 @@ async fn signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Accepted connections with Nagle's algorithm off: tonic's own
-/// `tcp_nodelay` applies only to listeners it binds itself, and a small
-/// response held back for a delayed ACK costs 40 ms.
-fn nodelay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|s| {
-        let s = s?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    })
 }
 
 /// Runs the daemon until a signal, then drains.
@@ -319,7 +304,12 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
     let admin_listener = TcpListener::bind(admin_addr)
         .await
         .with_context(|| format!("binding admin {admin_addr}"))?;
+    let idle = Duration::from_secs(cfg.server.idle_timeout_secs);
     let mut builder = Server::builder()
+        // Pings every third of the idle limit: a healthy client answers
+        // them, so only a silent peer reaches the limit (`crate::conn`).
+        .http2_keepalive_interval(Some(idle / 3))
+        .http2_keepalive_timeout(Some(idle / 3))
         .max_concurrent_streams(Some(256))
         .concurrency_limit_per_connection(1024)
         .tcp_nodelay(true);
@@ -339,9 +329,18 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1alpha)
         .add_service(intake_svc)
         .add_service(stats_svc)
-        .serve_with_incoming_shutdown(nodelay(grpc_listener), async move {
-            let _ = grpc_shutdown.wait_for(|v| *v).await;
-        });
+        .serve_with_incoming_shutdown(
+            crate::conn::incoming(
+                grpc_listener,
+                crate::conn::Limits {
+                    max_connections: cfg.server.max_connections,
+                    idle,
+                },
+            ),
+            async move {
+                let _ = grpc_shutdown.wait_for(|v| *v).await;
+            },
+        );
     let grpc_task = tokio::spawn(grpc);
     let admin_state = AdminState {
         metrics,
@@ -353,6 +352,11 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         admin_listener,
         admin_state,
         shutdown_rx.clone(),
+        crate::conn::Limits {
+            max_connections: cfg.server.admin_max_connections,
+            idle,
+        },
+        cfg.server.metrics_loopback_only,
     ));
 
     ready.store(true, Ordering::SeqCst);

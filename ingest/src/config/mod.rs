@@ -58,6 +58,17 @@ pub struct ServerConfig {
     pub admin_addr: String,
     /// Largest accepted gRPC message, bytes.
     pub max_message_bytes: usize,
+    /// Most gRPC connections at once; one more is closed as it is accepted.
+    pub max_connections: usize,
+    /// Most admin HTTP connections at once.
+    pub admin_max_connections: usize,
+    /// `/metrics` answers only peers on this machine (a Prometheus agent
+    /// beside the daemon); `/ready` and `/live` answer everyone.
+    pub metrics_loopback_only: bool,
+    /// A connection (gRPC or admin) that sends nothing for this long is
+    /// closed, seconds; healthy HTTP/2 clients answer the keepalive pings
+    /// sent every third of it.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +77,10 @@ impl Default for ServerConfig {
             grpc_addr: "127.0.0.1:50051".into(),
             admin_addr: "127.0.0.1:9464".into(),
             max_message_bytes: 64 * 1024,
+            max_connections: 1024,
+            admin_max_connections: 64,
+            metrics_loopback_only: false,
+            idle_timeout_secs: 30,
         }
     }
 }
@@ -428,6 +443,30 @@ impl Config {
                 "server.max_message_bytes",
                 "must be between 1024 and 16777216",
             ));
+        }
+        for (path, v, lo, hi) in [
+            (
+                "server.max_connections",
+                self.server.max_connections as u64,
+                1,
+                100_000,
+            ),
+            (
+                "server.admin_max_connections",
+                self.server.admin_max_connections as u64,
+                1,
+                10_000,
+            ),
+            (
+                "server.idle_timeout_secs",
+                self.server.idle_timeout_secs,
+                1,
+                3600,
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                e.push(cerr(path, format!("must be between {lo} and {hi}")));
+            }
         }
         if !(0.0..=1.0).contains(&self.rules.review_threshold) {
             e.push(cerr("rules.review_threshold", "must be between 0 and 1"));

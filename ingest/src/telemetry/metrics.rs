@@ -85,7 +85,7 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     {
         counter!("hotline_rejects_total", "reason" => *reason).increment(0);
     }
-    for reason in ["missing", "invalid", "forbidden"] {
+    for reason in ["missing", "invalid", "forbidden", "backoff"] {
         counter!("hotline_auth_failures_total", "reason" => reason).increment(0);
     }
     counter!("hotline_overload_rejections_total").increment(0);
@@ -134,6 +134,9 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     gauge!("hotline_outbox_oldest_age_seconds").set(0.0);
     counter!("hotline_outbox_published_total").increment(0);
     counter!("hotline_kafka_producer_renewals_total").increment(0);
+    for reason in ["idle", "over_limit"] {
+        counter!("hotline_connections_closed_total", "reason" => reason).increment(0);
+    }
     for what in [
         "repeat",
         "reopen",
@@ -297,6 +300,11 @@ pub fn outbox_backlog(rows: u64, oldest_age: Duration) {
 /// Outbox rows Kafka acknowledged.
 pub fn outbox_published(n: usize) {
     counter!("hotline_outbox_published_total").increment(n as u64);
+}
+
+/// A connection closed by its listener's limits: `idle` or `over_limit`.
+pub fn connection_closed(reason: &'static str) {
+    counter!("hotline_connections_closed_total", "reason" => reason).increment(1);
 }
 
 /// The Kafka producer was replaced after a fatal error.
