@@ -26,6 +26,9 @@ pub struct Shared {
     pub sla: Arc<Sla>,
     pub orders: Arc<Orders>,
     pub shutdown: watch::Receiver<bool>,
+    /// With Kafka: the last outbox id committed and the last one published
+    /// (see [`Shared::published`]).
+    pub outbox: Option<(Arc<std::sync::atomic::AtomicI64>, watch::Receiver<i64>)>,
 }
 
 /// Why a contact or event was not admitted (not the record's fault).
@@ -130,6 +133,23 @@ impl Shared {
                     .map(|d| Settled::Existing(Box::new(d)))
                     .map_err(|e| AdmitError::Unreadable(e.to_string()))
             }
+        }
+    }
+
+    /// Waits until everything committed so far is on Kafka (the outbox's
+    /// published id reaches the committed one): what a Kafka record waits
+    /// for before its offset is stored, so that a node lost for good leaves
+    /// nothing consumed and unpublished. `false`: shutting down first.
+    pub async fn published(&self) -> bool {
+        let Some((mark, published)) = &self.outbox else {
+            return true;
+        };
+        let want = mark.load(std::sync::atomic::Ordering::SeqCst);
+        let mut published = published.clone();
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            r = published.wait_for(|p| *p >= want) => r.is_ok(),
+            _ = shutdown.wait_for(|v| *v) => false,
         }
     }
 

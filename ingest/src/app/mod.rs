@@ -102,6 +102,8 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
     if cfg.kafka.is_some() {
         store.publish_through_outbox(outbox_wake.clone());
     }
+    let outbox_mark = store.outbox_mark();
+    let (published_tx, published_rx) = watch::channel(0i64);
     let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
     let committer = Committer::start(
         store,
@@ -222,6 +224,7 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         sla,
         orders,
         shutdown: shutdown_rx.clone(),
+        outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
     };
     // Every second: SLA gauges and answer-rate crossings; deadline alerts.
     let sla = shared.sla.clone();
@@ -257,6 +260,7 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
             publisher: publisher.clone(),
             committer: shared.committer.clone(),
             wake: outbox_wake.clone(),
+            published: published_tx,
         };
         outbox_task = Some(tokio::spawn(outbox.run(
             shutdown_rx.clone(),

@@ -33,6 +33,9 @@ pub struct Outbox {
     pub committer: mpsc::Sender<Job>,
     /// Notified by the store after a commit that wrote outbox rows.
     pub wake: Arc<Notify>,
+    /// The last outbox id Kafka has, for those who wait on it (the Kafka
+    /// consumer stores an input offset only once its outputs are on Kafka).
+    pub published: watch::Sender<i64>,
 }
 
 /// Reads on a blocking thread (SQLite is synchronous).
@@ -126,6 +129,7 @@ impl Outbox {
             }
             if let Some(id) = upto {
                 cursor = id;
+                self.published.send_replace(id);
                 m::outbox_published(sent);
                 // Lost if the committer is gone (shutting down): the rows
                 // are then sent again after the next start.

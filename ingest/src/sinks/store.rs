@@ -271,6 +271,8 @@ pub struct Store {
     /// With Kafka: new decisions and alerts are also written to the outbox,
     /// and this is woken after each commit that wrote some.
     outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The id of the last outbox row committed (0: none yet).
+    outbox_mark: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// How hard SQLite syncs: `full` survives power loss, `normal` only process crashes.
@@ -317,7 +319,11 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         migrate(&mut conn, key_of)?;
-        Ok(Store { conn, outbox: None })
+        Ok(Store {
+            conn,
+            outbox: None,
+            outbox_mark: Default::default(),
+        })
     }
 
     /// Writes and removes a row in one transaction (pages to the WAL and an
@@ -339,6 +345,12 @@ impl Store {
         self.outbox = Some(wake);
     }
 
+    /// The id of the last outbox row committed, as it moves: a record whose
+    /// commit has been answered has its outbox row at or below it.
+    pub fn outbox_mark(&self) -> std::sync::Arc<std::sync::atomic::AtomicI64> {
+        self.outbox_mark.clone()
+    }
+
     /// Runs `f` in one transaction (the group commit).
     pub fn transaction<T>(
         &mut self,
@@ -355,7 +367,19 @@ impl Store {
         let out = f(&t)?;
         let queued = t.queued.get();
         drop(t);
+        let last = queued
+            .then(|| {
+                tx.query_row("SELECT MAX(id) FROM outbox", [], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })
+            })
+            .transpose()?
+            .flatten();
         tx.commit()?;
+        if let Some(id) = last {
+            self.outbox_mark
+                .fetch_max(id, std::sync::atomic::Ordering::SeqCst);
+        }
         if let (true, Some(wake)) = (queued, &self.outbox) {
             wake.notify_one();
         }

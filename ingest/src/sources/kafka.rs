@@ -1,8 +1,8 @@
 //! The consumer: reads contacts, call events and order events in a consumer
 //! group, admits each record as its own task (`admit`, like gRPC), and
-//! stores offsets in arrival order once each record's outputs are durable
-//! in the store (the rust-rdkafka at-least-once pattern; the store's outbox
-//! then guarantees their publication). Too many records in flight pause the assigned
+//! stores offsets in arrival order once each record's outputs are on Kafka
+//! (durable in the store, then published by its outbox: the rust-rdkafka
+//! at-least-once pattern). Too many records in flight pause the assigned
 //! partitions while polling goes on; pending offsets are committed when
 //! partitions are revoked and at shutdown.
 use crate::admit::{AdmitError, Event, Shared};
@@ -329,7 +329,7 @@ impl Work {
         // nothing more: its decision went to the outbox when first stored.
         let (queued, _) = self.admit.queue(decided).await.map_err(store_failure)?;
         self.admit.settle(queued).await.map_err(store_failure)?;
-        Ok(())
+        self.on_kafka().await
     }
 
     async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), Failure> {
@@ -348,7 +348,20 @@ impl Work {
             .settle_event(rx.await, &ev)
             .await
             .map_err(store_failure)?;
-        Ok(())
+        self.on_kafka().await
+    }
+
+    /// The record's outputs are on Kafka (through the outbox): only then
+    /// may its offset be stored. Shutting down first leaves it for
+    /// redelivery.
+    async fn on_kafka(&self) -> Result<(), Failure> {
+        if self.admit.published().await {
+            Ok(())
+        } else {
+            Err(Failure::Store(
+                "shutting down before the outputs reached Kafka".into(),
+            ))
+        }
     }
 
     /// Dead-letters a record, retrying with backoff until it is delivered or
