@@ -1,0 +1,64 @@
+//! The dedup settings (`[dedup]` in the daemon's config): windows, sizes,
+//! similarity thresholds.
+
+/// Settings (see `[dedup]` in the daemon's config).
+#[derive(Debug, Clone)]
+pub struct DedupConfig {
+    /// A repeat is the same caller on the same matter within this (30 days).
+    pub repeat_window_secs: i64,
+    /// Repeats on a still-open case that raise an escalation (3).
+    pub escalate_at: u32,
+    /// A cluster takes contacts while its latest is younger than this (72 h).
+    pub cluster_window_secs: i64,
+    /// Contacts of one cluster within `hotspot_window_secs` that make a hotspot.
+    pub hotspot_size: u32,
+    pub hotspot_window_secs: i64,
+    /// Categories (router category codes) and matters (lexicon ids) whose
+    /// hotspots are raised to special-matter priority: outages and pollution.
+    pub special_on_hotspot: Vec<String>,
+    /// Similarity of the rest of the text (place, details) needed, besides
+    /// a common matter, for a repeat and for a cluster.
+    pub repeat_similarity: f64,
+    pub cluster_similarity: f64,
+    /// Similarity of the whole text needed (in the same category) when a
+    /// text names no known matter.
+    pub text_similarity: f64,
+    /// Clusters of different callers on a matter the lexicon does not know:
+    /// the same compound, street, village or shop, and at least this
+    /// similarity of the rest of the text (twice it across categories).
+    pub unknown_cluster_similarity: f64,
+    pub max_callers: usize,
+    pub max_contacts_per_caller: usize,
+    pub max_clusters_per_bucket: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            repeat_window_secs: 30 * 86_400,
+            escalate_at: 3,
+            cluster_window_secs: 72 * 3_600,
+            hotspot_size: 10,
+            hotspot_window_secs: 3_600,
+            special_on_hotspot: [
+                "utility.water",
+                "utility.power",
+                "utility.gas",
+                "env.pollution",
+                "water_outage",
+                "power_outage",
+                "gas",
+                "pollution",
+            ]
+            .map(String::from)
+            .to_vec(),
+            repeat_similarity: 0.15,
+            cluster_similarity: 0.2,
+            text_similarity: 0.5,
+            unknown_cluster_similarity: 0.05,
+            max_callers: 2_000_000,
+            max_contacts_per_caller: 32,
+            max_clusters_per_bucket: 256,
+        }
+    }
+}

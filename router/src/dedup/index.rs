@@ -1,0 +1,315 @@
+//! The dedup index ([`Dedup`]): the callers' recent contacts and the live
+//! clusters, and what applying one record to them finds ([`DedupOutcome`]).
+use super::callers::{Callers, CaseRef, Entry};
+use super::clusters::{Cluster, Clusters, Reps, REPS};
+use super::*;
+use crate::router::Router;
+use std::sync::Arc;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// What dedup found for one contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DedupOutcome {
+    /// The same contact id was applied before: nothing changed.
+    pub replay: bool,
+    /// The original case this contact repeats: the open work order it joins,
+    /// or (when no contact of the matter opened one) the first contact's case.
+    pub repeat_of: Option<String>,
+    /// The contact joins the work order `repeat_of` (its case id becomes it).
+    pub joins: bool,
+    pub repeat_count: u32,
+    /// The original case is closed: it is to be reopened.
+    pub reopen: bool,
+    /// The repeat count reached the escalation threshold on an open case (raised once).
+    pub escalate: bool,
+    pub cluster_id: Option<String>,
+    pub cluster_lead_case: String,
+    pub cluster_lead_unit: Option<Arc<str>>,
+    pub cluster_size: u32,
+    /// The cluster just became a hotspot (raised once per cluster).
+    pub hotspot: bool,
+    /// The contact is in a hotspot of an outage or pollution category.
+    pub raise_special: bool,
+}
+
+/// The dedup index.
+#[derive(Debug)]
+pub struct Dedup {
+    pub(super) rules: Arc<DedupRules>,
+    case_prefix: String,
+    callers: Callers,
+    clusters: Clusters,
+    /// Closed cases (by case id hash) and when they closed.
+    closed: std::collections::HashMap<u64, i64>,
+    /// Newest record time seen: the clock of expiry.
+    watermark: i64,
+    last_sweep: i64,
+}
+
+/// Sizes and eviction counts, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DedupStats {
+    pub callers: usize,
+    pub clusters: usize,
+    pub closed_cases: usize,
+    pub evicted_callers: u64,
+    pub evicted_contacts: u64,
+    pub evicted_clusters: u64,
+}
+
+impl Dedup {
+    pub fn new(rules: Arc<DedupRules>, router: &Router) -> Dedup {
+        let case_prefix = &router.case_prefix;
+        let cfg = &rules.cfg;
+        Dedup {
+            callers: Callers::new(cfg.max_callers, cfg.max_contacts_per_caller),
+            clusters: Clusters::new(cfg.max_clusters_per_bucket),
+            rules: rules.clone(),
+            case_prefix: case_prefix.to_string(),
+            closed: Default::default(),
+            watermark: i64::MIN,
+            last_sweep: i64::MIN,
+        }
+    }
+
+    pub fn stats(&self) -> DedupStats {
+        DedupStats {
+            callers: self.callers.len(),
+            clusters: self.clusters.len(),
+            closed_cases: self.closed.len(),
+            evicted_callers: self.callers.evicted_callers,
+            evicted_contacts: self.callers.evicted_entries,
+            evicted_clusters: self.clusters.evicted,
+        }
+    }
+
+    fn case_key(&self, c: &CaseRef) -> u64 {
+        xxh3_64(c.format(&self.case_prefix).as_bytes())
+    }
+
+    /// A work order's lifecycle: closed (completed, returned) or reopened.
+    pub fn case_event(&mut self, case_id: &str, closed: bool, at: i64) {
+        let k = xxh3_64(case_id.as_bytes());
+        if closed {
+            self.closed.insert(k, at);
+        } else {
+            self.closed.remove(&k);
+        }
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.watermark = self.watermark.max(now);
+        let w = self.watermark;
+        self.callers
+            .expire(w.saturating_sub(self.rules.cfg.repeat_window_secs));
+        // Clusters and closed cases: swept once an hour of record time.
+        if w.saturating_sub(self.last_sweep) >= 3_600 {
+            self.last_sweep = w;
+            self.clusters
+                .expire(w.saturating_sub(self.rules.cfg.cluster_window_secs));
+            let cutoff = w.saturating_sub(self.rules.cfg.repeat_window_secs);
+            self.closed.retain(|_, t| *t > cutoff);
+        }
+    }
+
+    /// Matches one contact and indexes it.
+    pub fn apply(&mut self, r: &MatterRecord) -> DedupOutcome {
+        self.expire(r.at);
+        let mut out = DedupOutcome::default();
+        let slot = self.callers.resolve(&r.idents);
+        if self
+            .callers
+            .entries(slot)
+            .iter()
+            .any(|e| e.contact == r.contact)
+        {
+            out.replay = true;
+            return out;
+        }
+
+        // Repeat: the most similar earlier contact of this caller on the matter.
+        let window = self.rules.cfg.repeat_window_secs;
+        let rules = &self.rules;
+        let best = self
+            .callers
+            .entries(slot)
+            .iter()
+            .filter(|e| r.at.saturating_sub(e.at) <= window && e.at <= r.at.saturating_add(60))
+            .filter(|e| e.district == r.district || e.district == 0 || r.district == 0)
+            .filter_map(|e| {
+                rules
+                    .same_matter(
+                        (&e.features, e.category),
+                        (&r.features, r.category),
+                        rules.cfg.repeat_similarity,
+                    )
+                    .map(|s| (s, e))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, e)| e.chain);
+        let mut case = r.case;
+        let mut chain = r.case;
+        let mut opens_case = r.opens_case;
+        if let Some(ch) = best {
+            chain = ch;
+            let escalate_at = self.rules.cfg.escalate_at;
+            let prefix = self.case_prefix.clone();
+            let entries = self.callers.entries(slot);
+            let n = entries.iter().filter(|e| e.chain == ch).count() as u32;
+            out.repeat_count = n;
+            // The chain's work order, if one of its contacts opened one.
+            let wo = entries
+                .iter()
+                .find(|e| e.chain == ch && e.opens_case)
+                .map(|e| e.case);
+            match wo {
+                Some(w) => {
+                    case = w;
+                    opens_case = true;
+                    out.joins = true;
+                    out.repeat_of = Some(w.format(&prefix));
+                    let key = self.case_key(&w);
+                    if self.closed.remove(&key).is_some() {
+                        out.reopen = true;
+                    } else if n >= escalate_at {
+                        let entries = self.callers.entries_mut(slot);
+                        if let Some(first) =
+                            entries.iter_mut().find(|e| e.case == w && e.opens_case)
+                        {
+                            if !first.escalated {
+                                first.escalated = true;
+                                out.escalate = true;
+                            }
+                        }
+                    }
+                }
+                // Nothing followed up yet (direct answers, transfers): linked,
+                // and this contact keeps its own case (a work order if it opens one).
+                None => out.repeat_of = Some(ch.format(&prefix)),
+            }
+        }
+        self.callers.push(
+            slot,
+            Entry {
+                contact: r.contact,
+                case,
+                chain,
+                opens_case,
+                at: r.at,
+                category: r.category,
+                district: r.district,
+                features: r.features,
+                escalated: false,
+            },
+        );
+
+        // Cluster: same district and category, similar text, recent.
+        if r.district != 0 {
+            self.cluster(r, slot, case, &mut out);
+        }
+        out
+    }
+
+    fn cluster(&mut self, r: &MatterRecord, slot: u32, case: CaseRef, out: &mut DedupOutcome) {
+        let rules = &self.rules;
+        let cfg = &rules.cfg;
+        // By district: the category is a coarse, sometimes wrong, proxy of the
+        // matter; the matters lexicon and the text decide.
+        let key = (r.district, 0);
+        let cutoff = r.at.saturating_sub(cfg.cluster_window_secs);
+        let bucket = self.clusters.bucket(key);
+        let rm = r.features.matters;
+        let r_places = r.features.places[0] != 0;
+        // Candidates (see `same_matter`): a common matter, or — where one
+        // side names none — the same category or the same place; never
+        // another place. The bucket tests matters; the tests that need no
+        // place come next.
+        let mut best: Option<(f64, usize)> = None;
+        bucket.each_candidate(rm, |i, hm, h, c| {
+            if h.last_at <= cutoff {
+                return;
+            }
+            let common = hm & rm != 0;
+            let same_category = h.category == r.category;
+            if !common && !same_category && !r_places {
+                return;
+            }
+            let place = text::same_place(&h.places, &r.features.places);
+            if place == Some(false) || !(common || same_category || place == Some(true)) {
+                return;
+            }
+            let score = c
+                .reps
+                .iter()
+                .filter_map(|(f, cat)| {
+                    rules.same_cluster_matter(
+                        (f, *cat),
+                        (&r.features, r.category),
+                        cfg.cluster_similarity,
+                    )
+                })
+                .reduce(f64::max);
+            if let Some(s) = score {
+                // Ties go to the later cluster, as `max_by` did.
+                if best.is_none_or(|(b, _)| s.total_cmp(&b).is_ge()) {
+                    best = Some((s, i));
+                }
+            }
+        });
+        let joined = best.and_then(|(_, i)| bucket.join(i, r.at, &r.features));
+        let Some(c) = joined else {
+            self.clusters.insert(
+                key,
+                cutoff,
+                (r.at, &r.features, r.category),
+                Cluster {
+                    lead_case: case,
+                    lead_unit: r.lead_unit.clone(),
+                    reps: Reps::one(r.features, r.category),
+                    size: 1,
+                    callers: vec![slot],
+                    recent: vec![r.at],
+                    hot: false,
+                },
+            );
+            return;
+        };
+        c.size += 1;
+        if !c.callers.contains(&slot) && c.callers.len() < 64 {
+            c.callers.push(slot);
+        }
+        if c.reps.len() < REPS
+            && c.reps
+                .iter()
+                .all(|(f, _)| f.sketch.similarity(&r.features.sketch) < 0.8)
+        {
+            c.reps.push((r.features, r.category));
+        }
+        let n = cfg.hotspot_size.max(1) as usize;
+        c.recent.push(r.at);
+        if c.recent.len() > n {
+            c.recent.remove(0);
+        }
+        if !c.hot && c.recent.len() == n {
+            let span = c
+                .recent
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.recent.iter().min().copied().unwrap_or(0));
+            if span <= cfg.hotspot_window_secs {
+                c.hot = true;
+                out.hotspot = true;
+            }
+        }
+        out.raise_special = c.hot && r.special_category;
+        if c.callers.len() >= 2 {
+            let lead = c.lead_case.format(&self.case_prefix);
+            out.cluster_id = Some(["CL-", &lead].concat());
+            out.cluster_lead_case = lead;
+            out.cluster_lead_unit = c.lead_unit.clone();
+            out.cluster_size = c.size;
+        }
+    }
+}
