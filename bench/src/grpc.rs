@@ -216,15 +216,23 @@ impl<S: tokio_stream::Stream<Item = pb::Contact> + Send + 'static> MapStamped fo
     }
 }
 
-/// The daemon, then the no-op baseline, same load, same process.
+/// The daemon, then the no-op baseline (the network's limit), then the
+/// durable no-op (the storage limit: the daemon's committer appending the
+/// raw contacts, no decision), same load, same process.
 pub async fn compare(target: &str, load: &Load) -> anyhow::Result<Report> {
     let daemon = run(&format!("http://{target}"), load, "hotlined").await?;
     let addr = crate::noop::start().await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let baseline = run(&format!("http://{addr}"), load, "noop-tonic").await?;
+    let dir = std::env::temp_dir().join(format!("hotline-durable-noop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let addr = crate::noop::start_durable(&dir).await?;
+    let durable = run(&format!("http://{addr}"), load, "noop-durable").await;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(Report::new(
         format!("grpc-{:?}", load.mode).to_lowercase(),
         daemon,
         baseline,
-    ))
+    )
+    .with_durable(durable?))
 }

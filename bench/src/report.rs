@@ -59,6 +59,10 @@ pub struct Report {
     pub baseline: Measured,
     /// subject rate ÷ baseline rate.
     pub ratio: f64,
+    /// A second baseline where the mode has one (gRPC: the durable no-op,
+    /// the storage limit), and subject rate ÷ its rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<(Measured, f64)>,
 }
 
 impl Report {
@@ -73,7 +77,19 @@ impl Report {
             subject,
             baseline,
             ratio,
+            durable: None,
         }
+    }
+
+    /// With a second baseline.
+    pub fn with_durable(mut self, d: Measured) -> Report {
+        let r = if d.per_second > 0.0 {
+            self.subject.per_second / d.per_second
+        } else {
+            0.0
+        };
+        self.durable = Some((d, r));
+        self
     }
 }
 
@@ -86,8 +102,13 @@ impl Printed for Report {
                 m.label, m.per_second, m.count, m.seconds, m.errors, m.latency_us.p50, m.latency_us.p99, m.latency_us.p999, m.latency_us.max
             )
         };
+        let durable = self
+            .durable
+            .as_ref()
+            .map(|(d, r)| format!("\n{}\n  ratio to the durable no-op {r:.3}", line(d)))
+            .unwrap_or_default();
         format!(
-            "{}\n{}\n{}\n  ratio {:.3}",
+            "{}\n{}\n{}\n  ratio {:.3}{durable}",
             self.mode,
             line(&self.subject),
             line(&self.baseline),
