@@ -91,8 +91,8 @@ pub enum Inserted {
 /// Schema version in `PRAGMA user_version`. 0: the first layout (a unique
 /// index on contact_id, a second one on case_id, dedup records in their own
 /// table); 2: one integer index, the dedup record in the decision's row;
-/// 3: the outbox table.
-const SCHEMA_VERSION: i64 = 3;
+/// 3: the outbox table; 4: labels as a rowid table.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 -- A rowid table: rows (about 700 bytes) are appended in rowid order and
@@ -129,13 +129,20 @@ CREATE TABLE IF NOT EXISTS events (
     body        BLOB NOT NULL,
     PRIMARY KEY (stream, key, type, at)
 ) WITHOUT ROWID;
--- Contacts an agent classified (kind or category hint), in the classifier
--- corpus format, for `hotlined export-labels`; kept as long as decisions.
+-- Contacts an agent classified (kind or category hint) and every work
+-- order (labeled once re-dispatched), in the classifier corpus format, for
+-- `hotlined export-labels`; kept as long as decisions. A rowid table:
+-- rows are appended (one per new decision, whose insert already refused a
+-- second one for the contact id), and the index on `at` takes nearly
+-- ordered inserts; a primary key on contact_id made every insert touch a
+-- random page (about 12 % of gRPC intake, BENCHMARKS.md).
 CREATE TABLE IF NOT EXISTS labels (
-    contact_id  TEXT PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    contact_id  TEXT NOT NULL,
     at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
     body        TEXT NOT NULL        -- {"text","channel","district","kind","category",…}
-) WITHOUT ROWID;
+);
+CREATE INDEX IF NOT EXISTS labels_at ON labels(at);
 -- The outbox (ARCHITECTURE.md, "Delivery guarantees"): each new decision
 -- and alert, written in the transaction that stores it when Kafka is
 -- configured; the publisher sends rows in id order and deletes them once
@@ -220,8 +227,23 @@ fn migrate(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreEr
              DROP INDEX IF EXISTS decisions_case;",
         )?;
     }
+    // Labels keyed by contact_id (versions 2 and 3) become a rowid table.
+    let keyed_labels: bool = tx.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'labels' AND sql LIKE '%WITHOUT ROWID%'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if keyed_labels {
+        tx.execute_batch("ALTER TABLE labels RENAME TO labels_v3;")?;
+    }
     // The unique index before the keys (NULL keys do not conflict).
     tx.execute_batch(SCHEMA)?;
+    if keyed_labels {
+        tx.execute_batch(
+            "INSERT INTO labels(contact_id, at, body) SELECT contact_id, at, body FROM labels_v3 ORDER BY at;
+             DROP TABLE labels_v3;",
+        )?;
+    }
     if from_v0 {
         let rows = fill_keys(&tx, key_of)?;
         tracing::info!(
@@ -439,9 +461,7 @@ impl Tx<'_> {
         let ins = self.insert_keyed(r, key_of(&r.contact_id))?;
         if let (Inserted::New, Some(label)) = (&ins, &r.label) {
             self.tx
-                .prepare_cached(
-                    "INSERT INTO labels(contact_id, at, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                )?
+                .prepare_cached("INSERT INTO labels(contact_id, at, body) VALUES (?1, ?2, ?3)")?
                 .execute(params![r.contact_id, r.received_at_ms, label])?;
         }
         if ins == Inserted::New {
@@ -774,6 +794,43 @@ mod tests {
         let d = std::env::temp_dir().join(format!("hotline-store-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
+    }
+
+    /// A version-3 store (labels keyed by contact id) opens as version 4
+    /// with its labels kept, and takes new ones.
+    #[test]
+    fn labels_of_a_version_3_store_are_kept() {
+        let d = dir("labels-v3");
+        std::fs::create_dir_all(&d).expect("dir");
+        {
+            let c = Connection::open(d.join(DB_FILE)).expect("open");
+            c.execute_batch(
+                "CREATE TABLE labels (contact_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+                 INSERT INTO labels VALUES ('old-1', 5, '{\"text\":\"old\"}');
+                 PRAGMA user_version = 3;",
+            )
+            .expect("v3 layout");
+        }
+        let mut store = Store::open(&d, Sync::Normal).expect("migrated");
+        let mut r = row("new-1", "case-1", 9);
+        r.label = Some("{\"text\":\"new\"}".into());
+        store
+            .transaction(|tx| tx.insert_decision(&r).map(|_| ()))
+            .expect("insert");
+        let reader = Reader::open(&d).expect("reader");
+        let mut got = Vec::new();
+        reader
+            .labels(0, |l| {
+                got.push(l);
+                Ok(())
+            })
+            .expect("labels");
+        assert_eq!(got, ["{\"text\":\"old\"}", "{\"text\":\"new\"}"]);
+        let v: i64 = reader
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
     }
 
     fn row(contact_id: &str, case_id: &str, at: i64) -> DecisionRow {
