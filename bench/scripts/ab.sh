@@ -32,7 +32,7 @@ one() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local rate ratio
   rate=$(echo "$out" | awk '/^  hotlined/ {print $2}')
-  ratio=$(echo "$out" | awk '/ratio/ {print $2}')
+  ratio=$(echo "$out" | awk '/^  ratio [0-9]/ {print $2; exit}')
   python3 -c "print('%-4s %12s  ratio %s  daemon CPU %.1f us/contact  written %.0f B/contact' % ('$label', '$rate', '$ratio', ((($u2-$u1)+($s2-$s1))/$T)*1e6/$N, ($w2-$w1)/$N))"
 }
 

@@ -152,6 +152,13 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
     let partial = read_until(&t.decisions(), Duration::from_secs(120), count(3000));
     assert!(partial.len() >= 3000);
     d.kill9();
+    // The kill came mid-way: the store holds fewer decisions than contacts
+    // (else the restart would prove nothing).
+    let stored_before = stored_decisions(&dir.join("data")).len();
+    assert!(
+        stored_before < N,
+        "killed after finishing: {stored_before} of {N} stored"
+    );
     let _d = Daemon::start_in(&dir, Some(&config));
     let out = read_until(
         &t.decisions(),
@@ -181,7 +188,7 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
         assert_eq!(cases[id].len(), 1, "{id}: more than one case");
     }
     eprintln!(
-        "restart: {} decisions for {N} contacts, {redelivered} redelivered (identical)",
+        "restart: killed with {stored_before} of {N} stored; {} decisions for {N} contacts, {redelivered} redelivered (identical)",
         ds.len()
     );
 }
