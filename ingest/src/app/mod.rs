@@ -62,8 +62,53 @@ async fn signal() {
     }
 }
 
-/// Runs the daemon until a signal, then drains.
-pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
+/// Runs the daemon on the configured addresses until SIGTERM or SIGINT,
+/// then drains.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
+    let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
+    let grpc = TcpListener::bind(grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC {grpc_addr}"))?;
+    let admin = TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("binding admin {admin_addr}"))?;
+    run(cfg, grpc, admin, signal()).await
+}
+
+/// Awaits a task for at most `left`; one that misses it is aborted, and
+/// whichever way it ends is logged (an error, a panic, an abort).
+async fn finish<T>(
+    name: &'static str,
+    task: tokio::task::JoinHandle<T>,
+    left: Duration,
+    failed: impl FnOnce(T) -> Option<String>,
+) {
+    let abort = task.abort_handle();
+    match tokio::time::timeout(left, task).await {
+        Ok(Ok(v)) => {
+            if let Some(e) = failed(v) {
+                tracing::error!(task = name, error = %e, "task failed");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(task = name, error = %e, "task panicked or was cancelled"),
+        Err(_) => {
+            tracing::warn!(task = name, "task missed the drain deadline; aborted");
+            abort.abort();
+        }
+    }
+}
+
+/// Runs the daemon on the given listeners until `shutdown` completes, then
+/// drains within `pipeline.drain_timeout_secs`: every task it started is
+/// stopped (aborted if it misses the deadline) and how each ended is
+/// logged. Tests run a daemon in-process with it.
+pub async fn run(
+    mut cfg: Config,
+    grpc_listener: TcpListener,
+    admin_listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     // Pseudonyms are never made with the built-in key: without one in the
     // environment, the data directory's own (created the first time).
     if !crate::config::rules::caller_secret_given(&cfg) {
@@ -88,8 +133,8 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
             "the holiday calendar ends within 30 days; add the next year's <year>.toml to rules.calendar_dir"
         );
     }
-    let grpc_addr: SocketAddr = cfg.server.grpc_addr.parse().context("server.grpc_addr")?;
-    let admin_addr: SocketAddr = cfg.server.admin_addr.parse().context("server.admin_addr")?;
+    let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
+    let admin_addr = admin_listener.local_addr().context("admin listener")?;
     let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
     crate::config::rules::require_caller_secret(&cfg, grpc_addr)
         .map_err(|e| config_errors("privacy", vec![e]))?;
@@ -302,12 +347,6 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         InterceptedService::new(StatsServer::new(StatsService::new(stats_rx)), move |req| {
             auth_s.intercept(req)
         });
-    let grpc_listener = TcpListener::bind(grpc_addr)
-        .await
-        .with_context(|| format!("binding gRPC {grpc_addr}"))?;
-    let admin_listener = TcpListener::bind(admin_addr)
-        .await
-        .with_context(|| format!("binding admin {admin_addr}"))?;
     let idle = Duration::from_secs(cfg.server.idle_timeout_secs);
     let mut builder = Server::builder()
         // Pings every third of the idle limit: a healthy client answers
@@ -372,7 +411,7 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         tracing::warn!("no auth tokens configured: gRPC is open to every local process (allowed on loopback only)");
     }
 
-    signal().await;
+    shutdown.await;
     let deadline = Duration::from_secs(cfg.pipeline.drain_timeout_secs);
     tracing::info!(
         deadline_secs = deadline.as_secs(),
@@ -397,7 +436,18 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
             abort.abort();
         }
     }
-    let _ = orders_task.await;
+    let remaining = |started: tokio::time::Instant| {
+        deadline
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1))
+    };
+    finish(
+        "work-order deadlines",
+        orders_task,
+        remaining(started),
+        |()| None,
+    )
+    .await;
     if let Some(t) = kafka_task {
         let abort = t.abort_handle();
         if tokio::time::timeout(deadline, t).await.is_err() {
@@ -429,9 +479,12 @@ pub async fn serve(mut cfg: Config) -> anyhow::Result<()> {
         Ok(_) => tracing::info!("last batch committed"),
         Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
     }
-    let _ = sla_task.await;
-    let _ = stats_task.await;
-    let _ = admin_task.await;
+    finish("service targets", sla_task, remaining(started), |()| None).await;
+    finish("stats", stats_task, remaining(started), |()| None).await;
+    finish("admin listener", admin_task, remaining(started), |r| {
+        r.err().map(|e| e.to_string())
+    })
+    .await;
     tracing::info!("hotlined stopped");
     Ok(())
 }

@@ -73,8 +73,20 @@ pub const BUCKETS: &[f64] = &[
 /// record went to the dead-letter topic (README.md, "Kafka").
 pub const DLQ_REASONS: [&str; 4] = ["UNDECODABLE", "INVALID_EVENT", "UNKNOWN_TOPIC", "REJECTED"];
 
-/// Installs the Prometheus recorder for this process.
+/// Installs the Prometheus recorder for this process, once: a second
+/// daemon run in the same process (tests) shares it.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    static HANDLE: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
+    let mut slot = HANDLE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = &*slot {
+        return Ok(h.clone());
+    }
+    let handle = install_once()?;
+    *slot = Some(handle.clone());
+    Ok(handle)
+}
+
+fn install_once() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
     let handle = PrometheusBuilder::new()
         .set_buckets(BUCKETS)?
         .install_recorder()?;
