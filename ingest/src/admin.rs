@@ -102,7 +102,11 @@ pub async fn serve(
         let svc = hyper_util::service::TowerToHyperService::new(router);
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(conn);
+            // A request's headers must arrive within the idle limit, even
+            // from a peer that trickles a byte now and then.
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.idle)
                 .serve_connection(io, svc)
                 .await
             {

@@ -209,3 +209,33 @@ fn metrics_can_be_kept_on_this_machine() {
     assert_eq!(there, Some(403));
     assert_eq!(probe, Some(200));
 }
+
+/// An admin client that trickles its request a byte at a time (so it is
+/// never idle) is still closed once its headers take longer than the limit.
+#[test]
+fn a_trickled_admin_request_is_closed_at_the_header_deadline() {
+    let dir = temp_dir("conn-trickle");
+    let d = Daemon::start_in(&dir, Some("[server]\nidle_timeout_secs = 2\n"));
+    let mut s = TcpStream::connect(d.admin).expect("connect");
+    let started = Instant::now();
+    let request = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let mut closed_at = None;
+    for b in request.iter() {
+        if s.write_all(&[*b]).is_err() {
+            closed_at = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        if started.elapsed() > Duration::from_secs(12) {
+            break;
+        }
+    }
+    let closed_at = closed_at.or_else(|| {
+        closed_before(&mut s, Instant::now() + Duration::from_secs(1)).then(|| started.elapsed())
+    });
+    let at = closed_at.expect("closed while still trickling its headers");
+    assert!(
+        at >= Duration::from_secs(2) && at < Duration::from_secs(8),
+        "closed after {at:?}"
+    );
+}
