@@ -52,10 +52,20 @@ proptest! {
         });
         let mut line = serde_json::to_vec(&v).expect("json");
         line.push(b'\n');
-        let (got, _) = lines_out(&line);
-        prop_assert!(got <= 1);
-        // Out-of-range timestamps through the wire type as well.
+        let (got, expected) = lines_out(&line);
+        // One line in, exactly one answer (a decision or an error) out.
+        prop_assert_eq!(expected, 1);
+        prop_assert_eq!(got, 1);
+        // Out-of-range timestamps through the wire type as well: refused
+        // or kept exactly, never shifted.
         let c = hotline_proto::v1::Contact { received_at: Some(hotline_proto::Timestamp { seconds: secs, nanos }), ..Default::default() };
-        let _ = hotline_ingest::wire::contact_from(&c);
+        let valid = (0..1_000_000_000).contains(&nanos) && (-62_135_596_800..=253_402_300_799).contains(&secs);
+        match hotline_ingest::wire::contact_from(&c) {
+            Ok(x) => {
+                prop_assert!(valid, "accepted an invalid timestamp {secs}.{nanos}");
+                prop_assert_eq!(x.received_at.map(|t| t.timestamp()), Some(secs));
+            }
+            Err(_) => prop_assert!(!valid, "refused a valid timestamp {secs}.{nanos}"),
+        }
     }
 }
