@@ -799,38 +799,33 @@ mod tests {
     /// A version-3 store (labels keyed by contact id) opens as version 4
     /// with its labels kept, and takes new ones.
     #[test]
-    fn labels_of_a_version_3_store_are_kept() {
+    fn labels_of_a_version_3_store_are_kept() -> Result<(), Box<dyn std::error::Error>> {
         let d = dir("labels-v3");
-        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::create_dir_all(&d)?;
         {
-            let c = Connection::open(d.join(DB_FILE)).expect("open");
+            let c = Connection::open(d.join(DB_FILE))?;
             c.execute_batch(
                 "CREATE TABLE labels (contact_id TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
                  INSERT INTO labels VALUES ('old-1', 5, '{\"text\":\"old\"}');
                  PRAGMA user_version = 3;",
-            )
-            .expect("v3 layout");
+            )?;
         }
-        let mut store = Store::open(&d, Sync::Normal).expect("migrated");
+        let mut store = Store::open(&d, Sync::Normal)?;
         let mut r = row("new-1", "case-1", 9);
         r.label = Some("{\"text\":\"new\"}".into());
-        store
-            .transaction(|tx| tx.insert_decision(&r).map(|_| ()))
-            .expect("insert");
-        let reader = Reader::open(&d).expect("reader");
+        store.transaction(|tx| tx.insert_decision(&r).map(|_| ()))?;
+        let reader = Reader::open(&d)?;
         let mut got = Vec::new();
-        reader
-            .labels(0, |l| {
-                got.push(l);
-                Ok(())
-            })
-            .expect("labels");
+        reader.labels(0, |l| {
+            got.push(l);
+            Ok(())
+        })?;
         assert_eq!(got, ["{\"text\":\"old\"}", "{\"text\":\"new\"}"]);
         let v: i64 = reader
             .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         assert_eq!(v, SCHEMA_VERSION);
+        Ok(())
     }
 
     fn row(contact_id: &str, case_id: &str, at: i64) -> DecisionRow {
