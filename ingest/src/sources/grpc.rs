@@ -92,13 +92,16 @@ fn error_ack(contact_id: String, error: pb::Error) -> pb::Ack {
     }
 }
 
-/// One contact of a stream between reading and acknowledging.
+/// One contact of a stream between reading and acknowledging. Kept
+/// unboxed: a stream holds a window of these in a bounded channel, and a
+/// box would cost an allocation per contact.
+#[allow(clippy::large_enum_variant)]
 enum Pending {
     Ready(pb::Ack),
     Waiting {
         /// The ack of a new decision (its ids and route).
         ack: pb::Ack,
-        queued: Box<Queued>,
+        queued: Queued,
         started: Instant,
     },
     Fatal(Status),
@@ -116,7 +119,7 @@ async fn resolve(admit: &Shared, p: Pending) -> Result<pb::Ack, Status> {
             started,
         } => (ack, queued, started),
     };
-    let ack = match admit.settle(*queued).await {
+    let ack = match admit.settle(queued).await {
         Ok(Settled::New) => ack,
         Ok(Settled::Existing(d)) => pb::Ack {
             case_id: d.case_id,
@@ -225,7 +228,7 @@ impl Intake for IntakeService {
                                     error: None,
                                     duplicate: false,
                                 },
-                                queued: Box::new(queued),
+                                queued,
                                 started,
                             },
                             Err(e) => Pending::Fatal(admit_status(e)),
