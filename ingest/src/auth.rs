@@ -94,21 +94,28 @@ const BACKOFF_SECS: i64 = 30;
 const MAX_PEERS: usize = 10_000;
 
 /// Failed authentications per peer address: (failures, window start,
-/// blocked until), unix seconds.
+/// blocked until), unix seconds; and the latest "blocked until" of any
+/// peer, so that a request while nobody is blocked takes no lock.
 #[derive(Debug, Default)]
-struct Failures(std::sync::Mutex<HashMap<std::net::IpAddr, (u32, i64, i64)>>);
+struct Failures {
+    peers: std::sync::Mutex<HashMap<std::net::IpAddr, (u32, i64, i64)>>,
+    any_until: AtomicI64,
+}
 
 impl Failures {
     /// Seconds the peer must still wait, if it is blocked.
     fn blocked(&self, ip: std::net::IpAddr, now: i64) -> Option<i64> {
-        let m = self.0.lock().ok()?;
+        if self.any_until.load(Ordering::Relaxed) <= now {
+            return None;
+        }
+        let m = self.peers.lock().ok()?;
         let &(_, _, until) = m.get(&ip)?;
         (until > now).then_some(until - now)
     }
 
     /// Counts a failure; blocks the peer after too many in the window.
     fn fail(&self, ip: std::net::IpAddr, now: i64) {
-        let Ok(mut m) = self.0.lock() else { return };
+        let Ok(mut m) = self.peers.lock() else { return };
         if m.len() >= MAX_PEERS && !m.contains_key(&ip) {
             m.clear();
         }
@@ -119,6 +126,8 @@ impl Failures {
         e.0 += 1;
         if e.0 >= FAILURES_BEFORE_BACKOFF {
             *e = (0, now, now + BACKOFF_SECS);
+            self.any_until
+                .fetch_max(now + BACKOFF_SECS, Ordering::Relaxed);
         }
     }
 }
