@@ -387,23 +387,15 @@ impl Store {
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         let out = f(&t)?;
-        let queued = t.queued.get();
+        let last = t.queued.get();
         drop(t);
-        let last = queued
-            .then(|| {
-                tx.query_row("SELECT MAX(id) FROM outbox", [], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })
-            })
-            .transpose()?
-            .flatten();
         tx.commit()?;
         if let Some(id) = last {
             self.outbox_mark
                 .fetch_max(id, std::sync::atomic::Ordering::SeqCst);
-        }
-        if let (true, Some(wake)) = (queued, &self.outbox) {
-            wake.notify_one();
+            if let Some(wake) = &self.outbox {
+                wake.notify_one();
+            }
         }
         Ok(out)
     }
@@ -448,8 +440,8 @@ pub struct Tx<'a> {
     insert: std::cell::RefCell<Option<rusqlite::CachedStatement<'a>>>,
     /// Write new decisions and alerts to the outbox too.
     outbox: bool,
-    /// Whether this transaction wrote outbox rows.
-    queued: std::cell::Cell<bool>,
+    /// The id of the last outbox row this transaction wrote, if any.
+    queued: std::cell::Cell<Option<i64>>,
     now_ms: i64,
 }
 
@@ -479,7 +471,7 @@ impl Tx<'_> {
         self.tx
             .prepare_cached("INSERT INTO outbox(topic, key, at, body) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![topic, key, self.now_ms, body])?;
-        self.queued.set(true);
+        self.queued.set(Some(self.tx.last_insert_rowid()));
         Ok(())
     }
 
