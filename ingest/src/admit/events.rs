@@ -23,14 +23,7 @@ pub fn call_event_row(ev: &pb::CallEvent) -> Result<EventRow, &'static str> {
     if ev.queue.is_empty() || ev.queue.len() > 64 {
         return Err("queue");
     }
-    Ok(EventRow {
-        stream: "call",
-        key: ev.call_id.clone(),
-        event_type: ev.r#type,
-        at_ms: at_ms(&ev.at)?,
-        body: ev.encode_to_vec(),
-        publish: None,
-    })
+    stored("call", &ev.call_id, ev.r#type, &ev.at, ev)
 }
 
 pub fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
@@ -41,11 +34,23 @@ pub fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
     {
         return Err("type");
     }
+    stored("order", &ev.case_id, ev.r#type, &ev.at, ev)
+}
+
+/// The row of a checked event: keyed by its id, type and time, the
+/// protobuf as body; events are not published.
+fn stored(
+    stream: &'static str,
+    key: &str,
+    event_type: i32,
+    at: &Option<hotline_proto::Timestamp>,
+    ev: &impl Message,
+) -> Result<EventRow, &'static str> {
     Ok(EventRow {
-        stream: "order",
-        key: ev.case_id.clone(),
-        event_type: ev.r#type,
-        at_ms: at_ms(&ev.at)?,
+        stream,
+        key: key.to_string(),
+        event_type,
+        at_ms: at_ms(at)?,
         body: ev.encode_to_vec(),
         publish: None,
     })

@@ -222,11 +222,15 @@ impl Event {
         }
     }
 
-    /// The row that stores it, or the field at fault.
+    /// The row that stores it, or the field at fault (counted as rejected).
     pub fn row(&self) -> Result<EventRow, &'static str> {
-        match self {
+        let row = match self {
             Event::Call(c) => events::call_event_row(c),
             Event::Order(o) => events::order_event_row(o),
+        };
+        if row.is_err() {
+            m::event(self.stream(), "rejected");
         }
+        row
     }
 }

@@ -372,7 +372,6 @@ impl IntakeService {
                             let ev = wrap(ev);
                             match ev.row() {
                                 Err(_) => {
-                                    m::event(ev.stream(), "rejected");
                                     counts.rejected += 1;
                                 }
                                 Ok(row) => {

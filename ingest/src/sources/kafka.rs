@@ -339,10 +339,9 @@ impl Work {
         } else {
             Event::Order(pb::OrderEvent::decode(bytes).map_err(|e| undecodable("OrderEvent", e))?)
         };
-        let row = ev.row().map_err(|f| {
-            m::event(ev.stream(), "rejected");
-            Failure::Record("INVALID_EVENT", format!("bad or missing {f}"))
-        })?;
+        let row = ev
+            .row()
+            .map_err(|f| Failure::Record("INVALID_EVENT", format!("bad or missing {f}")))?;
         let rx = self.admit.queue_event(row).await.map_err(store_failure)?;
         self.admit
             .settle_event(rx.await, &ev)
