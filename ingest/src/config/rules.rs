@@ -149,11 +149,7 @@ pub fn ensure_caller_key_file(cfg: &Config) -> Result<std::path::PathBuf, Config
         msg,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        use std::os::unix::fs::DirBuilderExt as _;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+        crate::sinks::store::private_dir(dir)
             .map_err(|e| err(format!("{}: {e}", dir.display())))?;
     }
     let mut key = [0u8; 32];

@@ -258,7 +258,7 @@ fn migrate(conn: &mut Connection, key_of: fn(&str) -> i64) -> Result<(), StoreEr
 
 /// Creates `dir` (and its parents) readable by the owner only; an existing
 /// directory that others can read is logged, not changed.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if dir.is_dir() {
         let mode = std::fs::metadata(dir)?.permissions().mode();
