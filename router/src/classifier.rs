@@ -293,6 +293,27 @@ fn softmax(v: &mut [f32]) {
 const NK: usize = Kind::ALL.len();
 
 impl Model {
+    /// A model from its quantized weights; the dense rows prediction reads
+    /// are derived here, the one place a model is made.
+    fn new(
+        categories: Vec<Arc<str>>,
+        dims: usize,
+        scales: Vec<f32>,
+        kind_bias: Vec<f32>,
+        cat_bias: Vec<f32>,
+        weights: Vec<i8>,
+    ) -> Model {
+        Model {
+            dense: densify(&weights, &scales, categories.len()),
+            categories,
+            dims,
+            scales,
+            kind_bias,
+            cat_bias,
+            weights,
+        }
+    }
+
     fn row(&self) -> usize {
         NK + self.categories.len()
     }
@@ -485,15 +506,9 @@ impl Model {
         if !r.0.is_empty() {
             return Err(ModelError::Malformed("trailing bytes"));
         }
-        Ok(Model {
-            dense: densify(&weights, &scales, nc),
-            categories,
-            dims,
-            scales,
-            kind_bias,
-            cat_bias,
-            weights,
-        })
+        Ok(Model::new(
+            categories, dims, scales, kind_bias, cat_bias, weights,
+        ))
     }
 }
 
@@ -537,13 +552,5 @@ fn quantize(
             weights.extend(part.iter().map(|x| (x / s).round() as i8));
         }
     }
-    Model {
-        dense: densify(&weights, &scales, row - NK),
-        categories,
-        dims,
-        scales,
-        kind_bias,
-        cat_bias,
-        weights,
-    }
+    Model::new(categories, dims, scales, kind_bias, cat_bias, weights)
 }
