@@ -52,34 +52,35 @@ impl Intake for Noop {
 
     async fn report_call_events(
         &self,
-        _: Request<Streaming<pb::CallEvent>>,
+        req: Request<Streaming<pb::CallEvent>>,
     ) -> Result<Response<pb::CallEventsSummary>, Status> {
-        Ok(Response::new(pb::CallEventsSummary::default()))
+        Noop.report_call_events(req).await
     }
 
     async fn report_order_events(
         &self,
-        _: Request<Streaming<pb::OrderEvent>>,
+        req: Request<Streaming<pb::OrderEvent>>,
     ) -> Result<Response<pb::OrderEventsSummary>, Status> {
-        Ok(Response::new(pb::OrderEventsSummary::default()))
+        Noop.report_order_events(req).await
     }
 
     async fn get_decision(
         &self,
-        _: Request<pb::GetDecisionRequest>,
+        req: Request<pb::GetDecisionRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
-        Ok(Response::new(pb::Decision::default()))
+        Noop.get_decision(req).await
     }
 }
 
-/// Starts the no-op server on a free loopback port; returns its address.
-pub async fn start() -> std::io::Result<SocketAddr> {
+/// Serves `svc` on a free loopback port (Nagle off, as the daemon);
+/// returns its address.
+async fn serve_on_loopback<S: Intake>(svc: S) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
-            .add_service(IntakeServer::new(Noop).max_decoding_message_size(64 * 1024))
+            .add_service(IntakeServer::new(svc).max_decoding_message_size(64 * 1024))
             .serve_with_incoming(TcpListenerStream::new(listener).map(|s| {
                 let s = s?;
                 s.set_nodelay(true)?;
@@ -87,6 +88,11 @@ pub async fn start() -> std::io::Result<SocketAddr> {
             })),
     );
     Ok(addr)
+}
+
+/// Starts the no-op server on a free loopback port; returns its address.
+pub async fn start() -> std::io::Result<SocketAddr> {
+    serve_on_loopback(Noop).await
 }
 
 /// The durable no-op: the committer of `hotline-ingest` over a store in a
@@ -180,23 +186,23 @@ impl Intake for Durable {
 
     async fn report_call_events(
         &self,
-        _: Request<Streaming<pb::CallEvent>>,
+        req: Request<Streaming<pb::CallEvent>>,
     ) -> Result<Response<pb::CallEventsSummary>, Status> {
-        Ok(Response::new(pb::CallEventsSummary::default()))
+        Noop.report_call_events(req).await
     }
 
     async fn report_order_events(
         &self,
-        _: Request<Streaming<pb::OrderEvent>>,
+        req: Request<Streaming<pb::OrderEvent>>,
     ) -> Result<Response<pb::OrderEventsSummary>, Status> {
-        Ok(Response::new(pb::OrderEventsSummary::default()))
+        Noop.report_order_events(req).await
     }
 
     async fn get_decision(
         &self,
-        _: Request<pb::GetDecisionRequest>,
+        req: Request<pb::GetDecisionRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
-        Ok(Response::new(pb::Decision::default()))
+        Noop.get_decision(req).await
     }
 }
 
@@ -219,17 +225,5 @@ pub async fn start_durable(dir: &std::path::Path) -> anyhow::Result<SocketAddr> 
     )?;
     // Runs as long as the process: the bench ends with it.
     std::mem::forget(committer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .add_service(IntakeServer::new(Durable { tx }).max_decoding_message_size(64 * 1024))
-            .serve_with_incoming(TcpListenerStream::new(listener).map(|s| {
-                let s = s?;
-                s.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(s)
-            })),
-    );
-    Ok(addr)
+    Ok(serve_on_loopback(Durable { tx }).await?)
 }
