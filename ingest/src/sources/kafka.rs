@@ -270,11 +270,16 @@ enum Failure {
     Record(&'static str, String),
     /// The store failed: not the record's fault; its offset stays for redelivery.
     Store(String),
+    /// The daemon stopped first: its offset stays for redelivery.
+    ShuttingDown,
 }
 
 /// Not admitted: the store's or the daemon's state, not the record's fault.
 fn store_failure(e: AdmitError) -> Failure {
-    Failure::Store(e.to_string())
+    match e {
+        AdmitError::Closed => Failure::ShuttingDown,
+        e => Failure::Store(e.to_string()),
+    }
 }
 
 fn undecodable(what: &str, e: prost::DecodeError) -> Failure {
@@ -305,6 +310,10 @@ impl Work {
                     error,
                     "kafka: store unavailable; record left for redelivery"
                 );
+                Outcome::Stuck
+            }
+            Err(Failure::ShuttingDown) => {
+                tracing::debug!("kafka: shutting down; record left for redelivery");
                 Outcome::Stuck
             }
             Err(Failure::Record(reason, error)) => self.dead_letter(&msg, reason, &error).await,
@@ -357,9 +366,7 @@ impl Work {
         if self.admit.published().await {
             Ok(())
         } else {
-            Err(Failure::Store(
-                "shutting down before the outputs reached Kafka".into(),
-            ))
+            Err(Failure::ShuttingDown)
         }
     }
 
