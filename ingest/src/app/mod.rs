@@ -448,22 +448,15 @@ pub async fn run(
         |()| None,
     )
     .await;
+    // A consumer stopped at the deadline leaves its records for redelivery.
     if let Some(t) = kafka_task {
-        let abort = t.abort_handle();
-        if tokio::time::timeout(deadline, t).await.is_err() {
-            tracing::warn!("kafka consumer did not stop before the deadline; stopped (its records are redelivered)");
-            abort.abort();
-        }
+        finish("kafka consumer", t, deadline, |()| None).await;
     }
     // The outbox publishes what is stored until it is empty or the deadline
     // passes (the rest is published after the next start).
     if let Some(t) = outbox_task {
         let left = deadline.saturating_sub(started.elapsed());
-        let abort = t.abort_handle();
-        if tokio::time::timeout(left, t).await.is_err() {
-            tracing::warn!("outbox: still publishing at the drain deadline; stopped, the rest is published after the next start");
-            abort.abort();
-        }
+        finish("outbox", t, left, |()| None).await;
     }
     if let Some(p) = &publisher {
         if let Err(e) = p.flush(Duration::from_secs(5)) {
