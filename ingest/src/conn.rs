@@ -29,7 +29,11 @@ pub struct Limits {
 pub struct Guarded {
     inner: TcpStream,
     idle: Duration,
+    /// Armed for `idle` after the last read that brought bytes, but moved
+    /// only when it fires: a read notes its time (one clock read), and the
+    /// timer wheel is touched once per idle period, not once per read.
     deadline: Pin<Box<Sleep>>,
+    last_read: Instant,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -44,6 +48,7 @@ impl Guarded {
             inner,
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
+            last_read: Instant::now(),
             _permit: permit,
         }
     }
@@ -59,21 +64,27 @@ impl AsyncRead for Guarded {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
-                    let next = Instant::now() + self.idle;
-                    self.deadline.as_mut().reset(next);
+                    self.last_read = Instant::now();
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    m::connection_closed("idle");
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "connection idle too long",
-                    )))
+            Poll::Pending => loop {
+                match self.deadline.as_mut().poll(cx) {
+                    Poll::Pending => break Poll::Pending,
+                    // Bytes came since it was armed: re-arm from the last read.
+                    Poll::Ready(()) if self.last_read + self.idle > Instant::now() => {
+                        let next = self.last_read + self.idle;
+                        self.deadline.as_mut().reset(next);
+                    }
+                    Poll::Ready(()) => {
+                        m::connection_closed("idle");
+                        break Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connection idle too long",
+                        )));
+                    }
                 }
-                Poll::Pending => Poll::Pending,
             },
         }
     }
