@@ -208,14 +208,18 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
     let Ok(lex) = dedup::text::Lexicon::embedded() else {
         return;
     };
-    let (fa, fb) = (lex.features(&a.text), lex.features(&b.text));
+    let ((fa, pa), (fb, pb)) = (
+        lex.features_and_problem(&a.text, ""),
+        lex.features_and_problem(&b.text, ""),
+    );
     eprintln!(
-        "{what} {} matters {:x}/{:x} place {:?} sim {:.2} | {} {} {} | {} {} {}",
+        "{what} {} matters {:x}/{:x} place {:?} sim {:.2} ov {:.2} | {} {} {} | {} {} {}",
         if truth { "MISSED" } else { "WRONG" },
         fa.matters,
         fb.matters,
         dedup::text::same_place(&fa.places, &fb.places),
         fa.sketch.similarity(&fb.sketch),
+        dedup::rarity::overlap(&pa, &pb),
         a.district,
         a.category,
         a.text,

@@ -544,3 +544,67 @@ fn a_district_named_in_the_address_or_text_stands_in_for_a_missing_code() {
     let (_, o) = run(&mut idx, &c);
     assert!(o.cluster_id.is_none());
 }
+
+/// Matters the lexicon does not know (README.md, "Matters the lexicon does
+/// not know"): different callers on one problem at one place join, however
+/// they word it; another problem at the same place, and the same problem at
+/// another compound of the same town, stay apart; a place with no
+/// recognised ending joins on a strong agreement of the whole problem.
+#[test]
+fn unknown_matters_cluster_on_the_problem_and_the_place() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let mut n = 0;
+    let mut call = |idx: &mut Dedup, text: &str, hours: i64| {
+        n += 1;
+        let c = contact(
+            &format!("u{n}"),
+            &format!("1380000{n:04}"),
+            text,
+            "510811",
+            t + Duration::hours(hours),
+        );
+        run(idx, &c)
+    };
+    let (first, o) = call(
+        &mut idx,
+        "元坝镇桂花村那个养牛场臭得很，牛粪直接堆在路边",
+        0,
+    );
+    assert!(o.cluster_id.is_none());
+    let lead = first.case_id;
+    let (_, o) = call(&mut idx, "桂花村养牛场的粪水往沟里排，臭味太重了", 3);
+    assert_eq!(o.cluster_lead_case, lead, "the same smell, other words");
+    // The same village, another problem.
+    let (_, o) = call(&mut idx, "桂花村村委会的公章被村主任私自拿回家了", 4);
+    assert_ne!(
+        o.cluster_lead_case, lead,
+        "another problem at the same village"
+    );
+    // The same problem at another village of the town.
+    let (_, o) = call(&mut idx, "元坝镇金竹村养牛场臭得很，牛粪到处都是", 5);
+    assert_ne!(o.cluster_lead_case, lead, "another village");
+    // A record stored before terms and categories existed (version 2) still
+    // reads, with none of them.
+    let (d, _) = call(&mut idx, "桂花村养牛场还是臭", 6);
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let r = dedup::record(
+        router(),
+        &rules,
+        &contact("v", "13800009999", "桂花村养牛场还是臭", "510811", t),
+        &d,
+    )
+    .expect("a record");
+    assert!(r.problem.terms.iter().any(|x| *x != 0));
+    assert!(r.problem.cats[0] != 0);
+    let mut v2 = r.to_bytes();
+    v2[0] = 2;
+    // Version 2 had no terms (8 × 2 bytes) and no categories (3 × 3 bytes)
+    // after the sketch: cut them out.
+    let at_terms = 1 + 8 + 24 + 8 + 4 + 4 + 1 + 8 + 12 + 2 + 2 * dedup::text::K;
+    v2.drain(at_terms..at_terms + 16 + 9);
+    let old = MatterRecord::from_bytes(&v2).expect("a version-2 record reads");
+    assert_eq!(old.problem, Default::default());
+    assert_eq!(old.case, r.case);
+    assert_eq!(MatterRecord::from_bytes(&r.to_bytes()), Some(r));
+}

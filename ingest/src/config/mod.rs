@@ -284,9 +284,15 @@ pub struct DedupSection {
     pub repeat_similarity: f64,
     pub cluster_similarity: f64,
     pub text_similarity: f64,
-    /// Different callers on a matter the lexicon does not know: the same
-    /// compound, street, village or shop and at least this similarity.
-    pub unknown_cluster_similarity: f64,
+    /// Different callers on a matter the lexicon does not know, at the
+    /// same compound, street, village or shop: at least this share of their
+    /// problems' telling characters in common, and this much probability
+    /// shared by their category distributions.
+    pub placed_overlap: f64,
+    pub placed_agreement: f64,
+    /// The same without a fine place known on both sides.
+    pub unplaced_overlap: f64,
+    pub unplaced_agreement: f64,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_district: usize,
@@ -308,7 +314,10 @@ impl Default for DedupSection {
             repeat_similarity: d.repeat_similarity,
             cluster_similarity: d.cluster_similarity,
             text_similarity: d.text_similarity,
-            unknown_cluster_similarity: d.unknown_cluster_similarity,
+            placed_overlap: d.placed_overlap,
+            placed_agreement: d.placed_agreement,
+            unplaced_overlap: d.unplaced_overlap,
+            unplaced_agreement: d.unplaced_agreement,
             max_callers: d.max_callers,
             max_contacts_per_caller: d.max_contacts_per_caller,
             max_clusters_per_district: d.max_clusters_per_bucket,
@@ -330,7 +339,10 @@ impl DedupSection {
             repeat_similarity: self.repeat_similarity,
             cluster_similarity: self.cluster_similarity,
             text_similarity: self.text_similarity,
-            unknown_cluster_similarity: self.unknown_cluster_similarity,
+            placed_overlap: self.placed_overlap,
+            placed_agreement: self.placed_agreement,
+            unplaced_overlap: self.unplaced_overlap,
+            unplaced_agreement: self.unplaced_agreement,
             max_callers: self.max_callers,
             max_contacts_per_caller: self.max_contacts_per_caller,
             max_clusters_per_bucket: self.max_clusters_per_district,
@@ -647,10 +659,10 @@ impl Config {
             ("dedup.repeat_similarity", d.repeat_similarity),
             ("dedup.cluster_similarity", d.cluster_similarity),
             ("dedup.text_similarity", d.text_similarity),
-            (
-                "dedup.unknown_cluster_similarity",
-                d.unknown_cluster_similarity,
-            ),
+            ("dedup.placed_overlap", d.placed_overlap),
+            ("dedup.placed_agreement", d.placed_agreement),
+            ("dedup.unplaced_overlap", d.unplaced_overlap),
+            ("dedup.unplaced_agreement", d.unplaced_agreement),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 e.push(cerr(path, "must be between 0 and 1"));

@@ -131,12 +131,14 @@ def test_dedup_eval_json_meets_the_targets_on_the_committed_set(hotline_bench):
     assert r["pairs"]["cluster"]["true_pairs"] > 1000
 
 
-# Matters the lexicon does not know (bench/data/dedup/README.md): floors at the figures measured
-# when the cluster rule for them was set; the holdout was never tuned on. Far below the
-# 0.95 / 0.90 targets in recall: these floors keep the precision gained and show the gap.
+# Matters the lexicon does not know (bench/data/dedup/README.md): floors just under the figures
+# measured when the cluster rule for them was last set (seventh session); the holdout and the
+# fresh set were never tuned on. Far below the 0.95 / 0.90 targets in recall: these floors keep
+# what was gained and show the gap.
 UNKNOWN_FLOORS = {
-    "unknown_tuning.jsonl": {"cluster": (0.80, 0.35), "repeat": (0.99, 0.49)},
-    "unknown_holdout.jsonl": {"cluster": (0.93, 0.23), "repeat": (0.87, 0.53)},
+    "unknown_tuning.jsonl": {"cluster": (0.93, 0.42), "repeat": (0.99, 0.49)},
+    "unknown_holdout.jsonl": {"cluster": (0.89, 0.36), "repeat": (0.93, 0.56)},
+    "unknown_fresh.jsonl": {"cluster": (0.88, 0.37), "repeat": (0.99, 0.61)},
 }
 
 

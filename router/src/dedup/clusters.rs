@@ -6,7 +6,7 @@
 //! [`REPS`] representative sketches; a bucket holds at most `max_per_bucket`
 //! live clusters (the one idle longest is evicted, counted).
 use super::callers::CaseRef;
-use super::text::{Features, PLACES};
+use super::text::{Features, Problem, PLACES};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ pub const REPS: usize = 4;
 pub struct Cluster {
     pub lead_case: CaseRef,
     pub lead_unit: Option<Arc<str>>,
-    /// Features and category of the representatives.
+    /// Features, problem and category of the representatives.
     pub reps: Reps,
     pub size: u32,
     /// Distinct callers (caller slots; at most 64 remembered).
@@ -32,18 +32,21 @@ pub struct Cluster {
 /// cache miss, not a second one behind a `Vec`'s pointer.
 #[derive(Debug, Clone, Copy)]
 pub struct Reps {
-    items: [(Features, u32); REPS],
+    items: [Rep; REPS],
     n: u8,
 }
 
+/// One representative: its features, problem and category.
+pub type Rep = (Features, Problem, u32);
+
 impl Reps {
-    pub fn one(f: Features, category: u32) -> Reps {
-        let mut items = [(Features::default(), 0); REPS];
-        items[0] = (f, category);
+    pub fn one(rep: Rep) -> Reps {
+        let mut items = [(Features::default(), Problem::default(), 0); REPS];
+        items[0] = rep;
         Reps { items, n: 1 }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &(Features, u32)> {
+    pub fn iter(&self) -> impl Iterator<Item = &Rep> {
         self.items[..usize::from(self.n)].iter()
     }
 
@@ -56,7 +59,7 @@ impl Reps {
     }
 
     /// Adds one unless full.
-    pub fn push(&mut self, x: (Features, u32)) {
+    pub fn push(&mut self, x: Rep) {
         if let Some(slot) = self.items.get_mut(usize::from(self.n)) {
             *slot = x;
             self.n += 1;
@@ -252,7 +255,7 @@ mod tests {
         Cluster {
             lead_case: CaseRef::default(),
             lead_unit: None,
-            reps: Reps::one(Features::default(), 0),
+            reps: Reps::one(Default::default()),
             size: 1,
             callers: vec![],
             recent: vec![],

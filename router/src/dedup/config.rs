@@ -23,10 +23,17 @@ pub struct DedupConfig {
     /// Similarity of the whole text needed (in the same category) when a
     /// text names no known matter.
     pub text_similarity: f64,
-    /// Clusters of different callers on a matter the lexicon does not know:
-    /// the same compound, street, village or shop, and at least this
-    /// similarity of the rest of the text (twice it across categories).
-    pub unknown_cluster_similarity: f64,
+    /// Clusters of different callers on a matter the lexicon does not know,
+    /// at one compound, street, village or shop: the share of their
+    /// problems' telling characters two texts must have in common (see
+    /// `dedup::rarity`) and the probability their category distributions
+    /// must share.
+    pub placed_overlap: f64,
+    pub placed_agreement: f64,
+    /// The same where no fine place is known on both sides (a place with no
+    /// recognised ending, 嘉陵春晓, 剑门关): a strong agreement.
+    pub unplaced_overlap: f64,
+    pub unplaced_agreement: f64,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_bucket: usize,
@@ -55,7 +62,10 @@ impl Default for DedupConfig {
             repeat_similarity: 0.15,
             cluster_similarity: 0.2,
             text_similarity: 0.5,
-            unknown_cluster_similarity: 0.05,
+            placed_overlap: 0.1,
+            placed_agreement: 0.2,
+            unplaced_overlap: 0.8,
+            unplaced_agreement: 0.5,
             max_callers: 2_000_000,
             max_contacts_per_caller: 32,
             max_clusters_per_bucket: 256,

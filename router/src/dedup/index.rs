@@ -241,10 +241,10 @@ impl Dedup {
             let score = c
                 .reps
                 .iter()
-                .filter_map(|(f, cat)| {
+                .filter_map(|(f, p, cat)| {
                     rules.same_cluster_matter(
-                        (f, *cat),
-                        (&r.features, r.category),
+                        (f, p, *cat),
+                        (&r.features, &r.problem, r.category),
                         cfg.cluster_similarity,
                     )
                 })
@@ -265,7 +265,7 @@ impl Dedup {
                 Cluster {
                     lead_case: case,
                     lead_unit: r.lead_unit.clone(),
-                    reps: Reps::one(r.features, r.category),
+                    reps: Reps::one((r.features, r.problem, r.category)),
                     size: 1,
                     callers: vec![slot],
                     recent: vec![r.at],
@@ -281,9 +281,9 @@ impl Dedup {
         if c.reps.len() < REPS
             && c.reps
                 .iter()
-                .all(|(f, _)| f.sketch.similarity(&r.features.sketch) < 0.8)
+                .all(|(f, _, _)| f.sketch.similarity(&r.features.sketch) < 0.8)
         {
-            c.reps.push((r.features, r.category));
+            c.reps.push((r.features, r.problem, r.category));
         }
         let n = cfg.hotspot_size.max(1) as usize;
         c.recent.push(r.at);

@@ -16,6 +16,7 @@ pub mod callers;
 pub mod clusters;
 pub mod config;
 pub mod index;
+pub mod rarity;
 pub mod record;
 pub mod rules;
 pub mod text;

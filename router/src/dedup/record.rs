@@ -2,7 +2,7 @@
 //! hashes of the caller, time, district, category, the text's features;
 //! built from a decision, and its byte codec.
 use super::callers::CaseRef;
-use super::text::Features;
+use super::text::{Features, Problem};
 use super::*;
 use crate::model::{Contact, Decision, Priority, RouteKind};
 use crate::normalize::normalize_phone;
@@ -23,6 +23,8 @@ pub struct MatterRecord {
     pub special_category: bool,
     /// The matters, places and rest of the text.
     pub features: Features,
+    /// The problem's telling characters and the classifier's categories.
+    pub problem: Problem,
     /// The contact's own case.
     pub case: CaseRef,
     /// The decision opens a work order the hotline follows (work order or
@@ -78,9 +80,15 @@ pub fn record(
     }
     // The decision carries the district inferred from the address or text.
     let district = d.district_code.trim();
-    let features = rules
+    let (features, mut problem) = rules
         .lexicon
-        .features_at(&contact.content, &contact.location.address);
+        .features_and_problem(&contact.content, &contact.location.address);
+    match &d.confidence {
+        Some(c) if !c.categories.is_empty() => {
+            problem.set_categories(c.categories.iter().map(|(name, p)| (name.as_ref(), *p)))
+        }
+        _ => problem.set_categories([(d.category.as_ref(), 1.0)]),
+    }
     Some(MatterRecord {
         contact: xxh3_64(contact.contact_id.as_bytes()),
         idents,
@@ -94,6 +102,7 @@ pub fn record(
         special_category: features.matters & rules.special_matters != 0
             || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
         features,
+        problem,
         case: CaseRef::parse(case_prefix, &d.case_id)?,
         opens_case: d.route == RouteKind::WorkOrder || d.priority != Priority::Normal,
         lead_unit: d.lead_unit.clone(),
@@ -101,7 +110,8 @@ pub fn record(
 }
 
 impl MatterRecord {
-    const VERSION: u8 = 2;
+    /// 3 added the terms; a version-2 record reads with none.
+    const VERSION: u8 = 3;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -124,6 +134,14 @@ impl MatterRecord {
         for m in f.sketch.mins {
             b.extend_from_slice(&m.to_le_bytes());
         }
+        let p = &self.problem;
+        for t in p.terms {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        for c in p.cats {
+            b.extend_from_slice(&c.to_le_bytes());
+        }
+        b.extend_from_slice(&p.cat_p);
         b.extend_from_slice(&self.case.date.to_le_bytes());
         b.extend_from_slice(&self.case.hash.to_le_bytes());
         b.push(u8::from(self.opens_case));
@@ -137,7 +155,8 @@ impl MatterRecord {
     /// Reads [`to_bytes`](Self::to_bytes); `None` for anything else.
     pub fn from_bytes(b: &[u8]) -> Option<MatterRecord> {
         let mut r = Reader { b, at: 0 };
-        if r.u8()? != Self::VERSION {
+        let version = r.u8()?;
+        if version != Self::VERSION && version != 2 {
             return None;
         }
         let contact = r.u64()?;
@@ -152,6 +171,20 @@ impl MatterRecord {
         let mut mins = [0u16; text::K];
         for m in mins.iter_mut() {
             *m = r.u16()?;
+        }
+        let mut problem = Problem::default();
+        if version >= 3 {
+            let mut terms = [0u16; rarity::TERMS];
+            for t in terms.iter_mut() {
+                *t = r.u16()?;
+            }
+            problem.set_terms(terms);
+            for c in problem.cats.iter_mut() {
+                *c = r.u16()?;
+            }
+            for p in problem.cat_p.iter_mut() {
+                *p = r.u8()?;
+            }
         }
         let case = CaseRef {
             date: r.u32()?,
@@ -172,6 +205,7 @@ impl MatterRecord {
                 places,
                 sketch: text::Sketch { mins, len },
             },
+            problem,
             case,
             opens_case,
             lead_unit: (!unit.is_empty()).then(|| Arc::from(unit)),

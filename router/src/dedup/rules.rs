@@ -1,6 +1,7 @@
 //! The settings and the matters lexicon, and the one question they answer:
 //! are two contacts' texts on the same matter (Art. 12(3), 14(3)).
-use super::text::{Features, Lexicon, LexiconError};
+use super::rarity;
+use super::text::{Features, Lexicon, LexiconError, Problem};
 use super::*;
 
 /// The settings and the matters lexicon: immutable, shared by the threads
@@ -45,7 +46,7 @@ impl DedupRules {
         b: (&Features, u32),
         threshold: f64,
     ) -> Option<f64> {
-        self.same_matter_as(a, b, threshold, false)
+        self.same_matter_as(a, b, threshold, None)
     }
 
     /// [`same_matter`](Self::same_matter) for different callers (a
@@ -55,11 +56,38 @@ impl DedupRules {
     /// problems at one place are two clusters.
     pub fn same_cluster_matter(
         &self,
-        a: (&Features, u32),
-        b: (&Features, u32),
+        (fa, pa, acat): (&Features, &Problem, u32),
+        (fb, pb, bcat): (&Features, &Problem, u32),
         threshold: f64,
     ) -> Option<f64> {
-        self.same_matter_as(a, b, threshold, true)
+        self.same_matter_as((fa, acat), (fb, bcat), threshold, Some((pa, pb)))
+    }
+
+    /// Different callers' texts on a problem the lexicon does not name (or
+    /// a point problem it names, away from a common fine place): one matter
+    /// when the problems share enough of their telling characters
+    /// ([`rarity::overlap`]) and the classifier's category distributions
+    /// share enough probability ([`Problem::category_agreement`]) — a
+    /// little of each at one compound, street, village or shop, much of
+    /// each where no fine place is known on both sides (a name with no
+    /// recognised ending — 嘉陵春晓, 剑门关 — is then among the characters).
+    fn same_unknown_problem(
+        &self,
+        (fa, pa): (&Features, &Problem),
+        (fb, pb): (&Features, &Problem),
+    ) -> Option<f64> {
+        let cfg = &self.cfg;
+        let (need_ov, need_agree) = match text::fine_place_agreement(&fa.places, &fb.places) {
+            Some(true) => (cfg.placed_overlap, cfg.placed_agreement),
+            // Two compounds, villages or shops: two matters, even in one town.
+            Some(false) => return None,
+            None => (cfg.unplaced_overlap, cfg.unplaced_agreement),
+        };
+        if pa.category_agreement(pb) < need_agree {
+            return None;
+        }
+        let ov = rarity::overlap(pa, pb);
+        (ov >= need_ov).then_some(1.0 + ov)
     }
 
     fn same_matter_as(
@@ -67,7 +95,7 @@ impl DedupRules {
         a: (&Features, u32),
         b: (&Features, u32),
         threshold: f64,
-        cluster: bool,
+        cluster: Option<(&Problem, &Problem)>,
     ) -> Option<f64> {
         let ((fa, acat), (fb, bcat)) = (a, b);
         let place = text::same_place(&fa.places, &fb.places);
@@ -75,14 +103,17 @@ impl DedupRules {
             return None;
         }
         let shared = fa.matters & fb.matters;
-        if cluster && shared != 0 && shared & self.special_matters == 0 {
+        if let (Some((pa, pb)), true) = (cluster, shared != 0 && shared & self.special_matters == 0)
+        {
             // A point problem (noise, rubbish, a smell …), unlike an outage
             // or pollution that covers an area: different callers share it
             // only at the same compound, street, village or shop.
-            if !text::same_fine_place(&fa.places, &fb.places) {
-                return None;
+            if text::same_fine_place(&fa.places, &fb.places) {
+                return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
-            return Some(2.0 + fa.sketch.similarity(&fb.sketch));
+            // No fine place in common (one may not be recognised): the
+            // problems must agree as strongly as unknown ones must.
+            return self.same_unknown_problem((fa, pa), (fb, pb));
         }
         if shared != 0 {
             if place == Some(true) {
@@ -97,13 +128,10 @@ impl DedupRules {
         if fa.matters != 0 && fb.matters != 0 {
             return None;
         }
-        if cluster {
-            if !text::same_fine_place(&fa.places, &fb.places) {
-                return None;
-            }
-            let sim = fa.sketch.similarity(&fb.sketch);
-            let need = self.cfg.unknown_cluster_similarity * if acat == bcat { 1.0 } else { 2.0 };
-            return (sim >= need).then_some(1.0 + sim);
+        if let Some((pa, pb)) = cluster {
+            // A matter the lexicon does not know: the place and the
+            // problem must both agree.
+            return self.same_unknown_problem((fa, pa), (fb, pb));
         }
         // One text names no known matter: the same place and category, or
         // the same place and a similar rest, or a very similar whole.

@@ -120,10 +120,27 @@ impl Lexicon {
         self.features_at(content, "")
     }
 
+    /// [`features_at`](Self::features_at) and the problem's telling
+    /// characters (the categories are the caller's to set).
+    pub fn features_and_problem(&self, content: &str, address: &str) -> (Features, Problem) {
+        let mut problem = Problem::default();
+        let f = self.features_with(content, address, Some(&mut problem));
+        (f, problem)
+    }
+
     /// [`features`](Self::features) with the places of the contact's
     /// address added after the text's own (a caller who names no place in
     /// the text is still at the address the agent recorded).
     pub fn features_at(&self, content: &str, address: &str) -> Features {
+        self.features_with(content, address, None)
+    }
+
+    fn features_with(
+        &self,
+        content: &str,
+        address: &str,
+        problem: Option<&mut Problem>,
+    ) -> Features {
         let text = matter_chars(content);
         let (matters, segs) = self.split(&text);
         let mut places = places(&segs);
@@ -143,6 +160,9 @@ impl Lexicon {
                 }
             }
         }
+        if let Some(p) = problem {
+            p.set_terms(super::rarity::terms(&rest));
+        }
         Features {
             matters,
             places,
@@ -158,6 +178,59 @@ pub struct Features {
     /// Hashes of the places named (0 = none), at most [`PLACES`].
     pub places: [u32; PLACES],
     pub sketch: Sketch,
+}
+
+/// What the cluster rule for matters the lexicon does not know compares
+/// besides places: kept in each cluster's representatives and in the
+/// stored record, not in every caller's history (repeats do not use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Problem {
+    /// The problem part's most telling characters (see [`super::rarity`]),
+    /// rarest first, 0 = none, and their weights.
+    pub terms: [u16; super::rarity::TERMS],
+    pub weights: [u8; super::rarity::TERMS],
+    /// The classifier's likeliest categories (16-bit hashes of their codes,
+    /// 0 = none) and their probabilities in 255ths: two texts on one matter
+    /// share probability even when their likeliest categories differ.
+    pub cats: [u16; CATS],
+    pub cat_p: [u8; CATS],
+}
+
+/// Categories kept per text.
+pub const CATS: usize = 3;
+
+impl Problem {
+    /// Sets the terms and looks up their weights.
+    pub fn set_terms(&mut self, terms: [u16; super::rarity::TERMS]) {
+        self.terms = terms;
+        self.weights = terms.map(|t| if t == 0 { 0 } else { super::rarity::weight(t) });
+    }
+
+    /// The probability two texts' category distributions share (the sum of
+    /// the smaller probability of each category both name), 0 to 1.
+    pub fn category_agreement(&self, o: &Problem) -> f64 {
+        let mut shared = 0u32;
+        for (c, p) in self.cats.iter().zip(self.cat_p) {
+            if *c == 0 {
+                continue;
+            }
+            if let Some(i) = o.cats.iter().position(|x| x == c) {
+                shared += u32::from(p.min(o.cat_p[i]));
+            }
+        }
+        f64::from(shared) / 255.0
+    }
+
+    /// Sets the category distribution: `cats` strongest first, with their
+    /// probabilities (a category decided without the classifier is certain).
+    pub fn set_categories<'a>(&mut self, cats: impl IntoIterator<Item = (&'a str, f32)>) {
+        self.cats = [0; CATS];
+        self.cat_p = [0; CATS];
+        for (i, (c, p)) in cats.into_iter().take(CATS).enumerate() {
+            self.cats[i] = (xxhash_rust::xxh3::xxh3_64(c.as_bytes()) as u16).max(1);
+            self.cat_p[i] = (p.clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    }
 }
 
 /// Places kept per text.
@@ -314,6 +387,18 @@ pub const AREA: u32 = 1 << 31;
 /// lexicon does not know).
 pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
     a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x))
+}
+
+/// Whether two place sets share a place finer than a town (`Some(true)`),
+/// both name such places and share none — two compounds, streets, villages
+/// or shops, whatever town both name (`Some(false)`) — or one names none
+/// (`None`).
+pub fn fine_place_agreement(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
+    let fine = |p: &u32| *p != 0 && p & AREA == 0;
+    if a.iter().any(|p| fine(p) && b.contains(p)) {
+        return Some(true);
+    }
+    (a.iter().any(fine) && b.iter().any(fine)).then_some(false)
 }
 
 /// Whether two place sets are known and share a place (`Some(true)`),
@@ -530,7 +615,7 @@ static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock:
 });
 
 /// Simplified and unified characters, without dropping filler.
-fn matter_chars_raw(w: &str) -> String {
+pub(crate) fn matter_chars_raw(w: &str) -> String {
     chars_of(&fast2s::convert(w))
 }
 
