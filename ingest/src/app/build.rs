@@ -1,0 +1,228 @@
+//! `App::build`: everything the daemon needs before it serves — the rules,
+//! the store and its writer, the state restored from the store, the Kafka
+//! producer — checked and opened, nothing spawned but the store's writer.
+use super::config_errors;
+use crate::admit::pipeline::Pipeline;
+use crate::admit::Shared;
+use crate::auth::Auth;
+use crate::config::rules::build_router;
+use crate::config::Config;
+use crate::sinks::committer::{Committer, CommitterConfig};
+use crate::sinks::kafka::Publisher;
+use crate::sinks::store::{Reader, Store};
+use crate::state::dedup::DedupStage;
+use crate::state::orders::Orders;
+use crate::state::sla::{Sla, SlaConfig};
+use anyhow::Context;
+use hotline_router::dedup::{Dedup, DedupRules};
+use hotline_router::tracker::TrackerConfig;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+
+/// A daemon built and not yet serving (see [`App::spawn`](super::App::spawn)).
+pub struct App {
+    pub(super) cfg: Config,
+    pub(super) grpc_listener: TcpListener,
+    pub(super) admin_listener: TcpListener,
+    pub(super) grpc_addr: SocketAddr,
+    pub(super) admin_addr: SocketAddr,
+    pub(super) auth: Auth,
+    pub(super) metrics: PrometheusHandle,
+    pub(super) committer: Committer,
+    pub(super) shared: Shared,
+    pub(super) dedup: Option<DedupStage>,
+    pub(super) publisher: Option<Publisher>,
+    pub(super) outbox_wake: Arc<Notify>,
+    pub(super) published_tx: watch::Sender<i64>,
+    pub(super) draining: Arc<AtomicBool>,
+    pub(super) ready: Arc<AtomicBool>,
+    pub(super) shutdown_tx: watch::Sender<bool>,
+    pub(super) shutdown_rx: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Checks the configuration against the listeners, opens the store,
+    /// starts its writer and restores the state (call windows, open work
+    /// orders, the dedup index) from it.
+    pub async fn build(
+        mut cfg: Config,
+        grpc_listener: TcpListener,
+        admin_listener: TcpListener,
+    ) -> anyhow::Result<App> {
+        // Pseudonyms are never made with the built-in key: without one in the
+        // environment, the data directory's own (created the first time).
+        if !crate::config::rules::caller_secret_given(&cfg) {
+            let f = crate::config::rules::ensure_caller_key_file(&cfg)
+                .map_err(|e| config_errors("privacy", vec![e]))?;
+            cfg.privacy.caller_key_file = Some(f);
+        }
+        let admin_public = cfg
+            .server
+            .admin_addr
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| !a.ip().is_loopback());
+        if admin_public {
+            tracing::warn!(admin = %cfg.server.admin_addr, "the admin listener (/metrics unauthenticated, /ready, /live) is reachable beyond this machine");
+        }
+        let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
+        // Deadlines reach up to a few working days ahead: warn a month before the calendar ends.
+        let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+        if !router.calendar().knows(soon) {
+            tracing::warn!(
+                year = %chrono::Datelike::year(&soon),
+                "the holiday calendar ends within 30 days; add the next year's <year>.toml to rules.calendar_dir"
+            );
+        }
+        let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
+        let admin_addr = admin_listener.local_addr().context("admin listener")?;
+        let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
+        crate::config::rules::require_caller_secret(&cfg, grpc_addr)
+            .map_err(|e| config_errors("privacy", vec![e]))?;
+        let metrics = crate::telemetry::metrics::install().context("metrics recorder")?;
+
+        let mut store =
+            Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
+        // With Kafka, decisions and alerts reach it through the store's outbox.
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        if cfg.kafka.is_some() {
+            store.publish_through_outbox(outbox_wake.clone());
+        }
+        let outbox_mark = store.outbox_mark();
+        let (published_tx, published_rx) = watch::channel(0i64);
+        let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
+        let committer = Committer::start(
+            store,
+            rx,
+            CommitterConfig {
+                batch_max: cfg.pipeline.batch_max,
+                batch_wait: Duration::from_millis(cfg.pipeline.batch_wait_ms),
+                retention: Duration::from_secs(u64::from(cfg.store.retention_days) * 86_400),
+            },
+        )
+        .context("starting the committer")?;
+
+        let draining = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(AtomicBool::new(false));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+        // Kafka: the producer for decisions, alerts, stats and dead letters.
+        let publisher = match &cfg.kafka {
+            Some(k) => Some(
+                Publisher::new(
+                    k.producer_config()
+                        .map_err(|e| config_errors("kafka", vec![e]))?,
+                    &k.topics,
+                    Duration::from_millis(k.produce_timeout_ms),
+                )
+                .context("kafka producer")?,
+            ),
+            None => None,
+        };
+        // The call windows, rebuilt from the call events of the last 25 h, and the
+        // work-order tracker, from what the store holds of the last 40 days.
+        let reader = Reader::open(&cfg.store.data_dir).context("opening the store for reading")?;
+        let sla = Sla::new(SlaConfig::from(&cfg.sla));
+        let since = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp_millis();
+        let events = sla
+            .restore(&reader, since)
+            .context("restoring call windows")?;
+        tracing::info!(call_events = events, "call windows restored");
+        let (unpublished, _) = reader.outbox_backlog(0).context("reading the outbox")?;
+        if unpublished > 0 {
+            if cfg.kafka.is_some() {
+                tracing::info!(
+                    rows = unpublished,
+                    "outbox: publishing what was not on Kafka at the last stop"
+                );
+            } else {
+                tracing::warn!(
+                    rows = unpublished,
+                    "outbox: rows wait for Kafka, which is not configured"
+                );
+            }
+        }
+        // Dedup: its index rebuilt from the records of the last repeat window.
+        let dedup = if cfg.dedup.enabled {
+            let matters = match &cfg.dedup.matters_file {
+                Some(f) => std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                None => hotline_router::dedup::text::EMBEDDED_MATTERS.to_string(),
+            };
+            let rules = Arc::new(
+                DedupRules::new(cfg.dedup.to_config(), &matters)
+                    .context("dedup matters lexicon")?,
+            );
+            let index = Arc::new(std::sync::Mutex::new(Dedup::new(rules.clone(), &router)));
+            Some((rules, index))
+        } else {
+            None
+        };
+        let orders = Orders::new(
+            router.calendar().clone(),
+            TrackerConfig {
+                due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
+                max_cases: cfg.sla.max_open_cases,
+            },
+            dedup.as_ref().map(|(_, i)| i.clone()),
+        );
+        let dedup = dedup.map(|(rules, index)| DedupStage {
+            rules,
+            index,
+            orders: orders.clone(),
+        });
+        // The tracker from the last 40 days, the dedup index from the repeat window.
+        let now = chrono::Utc::now();
+        let restored = crate::admit::restore::replay(
+            &reader,
+            (now - chrono::Duration::days(40)).timestamp_millis(),
+            (now - chrono::Duration::days(cfg.dedup.repeat_window_days)).timestamp_millis(),
+            &orders,
+            dedup.as_ref(),
+        )
+        .context("restoring open work orders and the dedup index")?;
+        if let Some(stage) = &dedup {
+            stage.report();
+        }
+        tracing::info!(
+            open_cases = restored.open_cases,
+            decisions = restored.decisions,
+            dedup_records = restored.matters,
+            order_events = restored.order_events,
+            "work-order tracker and dedup index restored"
+        );
+        drop(reader);
+
+        let shared = Shared {
+            pipeline: Pipeline::new(router, dedup.clone()),
+            committer: tx,
+            sla,
+            orders,
+            shutdown: shutdown_rx.clone(),
+            outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
+        };
+        Ok(App {
+            cfg,
+            grpc_listener,
+            admin_listener,
+            grpc_addr,
+            admin_addr,
+            auth,
+            metrics,
+            committer,
+            shared,
+            dedup,
+            publisher,
+            outbox_wake,
+            published_tx,
+            draining,
+            ready,
+            shutdown_tx,
+            shutdown_rx,
+        })
+    }
+}

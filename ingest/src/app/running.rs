@@ -1,0 +1,348 @@
+//! `App::spawn` and `Running::drain`: the tasks the daemon runs — the
+//! gRPC and admin servers, the Kafka consumer and the outbox, the
+//! per-second trackers and the stats — started together, and stopped
+//! together within a deadline: a task that misses it is aborted, and how
+//! each ended is logged.
+use super::{config_errors, App};
+use crate::admin::{self, AdminState};
+use crate::sinks::committer::Committer;
+use crate::sinks::kafka::Publisher;
+use crate::sources::grpc::IntakeService;
+use crate::sources::kafka::{Ctx, KafkaIngest};
+use crate::state::stats::StatsService;
+use anyhow::Context;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::intake_server::IntakeServer;
+use hotline_proto::v1::stats_server::StatsServer;
+use rdkafka::consumer::StreamConsumer;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+/// A serving daemon: its tasks, and what stopping them needs.
+pub struct Running {
+    deadline: Duration,
+    ready: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
+    health: tonic_health::server::HealthReporter,
+    shutdown_tx: watch::Sender<bool>,
+    grpc_task: JoinHandle<Result<(), tonic::transport::Error>>,
+    orders_task: JoinHandle<()>,
+    sla_task: JoinHandle<()>,
+    stats_task: JoinHandle<()>,
+    kafka_task: Option<JoinHandle<()>>,
+    outbox_task: Option<JoinHandle<()>>,
+    admin_task: JoinHandle<std::io::Result<()>>,
+    publisher: Option<Publisher>,
+    committer: Committer,
+}
+
+impl App {
+    /// Starts every task and turns `/ready` true.
+    pub async fn spawn(self) -> anyhow::Result<Running> {
+        let App {
+            cfg,
+            grpc_listener,
+            admin_listener,
+            grpc_addr,
+            admin_addr,
+            auth,
+            metrics,
+            committer,
+            shared,
+            dedup,
+            publisher,
+            outbox_wake,
+            published_tx,
+            draining,
+            ready,
+            shutdown_tx,
+            shutdown_rx,
+        } = self;
+        let (mut health, health_svc) = tonic_health::server::health_reporter();
+        health.set_serving::<IntakeServer<IntakeService>>().await;
+        health.set_serving::<StatsServer<StatsService>>().await;
+        // Reflection in both versions: grpcurl and most tools speak v1, some v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1().context("reflection service")?;
+        let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
+        // Every second: SLA gauges and answer-rate crossings; deadline alerts.
+        let sla = shared.sla.clone();
+        let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
+            move |now| sla.refresh(now),
+            shared.committer.clone(),
+            shutdown_rx.clone(),
+        ));
+        let orders = shared.orders.clone();
+        let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
+            move |now| orders.tick(now),
+            shared.committer.clone(),
+            shutdown_rx.clone(),
+        ));
+        let (stats_tx, stats_rx) = watch::channel(None);
+        let stats_task = tokio::spawn(crate::state::stats::run(
+            crate::state::stats::Sources {
+                sla: shared.sla.clone(),
+                orders: shared.orders.clone(),
+                dedup: dedup.clone(),
+                node: cfg.stats.node_name(),
+            },
+            Duration::from_secs(cfg.stats.interval_secs),
+            stats_tx,
+            publisher.clone(),
+            shutdown_rx.clone(),
+        ));
+        let mut kafka_task = None;
+        let mut outbox_task = None;
+        if let (Some(k), Some(publisher)) = (&cfg.kafka, &publisher) {
+            let outbox = crate::sinks::outbox::Outbox {
+                data_dir: cfg.store.data_dir.clone(),
+                publisher: publisher.clone(),
+                committer: shared.committer.clone(),
+                wake: outbox_wake.clone(),
+                published: published_tx,
+            };
+            outbox_task = Some(tokio::spawn(outbox.run(
+                shutdown_rx.clone(),
+                Duration::from_secs(cfg.pipeline.drain_timeout_secs),
+            )));
+            if k.consume {
+                let c: StreamConsumer<Ctx> = k
+                    .consumer_config()
+                    .map_err(|e| config_errors("kafka", vec![e]))?
+                    .create_with_context(Ctx)
+                    .context("kafka consumer")?;
+                let ingest =
+                    KafkaIngest::new(c, &k.topics, &shared, publisher.clone(), k.max_in_flight)
+                        .context("kafka subscribe")?;
+                kafka_task = Some(tokio::spawn(
+                    ingest.run(Duration::from_secs(cfg.pipeline.drain_timeout_secs)),
+                ));
+            }
+            tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, "kafka configured");
+        }
+        let intake = IntakeService::new(
+            &shared,
+            draining.clone(),
+            cfg.store.data_dir.clone(),
+            cfg.pipeline.stream_window,
+        );
+        // The intake and the consumer hold their own senders; the committer stops once they are gone.
+        drop(shared);
+        let auth_i = auth.clone();
+        let intake_svc = InterceptedService::new(
+            IntakeServer::new(intake)
+                .max_decoding_message_size(cfg.server.max_message_bytes)
+                .max_encoding_message_size(cfg.server.max_message_bytes),
+            move |req| auth_i.intercept(req),
+        );
+
+        let auth_s = auth.clone();
+        let stats_svc =
+            InterceptedService::new(StatsServer::new(StatsService::new(stats_rx)), move |req| {
+                auth_s.intercept(req)
+            });
+        let idle = Duration::from_secs(cfg.server.idle_timeout_secs);
+        let mut builder = Server::builder()
+            // Pings every third of the idle limit: a healthy client answers
+            // them, so only a silent peer reaches the limit (`crate::conn`).
+            .http2_keepalive_interval(Some(idle / 3))
+            .http2_keepalive_timeout(Some(idle / 3))
+            .max_concurrent_streams(Some(256))
+            .concurrency_limit_per_connection(1024)
+            .tcp_nodelay(true);
+        if let Some(tls) = &cfg.tls {
+            let cert = std::fs::read(&tls.cert)
+                .with_context(|| format!("reading {}", tls.cert.display()))?;
+            let key = std::fs::read(&tls.key)
+                .with_context(|| format!("reading {}", tls.key.display()))?;
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+                .context("TLS config")?;
+        }
+        let mut grpc_shutdown = shutdown_rx.clone();
+        let grpc = builder
+            .add_service(health_svc)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(intake_svc)
+            .add_service(stats_svc)
+            .serve_with_incoming_shutdown(
+                crate::conn::incoming(
+                    grpc_listener,
+                    crate::conn::Limits {
+                        max_connections: cfg.server.max_connections,
+                        idle,
+                    },
+                ),
+                async move {
+                    let _ = grpc_shutdown.wait_for(|v| *v).await;
+                },
+            );
+        let grpc_task = tokio::spawn(grpc);
+        let admin_state = AdminState {
+            metrics,
+            ready: ready.clone(),
+            alive: committer.alive(),
+            writable: committer.writable(),
+        };
+        let admin_task = tokio::spawn(admin::serve(
+            admin_listener,
+            admin_state,
+            shutdown_rx.clone(),
+            crate::conn::Limits {
+                max_connections: cfg.server.admin_max_connections,
+                idle,
+            },
+            cfg.server.metrics_loopback_only,
+        ));
+
+        ready.store(true, Ordering::SeqCst);
+        tracing::info!(
+            grpc = %grpc_addr, admin = %admin_addr, data_dir = %cfg.store.data_dir.display(), tls = cfg.tls.is_some(),
+            "hotlined serving"
+        );
+        if auth.is_open() {
+            tracing::warn!("no auth tokens configured: gRPC is open to every local process (allowed on loopback only)");
+        }
+
+        Ok(Running {
+            deadline: Duration::from_secs(cfg.pipeline.drain_timeout_secs),
+            ready,
+            draining,
+            health,
+            shutdown_tx,
+            grpc_task,
+            orders_task,
+            sla_task,
+            stats_task,
+            kafka_task,
+            outbox_task,
+            admin_task,
+            publisher,
+            committer,
+        })
+    }
+}
+
+impl Running {
+    /// Stops taking calls (`/ready` 503, health NOT_SERVING, new calls
+    /// UNAVAILABLE), then stops every task within the deadline, in the order
+    /// that loses nothing: the servers and the consumer, the outbox, the
+    /// store's writer (which commits what is queued), the rest.
+    pub async fn drain(self) {
+        let Running {
+            deadline,
+            ready,
+            draining,
+            mut health,
+            shutdown_tx,
+            grpc_task,
+            orders_task,
+            sla_task,
+            stats_task,
+            kafka_task,
+            outbox_task,
+            admin_task,
+            publisher,
+            committer,
+        } = self;
+        tracing::info!(
+            deadline_secs = deadline.as_secs(),
+            "shutdown: refusing new calls, draining in-flight work"
+        );
+        ready.store(false, Ordering::SeqCst);
+        draining.store(true, Ordering::SeqCst);
+        health
+            .set_not_serving::<IntakeServer<IntakeService>>()
+            .await;
+        health.set_not_serving::<StatsServer<StatsService>>().await;
+        let _ = shutdown_tx.send(true);
+
+        let started = tokio::time::Instant::now();
+        let abort = grpc_task.abort_handle();
+        match tokio::time::timeout(deadline, grpc_task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("gRPC drained"),
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "gRPC server error"),
+            Ok(Err(e)) => tracing::error!(error = %e, "gRPC task failed"),
+            Err(_) => {
+                tracing::warn!("drain deadline passed; cutting the remaining calls (their contacts were not acknowledged)");
+                abort.abort();
+            }
+        }
+        let remaining = |started: tokio::time::Instant| {
+            deadline
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1))
+        };
+        finish(
+            "work-order deadlines",
+            orders_task,
+            remaining(started),
+            |()| None,
+        )
+        .await;
+        // A consumer stopped at the deadline leaves its records for redelivery.
+        if let Some(t) = kafka_task {
+            finish("kafka consumer", t, deadline, |()| None).await;
+        }
+        // The outbox publishes what is stored until it is empty or the deadline
+        // passes (the rest is published after the next start).
+        if let Some(t) = outbox_task {
+            let left = deadline.saturating_sub(started.elapsed());
+            finish("outbox", t, left, |()| None).await;
+        }
+        if let Some(p) = &publisher {
+            if let Err(e) = p.flush(Duration::from_secs(5)) {
+                tracing::warn!(error = %e, "kafka producer flush");
+            }
+        }
+        // Every sender is gone once the server and its streams are: the committer
+        // commits what is queued and stops.
+        let left = deadline
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(2));
+        match tokio::time::timeout(left, tokio::task::spawn_blocking(move || committer.join())).await {
+        Ok(_) => tracing::info!("last batch committed"),
+        Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
+    }
+        finish("service targets", sla_task, remaining(started), |()| None).await;
+        finish("stats", stats_task, remaining(started), |()| None).await;
+        finish("admin listener", admin_task, remaining(started), |r| {
+            r.err().map(|e| e.to_string())
+        })
+        .await;
+        tracing::info!("hotlined stopped");
+    }
+}
+
+/// Awaits a task for at most `left`; one that misses it is aborted, and
+/// whichever way it ends is logged (an error, a panic, an abort).
+async fn finish<T>(
+    name: &'static str,
+    task: tokio::task::JoinHandle<T>,
+    left: Duration,
+    failed: impl FnOnce(T) -> Option<String>,
+) {
+    let abort = task.abort_handle();
+    match tokio::time::timeout(left, task).await {
+        Ok(Ok(v)) => {
+            if let Some(e) = failed(v) {
+                tracing::error!(task = name, error = %e, "task failed");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(task = name, error = %e, "task panicked or was cancelled"),
+        Err(_) => {
+            tracing::warn!(task = name, "task missed the drain deadline; aborted");
+            abort.abort();
+        }
+    }
+}
