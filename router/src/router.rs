@@ -2,11 +2,14 @@
 //! tables (config shapes in `rules`, runtime shapes here). Building returns
 //! every error in every file at once.
 use crate::calendar::Calendar;
-use crate::matcher::{Matcher, MatcherBuilder, Stage};
+use crate::matcher::Matcher;
 use crate::model::{Kind, Priority, Target, TargetKind};
 use crate::rules::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+mod sections;
+use sections::Sections;
 
 /// A kind rule at run time.
 #[derive(Debug)]
@@ -398,275 +401,35 @@ impl Router {
         else {
             return Err(errors);
         };
-        let mut err = |file: &str, msg: String| {
-            errors.push(RulesError {
-                file: file.into(),
-                msg,
-            })
-        };
-
-        // Units and districts.
-        let mut district_index = HashMap::new();
-        for (i, d) in units_f.districts.iter().enumerate() {
-            if d.code.len() != 6 || !d.code.bytes().all(|b| b.is_ascii_digit()) {
-                err(
-                    f_units,
-                    format!(
-                        "district {}: code {:?} is not a 6-digit division code",
-                        d.name, d.code
-                    ),
-                );
-            }
-            if district_index.insert(d.code.clone(), i).is_some() {
-                err(f_units, format!("district code {} defined twice", d.code));
-            }
-        }
-        let mut unit_index = HashMap::new();
-        let mut units = Vec::new();
-        for (i, u) in units_f.units.iter().enumerate() {
-            if unit_index.insert(u.key.clone(), i).is_some() {
-                err(f_units, format!("unit key {} defined twice", u.key));
-            }
-            let mut targets = vec![Some(Target {
-                kind: TargetKind::Unit,
-                code: Arc::from(format!("{}.{}", units_f.city.code, u.key)),
-                name: Arc::from(u.name.as_str()),
-            })];
-            for d in &units_f.districts {
-                targets.push(district_counterpart(d, u));
-            }
-            units.push(UnitRt { targets });
-        }
-        for d in &units_f.districts {
-            if !d.units.is_empty() && d.committee.trim().is_empty() {
-                err(
-                    f_units,
-                    format!(
-                        "district {}: `units` is for a zone with a `committee`",
-                        d.name
-                    ),
-                );
-            }
-            for key in d.units.keys() {
-                if !unit_index.contains_key(key) {
-                    err(
-                        f_units,
-                        format!("district {}: units: unknown unit key {key:?}", d.name),
-                    );
-                }
-            }
-        }
-        let unit =
-            |file: &str, key: &str, what: &str, err: &mut dyn FnMut(&str, String)| -> usize {
-                unit_index.get(key).copied().unwrap_or_else(|| {
-                    err(file, format!("{what}: unknown unit key {key:?}"));
-                    0
-                })
-            };
-        let coordinator = unit(
-            f_units,
-            &units_f.city.coordinator,
-            "city.coordinator",
-            &mut err,
-        );
-        let c = &units_f.city;
-        if !(c.area_code.starts_with('0')
-            && (3..=4).contains(&c.area_code.len())
-            && c.area_code.bytes().all(|b| b.is_ascii_digit()))
-        {
-            err(
-                f_units,
-                format!(
-                    "city.area_code {:?} is not a 3- or 4-digit area code",
-                    c.area_code
-                ),
-            );
-        }
-        if c.case_prefix.is_empty() || !c.case_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            err(
-                f_units,
-                format!(
-                    "city.case_prefix {:?} must be ASCII letters or digits",
-                    c.case_prefix
-                ),
-            );
-        }
-
-        let mut mb = MatcherBuilder::default();
-        let mut ids = HashSet::new();
-        let mut rule_errors = Vec::new();
-        let mut add =
-            |file: &str, r: &dyn Keyworded, stage: Stage, rule_errors: &mut Vec<RulesError>| {
-                if !ids.insert(r.id().to_string()) {
-                    rule_errors.push(RulesError {
-                        file: file.into(),
-                        msg: format!("rule id {} used twice", r.id()),
-                    });
-                }
-                mb.add(file, r, stage, rule_errors);
-            };
-
-        // Kinds.
-        let default_kind = Kind::parse(&kinds_f.default_kind).unwrap_or_else(|| {
-            err(
-                f_kinds,
-                format!("default_kind: unknown kind {:?}", kinds_f.default_kind),
-            );
-            Kind::Help
-        });
-        let mut kinds = Vec::new();
-        for (i, r) in kinds_f.rules.iter().enumerate() {
-            let kind = Kind::parse(&r.kind).unwrap_or_else(|| {
-                err(f_kinds, format!("rule {}: unknown kind {:?}", r.id, r.kind));
-                Kind::Help
-            });
-            kinds.push(KindRt {
-                kind,
-                weight: r.weight,
-            });
-            add(f_kinds, r, Stage::Kind(i), &mut rule_errors);
-        }
-
-        // Categories.
-        let mut categories = Vec::new();
-        let mut category_by_code = HashMap::new();
-        for (i, c) in cats_f.categories.iter().enumerate() {
-            let u = unit(f_cats, &c.unit, &format!("category {}", c.code), &mut err);
-            let co = c
-                .co_units
-                .iter()
-                .map(|k| {
-                    unit(
-                        f_cats,
-                        k,
-                        &format!("category {} co_units", c.code),
-                        &mut err,
-                    )
-                })
-                .collect();
-            if category_by_code.insert(c.code.clone(), i).is_some() {
-                err(f_cats, format!("category {} defined twice", c.code));
-            }
-            categories.push(CategoryRt {
-                code: Arc::from(c.code.as_str()),
-                unit: u,
-                locality: c.locality,
-                co_units: co,
-            });
-            add(f_cats, c, Stage::Category(i), &mut rule_errors);
-        }
-        let default_category = category_by_code
-            .get(&cats_f.default_category)
-            .copied()
-            .unwrap_or_else(|| {
-                err(
-                    f_cats,
-                    format!(
-                        "default_category {:?} is not a defined category",
-                        cats_f.default_category
-                    ),
-                );
-                0
-            });
-
-        // Scope.
-        let e = &scope_f.empty;
-        let empty = EmptyRt {
-            id: Arc::from(e.id.as_str()),
-            guidance: Arc::from(e.guidance.as_str()),
-            min_chars: e.min_chars,
-            filler: filler_automaton(&e.filler).unwrap_or_else(|msg| {
-                err(f_scope, msg);
-                None
-            }),
-        };
-        let mut not_accepted = Vec::new();
-        for (i, r) in scope_f.not_accepted.iter().enumerate() {
-            not_accepted.push(NotAcceptedRt {
-                guidance: Arc::from(r.guidance.as_str()),
-            });
-            add(f_scope, r, Stage::NotAccepted(i), &mut rule_errors);
-        }
-        for (i, r) in scope_f.scope_check.iter().enumerate() {
-            add(f_scope, r, Stage::ScopeCheck(i), &mut rule_errors);
-        }
-        let mut subcenter = Vec::new();
-        for (i, r) in scope_f.subcenter.iter().enumerate() {
-            subcenter.push(LineRt {
-                target: line_target(&r.line, &r.name),
-                guidance: Arc::from(r.guidance.as_str()),
-                supervisor: None,
-                category: None,
-            });
-            add(f_scope, r, Stage::Subcenter(i), &mut rule_errors);
-        }
-        let mut utility = Vec::new();
-        for (i, r) in scope_f.utility.iter().enumerate() {
-            let sup = unit(
-                f_scope,
-                &r.supervisor,
-                &format!("utility {}", r.id),
-                &mut err,
-            );
-            if !category_by_code.contains_key(&r.category) {
-                err(
-                    f_scope,
-                    format!("utility {}: unknown category {:?}", r.id, r.category),
-                );
-            }
-            utility.push(LineRt {
-                target: line_target(&r.line, &r.name),
-                guidance: Arc::from(r.guidance.as_str()),
-                supervisor: Some(sup),
-                category: Some(Arc::from(r.category.as_str())),
-            });
-            add(f_scope, r, Stage::Utility(i), &mut rule_errors);
-        }
-        let mut special = Vec::new();
-        for (i, r) in scope_f.special.iter().enumerate() {
-            let p = match Priority::parse(&r.priority) {
-                Some(p @ (Priority::Special | Priority::SpecialEmergency)) => p,
-                _ => {
-                    err(
-                        f_scope,
-                        format!(
-                            "special {}: priority {:?} must be special or special_emergency",
-                            r.id, r.priority
-                        ),
-                    );
-                    Priority::Special
-                }
-            };
-            special.push(p);
-            add(f_scope, r, Stage::Special(i), &mut rule_errors);
-        }
-
-        // Knowledge base.
-        let mut kb = Vec::new();
-        for (i, r) in kb_f.entries.iter().enumerate() {
-            kb.push(KbRt {
-                target: Target {
-                    kind: TargetKind::Knowledge,
-                    code: Arc::from(r.id.as_str()),
-                    name: Arc::from(r.title.as_str()),
-                },
-                answer: Arc::from(r.answer.as_str()),
-            });
-            add(f_kb, r, Stage::Kb(i), &mut rule_errors);
-        }
-
+        // Units first: the other sections name them.
+        let mut b = Sections::after(errors);
+        let units = b.units(f_units, &units_f);
+        let (kinds, default_kind) = b.kinds(f_kinds, &kinds_f);
+        let cats = b.categories(f_cats, &cats_f);
+        let scope = b.scope(f_scope, &scope_f, &cats.by_code);
+        let kb = b.kb(f_kb, &kb_f);
         // Life safety's terms and markers: positional patterns of the same automaton.
-        let safety =
-            crate::safety::SafetyRules::build(f_safety, &safety_f, &mut mb, &mut rule_errors);
-
+        let safety = crate::safety::SafetyRules::build(
+            f_safety,
+            &safety_f,
+            &mut b.matcher,
+            &mut b.rule_errors,
+        );
+        let Sections {
+            mut errors,
+            rule_errors,
+            matcher,
+            ..
+        } = b;
         errors.extend(rule_errors);
-        let matcher = match mb.build() {
+        let matcher = match matcher.build() {
             Ok(m) => m,
             Err(e) => {
                 errors.push(e);
                 return Err(errors);
             }
         };
+        let category_by_code = cats.by_code;
         let classifier = classifier_rt(src.model, &category_by_code, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -675,19 +438,19 @@ impl Router {
             matcher,
             kinds,
             default_kind,
-            categories,
+            categories: cats.categories,
             category_by_code,
-            default_category,
-            empty,
-            not_accepted,
+            default_category: cats.default,
+            empty: scope.empty,
+            not_accepted: scope.not_accepted,
             safety,
             classifier,
-            subcenter,
-            utility,
-            special,
+            subcenter: scope.subcenter,
+            utility: scope.utility,
+            special: scope.special,
             kb,
-            units,
-            district_index,
+            units: units.units,
+            district_index: units.district_index,
             city_code: units_f.city.code.clone(),
             district_names: units_f
                 .districts
@@ -695,7 +458,7 @@ impl Router {
                 .map(|d| (d.code.clone(), d.name.clone()))
                 .collect(),
             district_places: district_places(&units_f.districts),
-            coordinator,
+            coordinator: units.coordinator,
             area_code: units_f.city.area_code.clone(),
             case_prefix: units_f.city.case_prefix.clone(),
             calendar,
