@@ -19,14 +19,15 @@ const FORGET_MS: i64 = 24 * 3_600_000;
 /// Settings.
 #[derive(Debug, Clone, Copy)]
 pub struct AcceptConfig {
-    pub target_ms: i64,
+    /// The acceptance limit (Art. 13(1): 3 minutes).
+    pub target: chrono::TimeDelta,
     pub max_pending: usize,
 }
 
 impl Default for AcceptConfig {
     fn default() -> Self {
         AcceptConfig {
-            target_ms: ACCEPT_TARGET_MS,
+            target: chrono::TimeDelta::milliseconds(ACCEPT_TARGET_MS),
             max_pending: 200_000,
         }
     }
@@ -158,7 +159,7 @@ impl Acceptance {
     /// Pairs arrival and acceptance; puts the message under its timer while
     /// it waits, else under the instant it is forgotten.
     fn settle(&mut self, id: &str, ms: i64) -> AcceptOutcome {
-        let target = self.cfg.target_ms;
+        let target = self.cfg.target.num_milliseconds();
         let Some(p) = self.pending.get_mut(id) else {
             return AcceptOutcome::Waiting;
         };
@@ -186,7 +187,7 @@ impl Acceptance {
     /// once; forgets messages untouched for 24 h.
     pub fn due(&mut self, now: Instant) -> Vec<LateMessage> {
         let now_ms = now.timestamp_millis();
-        let target = self.cfg.target_ms;
+        let target = self.cfg.target.num_milliseconds();
         let mut out = Vec::new();
         while let Some((t, id)) = self.order.first().cloned() {
             if t >= now_ms {

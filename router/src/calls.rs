@@ -129,10 +129,10 @@ fn bit(k: CallEventKind) -> u8 {
 /// Settings of a queue's tracker.
 #[derive(Debug, Clone, Copy)]
 pub struct CallsConfig {
-    /// A caller who hangs up within this many seconds is a short abandon (DESIGN default 0: none).
-    pub short_abandon_secs: i64,
-    /// Allowed lateness behind the newest event, seconds (default 60).
-    pub lateness_secs: i64,
+    /// A caller who hangs up within this is a short abandon (default 0: none).
+    pub short_abandon: chrono::TimeDelta,
+    /// Allowed lateness behind the newest event (default 60 s).
+    pub lateness: chrono::TimeDelta,
     /// Most calls tracked at once; the least recently touched is evicted past it.
     pub max_calls: usize,
 }
@@ -140,8 +140,8 @@ pub struct CallsConfig {
 impl Default for CallsConfig {
     fn default() -> Self {
         CallsConfig {
-            short_abandon_secs: 0,
-            lateness_secs: 60,
+            short_abandon: chrono::TimeDelta::zero(),
+            lateness: chrono::TimeDelta::seconds(60),
             max_calls: 200_000,
         }
     }
@@ -208,8 +208,8 @@ impl QueueCalls {
         at: Instant,
     ) -> (Applied, Option<i64>) {
         let ms = at.timestamp_millis();
-        let late =
-            self.watermark_ms != i64::MIN && ms < self.watermark_ms - self.cfg.lateness_secs * 1000;
+        let late = self.watermark_ms != i64::MIN
+            && ms < self.watermark_ms - self.cfg.lateness.num_milliseconds();
         if late {
             self.late += 1;
         }
@@ -244,7 +244,7 @@ impl QueueCalls {
         let Some(offered) = st.offered_ms else {
             return (Applied::Pending, None);
         };
-        let short = self.cfg.short_abandon_secs * 1000;
+        let short = self.cfg.short_abandon.num_milliseconds();
         let mut delta = Counts::default();
         let mut mark_offer = false;
         let mut mark_outcome = false;

@@ -35,17 +35,17 @@ fn admissible(
         let shown: String = code.chars().take(16).collect();
         return Err(Reject::InvalidDistrict(shown));
     }
-    if let Some((local, platform)) = router.options.max_age_secs {
+    if let Some((local, platform)) = router.options.max_age {
         let limit = if contact.origin == Origin::Local {
             local
         } else {
             platform
         };
-        let age = (now - received_at).num_seconds();
+        let age = now - received_at;
         if age > limit {
             return Err(Reject::ReceivedTooOld {
-                age_days: age / 86_400,
-                limit_days: limit / 86_400,
+                age_days: age.num_days(),
+                limit_days: limit.num_days(),
             });
         }
     }

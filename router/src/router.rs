@@ -73,10 +73,10 @@ pub struct RouterOptions {
     /// A work order whose kind or category the classifier gives less than
     /// this probability is marked for a dispatcher's review.
     pub review_threshold: f32,
-    /// Oldest `received_at` accepted, in seconds before `now`: local
-    /// contacts, then orders from the provincial or national platform
-    /// (which may reach the city later). `None`: no limit (offline tools).
-    pub max_age_secs: Option<(i64, i64)>,
+    /// Oldest `received_at` accepted, before `now`: local contacts, then
+    /// orders from the provincial or national platform (which may reach
+    /// the city later). `None`: no limit (offline tools).
+    pub max_age: Option<(chrono::TimeDelta, chrono::TimeDelta)>,
     /// Whether decisions carry `caller_ref`; false when `caller_secret` is
     /// the built-in key outside tests (its pseudonyms can be reversed).
     pub publish_caller_ref: bool,
@@ -93,7 +93,7 @@ impl Default for RouterOptions {
         RouterOptions {
             caller_secret: *blake3::hash(b"hotline default caller key").as_bytes(),
             review_threshold: DEFAULT_REVIEW_THRESHOLD,
-            max_age_secs: None,
+            max_age: None,
             publish_caller_ref: true,
         }
     }

@@ -13,7 +13,7 @@ fn secs(base: &str, s: i64) -> hotline_router::Instant {
 #[test]
 fn a_constructed_hour_gives_exact_figures() {
     let mut q = QueueCalls::new(CallsConfig {
-        short_abandon_secs: 5,
+        short_abandon: chrono::TimeDelta::seconds(5),
         ..Default::default()
     });
     // 20 calls from 09:00: 14 answered (10 within 3 s), 4 abandoned (2 within 3 s, which are
@@ -78,7 +78,7 @@ fn replays_count_once_and_order_does_not_matter() {
 #[test]
 fn late_events_are_counted_as_late_and_still_counted() {
     let mut q = QueueCalls::new(CallsConfig {
-        lateness_secs: 60,
+        lateness: chrono::TimeDelta::seconds(60),
         ..Default::default()
     });
     q.apply("new", K::Offered, at("2026-11-26 10:10"));
@@ -141,7 +141,7 @@ proptest! {
             events.push((format!("c{i}"), if *answered { K::Answered } else { K::Abandoned }, t0 + Duration::seconds(*wait)));
         }
         let run = |evs: &[(String, K, hotline_router::Instant)]| {
-            let mut q = QueueCalls::new(CallsConfig { lateness_secs: 100_000, ..Default::default() });
+            let mut q = QueueCalls::new(CallsConfig { lateness: chrono::TimeDelta::seconds(100_000), ..Default::default() });
             for (id, k, t) in evs {
                 q.apply(id, *k, *t);
             }

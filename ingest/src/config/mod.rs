@@ -305,11 +305,11 @@ impl Default for DedupSection {
         let d = hotline_router::dedup::DedupConfig::default();
         DedupSection {
             enabled: true,
-            repeat_window_days: d.repeat_window_secs / 86_400,
+            repeat_window_days: d.repeat_window.num_days(),
             escalate_at: d.escalate_at,
-            cluster_window_hours: d.cluster_window_secs / 3_600,
+            cluster_window_hours: d.cluster_window.num_hours(),
             hotspot_size: d.hotspot_size,
-            hotspot_window_minutes: d.hotspot_window_secs / 60,
+            hotspot_window_minutes: d.hotspot_window.num_minutes(),
             special_on_hotspot: d.special_on_hotspot,
             repeat_similarity: d.repeat_similarity,
             cluster_similarity: d.cluster_similarity,
@@ -330,11 +330,11 @@ impl DedupSection {
     /// The router's settings.
     pub fn to_config(&self) -> hotline_router::dedup::DedupConfig {
         hotline_router::dedup::DedupConfig {
-            repeat_window_secs: self.repeat_window_days * 86_400,
+            repeat_window: chrono::TimeDelta::days(self.repeat_window_days),
             escalate_at: self.escalate_at,
-            cluster_window_secs: self.cluster_window_hours * 3_600,
+            cluster_window: chrono::TimeDelta::hours(self.cluster_window_hours),
             hotspot_size: self.hotspot_size,
-            hotspot_window_secs: self.hotspot_window_minutes * 60,
+            hotspot_window: chrono::TimeDelta::minutes(self.hotspot_window_minutes),
             special_on_hotspot: self.special_on_hotspot.clone(),
             repeat_similarity: self.repeat_similarity,
             cluster_similarity: self.cluster_similarity,

@@ -87,9 +87,9 @@ pub fn load_calendar(dir: Option<&Path>) -> Result<Calendar, Vec<ConfigError>> {
 pub fn router_options(cfg: &Config) -> Result<RouterOptions, ConfigError> {
     let mut opts = RouterOptions {
         review_threshold: cfg.rules.review_threshold,
-        max_age_secs: Some((
-            cfg.pipeline.max_age_days * 86_400,
-            cfg.pipeline.max_age_platform_days * 86_400,
+        max_age: Some((
+            chrono::TimeDelta::days(cfg.pipeline.max_age_days),
+            chrono::TimeDelta::days(cfg.pipeline.max_age_platform_days),
         )),
         ..RouterOptions::default()
     };

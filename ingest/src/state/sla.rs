@@ -47,14 +47,14 @@ impl From<&SlaSection> for SlaConfig {
     fn from(s: &SlaSection) -> Self {
         SlaConfig {
             calls: CallsConfig {
-                short_abandon_secs: s.short_abandon_secs,
-                lateness_secs: s.lateness_secs,
+                short_abandon: chrono::TimeDelta::seconds(s.short_abandon_secs),
+                lateness: chrono::TimeDelta::seconds(s.lateness_secs),
                 ..Default::default()
             },
             answer_rate_target: s.answer_rate_target,
             min_offered: s.min_offered_calls,
             accept: AcceptConfig {
-                target_ms: s.accept_target_secs * 1000,
+                target: chrono::TimeDelta::seconds(s.accept_target_secs),
                 ..Default::default()
             },
         }
@@ -226,8 +226,10 @@ impl Sla {
                 histogram!("hotline_accept_latency_seconds", "channel" => channel.as_str())
                     .record(latency_ms as f64 / 1000.0);
                 if late {
-                    let due =
-                        at - chrono::Duration::milliseconds(latency_ms - self.cfg.accept.target_ms);
+                    let due = at
+                        - chrono::Duration::milliseconds(
+                            latency_ms - self.cfg.accept.target.num_milliseconds(),
+                        );
                     let a = accept_late(&ev.call_id, channel, &queue_label(&ev.queue), due, at);
                     m.late.push(a);
                 }

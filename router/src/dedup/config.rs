@@ -5,14 +5,14 @@
 #[derive(Debug, Clone)]
 pub struct DedupConfig {
     /// A repeat is the same caller on the same matter within this (30 days).
-    pub repeat_window_secs: i64,
+    pub repeat_window: chrono::TimeDelta,
     /// Repeats on a still-open case that raise an escalation (3).
     pub escalate_at: u32,
     /// A cluster takes contacts while its latest is younger than this (72 h).
-    pub cluster_window_secs: i64,
-    /// Contacts of one cluster within `hotspot_window_secs` that make a hotspot.
+    pub cluster_window: chrono::TimeDelta,
+    /// Contacts of one cluster within `hotspot_window` that make a hotspot.
     pub hotspot_size: u32,
-    pub hotspot_window_secs: i64,
+    pub hotspot_window: chrono::TimeDelta,
     /// Categories (router category codes) and matters (lexicon ids) whose
     /// hotspots are raised to special-matter priority: outages and pollution.
     pub special_on_hotspot: Vec<String>,
@@ -42,11 +42,11 @@ pub struct DedupConfig {
 impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
-            repeat_window_secs: 30 * 86_400,
+            repeat_window: chrono::TimeDelta::days(30),
             escalate_at: 3,
-            cluster_window_secs: 72 * 3_600,
+            cluster_window: chrono::TimeDelta::hours(72),
             hotspot_size: 10,
-            hotspot_window_secs: 3_600,
+            hotspot_window: chrono::TimeDelta::hours(1),
             special_on_hotspot: [
                 "utility.water",
                 "utility.power",

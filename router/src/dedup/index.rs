@@ -101,13 +101,13 @@ impl Dedup {
         self.watermark = self.watermark.max(now);
         let w = self.watermark;
         self.callers
-            .expire(w.saturating_sub(self.rules.cfg.repeat_window_secs));
+            .expire(w.saturating_sub(self.rules.cfg.repeat_window.num_seconds()));
         // Clusters and closed cases: swept once an hour of record time.
         if w.saturating_sub(self.last_sweep) >= 3_600 {
             self.last_sweep = w;
             self.clusters
-                .expire(w.saturating_sub(self.rules.cfg.cluster_window_secs));
-            let cutoff = w.saturating_sub(self.rules.cfg.repeat_window_secs);
+                .expire(w.saturating_sub(self.rules.cfg.cluster_window.num_seconds()));
+            let cutoff = w.saturating_sub(self.rules.cfg.repeat_window.num_seconds());
             self.closed.retain(|_, t| *t > cutoff);
         }
     }
@@ -128,7 +128,7 @@ impl Dedup {
         }
 
         // Repeat: the most similar earlier contact of this caller on the matter.
-        let window = self.rules.cfg.repeat_window_secs;
+        let window = self.rules.cfg.repeat_window.num_seconds();
         let rules = &self.rules;
         let best = self
             .callers
@@ -216,7 +216,7 @@ impl Dedup {
         // By district: the category is a coarse, sometimes wrong, proxy of the
         // matter; the matters lexicon and the text decide.
         let key = (r.district, 0);
-        let cutoff = r.at.saturating_sub(cfg.cluster_window_secs);
+        let cutoff = r.at.saturating_sub(cfg.cluster_window.num_seconds());
         let bucket = self.clusters.bucket(key);
         let rm = r.features.matters;
         let r_places = r.features.places[0] != 0;
@@ -298,7 +298,7 @@ impl Dedup {
                 .copied()
                 .unwrap_or(0)
                 .saturating_sub(c.recent.iter().min().copied().unwrap_or(0));
-            if span <= cfg.hotspot_window_secs {
+            if span <= cfg.hotspot_window.num_seconds() {
                 c.hot = true;
                 out.hotspot = true;
             }
