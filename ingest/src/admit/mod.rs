@@ -50,6 +50,9 @@ pub struct Queued {
     pub route: &'static str,
     pub outcome: m::Outcome,
     pub track: Option<Track>,
+    /// Dedup's alerts, raised once the contact is durable (never for one
+    /// that was not stored, nor again for a resubmitted contact id).
+    alerts: Vec<crate::state::orders::AlertOut>,
 }
 
 /// A contact once durable.
@@ -71,6 +74,7 @@ impl Shared {
             route: decided.route,
             outcome: decided.outcome,
             track: orders::track_of(&decided.decision),
+            alerts: decided.alerts,
         };
         let job = Job::Decision {
             row: decided.row,
@@ -124,6 +128,9 @@ impl Shared {
                 m::contact(q.channel, q.route, q.outcome);
                 if let Some(t) = &q.track {
                     self.orders.open_track(t);
+                }
+                for a in q.alerts {
+                    self.orders.queue(a);
                 }
                 Ok(Settled::New)
             }

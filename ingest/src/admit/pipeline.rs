@@ -4,6 +4,7 @@
 //! [`Pipeline::decide_many`].
 use crate::sinks::store::DecisionRow;
 use crate::state::dedup::DedupStage;
+use crate::state::orders::AlertOut;
 use crate::wire::{contact_from, decision_to};
 use chrono::{DateTime, Utc};
 use hotline_proto::v1 as pb;
@@ -67,6 +68,9 @@ pub struct Decided {
     pub route: &'static str,
     /// Life safety and review, as counted.
     pub outcome: crate::telemetry::metrics::Outcome,
+    /// What dedup found worth an alert (escalation, hotspot): raised by
+    /// whoever settles the contact, once it is durable.
+    pub alerts: Vec<AlertOut>,
 }
 
 /// Why a contact was refused: reason code, field path, message.
@@ -190,9 +194,10 @@ impl Pipeline {
         );
         let outcome = crate::telemetry::metrics::Outcome::of(&decision);
         let decision = decision_to(decision);
-        if let Some(out) = &found {
-            self.dedup_alerts(out, &decision);
-        }
+        let alerts = found
+            .as_ref()
+            .map(|out| dedup_alerts(out, &decision))
+            .unwrap_or_default();
         let route = route_name(decision.route);
         let row = DecisionRow {
             contact_id: decision.contact_id.clone(),
@@ -210,19 +215,7 @@ impl Pipeline {
             channel,
             route,
             outcome,
-        }
-    }
-
-    /// ESCALATION and HOTSPOT, queued for the next tick of the tracker.
-    fn dedup_alerts(&self, out: &DedupOutcome, d: &pb::Decision) {
-        let Some(stage) = &self.dedup else { return };
-        if out.escalate {
-            stage
-                .orders
-                .queue(crate::state::orders::escalation_alert(d));
-        }
-        if out.hotspot {
-            stage.orders.queue(crate::state::orders::hotspot_alert(d));
+            alerts,
         }
     }
 
@@ -283,4 +276,16 @@ fn matched(index: &mut LockResult<MutexGuard<'_, Dedup>>, r: &MatterRecord) -> D
         Ok(idx) => idx.apply(r),
         Err(_) => DedupOutcome::default(),
     }
+}
+
+/// ESCALATION and HOTSPOT of a decision dedup annotated (Art. 21, 27(1)).
+fn dedup_alerts(out: &DedupOutcome, d: &pb::Decision) -> Vec<AlertOut> {
+    let mut alerts = Vec::new();
+    if out.escalate {
+        alerts.push(crate::state::orders::escalation_alert(d));
+    }
+    if out.hotspot {
+        alerts.push(crate::state::orders::hotspot_alert(d));
+    }
+    alerts
 }
