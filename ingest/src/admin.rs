@@ -87,7 +87,7 @@ pub async fn serve(
     let remote = probes
         .route("/metrics", get(metrics_elsewhere))
         .with_state(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let slots = crate::conn::Slots::new(limits.max_connections);
     loop {
         let conn = tokio::select! {
             c = crate::conn::accept(&listener, &slots, limits) => c,

@@ -1,22 +1,88 @@
 //! Connection limits of the gRPC and admin listeners (README.md,
-//! "Connection limits"): at most `max_connections` at once (one more is
-//! closed as it is accepted, and counted), and a connection that sends
-//! nothing for `idle` is closed — also before any request or
-//! authentication, so half-sent requests and bare HTTP/2 prefaces cannot
-//! hold file descriptors. HTTP/2 clients answer the server's keepalive
-//! pings, so a quiet but healthy client (a `Stats/Watch` dashboard) is
-//! never idle that long.
+//! "Connection limits"): at most `max_connections` at once, and a
+//! connection that sends nothing for `idle` is closed — also before any
+//! request or authentication, so half-sent requests and bare HTTP/2
+//! prefaces cannot hold file descriptors. HTTP/2 clients answer the
+//! server's keepalive pings, so a quiet but healthy client (a
+//! `Stats/Watch` dashboard) is never idle that long.
+//!
+//! At the cap, a new connection displaces the oldest one that has not yet
+//! sent a request's worth of bytes (a flood of bare prefaces cannot lock
+//! the gateway out for the idle limit); when every held connection has,
+//! the new one is closed as it is accepted. Both are counted.
 use crate::telemetry::metrics as m;
+use futures_util::task::AtomicWaker;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::{Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+
+/// Bytes a connection has sent below which it has made no request yet (an
+/// HTTP/2 preface and settings are about 50; a gRPC call's headers and a
+/// contact several hundred; an HTTP/1 request line and headers about 100).
+const QUIET_BYTES: u64 = 96;
+/// How long a new connection waits for the slot of the one it displaced.
+const DISPLACE_WAIT: Duration = Duration::from_millis(200);
+
+/// What the listener keeps of a connection it holds.
+#[derive(Default)]
+struct Live {
+    bytes: AtomicU64,
+    displaced: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// A listener's slots and the connections holding them, oldest first.
+pub struct Slots {
+    sem: Arc<Semaphore>,
+    live: Mutex<VecDeque<Weak<Live>>>,
+}
+
+impl Slots {
+    pub fn new(max_connections: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            sem: Arc::new(Semaphore::new(max_connections.max(1))),
+            live: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    fn hold(&self, live: &Arc<Live>) {
+        if let Ok(mut l) = self.live.lock() {
+            l.retain(|w| w.strong_count() > 0);
+            l.push_back(Arc::downgrade(live));
+        }
+    }
+
+    /// Closes the oldest held connection that has made no request; whether
+    /// there was one.
+    fn displace_one(&self) -> bool {
+        let Ok(mut l) = self.live.lock() else {
+            return false;
+        };
+        l.retain(|w| w.strong_count() > 0);
+        let victim = l.iter().position(|w| {
+            w.upgrade().is_some_and(|c| {
+                !c.displaced.load(Ordering::Relaxed)
+                    && c.bytes.load(Ordering::Relaxed) < QUIET_BYTES
+            })
+        });
+        let Some(c) = victim.and_then(|i| l.remove(i)).and_then(|w| w.upgrade()) else {
+            return false;
+        };
+        c.displaced.store(true, Ordering::Release);
+        c.waker.wake();
+        true
+    }
+}
 
 /// The limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +100,7 @@ pub struct Guarded {
     /// timer wheel is touched once per idle period, not once per read.
     deadline: Pin<Box<Sleep>>,
     last_read: Instant,
+    live: Arc<Live>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -43,12 +110,18 @@ impl Guarded {
         self.inner.peer_addr().ok()
     }
 
-    fn new(inner: TcpStream, idle: Duration, permit: OwnedSemaphorePermit) -> Guarded {
+    fn new(
+        inner: TcpStream,
+        idle: Duration,
+        live: Arc<Live>,
+        permit: OwnedSemaphorePermit,
+    ) -> Guarded {
         Guarded {
             inner,
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
             last_read: Instant::now(),
+            live,
             _permit: permit,
         }
     }
@@ -60,16 +133,33 @@ impl AsyncRead for Guarded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.live.displaced.load(Ordering::Acquire) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "displaced by a new connection at the cap",
+            )));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
+                let n = buf.filled().len() - before;
+                if n > 0 {
                     self.last_read = Instant::now();
+                    if self.live.bytes.load(Ordering::Relaxed) < QUIET_BYTES {
+                        self.live.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => loop {
+                self.live.waker.register(cx.waker());
+                if self.live.displaced.load(Ordering::Acquire) {
+                    break Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "displaced by a new connection at the cap",
+                    )));
+                }
                 match self.deadline.as_mut().poll(cx) {
                     Poll::Pending => break Poll::Pending,
                     // Bytes came since it was armed: re-arm from the last read.
@@ -123,10 +213,11 @@ impl tonic::transport::server::Connected for Guarded {
     }
 }
 
-/// Accepts connections within `limits`: the next one under the cap, with
+/// Accepts connections within `limits`: the next one under the cap (at
+/// the cap, in the place of a held one that has made no request), with
 /// `TCP_NODELAY`. An accept error (out of file descriptors) is logged and
 /// retried after a pause, never the end of the listener.
-pub async fn accept(listener: &TcpListener, slots: &Arc<Semaphore>, limits: Limits) -> Guarded {
+pub async fn accept(listener: &TcpListener, slots: &Arc<Slots>, limits: Limits) -> Guarded {
     loop {
         let s = match listener.accept().await {
             Ok((s, _)) => s,
@@ -136,15 +227,30 @@ pub async fn accept(listener: &TcpListener, slots: &Arc<Semaphore>, limits: Limi
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            m::connection_closed("over_limit");
-            drop(s);
-            continue;
+        let permit = match slots.sem.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) if slots.displace_one() => {
+                m::connection_closed("displaced");
+                match tokio::time::timeout(DISPLACE_WAIT, slots.sem.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        m::connection_closed("over_limit");
+                        continue;
+                    }
+                }
+            }
+            Err(_) => {
+                m::connection_closed("over_limit");
+                drop(s);
+                continue;
+            }
         };
         // Nagle's algorithm off: a small response held back for a delayed
         // ACK costs 40 ms.
         let _ = s.set_nodelay(true);
-        return Guarded::new(s, limits.idle, permit);
+        let live = Arc::new(Live::default());
+        slots.hold(&live);
+        return Guarded::new(s, limits.idle, live, permit);
     }
 }
 
@@ -153,7 +259,7 @@ pub fn incoming(
     listener: TcpListener,
     limits: Limits,
 ) -> impl tokio_stream::Stream<Item = io::Result<Guarded>> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Slots::new(limits.max_connections);
     futures_util::stream::unfold((listener, slots), move |(l, slots)| async move {
         let g = accept(&l, &slots, limits).await;
         Some((Ok(g), (l, slots)))

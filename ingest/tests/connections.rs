@@ -89,37 +89,70 @@ fn silent_connections_are_closed_and_a_good_client_is_served_meanwhile() {
     rt().block_on(d.submit(contact("conn-good-2", "小区路灯坏了好几天了")));
 }
 
+/// A bare HTTP/2 preface and an empty SETTINGS frame, then four PINGs: a
+/// connection that has sent over 96 bytes (as a client that made a
+/// request has) and that the server keeps open, answering the pings.
+fn busy_bytes() -> Vec<u8> {
+    let mut b = PREFACE.to_vec();
+    b.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    for i in 0..4u8 {
+        b.extend_from_slice(&[0, 0, 8, 6, 0, 0, 0, 0, 0, i, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    b
+}
+
 #[test]
-fn a_connection_over_the_limit_is_closed_at_once() {
+fn at_the_cap_a_new_connection_displaces_one_that_made_no_request() {
     let dir = temp_dir("conn-cap");
     let d = Daemon::start_in(
         &dir,
-        Some("[server]\nidle_timeout_secs = 3\nmax_connections = 5\n"),
+        Some("[server]\nidle_timeout_secs = 30\nmax_connections = 5\n"),
     );
-    let _held: Vec<TcpStream> = (0..5).map(|_| silent(d.grpc, PREFACE)).collect();
-    // Let the daemon accept those five.
-    let settle = Instant::now() + Duration::from_secs(5);
-    while d
-        .metric_with(&["hotline_connections_closed_total", "over_limit"])
-        .unwrap_or(0.0)
-        < 1.0
-        && Instant::now() < settle
-    {
-        let mut extra = silent(d.grpc, PREFACE);
-        if closed_before(&mut extra, Instant::now() + Duration::from_millis(500)) {
-            break;
+    // Five bare prefaces hold every slot.
+    let mut silent_ones: Vec<TcpStream> = (0..5).map(|_| silent(d.grpc, PREFACE)).collect();
+    // A real client still gets in, in the place of one of them.
+    let dec = rt().block_on(d.submit(contact("conn-cap-1", "小区路灯坏了好几天了")));
+    assert!(!dec.case_id.is_empty());
+    let displaced = d
+        .metric_with(&["hotline_connections_closed_total", "displaced"])
+        .unwrap_or(0.0);
+    assert!(displaced >= 1.0, "{displaced}");
+    let closed = silent_ones
+        .iter_mut()
+        .map(|s| closed_before(s, Instant::now() + Duration::from_millis(300)))
+        .filter(|c| *c)
+        .count();
+    assert!(closed >= 1, "a silent connection gave its place");
+    drop(silent_ones);
+    // Every slot held by a connection that has sent a request's worth of
+    // bytes: one more is closed at once, well before the idle limit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut busy: Vec<TcpStream> = Vec::new();
+    while busy.len() < 5 && Instant::now() < deadline {
+        let mut s = silent(d.grpc, &busy_bytes());
+        if !closed_before(&mut s, Instant::now() + Duration::from_millis(300)) {
+            busy.push(s);
         }
     }
+    assert_eq!(busy.len(), 5, "five busy connections held");
+    let before = d
+        .metric_with(&["hotline_connections_closed_total", "over_limit"])
+        .unwrap_or(0.0);
     let mut extra = silent(d.grpc, PREFACE);
     assert!(
-        closed_before(&mut extra, Instant::now() + Duration::from_secs(1)),
-        "the sixth connection is closed at once, well before the idle limit"
+        closed_before(&mut extra, Instant::now() + Duration::from_secs(2)),
+        "the sixth connection is closed at once"
     );
-    assert!(
-        d.metric_with(&["hotline_connections_closed_total", "over_limit"])
-            .unwrap_or(0.0)
-            >= 1.0
-    );
+    let after = d
+        .metric_with(&["hotline_connections_closed_total", "over_limit"])
+        .unwrap_or(0.0);
+    assert!(after > before, "{before} -> {after}");
+    for s in busy.iter_mut() {
+        assert!(
+            !closed_before(s, Instant::now() + Duration::from_millis(100)),
+            "a busy connection is never displaced"
+        );
+    }
 }
 
 #[test]

@@ -146,7 +146,7 @@ fn install_once() -> Result<PrometheusHandle, metrics_exporter_prometheus::Build
     gauge!("hotline_outbox_oldest_age_seconds").set(0.0);
     counter!("hotline_outbox_published_total").increment(0);
     counter!("hotline_kafka_producer_renewals_total").increment(0);
-    for reason in ["idle", "over_limit"] {
+    for reason in ["idle", "displaced", "over_limit"] {
         counter!("hotline_connections_closed_total", "reason" => reason).increment(0);
     }
     for what in [
@@ -314,7 +314,8 @@ pub fn outbox_published(n: usize) {
     counter!("hotline_outbox_published_total").increment(n as u64);
 }
 
-/// A connection closed by its listener's limits: `idle` or `over_limit`.
+/// A connection closed by its listener's limits: `idle`, `displaced` or
+/// `over_limit`.
 pub fn connection_closed(reason: &'static str) {
     counter!("hotline_connections_closed_total", "reason" => reason).increment(1);
 }
