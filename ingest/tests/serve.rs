@@ -733,3 +733,146 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
         "completed cases leave the tracker"
     );
 }
+
+/// Shutdown end to end (README.md, "Shutdown"): at SIGTERM `/ready` turns
+/// 503 and health NOT_SERVING while the drain runs, a new call on an open
+/// connection is UNAVAILABLE, a stream being submitted is cut mid-way
+/// with every acknowledged contact stored, and a client that holds a
+/// stream open and never finishes it does not keep the process past the
+/// drain deadline.
+#[test]
+fn sigterm_stops_taking_calls_and_exits_by_the_drain_deadline() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    const DRAIN_SECS: u64 = 3;
+    let dir = temp_dir("drain-e2e");
+    let mut d = Daemon::start_in(
+        &dir,
+        Some(&format!("[pipeline]\ndrain_timeout_secs = {DRAIN_SECS}\n")),
+    );
+    let pid = d.child.id();
+    let admin = d.admin;
+    let url = d.url();
+    let rt = rt();
+    let (acked, sent_term, during) = rt.block_on(async {
+        let mut c = d.client().await;
+        let mut other = d.client().await;
+        let channel = tonic::transport::Channel::from_shared(url)
+            .expect("url")
+            .connect()
+            .await
+            .expect("health channel");
+        let mut health = HealthClient::new(channel);
+        // A stuck client: one contact, then a request stream that never ends.
+        let (stuck_tx, stuck_rx) = tokio::sync::mpsc::channel::<pb::Contact>(1);
+        stuck_tx
+            .send(contact("stuck-1", "路灯坏了"))
+            .await
+            .expect("send");
+        let mut stuck = c
+            .clone()
+            .submit_stream(tokio_stream::wrappers::ReceiverStream::new(stuck_rx))
+            .await
+            .expect("stuck stream")
+            .into_inner();
+        assert!(stuck.message().await.expect("ack").is_some());
+        let contacts: Vec<pb::Contact> = (0..50_000)
+            .map(|i| contact(&format!("e2e-{i}"), "路灯坏了好几天，晚上很黑"))
+            .collect();
+        let mut s = c
+            .submit_stream(tokio_stream::iter(contacts))
+            .await
+            .expect("stream")
+            .into_inner();
+        let mut acked = Vec::new();
+        let mut sent_term = None;
+        let mut during = None;
+        loop {
+            match s.message().await {
+                Ok(Some(a)) => {
+                    if a.error.is_none() {
+                        acked.push(a.contact_id);
+                    }
+                    if acked.len() == 1000 && sent_term.is_none() {
+                        let _ = std::process::Command::new("kill")
+                            .arg("-TERM")
+                            .arg(pid.to_string())
+                            .status();
+                        sent_term = Some(std::time::Instant::now());
+                        // While the drain runs (the stuck stream holds it):
+                        // not ready, not serving, new calls refused.
+                        let ready = tokio::task::spawn_blocking(move || {
+                            let until =
+                                std::time::Instant::now() + std::time::Duration::from_secs(2);
+                            loop {
+                                let s = http_get(admin, "/ready").map(|(s, _)| s);
+                                if s != Some(200) || std::time::Instant::now() > until {
+                                    return s;
+                                }
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                        })
+                        .await
+                        .expect("ready probe");
+                        let serving = health
+                            .check(HealthCheckRequest {
+                                service: "hotline.v1.Intake".into(),
+                            })
+                            .await
+                            .map(|r| r.into_inner().status);
+                        let new_call = other.submit(contact("after-term", "路灯坏了")).await;
+                        during = Some((ready, serving, new_call.map_err(|e| e.code())));
+                    }
+                }
+                Ok(None) => break,
+                Err(st) => {
+                    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
+                    break;
+                }
+            }
+        }
+        drop(stuck_tx);
+        (acked, sent_term, during)
+    });
+    let sent_term = sent_term.expect("SIGTERM was sent");
+    let (ready, serving, new_call) = during.expect("probed during the drain");
+    assert_eq!(ready, Some(503), "/ready during the drain");
+    assert_eq!(
+        serving.ok(),
+        Some(ServingStatus::NotServing as i32),
+        "health during the drain"
+    );
+    assert_eq!(
+        new_call.err(),
+        Some(Code::Unavailable),
+        "a new call during the drain"
+    );
+    assert!(
+        acked.len() >= 1000 && acked.len() < 50_000,
+        "cut mid-way: {} acked",
+        acked.len()
+    );
+    // Gone by the deadline (and a margin for the last commit and exit),
+    // though the stuck stream never ended.
+    let until = sent_term + std::time::Duration::from_secs(DRAIN_SECS + 3);
+    let status = loop {
+        if let Some(st) = d.child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if std::time::Instant::now() > until {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.unwrap_or_else(|| panic!("still running {DRAIN_SECS} s after SIGTERM"));
+    assert!(status.success(), "{status:?}");
+    let stored: std::collections::HashSet<String> = stored_decisions(&dir.join("data"))
+        .iter()
+        .map(|v| v["contactId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for id in &acked {
+        assert!(stored.contains(id), "acknowledged {id} not stored");
+    }
+    assert!(stored.contains("stuck-1"));
+}

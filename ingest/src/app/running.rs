@@ -23,6 +23,10 @@ use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
+/// How long the listeners answer "not serving" before they stop (at most
+/// a third of the drain deadline).
+const GRACE: Duration = Duration::from_secs(1);
+
 /// A serving daemon: its tasks, and what stopping them needs.
 pub struct Running {
     deadline: Duration,
@@ -37,6 +41,8 @@ pub struct Running {
     kafka_task: Option<JoinHandle<()>>,
     outbox_task: Option<JoinHandle<()>>,
     admin_task: JoinHandle<std::io::Result<()>>,
+    /// The admin listener stops last: `/ready` answers 503 through the drain.
+    admin_stop: watch::Sender<bool>,
     publisher: Option<Publisher>,
     committer: Committer,
 }
@@ -194,10 +200,11 @@ impl App {
             alive: committer.alive(),
             writable: committer.writable(),
         };
+        let (admin_stop, admin_stop_rx) = watch::channel(false);
         let admin_task = tokio::spawn(admin::serve(
             admin_listener,
             admin_state,
-            shutdown_rx.clone(),
+            admin_stop_rx,
             crate::conn::Limits {
                 max_connections: cfg.server.admin_max_connections,
                 idle,
@@ -227,6 +234,7 @@ impl App {
             kafka_task,
             outbox_task,
             admin_task,
+            admin_stop,
             publisher,
             committer,
         })
@@ -252,6 +260,7 @@ impl Running {
             kafka_task,
             outbox_task,
             admin_task,
+            admin_stop,
             publisher,
             committer,
         } = self;
@@ -265,6 +274,10 @@ impl Running {
             .set_not_serving::<IntakeServer<IntakeService>>()
             .await;
         health.set_not_serving::<StatsServer<StatsService>>().await;
+        // The listeners stay up a moment, refusing new calls, so health
+        // checkers and load balancers see NOT_SERVING and 503 rather than a
+        // closed port; then the servers stop and open streams end.
+        tokio::time::sleep(GRACE.min(deadline / 3)).await;
         let _ = shutdown_tx.send(true);
 
         let started = tokio::time::Instant::now();
@@ -316,6 +329,7 @@ impl Running {
     }
         finish("service targets", sla_task, remaining(started), |()| None).await;
         finish("stats", stats_task, remaining(started), |()| None).await;
+        let _ = admin_stop.send(true);
         finish("admin listener", admin_task, remaining(started), |r| {
             r.err().map(|e| e.to_string())
         })
