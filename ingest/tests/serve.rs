@@ -433,57 +433,6 @@ fn caller_key_is_required_beyond_loopback() {
 }
 
 #[test]
-fn sigterm_drains_and_commits_what_was_acknowledged() {
-    let d = Daemon::start("drain");
-    let data = d.dir.join("data");
-    let admin = d.admin;
-    let pid = d.child.id();
-    let acked = rt().block_on(async {
-        let mut c = d.client().await;
-        let contacts: Vec<pb::Contact> = (0..20_000)
-            .map(|i| contact(&format!("dr-{i}"), "路灯坏了好几天，晚上很黑"))
-            .collect();
-        let mut s = c
-            .submit_stream(tokio_stream::iter(contacts))
-            .await
-            .expect("stream")
-            .into_inner();
-        let mut acked = Vec::new();
-        loop {
-            match s.message().await {
-                Ok(Some(a)) => {
-                    if acked.len() == 1000 {
-                        let _ = std::process::Command::new("kill")
-                            .arg("-TERM")
-                            .arg(pid.to_string())
-                            .status();
-                    }
-                    if a.error.is_none() {
-                        acked.push(a.contact_id);
-                    }
-                }
-                Ok(None) => break,
-                Err(st) => {
-                    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
-                    break;
-                }
-            }
-        }
-        acked
-    });
-    assert!(acked.len() >= 1000);
-    let _ = admin;
-    assert!(d.terminate().success(), "graceful exit");
-    let stored: std::collections::HashSet<String> = stored_decisions(&data)
-        .iter()
-        .map(|v| v["contactId"].as_str().unwrap_or_default().to_string())
-        .collect();
-    for id in &acked {
-        assert!(stored.contains(id), "acknowledged {id} not stored");
-    }
-}
-
-#[test]
 fn logs_carry_no_caller_data() {
     let dir = temp_dir("logs");
     let d = Daemon::start_logged(&dir, "trace");
