@@ -18,6 +18,7 @@
 //! auth.rs    bearer tokens per role; admin.rs the admin HTTP listener;
 //!            conn.rs connection limits of both listeners
 //! cmd/       offline commands (replay, train, eval, decisions, calendar)
+//! fuzz.rs    entry points for the fuzzers and their corpus replay
 //! app/       `serve`: builds, spawns and drains everything
 //! ```
 //!
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod fuzz;
 pub mod sinks;
 pub mod sources;
 pub mod state;

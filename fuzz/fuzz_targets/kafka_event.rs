@@ -1,0 +1,5 @@
+#![no_main]
+//! See `hotline_ingest::fuzz::kafka_event`.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| hotline_ingest::fuzz::kafka_event(data));
