@@ -3,7 +3,6 @@
 //! `kill -9` through the embedded store.
 mod support;
 use hotline_proto::v1 as pb;
-use std::time::Duration;
 use support::*;
 
 fn c(id: &str, phone: &str, text: &str, secs_ago: i64) -> pb::Contact {
@@ -100,7 +99,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     );
     let y = rt.block_on(d.submit(c("o-99", "13900009999", "东坝新区还是没水", 300)));
     assert_eq!(y.dedup.clone().unwrap_or_default().cluster_lead_case, lead);
-    std::thread::sleep(Duration::from_millis(2500));
+    d.wait_ticks("deadlines", 2.0);
     assert_eq!(
         d.metric(ESCALATION),
         0.0,
@@ -130,7 +129,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
 
     // Restarted again: the completion is replayed before the reopening, so
     // the reopened case is still tracked and the next contact joins it.
-    std::thread::sleep(Duration::from_millis(1500));
+    d.wait_ticks("deadlines", 2.0);
     let open = d.metric("hotline_open_cases ");
     assert!(open >= 1.0);
     d.kill9();

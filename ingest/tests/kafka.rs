@@ -195,7 +195,7 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
 
 #[test]
 #[ignore = "needs the Kafka broker started by .ci/test"]
-fn two_daemons_share_partitions_and_the_survivor_finishes() {
+fn a_killed_members_partitions_are_finished_by_the_group() {
     const N: usize = 8_000;
     let rt = rt();
     let t = rt.block_on(create_topics("group", 4));
@@ -226,17 +226,28 @@ fn two_daemons_share_partitions_and_the_survivor_finishes() {
     ));
     let _ = read_until(&t.decisions(), Duration::from_secs(120), count(N / 4));
     a.kill9();
-    let out = read_until(
-        &t.decisions(),
-        Duration::from_secs(300),
-        distinct_decisions(N),
-    );
+    // A replacement joins once the dead member's session has expired (as
+    // an orchestrator restarts a failed node). tansu 0.6 drops a member
+    // whose session expired when it answers a heartbeat, but keeps the
+    // group's assignment until a member joins: without a join, the
+    // survivor kept its 4 of 6 partitions and the dead member's were never
+    // reassigned (seen in CI). Apache Kafka rebalances on the expiry
+    // itself; README.md, "Testing against tansu".
+    std::thread::sleep(Duration::from_secs(12));
+    let c = Daemon::start_in(&temp_dir("kc"), Some(&config));
+    let mut originals = HashSet::new();
+    let out = read_until(&t.decisions(), Duration::from_secs(300), |m| {
+        if let Some(d) = m.payload().and_then(|b| pb::Decision::decode(b).ok()) {
+            originals.insert(d.contact_id);
+        }
+        originals.len() >= N
+    });
     assert_eq!(
         distinct_contacts(&out),
         N,
-        "the survivor finished every contact"
+        "the survivor and the replacement finished every contact"
     );
-    drop(b);
+    drop((b, c));
 }
 
 #[test]

@@ -628,7 +628,13 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
     assert_eq!(
         d.wait_metric("hotline_alerts_total{kind=\"OVERDUE\"} ", 1.0),
         1.0,
-        "dispatch overdue, once"
+        "dispatch overdue"
+    );
+    d.wait_ticks("deadlines", 2.0);
+    assert_eq!(
+        d.metric("hotline_alerts_total{kind=\"OVERDUE\"} "),
+        1.0,
+        "raised once, not again at the next rounds"
     );
     assert_eq!(d.metric("hotline_open_cases "), 1.0);
     d.kill9();
@@ -636,7 +642,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
     // Restarted: the case is restored and the alert is not raised again.
     let d = Daemon::start_in(&dir, None);
     assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    d.wait_ticks("deadlines", 2.0);
     assert_eq!(
         d.metric("hotline_alerts_total{kind=\"OVERDUE\"} "),
         0.0,

@@ -184,7 +184,7 @@ fn call_day_gives_exact_figures_alerts_once_and_survives_a_restart() {
         "le=\"180\"",
     ];
     assert_eq!(d.metric_with(&web180), Some(1.0));
-    std::thread::sleep(Duration::from_millis(1500));
+    d.wait_ticks("service_targets", 2.0);
     assert_eq!(d.metric_with(&low), Some(1.0), "one alert per crossing");
     d.kill9();
 
@@ -198,7 +198,7 @@ fn call_day_gives_exact_figures_alerts_once_and_survives_a_restart() {
     ];
     assert_eq!(d.wait_metric_with(&offered, 40.0), Some(40.0));
     assert_eq!(d.wait_metric_with(&gauge, 0.75), Some(0.75));
-    std::thread::sleep(Duration::from_millis(2500));
+    d.wait_ticks("service_targets", 2.0);
     assert_eq!(d.metric_with(&low).unwrap_or(0.0), 0.0, "not raised again");
     assert_eq!(d.metric_with(&late).unwrap_or(0.0), 0.0, "not raised again");
     let w = rt().block_on(async {

@@ -83,12 +83,14 @@ impl App {
         // Every second: SLA gauges and answer-rate crossings; deadline alerts.
         let sla = shared.sla.clone();
         let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
+            "service_targets",
             move |now| sla.refresh(now),
             shared.committer.clone(),
             shutdown_rx.clone(),
         ));
         let orders = shared.orders.clone();
         let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
+            "deadlines",
             move |now| orders.tick(now),
             shared.committer.clone(),
             shutdown_rx.clone(),

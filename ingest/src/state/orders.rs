@@ -461,6 +461,7 @@ fn announce(alert: &pb::Alert) {
 /// (stored once, counted; published by the outbox): the deadline tracker's tick and the
 /// SLA refresh share this loop.
 pub async fn raise_every_second(
+    task: &'static str,
     mut due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<AlertOut>,
     committer: mpsc::Sender<Job>,
     mut shutdown: watch::Receiver<bool>,
@@ -472,5 +473,6 @@ pub async fn raise_every_second(
             _ = shutdown.wait_for(|v| *v) => break,
         }
         raise_all(due(chrono::Utc::now()), &committer).await;
+        crate::telemetry::metrics::tick(task);
     }
 }

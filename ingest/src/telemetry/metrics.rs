@@ -149,6 +149,9 @@ fn install_once() -> Result<PrometheusHandle, metrics_exporter_prometheus::Build
     for reason in ["idle", "displaced", "over_limit"] {
         counter!("hotline_connections_closed_total", "reason" => reason).increment(0);
     }
+    for task in TICK_TASKS {
+        counter!("hotline_ticks_total", "task" => task).increment(0);
+    }
     for what in [
         "repeat",
         "reopen",
@@ -318,6 +321,14 @@ pub fn outbox_published(n: usize) {
 /// `over_limit`.
 pub fn connection_closed(reason: &'static str) {
     counter!("hotline_connections_closed_total", "reason" => reason).increment(1);
+}
+
+/// The per-second tasks, as `hotline_ticks_total` labels them.
+pub const TICK_TASKS: [&str; 2] = ["deadlines", "service_targets"];
+
+/// A round of a per-second task is done: its alerts are stored and counted.
+pub fn tick(task: &'static str) {
+    counter!("hotline_ticks_total", "task" => task).increment(1);
 }
 
 /// The Kafka producer was replaced after a fatal error.

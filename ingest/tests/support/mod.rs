@@ -165,6 +165,19 @@ impl Daemon {
         self.metric_with(&[name]).unwrap_or(0.0)
     }
 
+    /// Waits until the per-second task `task` ("deadlines",
+    /// "service_targets") has done `n` more rounds than now: what it was
+    /// going to raise is then raised and counted. Panics after 10 s.
+    pub fn wait_ticks(&self, task: &str, n: f64) {
+        let parts = ["hotline_ticks_total{", &format!("task=\"{task}\"")];
+        let start = self.metric_with(&parts).unwrap_or(0.0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.metric_with(&parts).unwrap_or(0.0) < start + n {
+            assert!(Instant::now() < deadline, "{task}: no {n} rounds in 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// [`metric`](Self::metric) once it equals `want`, or after 10 s whatever it is.
     pub fn wait_metric(&self, name: &str, want: f64) -> f64 {
         wait_until(want, || self.metric(name))
