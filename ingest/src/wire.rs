@@ -143,6 +143,11 @@ pub fn contact_from(c: &pb::Contact) -> Result<r::Contact, ConvertError> {
         .as_ref()
         .map(|t| instant(t, "received_at"))
         .transpose()?;
+    let platform_due = c
+        .platform_due_at
+        .as_ref()
+        .map(|t| instant(t, "platform_due_at"))
+        .transpose()?;
     let caller = c.caller.as_ref().map(|k| r::Caller {
         phone: k.phone.clone(),
         wechat_openid: k.wechat_openid.clone(),
@@ -169,6 +174,7 @@ pub fn contact_from(c: &pb::Contact) -> Result<r::Contact, ConvertError> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        platform_due,
     })
 }
 

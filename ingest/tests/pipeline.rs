@@ -94,3 +94,39 @@ fn deciding_together_is_deciding_one_at_a_time() -> Result<(), Box<dyn std::erro
     );
     Ok(())
 }
+
+/// A platform's order over the wire (Art. 13(2)): its own due time
+/// (`platform_due_at`) wins when earlier than the computed limit, and a
+/// provincial consultation keeps its hour instead of falling before intake.
+#[test]
+fn a_platform_order_keeps_its_due_time() -> Result<(), Box<dyn std::error::Error>> {
+    let p = pipeline()?;
+    let at = 1_795_700_000; // 2026-11-26 (Thu) 20:13 Asia/Shanghai
+    let now = chrono::DateTime::from_timestamp(at + 5, 0).ok_or("time")?;
+    let due_of = |c: &pb::Contact| -> Result<i64, Box<dyn std::error::Error>> {
+        let d = p.decide_one(c, now).map_err(|r| format!("{r:?}"))?;
+        let dl = d.decision.deadlines.ok_or("no deadlines")?;
+        Ok(dl.complete_by.ok_or("no complete_by")?.seconds)
+    };
+    let mut c = contact("pl-1", "13800138011", "投诉小区物业乱收停车费", at);
+    c.origin = pb::Origin::Provincial as i32;
+    c.kind_hint = pb::Kind::Complaint as i32;
+    let computed = due_of(&c)?;
+    // Other callers: the same caller's same matter would be a repeat.
+    c.contact_id = "pl-2".into();
+    if let Some(k) = c.caller.as_mut() {
+        k.phone = "13800138012".into();
+    }
+    c.platform_due_at = support::ts(at + 86_400);
+    assert_eq!(due_of(&c)?, at + 86_400, "the platform's earlier due time");
+    assert!(computed > at + 86_400);
+    c.contact_id = "pl-3".into();
+    if let Some(k) = c.caller.as_mut() {
+        k.phone = "13800138013".into();
+    }
+    c.content = "请问公租房的申请条件是什么".into();
+    c.kind_hint = pb::Kind::Consultation as i32;
+    c.platform_due_at = None;
+    assert_eq!(due_of(&c)?, at + 3_600, "a consultation keeps its hour");
+    Ok(())
+}

@@ -19,7 +19,8 @@ pub const DISPATCH_LIMIT: Duration = Duration::minutes(10);
 pub const SIGN_LIMIT: Duration = Duration::minutes(30);
 /// Out-of-scope order returned within 30 min of signing.
 pub const RETURN_LIMIT: Duration = Duration::minutes(30);
-/// Provincial and national orders are due this much before their limit.
+/// Provincial and national orders are due this much before their limit
+/// (Art. 13(2)), when the limit is counted in working days.
 pub const PLATFORM_ADVANCE: Duration = Duration::hours(3);
 /// An emergency sent as text is relayed to its line, and a possible
 /// emergency relayed or dismissed, within 3 min (the 3-minute limit of
@@ -115,6 +116,9 @@ pub struct DeadlineInput {
     pub channel: Channel,
     pub priority: Priority,
     pub route: RouteKind,
+    /// A provincial or national order's own due time, when the platform
+    /// gave one.
+    pub platform_due: Option<Instant>,
 }
 
 /// Which limits apply, for `calendar due`-style queries that want them all.
@@ -150,11 +154,23 @@ pub fn compute(cal: &Calendar, input: &DeadlineInput, scope: Scope) -> Deadlines
         d.return_by = Some(dispatch + SIGN_LIMIT + RETURN_LIMIT);
     }
     if order || input.route == RouteKind::DirectAnswer {
-        let (mut due, prov) = add_limit(cal, r, completion_limit(input.kind));
+        let limit = completion_limit(input.kind);
+        let (mut due, prov) = add_limit(cal, r, limit);
         if input.origin != Origin::Local {
-            due -= PLATFORM_ADVANCE;
+            // Art. 13(2): a platform's order is finished 3 h before its
+            // limit. Applied to the limits counted in working days; an hour
+            // limit (consultation 1 h, epidemic 4 h) is kept, or it would
+            // fall before the order arrived. The platform's own due time
+            // wins when it is earlier.
+            if matches!(limit, Limit::WorkingDays(_)) {
+                due -= PLATFORM_ADVANCE;
+            }
+            if let Some(p) = input.platform_due {
+                due = due.min(p);
+            }
         }
-        d.complete_by = Some(due);
+        // Never before the contact was received, whatever the inputs.
+        d.complete_by = Some(due.max(r));
         d.provisional |= prov;
     }
     if all || special {

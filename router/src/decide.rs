@@ -154,6 +154,7 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
         channel: norm.channel,
         priority: prio,
         route: route_kind,
+        platform_due: contact.platform_due,
     };
     let mut dl = deadlines::compute(&router.calendar, &input, Scope::Route);
     if relay || safety.level == SafetyLevel::Possible {

@@ -99,6 +99,9 @@ pub struct Contact {
     pub call_id: String,
     pub enterprise: bool,
     pub attributes: BTreeMap<String, String>,
+    /// A provincial or national platform's own due time for its order
+    /// (Art. 13(2)); wins over the computed one when earlier.
+    pub platform_due: Option<Instant>,
 }
 
 impl Default for Contact {
@@ -116,6 +119,7 @@ impl Default for Contact {
             call_id: String::new(),
             enterprise: false,
             attributes: BTreeMap::new(),
+            platform_due: None,
         }
     }
 }

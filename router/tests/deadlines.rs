@@ -85,6 +85,7 @@ fn every_limit() {
         channel: Channel::Sms,
         priority: Priority::Special,
         route: RouteKind::WorkOrder,
+        platform_due: None,
     };
     let d = compute(cal(), &input, Scope::Route);
     assert_eq!(d.accept_by, Some(at("2026-11-27 15:03")));
@@ -204,8 +205,111 @@ fn last_known() -> NaiveDate {
     NaiveDate::from_ymd_opt(cal().years().last().unwrap_or(2026), 12, 31).unwrap_or_default()
 }
 
+/// Art. 13(2) for orders of the provincial or national platform: 3 h off
+/// a limit counted in working days; an hour limit kept (a consultation's
+/// 1 h minus 3 h would fall before the order arrived); the platform's own
+/// due time when it is earlier; never before intake.
+#[test]
+fn platform_orders_advance_working_day_limits_only() {
+    let r = at("2026-11-27 15:00");
+    let due = |kind, origin, platform_due| {
+        compute(
+            cal(),
+            &DeadlineInput {
+                received_at: r,
+                kind,
+                origin,
+                channel: Channel::Platform,
+                priority: Priority::Normal,
+                route: RouteKind::WorkOrder,
+                platform_due,
+            },
+            Scope::Route,
+        )
+        .complete_by
+    };
+    let p = Origin::Provincial;
+    assert_eq!(
+        due(Kind::Consultation, p, None),
+        Some(at("2026-11-27 16:00"))
+    );
+    assert_eq!(
+        due(Kind::Epidemic, Origin::National, None),
+        Some(at("2026-11-27 19:00"))
+    );
+    assert_eq!(
+        due(Kind::Help, p, None),
+        Some(at("2026-11-30 12:00")),
+        "Mon 15:00, 3 h early"
+    );
+    assert_eq!(due(Kind::Complaint, p, None), Some(at("2026-12-02 12:00")));
+    // The platform's own due time, when earlier.
+    let own = at("2026-12-01 09:00");
+    assert_eq!(due(Kind::Complaint, p, Some(own)), Some(own));
+    assert_eq!(
+        due(Kind::Complaint, p, Some(at("2026-12-10 09:00"))),
+        Some(at("2026-12-02 12:00")),
+        "a later one does not extend the limit"
+    );
+    assert_eq!(
+        due(Kind::Consultation, p, Some(at("2026-11-27 14:00"))),
+        Some(r),
+        "never before intake"
+    );
+    // A local contact ignores a platform due time.
+    assert_eq!(
+        due(Kind::Complaint, Origin::Local, Some(own)),
+        Some(at("2026-12-02 15:00"))
+    );
+}
+
+fn any_kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Consultation),
+        Just(Kind::Help),
+        Just(Kind::Opinion),
+        Just(Kind::Suggestion),
+        Just(Kind::Complaint),
+        Just(Kind::Report),
+        Just(Kind::Epidemic),
+    ]
+}
+
+fn any_origin() -> impl Strategy<Value = Origin> {
+    prop_oneof![
+        Just(Origin::Local),
+        Just(Origin::Provincial),
+        Just(Origin::National)
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever the kind, origin, time and platform due time, the
+    /// completion deadline is not before the contact was received, and a
+    /// platform order's is not later than a local one's.
+    #[test]
+    fn a_deadline_is_never_before_intake(
+        t in instant(),
+        kind in any_kind(),
+        origin in any_origin(),
+        platform in proptest::option::of(-200i64..20_000),
+    ) {
+        let input = DeadlineInput {
+            received_at: t,
+            kind,
+            origin,
+            channel: Channel::Platform,
+            priority: Priority::Normal,
+            route: RouteKind::WorkOrder,
+            platform_due: platform.map(|m| t + Duration::minutes(m)),
+        };
+        let due = compute(cal(), &input, Scope::Route).complete_by;
+        let local = compute(cal(), &DeadlineInput { origin: Origin::Local, ..input }, Scope::Route).complete_by;
+        prop_assert!(due.is_some_and(|d| d >= t), "{due:?} before {t}");
+        prop_assert!(due <= local, "{due:?} after the local {local:?}");
+    }
 
     #[test]
     fn monotone_in_received_time(a in instant(), b in instant(), n in 1u32..6) {

@@ -20,6 +20,7 @@ fn deadlines(received: Instant, kind: Kind, priority: Priority) -> hotline_route
         channel: Channel::Phone,
         priority,
         route: RouteKind::WorkOrder,
+        platform_due: None,
     };
     compute(router().calendar(), &input, Scope::Route)
 }

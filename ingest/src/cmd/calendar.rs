@@ -63,6 +63,7 @@ pub fn due(cal: &Calendar, a: &DueArgs<'_>) -> Result<Value, CalendarCmdError> {
         channel: Channel::Sms,
         priority,
         route: RouteKind::WorkOrder,
+        platform_due: None,
     };
     let d = compute(cal, &input, Scope::All);
     let mut m = Map::new();

@@ -93,13 +93,17 @@ pub fn annotate(calendar: &crate::Calendar, d: &mut Decision, o: &DedupOutcome) 
             channel: d.channel,
             priority: d.priority,
             route: d.route,
+            platform_due: None,
         };
         let repeat_open = o.joins && !o.reopen;
         if !repeat_open {
             // The special-matter limits are added; a relay clock stays.
-            let relay_by = d.deadlines.relay_by;
+            // The completion limit is the decision's (a platform's own due
+            // time included): the kind and origin have not changed.
+            let (relay_by, complete_by) = (d.deadlines.relay_by, d.deadlines.complete_by);
             d.deadlines = deadlines::compute(calendar, &input, Scope::Route);
             d.deadlines.relay_by = relay_by;
+            d.deadlines.complete_by = complete_by;
         }
     }
 }
