@@ -321,6 +321,27 @@ fn tokens_and_roles() {
             .expect("ticket system")
             .into_inner();
         assert_eq!(got, d1);
+        // By contact id too; an unknown one is NOT_FOUND, an empty one
+        // INVALID_ARGUMENT.
+        let by_contact = |id: &str| pb::GetDecisionRequest {
+            key: Some(pb::get_decision_request::Key::ContactId(id.into())),
+        };
+        let got = c
+            .get_decision(with_token(by_contact(&d1.contact_id), "ticket-secret"))
+            .await
+            .expect("by contact id")
+            .into_inner();
+        assert_eq!(got, d1);
+        let st = c
+            .get_decision(with_token(by_contact("no-such-contact"), "ticket-secret"))
+            .await
+            .expect_err("unknown contact");
+        assert_eq!(st.code(), Code::NotFound, "{st:?}");
+        let st = c
+            .get_decision(with_token(by_contact(""), "ticket-secret"))
+            .await
+            .expect_err("empty key");
+        assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");
         let st = c
             .get_decision(with_token(key, "gw-secret"))
             .await

@@ -608,3 +608,93 @@ fn unknown_matters_cluster_on_the_problem_and_the_place() {
     assert_eq!(old.case, r.case);
     assert_eq!(MatterRecord::from_bytes(&r.to_bytes()), Some(r));
 }
+
+/// The hotspot window's edge (Art. 21, `hotspot_window` 60 min): ten
+/// contacts of one cluster spread over exactly 60 minutes are a hotspot;
+/// spread over 61 minutes they are not (the tenth comes too late for the
+/// first, and no ten fall within an hour).
+#[test]
+fn ten_contacts_make_a_hotspot_within_sixty_minutes_not_sixty_one() {
+    for (span_min, want) in [(60i64, true), (61, false)] {
+        let mut idx = index(DedupConfig::default());
+        let t = at(T0);
+        let mut hot = false;
+        for i in 0..10i64 {
+            // The first nine at the start, the tenth at the span's end.
+            let when = if i < 9 {
+                t + Duration::seconds(i)
+            } else {
+                t + Duration::minutes(span_min)
+            };
+            let c = contact(
+                &format!("e{span_min}-{i}"),
+                &format!("1361{span_min:03}{i:04}"),
+                "东坝新区停水了",
+                "510802",
+                when,
+            );
+            hot |= run(&mut idx, &c).1.hotspot;
+        }
+        assert_eq!(hot, want, "ten contacts over {span_min} min");
+    }
+}
+
+/// Memory bounds besides callers (README.md, "Repeats and clusters"): a
+/// caller keeps at most `max_contacts_per_caller` contacts (the oldest
+/// forgotten, counted), and a district at most `max_clusters_per_bucket`
+/// live clusters (the one idle longest evicted, counted).
+#[test]
+fn contacts_per_caller_and_clusters_per_district_are_bounded() {
+    let mut idx = index(DedupConfig {
+        max_contacts_per_caller: 32,
+        max_clusters_per_bucket: 8,
+        ..Default::default()
+    });
+    let t = at(T0);
+    // One caller, 40 different matters.
+    let places = ["锦绣华庭", "滨江名苑", "东坝新区", "南河锦苑", "嘉陵花园"];
+    let problems = [
+        "停水了",
+        "电梯坏了",
+        "路灯坏了",
+        "垃圾没人清运",
+        "噪音扰民",
+        "下水道堵了",
+        "停电了",
+        "井盖丢了",
+    ];
+    for i in 0..40 {
+        let text = format!("{}{}", places[i % 5], problems[i / 5]);
+        let c = contact(
+            &format!("pc{i}"),
+            "13700001111",
+            &text,
+            "510802",
+            t + Duration::minutes(i as i64),
+        );
+        run(&mut idx, &c);
+    }
+    assert_eq!(idx.stats().evicted_contacts, 8, "40 contacts, 32 kept");
+    // Two callers each on 12 different matters in one district: 12
+    // clusters would form; at most 8 live, the rest evicted and counted.
+    let mut idx = index(DedupConfig {
+        max_clusters_per_bucket: 8,
+        ..Default::default()
+    });
+    for i in 0..12 {
+        let text = format!("{}{}", places[i % 5], problems[i % 8]);
+        for (k, phone) in ["13700002221", "13700002222"].iter().enumerate() {
+            let c = contact(
+                &format!("cl{i}-{k}"),
+                phone,
+                &text,
+                "510802",
+                t + Duration::minutes(i as i64 * 2 + k as i64),
+            );
+            run(&mut idx, &c);
+        }
+    }
+    let s = idx.stats();
+    assert!(s.clusters <= 8, "{s:?}");
+    assert!(s.evicted_clusters >= 4, "{s:?}");
+}
