@@ -11,6 +11,7 @@ use crate::sinks::kafka::Publisher;
 use crate::sinks::store::{OutboxRow, Reader, StoreError};
 use crate::telemetry::metrics as m;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
@@ -36,6 +37,30 @@ pub struct Outbox {
     /// The last outbox id Kafka has, for those who wait on it (the Kafka
     /// consumer stores an input offset only once its outputs are on Kafka).
     pub published: watch::Sender<i64>,
+}
+
+/// Aborts a task when dropped (the metrics task ends with the publisher).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Refreshes `hotline_outbox_unpublished` and `_oldest_age_seconds` every
+/// [`TICK`]: the rows after the last one Kafka has.
+async fn backlog_metrics(reader: Arc<Mutex<Reader>>, published: Arc<AtomicI64>) {
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tick.tick().await;
+        let after = published.load(Ordering::Relaxed);
+        if let Ok((rows, oldest)) = read(&reader, move |r| r.outbox_backlog(after)).await {
+            let now = chrono::Utc::now().timestamp_millis();
+            let age = oldest.map_or(0, |t| now.saturating_sub(t).max(0));
+            m::outbox_backlog(rows, Duration::from_millis(age as u64));
+        }
+    }
 }
 
 /// Reads on a blocking thread (SQLite is synchronous).
@@ -65,22 +90,17 @@ impl Outbox {
         };
         // Rows up to `cursor` are on Kafka (their deletion may be queued).
         let mut cursor = 0i64;
+        let published_upto = Arc::new(AtomicI64::new(0));
+        // The backlog metrics every second, also while a send waits on a
+        // broker that does not answer (up to the delivery timeout).
+        let metrics = tokio::spawn(backlog_metrics(reader.clone(), published_upto.clone()));
+        let _stop_metrics = AbortOnDrop(metrics);
         let mut retry = FIRST_RETRY;
         let mut stop_at: Option<Instant> = None;
-        let mut metrics_at = Instant::now();
         let mut failures = 0u64;
         loop {
             if stop_at.is_none() && *shutdown.borrow() {
                 stop_at = Some(Instant::now() + drain);
-            }
-            if Instant::now() >= metrics_at {
-                metrics_at = Instant::now() + TICK;
-                let after = cursor;
-                if let Ok((rows, oldest)) = read(&reader, move |r| r.outbox_backlog(after)).await {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    let age = oldest.map_or(0, |t| now.saturating_sub(t).max(0));
-                    m::outbox_backlog(rows, Duration::from_millis(age as u64));
-                }
             }
             let after = cursor;
             let rows: Vec<OutboxRow> = match read(&reader, move |r| r.outbox(after, BATCH)).await {
@@ -129,6 +149,7 @@ impl Outbox {
             }
             if let Some(id) = upto {
                 cursor = id;
+                published_upto.store(id, Ordering::Relaxed);
                 self.published.send_replace(id);
                 m::outbox_published(sent);
                 // Lost if the committer is gone (shutting down): the rows
