@@ -364,3 +364,61 @@ proptest! {
         let _ = local_date(due).weekday();
     }
 }
+
+/// A utility linkage gets work-order limits only as a special matter (the
+/// hotline follows it then); a plain one is the utility's (Art. 15).
+#[test]
+fn a_utility_linkage_has_order_limits_only_when_special() {
+    let input = DeadlineInput {
+        received_at: at("2026-11-27 15:00"),
+        kind: Kind::Help,
+        origin: Origin::Local,
+        channel: Channel::Phone,
+        priority: Priority::Normal,
+        route: RouteKind::UtilityLinkage,
+        platform_due: None,
+    };
+    let plain = compute(cal(), &input, Scope::Route);
+    assert_eq!((plain.dispatch_by, plain.complete_by), (None, None));
+    let special = compute(
+        cal(),
+        &DeadlineInput {
+            priority: Priority::Special,
+            ..input
+        },
+        Scope::Route,
+    );
+    assert_eq!(special.dispatch_by, Some(at("2026-11-27 15:10")));
+    assert_eq!(special.complete_by, Some(at("2026-11-30 15:00")));
+}
+
+/// A limit that reaches past the known calendar makes the decision's
+/// deadlines provisional, whichever limit it is: completion or the special
+/// matter's progress report.
+#[test]
+fn a_limit_past_the_calendar_makes_the_deadlines_provisional() {
+    let late = DeadlineInput {
+        received_at: at("2026-12-31 10:00"),
+        kind: Kind::Complaint,
+        origin: Origin::Local,
+        channel: Channel::Phone,
+        priority: Priority::Normal,
+        route: RouteKind::WorkOrder,
+        platform_due: None,
+    };
+    assert!(compute(cal(), &late, Scope::Route).provisional, "completion");
+    let progress_only = DeadlineInput {
+        kind: Kind::Consultation,
+        priority: Priority::Special,
+        route: RouteKind::EmergencyTransfer,
+        ..late
+    };
+    let d = compute(cal(), &progress_only, Scope::Route);
+    assert_eq!(d.complete_by, None);
+    assert!(d.provisional, "the progress report");
+    let early = DeadlineInput {
+        received_at: at("2026-11-27 10:00"),
+        ..late
+    };
+    assert!(!compute(cal(), &early, Scope::Route).provisional);
+}
