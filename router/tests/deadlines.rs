@@ -406,7 +406,10 @@ fn a_limit_past_the_calendar_makes_the_deadlines_provisional() {
         route: RouteKind::WorkOrder,
         platform_due: None,
     };
-    assert!(compute(cal(), &late, Scope::Route).provisional, "completion");
+    assert!(
+        compute(cal(), &late, Scope::Route).provisional,
+        "completion"
+    );
     let progress_only = DeadlineInput {
         kind: Kind::Consultation,
         priority: Priority::Special,

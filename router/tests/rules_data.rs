@@ -118,3 +118,48 @@ fn a_new_year_file_extends_the_calendar() {
     cal.merge(extra);
     assert_eq!(cal.is_workday(d), (false, false));
 }
+
+/// A year file's holiday periods: from before to, at most 31 days (a
+/// 31-day period is accepted, 32 refused, a reversed one refused), and at
+/// most 120 holiday dates a year (120 accepted, 121 refused).
+#[test]
+fn holiday_periods_and_counts_are_bounded() {
+    let year = |body: &str| {
+        Calendar::from_sources([("2030.toml".to_string(), format!("year = 2030\n{body}"))])
+    };
+    let period = |from: &str, to: &str| {
+        format!("[[holiday]]\nname = \"p\"\nfrom = \"{from}\"\nto = \"{to}\"\n")
+    };
+    assert!(year(&period("2030-03-01", "2030-04-01")).is_ok(), "31 days");
+    let long = year(&period("2030-03-01", "2030-04-02")).expect_err("32 days");
+    assert!(long[0].to_string().contains("at most 31 days"), "{long:?}");
+    let reversed = year(&period("2030-03-10", "2030-03-09")).expect_err("reversed");
+    assert!(
+        reversed[0].to_string().contains("at most 31 days"),
+        "{reversed:?}"
+    );
+    // Four periods of 30 days: 120 dates; a fifth date makes 121.
+    let four: String = ["01", "03", "05", "07"]
+        .iter()
+        .map(|m| period(&format!("2030-{m}-01"), &format!("2030-{m}-30")))
+        .collect();
+    assert!(year(&four).is_ok(), "120 holiday dates");
+    let more = year(&format!("{four}{}", period("2030-09-01", "2030-09-01"))).expect_err("121");
+    assert!(
+        more.iter()
+            .any(|e| e.to_string().contains("121 holiday dates")),
+        "{more:?}"
+    );
+}
+
+/// The years a calendar knows: the embedded ones, ascending, and a date's
+/// year known or not.
+#[test]
+fn the_calendar_knows_its_years() {
+    let cal = Calendar::embedded().expect("calendar");
+    let years: Vec<i32> = cal.years().collect();
+    assert_eq!(years, vec![2023, 2024, 2025, 2026]);
+    let d = |y| chrono::NaiveDate::from_ymd_opt(y, 6, 1).expect("date");
+    assert!(cal.knows(d(2026)) && cal.knows(d(2023)));
+    assert!(!cal.knows(d(2027)) && !cal.knows(d(2022)));
+}
