@@ -102,11 +102,12 @@ pub async fn serve(
         let svc = hyper_util::service::TowerToHyperService::new(router);
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(conn);
-            // A request's headers must arrive within the idle limit, even
-            // from a peer that trickles a byte now and then.
+            // A request's headers must arrive within the idle limit (and a
+            // second: a silent peer is closed and counted by the idle limit
+            // first), even from a peer that trickles a byte now and then.
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.idle)
+                .header_read_timeout(limits.idle + std::time::Duration::from_secs(1))
                 .serve_connection(io, svc)
                 .await
             {
