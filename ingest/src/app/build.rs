@@ -18,7 +18,6 @@ use hotline_router::dedup::{Dedup, DedupRules};
 use hotline_router::tracker::TrackerConfig;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -29,8 +28,6 @@ pub struct App {
     pub(super) cfg: Config,
     pub(super) grpc_listener: TcpListener,
     pub(super) admin_listener: TcpListener,
-    pub(super) grpc_addr: SocketAddr,
-    pub(super) admin_addr: SocketAddr,
     pub(super) auth: Auth,
     pub(super) metrics: PrometheusHandle,
     pub(super) committer: Committer,
@@ -39,10 +36,8 @@ pub struct App {
     pub(super) publisher: Option<Publisher>,
     pub(super) outbox_wake: Arc<Notify>,
     pub(super) published_tx: watch::Sender<i64>,
-    pub(super) draining: Arc<AtomicBool>,
-    pub(super) ready: Arc<AtomicBool>,
+    /// Tells every task to stop; they hold its receiver (`shared.shutdown`).
     pub(super) shutdown_tx: watch::Sender<bool>,
-    pub(super) shutdown_rx: watch::Receiver<bool>,
 }
 
 impl App {
@@ -79,7 +74,6 @@ impl App {
             );
         }
         let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
-        let admin_addr = admin_listener.local_addr().context("admin listener")?;
         let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
         crate::config::rules::require_caller_secret(&cfg, grpc_addr)
             .map_err(|e| config_errors("privacy", vec![e]))?;
@@ -106,8 +100,6 @@ impl App {
         )
         .context("starting the committer")?;
 
-        let draining = Arc::new(AtomicBool::new(false));
-        let ready = Arc::new(AtomicBool::new(false));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
         // Kafka: the producer for decisions, alerts, stats and dead letters.
@@ -202,15 +194,13 @@ impl App {
             committer: tx,
             sla,
             orders,
-            shutdown: shutdown_rx.clone(),
+            shutdown: shutdown_rx,
             outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
         };
         Ok(App {
             cfg,
             grpc_listener,
             admin_listener,
-            grpc_addr,
-            admin_addr,
             auth,
             metrics,
             committer,
@@ -219,10 +209,7 @@ impl App {
             publisher,
             outbox_wake,
             published_tx,
-            draining,
-            ready,
             shutdown_tx,
-            shutdown_rx,
         })
     }
 }

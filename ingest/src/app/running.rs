@@ -54,8 +54,6 @@ impl App {
             cfg,
             grpc_listener,
             admin_listener,
-            grpc_addr,
-            admin_addr,
             auth,
             metrics,
             committer,
@@ -64,11 +62,15 @@ impl App {
             publisher,
             outbox_wake,
             published_tx,
-            draining,
-            ready,
             shutdown_tx,
-            shutdown_rx,
         } = self;
+        let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
+        let admin_addr = admin_listener.local_addr().context("admin listener")?;
+        let shutdown_rx = shared.shutdown.clone();
+        // `/ready` turns true once everything is started; `draining` makes
+        // the intake refuse new calls once shutdown begins.
+        let ready = Arc::new(AtomicBool::new(false));
+        let draining = Arc::new(AtomicBool::new(false));
         let (mut health, health_svc) = tonic_health::server::health_reporter();
         health.set_serving::<IntakeServer<IntakeService>>().await;
         health.set_serving::<StatsServer<StatsService>>().await;
