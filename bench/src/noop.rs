@@ -14,16 +14,30 @@ use tonic::{Request, Response, Status, Streaming};
 #[derive(Default)]
 pub struct Noop;
 
+/// The answer both baselines give: a work order under the contact's id.
+fn decision(c: pb::Contact) -> pb::Decision {
+    pb::Decision {
+        case_id: c.contact_id.clone(),
+        contact_id: c.contact_id,
+        route: pb::RouteKind::WorkOrder as i32,
+        ..Default::default()
+    }
+}
+
+/// The stream acknowledgement both baselines give.
+fn ack(c: pb::Contact) -> pb::Ack {
+    pb::Ack {
+        case_id: c.contact_id.clone(),
+        contact_id: c.contact_id,
+        route: pb::RouteKind::WorkOrder as i32,
+        ..Default::default()
+    }
+}
+
 #[tonic::async_trait]
 impl Intake for Noop {
     async fn submit(&self, req: Request<pb::Contact>) -> Result<Response<pb::Decision>, Status> {
-        let c = req.into_inner();
-        Ok(Response::new(pb::Decision {
-            case_id: c.contact_id.clone(),
-            contact_id: c.contact_id,
-            route: pb::RouteKind::WorkOrder as i32,
-            ..Default::default()
-        }))
+        Ok(Response::new(decision(req.into_inner())))
     }
 
     type SubmitStreamStream = ReceiverStream<Result<pb::Ack, Status>>;
@@ -36,13 +50,7 @@ impl Intake for Noop {
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(async move {
             while let Ok(Some(c)) = inbound.message().await {
-                let ack = pb::Ack {
-                    case_id: c.contact_id.clone(),
-                    contact_id: c.contact_id,
-                    route: pb::RouteKind::WorkOrder as i32,
-                    ..Default::default()
-                };
-                if tx.send(Ok(ack)).await.is_err() {
+                if tx.send(Ok(ack(c))).await.is_err() {
                     break;
                 }
             }
@@ -137,12 +145,7 @@ impl Intake for Durable {
     async fn submit(&self, req: Request<pb::Contact>) -> Result<Response<pb::Decision>, Status> {
         let c = req.into_inner();
         self.append(&c).await?;
-        Ok(Response::new(pb::Decision {
-            case_id: c.contact_id.clone(),
-            contact_id: c.contact_id,
-            route: pb::RouteKind::WorkOrder as i32,
-            ..Default::default()
-        }))
+        Ok(Response::new(decision(c)))
     }
 
     type SubmitStreamStream = ReceiverStream<Result<pb::Ack, Status>>;
@@ -160,14 +163,7 @@ impl Intake for Durable {
         tokio::spawn(async move {
             while let Ok(Some(c)) = inbound.message().await {
                 let me = me.clone();
-                let h = tokio::spawn(async move {
-                    me.append(&c).await.ok().map(|()| pb::Ack {
-                        case_id: c.contact_id.clone(),
-                        contact_id: c.contact_id,
-                        route: pb::RouteKind::WorkOrder as i32,
-                        ..Default::default()
-                    })
-                });
+                let h = tokio::spawn(async move { me.append(&c).await.ok().map(|()| ack(c)) });
                 if pend_tx.send(h).await.is_err() {
                     break;
                 }
