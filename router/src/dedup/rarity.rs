@@ -54,6 +54,10 @@ impl Weights {
                 *slot = weight_of(n, docs);
             }
         }
+        // 0 marks an empty term slot: it weighs nothing.
+        if let Some(w0) = w.first_mut() {
+            *w0 = 0;
+        }
         Weights(w)
     }
 }

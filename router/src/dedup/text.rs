@@ -203,7 +203,7 @@ impl Problem {
     /// Sets the terms and looks up their weights.
     pub fn set_terms(&mut self, terms: [u16; super::rarity::TERMS]) {
         self.terms = terms;
-        self.weights = terms.map(|t| if t == 0 { 0 } else { super::rarity::weight(t) });
+        self.weights = terms.map(super::rarity::weight);
     }
 
     /// The probability two texts' category distributions share (the sum of
