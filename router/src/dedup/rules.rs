@@ -73,11 +73,12 @@ impl DedupRules {
     /// recognised ending — 嘉陵春晓, 剑门关 — is then among the characters).
     fn same_unknown_problem(
         &self,
-        (fa, pa): (&Features, &Problem),
-        (fb, pb): (&Features, &Problem),
+        fine_place: Option<bool>,
+        pa: &Problem,
+        pb: &Problem,
     ) -> Option<f64> {
         let cfg = &self.cfg;
-        let (need_ov, need_agree) = match text::fine_place_agreement(&fa.places, &fb.places) {
+        let (need_ov, need_agree) = match fine_place {
             Some(true) => (cfg.placed_overlap, cfg.placed_agreement),
             // Two compounds, villages or shops: two matters, even in one town.
             Some(false) => return None,
@@ -108,12 +109,13 @@ impl DedupRules {
             // A point problem (noise, rubbish, a smell …), unlike an outage
             // or pollution that covers an area: different callers share it
             // only at the same compound, street, village or shop.
-            if text::same_fine_place(&fa.places, &fb.places) {
+            let fine_place = text::fine_place_agreement(&fa.places, &fb.places);
+            if fine_place == Some(true) {
                 return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
             // No fine place in common (one may not be recognised): the
             // problems must agree as strongly as unknown ones must.
-            return self.same_unknown_problem((fa, pa), (fb, pb));
+            return self.same_unknown_problem(fine_place, pa, pb);
         }
         if shared != 0 {
             if place == Some(true) {
@@ -131,7 +133,8 @@ impl DedupRules {
         if let Some((pa, pb)) = cluster {
             // A matter the lexicon does not know: the place and the
             // problem must both agree.
-            return self.same_unknown_problem((fa, pa), (fb, pb));
+            let fine_place = text::fine_place_agreement(&fa.places, &fb.places);
+            return self.same_unknown_problem(fine_place, pa, pb);
         }
         // One text names no known matter: the same place and category, or
         // the same place and a similar rest, or a very similar whole.

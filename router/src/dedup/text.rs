@@ -394,11 +394,11 @@ pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
 /// or shops, whatever town both name (`Some(false)`) — or one names none
 /// (`None`).
 pub fn fine_place_agreement(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
-    let fine = |p: &u32| *p != 0 && p & AREA == 0;
-    if a.iter().any(|p| fine(p) && b.contains(p)) {
+    if same_fine_place(a, b) {
         return Some(true);
     }
-    (a.iter().any(fine) && b.iter().any(fine)).then_some(false)
+    let fine = |x: &[u32; PLACES]| x.iter().any(|p| *p != 0 && p & AREA == 0);
+    (fine(a) && fine(b)).then_some(false)
 }
 
 /// Whether two place sets are known and share a place (`Some(true)`),
