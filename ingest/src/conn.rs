@@ -45,19 +45,26 @@ struct Live {
 pub struct Slots {
     sem: Arc<Semaphore>,
     live: Mutex<VecDeque<Weak<Live>>>,
+    max: usize,
 }
 
 impl Slots {
     pub fn new(max_connections: usize) -> Arc<Slots> {
+        let max = max_connections.max(1);
         Arc::new(Slots {
-            sem: Arc::new(Semaphore::new(max_connections.max(1))),
-            live: Mutex::new(VecDeque::new()),
+            sem: Arc::new(Semaphore::new(max)),
+            live: Mutex::new(VecDeque::with_capacity(max)),
+            max,
         })
     }
 
+    /// Remembers a held connection. Closed ones are forgotten when the list
+    /// reaches twice the cap (at most `max` are alive), not on every accept.
     fn hold(&self, live: &Arc<Live>) {
         if let Ok(mut l) = self.live.lock() {
-            l.retain(|w| w.strong_count() > 0);
+            if l.len() >= 2 * self.max {
+                l.retain(|w| w.strong_count() > 0);
+            }
             l.push_back(Arc::downgrade(live));
         }
     }
