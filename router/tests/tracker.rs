@@ -4,7 +4,9 @@ mod common;
 use chrono::Duration;
 use common::*;
 use hotline_router::deadlines::{compute, DeadlineInput, Scope};
-use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
+use hotline_router::tracker::{
+    EventOutcome, Fired, Limit, Opening, OrderEvent, Refusal, Satisfaction, Tracker, TrackerConfig,
+};
 use hotline_router::{Channel, Instant, Kind, Origin, Priority, RouteKind};
 
 /// Opens a case of `kind` at normal priority, received at `received`, no caller.
@@ -113,7 +115,13 @@ fn events_satisfy_and_move_deadlines() {
     let mut t = Tracker::new(TrackerConfig::default());
     t.open("C2", Kind::Complaint, &d, "ref-c2");
     assert_eq!(
-        t.event(cal, "C2", OrderEvent::Dispatched, at("2026-11-26 10:05")),
+        t.event(
+            cal,
+            "C2",
+            OrderEvent::Dispatched,
+            "",
+            at("2026-11-26 10:05")
+        ),
         EventOutcome::Applied
     );
     // Signing is now due 30 min after the real dispatch.
@@ -129,23 +137,38 @@ fn events_satisfy_and_move_deadlines() {
             }
         )]
     );
-    t.event(cal, "C2", OrderEvent::Signed, at("2026-11-26 10:41"));
+    t.event(cal, "C2", OrderEvent::Signed, "", at("2026-11-26 10:41"));
     // Extension: Thursday 10:00 + 3 wd = Tuesday 10:00; asked Monday, granted 2 days → Thursday.
     match t.event(
         cal,
         "C2",
         OrderEvent::ExtensionRequested { days: 2 },
+        "",
         at("2026-11-30 09:00"),
     ) {
-        EventOutcome::ExtensionGranted { complete_by } => {
+        EventOutcome::ExtensionPending { complete_by } => {
             assert_eq!(complete_by, at("2026-12-03 10:00"))
         }
         other => panic!("{other:?}"),
     }
+    // The center reviews it (Art. 13(3)): only its approval moves the deadline.
+    assert_eq!(
+        t.event(
+            cal,
+            "C2",
+            OrderEvent::ExtensionApproved,
+            "",
+            at("2026-11-30 09:20")
+        ),
+        EventOutcome::ExtensionGranted {
+            complete_by: at("2026-12-03 10:00")
+        }
+    );
     match t.event(
         cal,
         "C2",
         OrderEvent::ExtensionRequested { days: 1 },
+        "",
         at("2026-11-30 09:30"),
     ) {
         EventOutcome::ExtensionRefused(e) => assert_eq!(e.code(), "ALREADY_EXTENDED"),
@@ -164,40 +187,423 @@ fn events_satisfy_and_move_deadlines() {
         ]
     );
     assert_eq!(
-        t.event(cal, "C2", OrderEvent::Completed, at("2026-12-03 11:00")),
+        t.event(cal, "C2", OrderEvent::Completed, "", at("2026-12-03 11:00")),
         EventOutcome::Applied
     );
     assert!(t.is_empty());
     assert_eq!(
-        t.event(cal, "C2", OrderEvent::Feedback, at("2026-12-03 11:00")),
-        EventOutcome::UnknownCase
+        t.event(cal, "C2", OrderEvent::Feedback, "", at("2026-12-03 11:00")),
+        EventOutcome::Refused(Refusal::Completed)
+    );
+    assert_eq!(
+        t.event(cal, "C9", OrderEvent::Feedback, "", at("2026-12-03 11:00")),
+        EventOutcome::Refused(Refusal::UnknownCase)
     );
 }
 
+/// Returns (退单, Art. 13(2)): within 30 minutes of signing the case goes
+/// back to the center with a new 10-minute dispatch clock and is
+/// re-dispatched as the same case; a later return, or any return of a case
+/// assigned by leadership (批办, Art. 12(4)), is refused and changes nothing.
 #[test]
-fn a_late_return_counts_as_overdue() {
+fn returns_go_back_to_dispatch_and_forbidden_returns_are_refused() {
     let r = at("2026-11-26 10:00");
     let cal = router().calendar();
     let mut t = Tracker::new(TrackerConfig::default());
-    open_normal(&mut t, "C3", Kind::Help, r);
-    open_normal(&mut t, "C4", Kind::Help, r);
-    for c in ["C3", "C4"] {
-        t.event(cal, c, OrderEvent::Dispatched, at("2026-11-26 10:02"));
-        t.event(cal, c, OrderEvent::Signed, at("2026-11-26 10:10"));
+    for c in ["C3", "C4", "C5"] {
+        open_normal(&mut t, c, Kind::Help, r);
+        t.event(cal, c, OrderEvent::Dispatched, "U1", at("2026-11-26 10:02"));
+        t.event(cal, c, OrderEvent::Signed, "", at("2026-11-26 10:10"));
     }
+    assert_eq!(t.unit("C3"), Some("U1"));
     assert_eq!(
-        t.event(cal, "C3", OrderEvent::Returned, at("2026-11-26 10:40")),
+        t.event(cal, "C3", OrderEvent::Returned, "", at("2026-11-26 10:40")),
         EventOutcome::Applied
     );
-    match t.event(cal, "C4", OrderEvent::Returned, at("2026-11-26 10:41")) {
-        EventOutcome::LateReturn(Fired::Overdue {
-            limit: Limit::Return,
-            due,
-            ..
-        }) => assert_eq!(due, at("2026-11-26 10:40")),
+    assert_eq!(t.len(), 3, "a returned case stays open");
+    // Late: refused, and the case is still the unit's.
+    let late = at("2026-11-26 10:41");
+    assert_eq!(
+        t.check("C4", OrderEvent::Returned, late),
+        Err(Refusal::LateReturn {
+            due: at("2026-11-26 10:40")
+        })
+    );
+    assert!(matches!(
+        t.event(cal, "C4", OrderEvent::Returned, "", late),
+        EventOutcome::Refused(Refusal::LateReturn { .. })
+    ));
+    // 批办: refused even within the window.
+    t.event(
+        cal,
+        "C5",
+        OrderEvent::AssignedByLeadership,
+        "",
+        at("2026-11-26 10:11"),
+    );
+    assert_eq!(
+        t.event(cal, "C5", OrderEvent::Returned, "", at("2026-11-26 10:12")),
+        EventOutcome::Refused(Refusal::AssignedByLeadership)
+    );
+    // Not yet dispatched again: a second return is refused.
+    assert_eq!(
+        t.check("C3", OrderEvent::Returned, at("2026-11-26 10:41")),
+        Err(Refusal::NotDispatched)
+    );
+    // The returned case's new dispatch clock: 10:50.
+    let fired = run(&mut t, "2026-11-26 10:40", "2026-11-26 10:55");
+    let got: Vec<(Instant, &str, Limit)> = fired
+        .iter()
+        .filter_map(|(w, f)| match f {
+            Fired::Overdue { case_id, limit, .. } => Some((*w, case_id.as_str(), *limit)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![(at("2026-11-26 10:50"), "C3", Limit::Dispatch)]);
+    // Re-dispatched to another unit: one case, now the other unit's, a new sign clock.
+    t.event(
+        cal,
+        "C3",
+        OrderEvent::Dispatched,
+        "U2",
+        at("2026-11-26 10:55"),
+    );
+    assert_eq!(t.unit("C3"), Some("U2"));
+    let fired = run(&mut t, "2026-11-26 10:56", "2026-11-26 11:30");
+    assert!(
+        fired.iter().any(|(w, f)| *w == at("2026-11-26 11:25")
+            && matches!(f, Fired::Overdue { case_id, limit: Limit::Sign, .. } if case_id == "C3")),
+        "{fired:?}"
+    );
+}
+
+/// Extensions are reviewed by the center (Art. 13(3)): a request that
+/// meets the rules waits; only an approval moves the deadline; a rejection
+/// uses the one request; a review with no request is refused.
+#[test]
+fn extensions_wait_for_the_centers_review() {
+    let r = at("2026-11-26 10:00");
+    let cal = router().calendar();
+    let mut t = Tracker::new(TrackerConfig::default());
+    open_normal(&mut t, "X1", Kind::Complaint, r);
+    open_normal(&mut t, "X2", Kind::Complaint, r);
+    assert_eq!(
+        t.event(
+            cal,
+            "X1",
+            OrderEvent::ExtensionApproved,
+            "",
+            at("2026-11-27 09:00")
+        ),
+        EventOutcome::Refused(Refusal::NoExtensionPending)
+    );
+    for c in ["X1", "X2"] {
+        assert!(matches!(
+            t.event(
+                cal,
+                c,
+                OrderEvent::ExtensionRequested { days: 1 },
+                "",
+                at("2026-11-27 09:00")
+            ),
+            EventOutcome::ExtensionPending { .. }
+        ));
+    }
+    assert_eq!(
+        t.check(
+            "X1",
+            OrderEvent::ExtensionRequested { days: 1 },
+            at("2026-11-27 09:01")
+        ),
+        Err(Refusal::ExtensionPending)
+    );
+    t.event(
+        cal,
+        "X2",
+        OrderEvent::ExtensionRejected,
+        "",
+        at("2026-11-27 10:00"),
+    );
+    // Due Tue 12-01 10:00 (3 working days). Unapproved, X1 stays due then, like X2.
+    let fired = run(&mut t, "2026-12-01 09:59", "2026-12-01 10:00");
+    let overdue: Vec<&str> = fired
+        .iter()
+        .filter_map(|(_, f)| match f {
+            Fired::Overdue {
+                case_id,
+                limit: Limit::Complete,
+                ..
+            } => Some(case_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(overdue, vec!["X1", "X2"]);
+    // Approved late (after the due): the deadline moves a working day, the alert may fire again.
+    assert_eq!(
+        t.event(
+            cal,
+            "X1",
+            OrderEvent::ExtensionApproved,
+            "",
+            at("2026-12-01 10:30")
+        ),
+        EventOutcome::ExtensionGranted {
+            complete_by: at("2026-12-02 10:00")
+        }
+    );
+    match t.event(
+        cal,
+        "X2",
+        OrderEvent::ExtensionRequested { days: 1 },
+        "",
+        at("2026-12-01 11:00"),
+    ) {
+        EventOutcome::ExtensionRefused(e) => assert_eq!(e.code(), "ALREADY_EXTENDED"),
+        other => panic!("a rejected request was the one request: {other:?}"),
+    }
+}
+
+/// Special matters (Art. 13(4)): the center's 3-minute notification, the
+/// unit's 1-hour first report and its 1-working-day progress report are
+/// three clocks, each closed by its own event.
+#[test]
+fn special_matter_clocks_close_one_by_one() {
+    let r = at("2026-11-26 10:00");
+    let cal = router().calendar();
+    let d = deadlines(r, Kind::Help, Priority::Special);
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open("S1", Kind::Help, &d, "");
+    t.event(cal, "S1", OrderEvent::Notified, "", at("2026-11-26 10:02"));
+    t.event(
+        cal,
+        "S1",
+        OrderEvent::Dispatched,
+        "",
+        at("2026-11-26 10:05"),
+    );
+    t.event(cal, "S1", OrderEvent::Signed, "", at("2026-11-26 10:06"));
+    t.event(cal, "S1", OrderEvent::Feedback, "", at("2026-11-26 10:50"));
+    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-27 10:00");
+    let limits: Vec<(Instant, Limit)> = fired
+        .into_iter()
+        .filter_map(|(w, f)| match f {
+            Fired::Overdue { limit, .. } => Some((w, limit)),
+            _ => None,
+        })
+        .collect();
+    // The first report did not silence the progress report (nor the completion, 1 wd).
+    assert_eq!(
+        limits,
+        vec![
+            (at("2026-11-27 10:00"), Limit::Complete),
+            (at("2026-11-27 10:00"), Limit::Progress),
+        ]
+    );
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open("S2", Kind::Help, &d, "");
+    t.event(cal, "S2", OrderEvent::Progress, "", at("2026-11-26 10:01"));
+    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-26 11:00");
+    let limits: Vec<Limit> = fired
+        .into_iter()
+        .filter_map(|(_, f)| match f {
+            Fired::Overdue { limit, .. } => Some(limit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        limits,
+        vec![Limit::Notify, Limit::Dispatch, Limit::FirstFeedback],
+        "a progress report does not stand for the notification or the first report"
+    );
+}
+
+/// The whole life of one complaint, minute by minute on the official
+/// calendar: returned, re-dispatched, extended (approved), completed late,
+/// visited unsatisfied, re-handled (特提), completed again, visited
+/// satisfied; each unit's tallies exact.
+#[test]
+fn a_case_from_intake_to_its_second_visit() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let d = deadlines(r, Kind::Complaint, Priority::Normal);
+    let mut t = Tracker::new(TrackerConfig {
+        tallies: true,
+        ..Default::default()
+    });
+    let o = Opening {
+        caller_ref: "ref",
+        unit: "510802.zjj",
+        district: "510802",
+        received_at: Some(r),
+    };
+    t.open_case("L1", Kind::Complaint, &d, &o);
+    assert_eq!(
+        t.event(
+            cal,
+            "L1",
+            OrderEvent::Dispatched,
+            "",
+            at("2026-11-26 09:59")
+        ),
+        EventOutcome::Refused(Refusal::BeforeIntake)
+    );
+    let steps: Vec<(&str, OrderEvent, &str)> = vec![
+        ("2026-11-26 10:05", OrderEvent::Dispatched, ""),
+        ("2026-11-26 10:20", OrderEvent::Signed, ""),
+        ("2026-11-26 10:30", OrderEvent::Returned, ""),
+        ("2026-11-26 10:38", OrderEvent::Dispatched, "510802.scjg"),
+        ("2026-11-26 11:20", OrderEvent::Signed, ""),
+        (
+            "2026-11-30 09:00",
+            OrderEvent::ExtensionRequested { days: 2 },
+            "",
+        ),
+        ("2026-11-30 09:30", OrderEvent::ExtensionApproved, ""),
+        ("2026-12-03 11:00", OrderEvent::Completed, ""),
+        (
+            "2026-12-04 15:00",
+            OrderEvent::Revisited(Satisfaction::Unsatisfied),
+            "",
+        ),
+        ("2026-12-08 09:00", OrderEvent::Completed, ""),
+        (
+            "2026-12-09 09:00",
+            OrderEvent::Revisited(Satisfaction::Satisfied),
+            "",
+        ),
+    ];
+    let mut alerts = Vec::new();
+    let mut now = r;
+    for (when, ev, unit) in steps {
+        while now < at(when) {
+            alerts.extend(t.tick(now));
+            now += Duration::minutes(1);
+        }
+        let out = t.event(cal, "L1", ev, unit, at(when));
+        assert!(
+            !matches!(out, EventOutcome::Refused(_)),
+            "{when} {ev:?}: {out:?}"
+        );
+    }
+    alerts.extend(t.tick(at("2027-01-31 00:00")));
+    // Sign late after the re-dispatch (11:08), completion after the
+    // extended due (Thu 12-03 10:00), nothing after the re-handling.
+    let got: Vec<String> = alerts
+        .iter()
+        .map(|f| match f {
+            Fired::Overdue { limit, due, .. } => format!("overdue {} {due}", limit.as_str()),
+            Fired::DueSoon { due, .. } => format!("due_soon {due}"),
+            Fired::Escalation { .. } => "escalation".into(),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "overdue sign 2026-11-26 03:08:00 UTC",
+            "due_soon 2026-12-03 02:00:00 UTC",
+            // Re-handled from Fri 12-04 15:00 with 3 working days (Wed 12-09
+            // 15:00) and completed Tue 12-08: on time, nothing fires.
+            "overdue complete 2026-12-03 02:00:00 UTC",
+        ]
+    );
+    assert_eq!(t.completed(), 0, "forgotten after its visit window");
+    let mut rows: Vec<(String, &str)> = t
+        .take_tallies()
+        .into_iter()
+        .map(|x| (x.unit.to_string(), x.measure.as_str()))
+        .collect();
+    rows.sort();
+    let want: Vec<(String, &str)> = [
+        ("510802.scjg", "completed_late"),
+        ("510802.scjg", "completed_on_time"),
+        ("510802.scjg", "extension_approved"),
+        ("510802.scjg", "extension_requested"),
+        ("510802.scjg", "overdue"),
+        ("510802.scjg", "received"),
+        ("510802.scjg", "rehandled"),
+        ("510802.scjg", "satisfied"),
+        ("510802.scjg", "signed_late"),
+        ("510802.scjg", "unsatisfied"),
+        ("510802.zjj", "received"),
+        ("510802.zjj", "returned"),
+        ("510802.zjj", "signed_on_time"),
+    ]
+    .into_iter()
+    .map(|(u, m)| (u.to_string(), m))
+    .collect();
+    assert_eq!(rows, want);
+}
+
+/// Supervision (督办, Art. 27): completion overdue by the configured delay,
+/// and a second unsatisfied visit, each escalate once.
+#[test]
+fn supervision_escalates_long_overdue_cases_and_second_unsatisfied_visits() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig {
+        escalate_overdue_after: Some(Duration::hours(24)),
+        ..Default::default()
+    });
+    open_normal(&mut t, "V1", Kind::Help, r);
+    // Help: 1 working day → Fri 11-27 10:00; escalated a day after that.
+    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-29 00:00");
+    let esc: Vec<(Instant, Instant)> = fired
+        .iter()
+        .filter_map(|(w, f)| match f {
+            Fired::Escalation { due, .. } => Some((*w, *due)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(esc, vec![(at("2026-11-28 10:00"), at("2026-11-28 10:00"))]);
+    t.event(cal, "V1", OrderEvent::Completed, "", at("2026-11-29 09:00"));
+    let unsatisfied = OrderEvent::Revisited(Satisfaction::Unsatisfied);
+    assert_eq!(
+        t.event(cal, "V1", unsatisfied, "", at("2026-11-30 09:00")),
+        EventOutcome::Applied
+    );
+    assert_eq!(
+        t.check("V1", unsatisfied, at("2026-11-30 10:00")),
+        Err(Refusal::NotCompleted),
+        "a visit follows completion"
+    );
+    t.event(cal, "V1", OrderEvent::Completed, "", at("2026-11-30 12:00"));
+    match t.event(cal, "V1", unsatisfied, "", at("2026-12-01 09:00")) {
+        EventOutcome::Escalated(Fired::Escalation { case_id, due, .. }) => {
+            assert_eq!((case_id.as_str(), due), ("V1", at("2026-12-01 09:00")))
+        }
         other => panic!("{other:?}"),
     }
-    assert!(t.is_empty(), "returned cases leave the unit's tracker");
+}
+
+/// A completed case is kept for its return visit (30 days by default), then
+/// forgotten; when the table is full, completed cases go first.
+#[test]
+fn completed_cases_wait_for_their_visit_then_go() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig {
+        max_cases: 3,
+        ..Default::default()
+    });
+    open_normal(&mut t, "D1", Kind::Help, r);
+    t.event(cal, "D1", OrderEvent::Completed, "", at("2026-11-26 12:00"));
+    assert_eq!((t.len(), t.completed()), (0, 1));
+    t.tick(at("2026-12-26 11:59"));
+    assert_eq!(
+        t.check("D1", OrderEvent::Reopened, at("2026-12-26 11:59")),
+        Ok(())
+    );
+    t.tick(at("2026-12-26 12:00"));
+    assert_eq!(
+        t.check("D1", OrderEvent::Reopened, at("2026-12-26 12:00")),
+        Err(Refusal::UnknownCase)
+    );
+    open_normal(&mut t, "D2", Kind::Help, r);
+    t.event(cal, "D2", OrderEvent::Completed, "", at("2026-11-26 12:00"));
+    open_normal(&mut t, "D3", Kind::Help, r);
+    open_normal(&mut t, "D4", Kind::Help, r);
+    open_normal(&mut t, "D5", Kind::Help, r);
+    assert_eq!((t.len(), t.completed(), t.evicted), (3, 0, 1));
 }
 
 #[test]
@@ -272,6 +678,7 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
             router().calendar(),
             "E1",
             OrderEvent::Relayed,
+            "",
             r + Duration::minutes(2)
         ),
         EventOutcome::Applied
@@ -288,7 +695,7 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
         .into_iter()
         .filter_map(|(at, f)| match f {
             Fired::Overdue { limit, .. } => Some((at, limit)),
-            Fired::DueSoon { .. } => None,
+            _ => None,
         })
         .collect();
     assert_eq!(
@@ -303,6 +710,7 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
         router().calendar(),
         "W1",
         OrderEvent::Dismissed,
+        "",
         r + Duration::minutes(4),
     );
     assert_eq!(t.len(), 1);
