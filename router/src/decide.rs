@@ -70,7 +70,8 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     let relay = safety.level == SafetyLevel::Emergency && norm.channel != Channel::Phone;
 
     let class = classify(router, contact, &norm.text, &hits, &mut rule_ids);
-    let prio = priority(router, &hits, &mut rule_ids);
+    let mut special_units = Vec::new();
+    let prio = priority(router, &hits, &mut rule_ids, &mut special_units);
     let district_idx = district(router, contact, &mut rule_ids);
     let mut category = router.categories[class.category].code.clone();
 
@@ -145,6 +146,17 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
             targets = vec![t.clone()];
             co_units.clear();
         }
+    }
+
+    if prio != Priority::Normal {
+        special_targets(
+            router,
+            &special_units,
+            district_idx,
+            route_kind,
+            &mut targets,
+            &mut lead_unit,
+        );
     }
 
     let input = DeadlineInput {
@@ -406,6 +418,40 @@ pub fn caller_ref(secret: &[u8; 32], caller_key: &str) -> String {
     let mut s = String::with_capacity(32);
     push_hex(&mut s, &h.as_bytes()[..16]);
     s
+}
+
+/// A special matter (Art. 13(4)): the departments its rules name and the
+/// local government of its district (区/县人民政府) are told within 3
+/// minutes, so they are targets beside the unit the category names; when
+/// no unit but the center was found, the first department leads.
+fn special_targets(
+    router: &Router,
+    units: &[usize],
+    district_idx: Option<usize>,
+    route_kind: RouteKind,
+    targets: &mut Vec<crate::model::Target>,
+    lead_unit: &mut Option<Arc<str>>,
+) {
+    for &u in units.iter().chain(router.local_government.iter()) {
+        if let Some(t) = unit_target(router, u, district_idx, true) {
+            if !targets.iter().any(|x| x.code == t.code) {
+                targets.push(t.clone());
+            }
+        }
+    }
+    let center = unit_target(router, router.coordinator, district_idx, false).map(|t| &t.code);
+    let placed = match lead_unit {
+        Some(l) => route_kind != RouteKind::WorkOrder || Some(&*l) != center,
+        None => false,
+    };
+    if !placed {
+        if let Some(t) = units
+            .first()
+            .and_then(|&u| unit_target(router, u, district_idx, true))
+        {
+            *lead_unit = Some(t.code.clone());
+        }
+    }
 }
 
 #[cfg(test)]

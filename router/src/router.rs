@@ -58,6 +58,14 @@ pub(crate) struct KbRt {
     pub answer: Arc<str>,
 }
 
+/// A special-matter rule (Art. 13(4)): the priority it raises and the
+/// departments (unit indexes) that handle such a matter.
+#[derive(Debug, Clone)]
+pub(crate) struct SpecialRt {
+    pub priority: Priority,
+    pub units: Vec<usize>,
+}
+
 /// A handling unit and its targets: index 0 is the city-level unit, index
 /// `1 + d` the counterpart in district `d` (when it has one).
 #[derive(Debug)]
@@ -122,7 +130,7 @@ pub struct Router {
     pub(crate) classifier: Option<ClassifierRt>,
     pub(crate) subcenter: Vec<LineRt>,
     pub(crate) utility: Vec<LineRt>,
-    pub(crate) special: Vec<Priority>,
+    pub(crate) special: Vec<SpecialRt>,
     pub(crate) kb: Vec<KbRt>,
     pub(crate) units: Vec<UnitRt>,
     pub(crate) district_index: HashMap<String, usize>,
@@ -132,6 +140,8 @@ pub struct Router {
     /// (leftmost-longest), with the district of each pattern.
     pub(crate) district_places: Option<(aho_corasick::AhoCorasick, Vec<usize>)>,
     pub(crate) coordinator: usize,
+    /// The local government unit, a target of every special matter (Art. 13(4)).
+    pub(crate) local_government: Option<usize>,
     pub(crate) area_code: String,
     /// The city's own division code (a contact may name it: no district).
     pub(crate) city_code: String,
@@ -347,6 +357,15 @@ impl Router {
         self.district_names.get(i).map(|(c, _)| c.as_str())
     }
 
+    /// Every unit's target code (`510800.zjj`, `510802.zjj` …): the bounded
+    /// set a per-unit metric may be labelled with.
+    pub fn unit_codes(&self) -> impl Iterator<Item = &str> {
+        self.units
+            .iter()
+            .flat_map(|u| u.targets.iter().flatten())
+            .map(|t| &*t.code)
+    }
+
     /// The category a case sent to unit `unit_code` (a target code such as
     /// `510802.zjj`) belongs to: the first of `alternatives` (category
     /// codes, likeliest first) that the unit handles, else the unit's only
@@ -459,6 +478,7 @@ impl Router {
                 .collect(),
             district_places: district_places(&units_f.districts),
             coordinator: units.coordinator,
+            local_government: units.local_government,
             area_code: units_f.city.area_code.clone(),
             case_prefix: units_f.city.case_prefix.clone(),
             calendar,

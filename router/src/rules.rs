@@ -227,6 +227,11 @@ keyword_rule!(
     /// Art. 13(4): raises the priority to `special` or `special_emergency`.
     SpecialDef {
         pub priority: String,
+        /// Unit keys of the departments that handle such a matter: told
+        /// with the local government within 3 minutes (Art. 13(4)) and named
+        /// as targets; the first leads when no category places the matter.
+        #[serde(default)]
+        pub units: Vec<String>,
     }
 );
 
@@ -330,6 +335,11 @@ pub struct CityDef {
     pub case_prefix: String,
     /// Unit key of the 12345 center, which coordinates what no rule places.
     pub coordinator: String,
+    /// Unit key of the local government (属地政府): its district
+    /// counterpart (区/县人民政府) is a target of every special matter
+    /// (Art. 13(4)); none: not named.
+    #[serde(default)]
+    pub local_government: Option<String>,
 }
 
 /// A county-level district.

@@ -22,12 +22,27 @@ pub struct Scoped {
     pub utility: Option<usize>,
 }
 
-/// The Art. 13(4) priority of a text, appending the special rules that raised it.
-pub fn priority(router: &Router, hits: &Hits, rule_ids: &mut Vec<Arc<str>>) -> Priority {
+/// The Art. 13(4) priority of a text, appending the special rules that
+/// raised it; `units` gets the departments those rules name.
+pub fn priority(
+    router: &Router,
+    hits: &Hits,
+    rule_ids: &mut Vec<Arc<str>>,
+    units: &mut Vec<usize>,
+) -> Priority {
     let mut p = Priority::Normal;
     for (stage, id, _) in router.matcher.matched(hits) {
         if let Stage::Special(i) = stage {
-            p = p.max(router.special[i]);
+            if let Some(s) = router.special.get(i) {
+                p = p.max(s.priority);
+                units.extend(
+                    s.units
+                        .iter()
+                        .filter(|u| !units.contains(u))
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+            }
             rule_ids.push(id.clone());
         }
     }

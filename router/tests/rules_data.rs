@@ -19,10 +19,13 @@ fn every_error_is_reported_at_once() {
     let categories = EMBEDDED
         .categories
         .replace("unit = \"sthj\"", "unit = \"nosuch\"");
-    let scope = EMBEDDED.scope.replace(
-        "priority = \"special\"\nkeywords = [\"污染\"",
-        "priority = \"urgent\"\nkeywords = [\"污染\"",
-    );
+    let scope = EMBEDDED
+        .scope
+        .replace(
+            "priority = \"special\"\nunits = [\"sthj\"]",
+            "priority = \"urgent\"\nunits = [\"sthj\"]",
+        )
+        .replace("units = [\"wjw\"]", "units = [\"nobody\"]");
     let units = EMBEDDED
         .units
         .replace("code = \"510811\"", "code = \"5108\"");
@@ -52,6 +55,7 @@ fn every_error_is_reported_at_once() {
         "rumour",
         "nosuch",
         "urgent",
+        "scope.special.public_health: unknown unit key \"nobody\"",
         "5108",
         "kb.hukou.move used twice",
         "no keywords",

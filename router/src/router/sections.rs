@@ -4,7 +4,7 @@
 //! rules' keywords into one matcher.
 use super::{
     district_counterpart, filler_automaton, line_target, CategoryRt, EmptyRt, KbRt, KindRt, LineRt,
-    NotAcceptedRt, UnitRt,
+    NotAcceptedRt, SpecialRt, UnitRt,
 };
 use crate::matcher::{MatcherBuilder, Stage};
 use crate::model::{Kind, Priority, Target, TargetKind};
@@ -29,6 +29,7 @@ pub(super) struct UnitsSection {
     pub units: Vec<UnitRt>,
     pub district_index: HashMap<String, usize>,
     pub coordinator: usize,
+    pub local_government: Option<usize>,
 }
 
 /// `categories.toml` at run time.
@@ -44,7 +45,7 @@ pub(super) struct ScopeSection {
     pub not_accepted: Vec<NotAcceptedRt>,
     pub subcenter: Vec<LineRt>,
     pub utility: Vec<LineRt>,
-    pub special: Vec<Priority>,
+    pub special: Vec<SpecialRt>,
 }
 
 impl Sections {
@@ -138,6 +139,11 @@ impl Sections {
             }
         }
         let coordinator = self.unit(file, &f.city.coordinator, "city.coordinator");
+        let local_government = f
+            .city
+            .local_government
+            .as_ref()
+            .map(|k| self.unit(file, k, "city.local_government"));
         let c = &f.city;
         if !(c.area_code.starts_with('0')
             && (3..=4).contains(&c.area_code.len())
@@ -164,6 +170,7 @@ impl Sections {
             units,
             district_index,
             coordinator,
+            local_government,
         }
     }
 
@@ -304,7 +311,12 @@ impl Sections {
                     Priority::Special
                 }
             };
-            special.push(p);
+            let units = r
+                .units
+                .iter()
+                .map(|k| self.unit(file, k, &format!("special {}", r.id)))
+                .collect();
+            special.push(SpecialRt { priority: p, units });
             self.add(file, r, Stage::Special(i));
         }
         ScopeSection {
