@@ -30,6 +30,7 @@ static PIPELINE: LazyLock<Option<Pipeline>> = LazyLock::new(|| {
         router.calendar().clone(),
         TrackerConfig::default(),
         Some(index.clone()),
+        router.unit_codes().map(Box::from),
     );
     let dedup = DedupStage {
         rules,

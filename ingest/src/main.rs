@@ -122,6 +122,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Report {
+            data_dir,
+            from,
+            to,
+            format,
+            rules,
+        } => {
+            let Some(router) = offline_router(rules, None) else {
+                return Ok(ExitCode::from(2));
+            };
+            use hotline_ingest::cmd::report;
+            let out = io::BufWriter::new(io::stdout().lock());
+            match report::table(&data_dir, router.calendar(), &from, &to, chrono::Utc::now())
+                .and_then(|rows| report::write(&rows, &format, out))
+            {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Replay(args) => {
             let mut cfg = Config::default();
             cfg.rules.dir = args.rules;

@@ -20,6 +20,7 @@ fn pipeline() -> Result<Pipeline, Box<dyn std::error::Error>> {
         router.calendar().clone(),
         TrackerConfig::default(),
         Some(index.clone()),
+        router.unit_codes().map(Box::from),
     );
     Ok(Pipeline::new(
         router,

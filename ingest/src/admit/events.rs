@@ -34,6 +34,10 @@ pub fn order_event_row(ev: &pb::OrderEvent) -> Result<EventRow, &'static str> {
     {
         return Err("type");
     }
+    // A return names its reason and basis (Art. 13(2)).
+    if ev.r#type == pb::OrderEventType::Returned as i32 && ev.reason.trim().is_empty() {
+        return Err("reason");
+    }
     stored("order", &ev.case_id, ev.r#type, &ev.at, ev)
 }
 

@@ -160,6 +160,26 @@ impl Shared {
         }
     }
 
+    /// Whether an order event is allowed by its case's state, asked before
+    /// it is stored: a refused event is counted, raises the alert its
+    /// refusal carries (a forbidden return), and is not stored. Call events
+    /// are always allowed.
+    pub async fn check_event(&self, ev: &Event) -> Result<(), orders::Rejected> {
+        let Event::Order(o) = ev else {
+            return Ok(());
+        };
+        match self.orders.check(o) {
+            Ok(()) => Ok(()),
+            Err(mut r) => {
+                m::event("order", "rejected");
+                if let Some(a) = r.alert.take() {
+                    orders::raise(a, &self.committer).await;
+                }
+                Err(r)
+            }
+        }
+    }
+
     /// Queues an event row for the committer, waiting for room.
     pub async fn queue_event(
         &self,

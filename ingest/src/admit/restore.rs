@@ -63,6 +63,9 @@ pub fn replay(
         }
         Ok(())
     })?;
+    // What the replay tallied happened before this process: the live
+    // per-unit counters start from now (the report reads the store).
+    orders.discard_tallies();
     r.open_cases = orders.open_cases();
     Ok(r)
 }

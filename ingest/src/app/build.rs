@@ -159,8 +159,13 @@ impl App {
             TrackerConfig {
                 due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
                 max_cases: cfg.sla.max_open_cases,
+                escalate_overdue_after: (cfg.sla.escalate_overdue_hours > 0)
+                    .then(|| chrono::Duration::hours(cfg.sla.escalate_overdue_hours)),
+                revisit_window: chrono::Duration::days(cfg.sla.revisit_days),
+                tallies: true,
             },
             dedup.as_ref().map(|(_, i)| i.clone()),
+            router.unit_codes().map(Box::from),
         );
         let dedup = dedup.map(|(rules, index)| DedupStage {
             rules,

@@ -45,6 +45,27 @@ pub enum Command {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
+    /// The per-unit assessment table (Art. 25, 26, 30) for a period, from
+    /// the store: per unit and district, cases received, signed on time or
+    /// late, returned, completed on time or late, overdue, extensions,
+    /// return-visit verdicts, re-handled; then a TOTAL row.
+    Report {
+        /// The daemon's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// First day (YYYY-MM-DD, Beijing time) or an RFC 3339 instant.
+        #[arg(long)]
+        from: String,
+        /// Last day, included (YYYY-MM-DD), or an RFC 3339 instant.
+        #[arg(long)]
+        to: String,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Directory with the rules the daemon ran (its calendar).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Decide contacts offline: JSON lines (protobuf JSON mapping) on stdin,
     /// one decision or error line per input line on stdout.
     Replay(ReplayArgs),

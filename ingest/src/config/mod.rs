@@ -252,6 +252,12 @@ pub struct SlaSection {
     pub due_soon_minutes: i64,
     /// Most open work orders tracked at once.
     pub max_open_cases: usize,
+    /// Supervision (督办, Art. 27): ESCALATION when completion is overdue by
+    /// this many hours (0: never).
+    pub escalate_overdue_hours: i64,
+    /// A completed case may be re-opened by its return visit (Art. 14) for
+    /// this many days (at most 35: the tracker is restored from 40 days of decisions).
+    pub revisit_days: i64,
 }
 
 impl Default for SlaSection {
@@ -264,6 +270,8 @@ impl Default for SlaSection {
             accept_target_secs: 180,
             due_soon_minutes: 120,
             max_open_cases: 2_000_000,
+            escalate_overdue_hours: 24,
+            revisit_days: 30,
         }
     }
 }
@@ -614,6 +622,13 @@ impl Config {
             ("sla.lateness_secs", s.lateness_secs, 0, 3600),
             ("sla.accept_target_secs", s.accept_target_secs, 1, 86_400),
             ("sla.due_soon_minutes", s.due_soon_minutes, 1, 1440),
+            (
+                "sla.escalate_overdue_hours",
+                s.escalate_overdue_hours,
+                0,
+                720,
+            ),
+            ("sla.revisit_days", s.revisit_days, 1, 35),
         ] {
             if !(lo..=hi).contains(&v) {
                 e.push(cerr(path, format!("must be between {lo} and {hi}")));

@@ -6,6 +6,7 @@
 use crate::admit::pipeline::{Decided, Refusal};
 use crate::admit::{AdmitError, Event, Queued, Settled, Shared};
 use crate::auth::{require, Role};
+use crate::sinks::committer::EventReply;
 use crate::sinks::store::Reader;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
@@ -285,13 +286,15 @@ impl Intake for IntakeService {
     ) -> Result<Response<pb::OrderEventsSummary>, Status> {
         require(&req, Role::TicketSystem)?;
         self.check_open()?;
-        let (mut granted, mut refused) = (0, 0);
+        let (mut granted, mut refused, mut pending) = (0, 0, 0);
         let counts = self
             .store_events(req.into_inner(), Event::Order, |ev, alert| {
-                let requested = matches!(ev, Event::Order(o) if o.r#type == pb::OrderEventType::ExtensionRequested as i32);
+                let Event::Order(o) = ev else { return };
+                let requested = o.r#type == pb::OrderEventType::ExtensionRequested as i32;
                 match alert {
                     Some(k) if k == pb::AlertKind::ExtensionRefused as i32 => refused += 1,
-                    None if requested => granted += 1,
+                    None if requested => pending += 1,
+                    _ if o.r#type == pb::OrderEventType::ExtensionApproved as i32 => granted += 1,
                     _ => {}
                 }
             })
@@ -302,6 +305,8 @@ impl Intake for IntakeService {
             rejected: counts.rejected,
             extensions_granted: granted,
             extensions_refused: refused,
+            rejections: counts.rejections,
+            extensions_pending: pending,
         }))
     }
 
@@ -357,28 +362,34 @@ impl IntakeService {
                     }
                 }, if !waiting.is_empty() => {
                     let Some((_, ev)) = waiting.pop_front() else { continue };
-                    let settled = self.admit.settle_event(reply, &ev).await.map_err(admit_status)?;
-                    if !settled.new {
-                        counts.duplicates += 1;
-                        continue;
-                    }
-                    counts.new += 1;
-                    on_new(&ev, settled.alert);
+                    self.settle(reply, &ev, &mut counts, &mut on_new).await?;
                 }
                 next = inbound.message(), if !end && waiting.len() < self.window => {
                     match next? {
                         None => end = true,
                         Some(ev) => {
                             let ev = wrap(ev);
-                            match ev.row() {
-                                Err(_) => {
-                                    counts.rejected += 1;
+                            let index = counts.seen;
+                            counts.seen += 1;
+                            let row = match ev.row() {
+                                Err(field) => {
+                                    counts.reject(index, &ev, "INVALID_ARGUMENT", "INVALID_EVENT", format!("bad or missing {field}"));
+                                    continue;
                                 }
-                                Ok(row) => {
-                                    let rx = self.admit.queue_event(row).await.map_err(admit_status)?;
-                                    waiting.push_back((rx, ev));
-                                }
+                                Ok(row) => row,
+                            };
+                            // An order event is checked against its case's state with
+                            // this stream's earlier events of the same case applied.
+                            while waiting.iter().any(|(_, w)| same_case(w, &ev)) {
+                                let Some((rx, w)) = waiting.pop_front() else { break };
+                                self.settle(rx.await, &w, &mut counts, &mut on_new).await?;
                             }
+                            if let Err(r) = self.admit.check_event(&ev).await {
+                                counts.reject(index, &ev, r.status(), r.refusal.code(), r.refusal.to_string());
+                                continue;
+                            }
+                            let rx = self.admit.queue_event(row).await.map_err(admit_status)?;
+                            waiting.push_back((rx, ev));
                         }
                     }
                 }
@@ -387,10 +398,64 @@ impl IntakeService {
     }
 }
 
+impl IntakeService {
+    /// Admits one event once its commit answered, and counts it.
+    async fn settle(
+        &self,
+        reply: Result<EventReply, tokio::sync::oneshot::error::RecvError>,
+        ev: &Event,
+        counts: &mut EventCounts,
+        on_new: &mut impl FnMut(&Event, Option<i32>),
+    ) -> Result<(), Status> {
+        let settled = self
+            .admit
+            .settle_event(reply, ev)
+            .await
+            .map_err(admit_status)?;
+        if settled.new {
+            counts.new += 1;
+            on_new(ev, settled.alert);
+        } else {
+            counts.duplicates += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Two order events of the same case.
+fn same_case(a: &Event, b: &Event) -> bool {
+    matches!((a, b), (Event::Order(x), Event::Order(y)) if x.case_id == y.case_id)
+}
+
 /// What became of the events of one client stream.
 #[derive(Debug, Default)]
 struct EventCounts {
     new: u64,
     duplicates: u64,
     rejected: u64,
+    /// Events read from the stream so far.
+    seen: u64,
+    /// The first [`MAX_REJECTIONS`] rejected events, why each.
+    rejections: Vec<pb::EventRejection>,
+}
+
+/// Most rejections listed in one summary (all are counted).
+const MAX_REJECTIONS: usize = 100;
+
+impl EventCounts {
+    fn reject(&mut self, index: u64, ev: &Event, status: &str, code: &str, detail: String) {
+        self.rejected += 1;
+        if self.rejections.len() < MAX_REJECTIONS {
+            self.rejections.push(pb::EventRejection {
+                index,
+                case_id: match ev {
+                    Event::Order(o) => o.case_id.clone(),
+                    Event::Call(_) => String::new(),
+                },
+                status: status.into(),
+                code: code.into(),
+                detail,
+            });
+        }
+    }
 }

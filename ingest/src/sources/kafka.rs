@@ -351,6 +351,13 @@ impl Work {
         let row = ev
             .row()
             .map_err(|f| Failure::Record("INVALID_EVENT", format!("bad or missing {f}")))?;
+        // An order event its case's state refuses is dead-lettered, not stored.
+        if let Err(r) = self.admit.check_event(&ev).await {
+            return Err(Failure::Record(
+                "REJECTED",
+                format!("{} {}: {}", r.status(), r.refusal.code(), r.refusal),
+            ));
+        }
         let rx = self.admit.queue_event(row).await.map_err(store_failure)?;
         self.admit
             .settle_event(rx.await, &ev)

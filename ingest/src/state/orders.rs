@@ -9,10 +9,14 @@ use crate::sinks::committer::Job;
 use crate::sinks::store::EventRow;
 use crate::wire;
 use hotline_proto::v1 as pb;
-use hotline_router::tracker::{EventOutcome, Fired, Limit, OrderEvent, Tracker, TrackerConfig};
+use hotline_router::tracker::{
+    EventOutcome, Fired, Limit, Opening, OrderEvent, Refusal, RefusalClass, Satisfaction, Tally,
+    Tracker, TrackerConfig,
+};
 use hotline_router::{Calendar, Deadlines, Kind};
 use metrics::{counter, gauge};
 use prost::Message;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -23,9 +27,29 @@ pub struct Track {
     caller_ref: String,
     kind: Kind,
     deadlines: Deadlines,
+    unit: String,
+    district: String,
+    received_at: Option<hotline_router::Instant>,
     /// The alert that puts a (possible) emergency in front of an agent at
     /// once, raised when the case opens: after its decision is stored.
     safety_alert: Option<Box<AlertOut>>,
+}
+
+impl Track {
+    /// Opens the case in `t`.
+    pub fn open_in(&self, t: &mut Tracker) {
+        t.open_case(
+            &self.case_id,
+            self.kind,
+            &self.deadlines,
+            &Opening {
+                caller_ref: &self.caller_ref,
+                unit: &self.unit,
+                district: &self.district,
+                received_at: self.received_at,
+            },
+        );
+    }
 }
 
 /// The tracking part of a decision that opens a case (work orders, special matters).
@@ -38,6 +62,9 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
         caller_ref: d.caller_ref.clone(),
         kind: kind_of(d.kind)?,
         deadlines: deadlines(d),
+        unit: d.lead_unit.clone(),
+        district: d.district_code.clone(),
+        received_at: ts(&d.received_at),
         safety_alert: safety_alert(d).map(Box::new),
     })
 }
@@ -85,13 +112,15 @@ pub struct Orders {
     pending: Mutex<Vec<AlertOut>>,
     /// The dedup index, told when a case closes or reopens.
     dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
+    /// The units' target codes: the label values of the per-unit scorecard.
+    units: HashSet<Box<str>>,
 }
 
 fn kind_of(k: i32) -> Option<Kind> {
     wire::kind_from(k)
 }
 
-fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
+pub fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instant> {
     t.as_ref().and_then(|t| wire::instant(t, "deadline").ok())
 }
 
@@ -179,7 +208,8 @@ fn deadlines(d: &pb::Decision) -> Deadlines {
     }
 }
 
-fn order_event(ev: &pb::OrderEvent) -> Option<OrderEvent> {
+/// The tracker's event for a wire event (none for an unspecified type).
+pub fn order_event(ev: &pb::OrderEvent) -> Option<OrderEvent> {
     Some(match pb::OrderEventType::try_from(ev.r#type).ok()? {
         pb::OrderEventType::Dispatched => OrderEvent::Dispatched,
         pb::OrderEventType::Signed => OrderEvent::Signed,
@@ -192,6 +222,21 @@ fn order_event(ev: &pb::OrderEvent) -> Option<OrderEvent> {
         pb::OrderEventType::Reopened => OrderEvent::Reopened,
         pb::OrderEventType::Relayed => OrderEvent::Relayed,
         pb::OrderEventType::Dismissed => OrderEvent::Dismissed,
+        pb::OrderEventType::AssignedByLeadership => OrderEvent::AssignedByLeadership,
+        pb::OrderEventType::ExtensionApproved => OrderEvent::ExtensionApproved,
+        pb::OrderEventType::ExtensionRejected => OrderEvent::ExtensionRejected,
+        pb::OrderEventType::Notified => OrderEvent::Notified,
+        pb::OrderEventType::Progress => OrderEvent::Progress,
+        pb::OrderEventType::Revisited => OrderEvent::Revisited(
+            match pb::Satisfaction::try_from(ev.satisfaction).unwrap_or_default() {
+                pb::Satisfaction::Satisfied => Satisfaction::Satisfied,
+                pb::Satisfaction::Unsatisfied => Satisfaction::Unsatisfied,
+                // No verdict counts as basically satisfied (Art. 14(1)).
+                pb::Satisfaction::BasicallySatisfied | pb::Satisfaction::Unspecified => {
+                    Satisfaction::Basically
+                }
+            },
+        ),
         pb::OrderEventType::OrderEventUnspecified => return None,
     })
 }
@@ -204,6 +249,11 @@ pub struct AlertOut {
 }
 
 impl AlertOut {
+    /// Re-encodes the stored body after the alert was changed.
+    pub fn refresh(&mut self) {
+        self.row.body = self.alert.encode_to_vec();
+    }
+
     /// An alert with the row that stores it under the deterministic key
     /// (`key`, kind × 16 + `sub`, `at_ms`): the same alert is stored once,
     /// so it is raised once, also across restarts.
@@ -283,12 +333,14 @@ impl Orders {
         calendar: Calendar,
         cfg: TrackerConfig,
         dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
+        units: impl IntoIterator<Item = Box<str>>,
     ) -> Arc<Orders> {
         Arc::new(Orders {
             tracker: Mutex::new(Tracker::new(cfg)),
             calendar,
             pending: Mutex::new(Vec::new()),
             dedup,
+            units: units.into_iter().collect(),
         })
     }
 
@@ -310,11 +362,57 @@ impl Orders {
     /// the next tick.
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
-            t.open(&x.case_id, x.kind, &x.deadlines, &x.caller_ref);
+            x.open_in(&mut t);
         }
         if let Some(a) = &x.safety_alert {
             self.queue((**a).clone());
         }
+    }
+
+    /// Whether the case's state allows an order event, asked before it is
+    /// stored: a refused event is not stored and changes nothing. A return
+    /// the rules forbid raises its alert: RETURN_REFUSED for a case
+    /// assigned by leadership, OVERDUE "return" for one later than 30 min
+    /// after signing (Art. 13(2): counted as overdue).
+    pub fn check(&self, ev: &pb::OrderEvent) -> Result<(), Rejected> {
+        let (Some(e), Some(at)) = (order_event(ev), ts(&ev.at)) else {
+            return Ok(());
+        };
+        let Ok(t) = self.tracker.lock() else {
+            return Ok(());
+        };
+        let Err(r) = t.check(&ev.case_id, e, at) else {
+            return Ok(());
+        };
+        counter!("hotline_order_events_refused_total", "code" => r.code()).increment(1);
+        let caller = t.caller_ref(&ev.case_id);
+        let alert = match &r {
+            Refusal::LateReturn { due } => Some(alert(
+                pb::AlertKind::Overdue,
+                &ev.case_id,
+                caller,
+                Some(Limit::Return),
+                *due,
+                at,
+                "returned later than 30 min after signing: refused, counted as overdue".into(),
+            )),
+            Refusal::AssignedByLeadership => Some(alert(
+                pb::AlertKind::ReturnRefused,
+                &ev.case_id,
+                caller,
+                Some(Limit::Return),
+                at,
+                at,
+                "a case assigned by leadership (批办) may not be returned (Art. 12)".into(),
+            )),
+            _ => None,
+        };
+        let alert = alert.map(|mut a| {
+            a.alert.unit = t.unit(&ev.case_id).unwrap_or_default().to_string();
+            a.refresh();
+            a
+        });
+        Err(Rejected { refusal: r, alert })
     }
 
     /// Applies a newly stored order event; returns an alert it raises at once.
@@ -322,33 +420,13 @@ impl Orders {
         let (Some(e), Some(at)) = (order_event(ev), ts(&ev.at)) else {
             return None;
         };
-        if let Some(idx) = &self.dedup {
-            let closed = match e {
-                OrderEvent::Completed | OrderEvent::Returned => Some(true),
-                OrderEvent::Reopened => Some(false),
-                _ => None,
-            };
-            if let (Some(c), Ok(mut idx)) = (closed, idx.lock()) {
-                idx.case_event(&ev.case_id, c, at.timestamp());
-            }
-        }
         let mut t = self.tracker.lock().ok()?;
-        let out = t.event(&self.calendar, &ev.case_id, e, at);
+        let out = t.event(&self.calendar, &ev.case_id, e, &ev.unit, at);
+        self.count(t.take_tallies());
         let caller = t.caller_ref(&ev.case_id);
-        match out {
-            EventOutcome::LateReturn(Fired::Overdue {
-                case_id,
-                limit,
-                due,
-            }) => Some(alert(
-                pb::AlertKind::Overdue,
-                &case_id,
-                caller,
-                Some(limit),
-                due,
-                at,
-                "returned later than 30 min after signing".into(),
-            )),
+        let unit = t.unit(&ev.case_id).unwrap_or_default().to_string();
+        let raised = match &out {
+            EventOutcome::Refused(_) => None,
             EventOutcome::ExtensionRefused(r) => {
                 counter!("hotline_extensions_total", "outcome" => "refused").increment(1);
                 Some(alert(
@@ -361,11 +439,58 @@ impl Orders {
                     format!("{}: {r}", r.code()),
                 ))
             }
+            EventOutcome::ExtensionPending { .. } => {
+                counter!("hotline_extensions_total", "outcome" => "pending").increment(1);
+                None
+            }
             EventOutcome::ExtensionGranted { .. } => {
                 counter!("hotline_extensions_total", "outcome" => "granted").increment(1);
                 None
             }
+            EventOutcome::Escalated(f) => Some(fired_alert(f.clone(), caller, at)),
+            EventOutcome::Applied => None,
+        };
+        drop(t);
+        // The dedup index follows whether the case is open: a completed
+        // case may be reopened by a repeat; a returned one is still open.
+        let closed = match (&out, e) {
+            (EventOutcome::Refused(_), _) => None,
+            (_, OrderEvent::Completed) => Some(true),
+            (_, OrderEvent::Reopened | OrderEvent::Revisited(Satisfaction::Unsatisfied)) => {
+                Some(false)
+            }
             _ => None,
+        };
+        if let (Some(c), Some(idx)) = (closed, &self.dedup) {
+            if let Ok(mut idx) = idx.lock() {
+                idx.case_event(&ev.case_id, c, at.timestamp());
+            }
+        }
+        raised.map(|mut a| {
+            a.alert.unit = unit;
+            a.refresh();
+            a
+        })
+    }
+
+    /// Counts the unit tallies of what just happened (the scorecards'
+    /// live figures); a unit the rules do not know is counted as `other`.
+    fn count(&self, tallies: Vec<Tally>) {
+        for x in tallies {
+            let unit = if self.units.contains(&*x.unit) {
+                x.unit.to_string()
+            } else {
+                "other".to_string()
+            };
+            counter!("hotline_unit_cases_total", "unit" => unit, "measure" => x.measure.as_str())
+                .increment(1);
+        }
+    }
+
+    /// Drops the tallies recorded so far (a restore's replay).
+    pub fn discard_tallies(&self) {
+        if let Ok(mut t) = self.tracker.lock() {
+            t.take_tallies();
         }
     }
 
@@ -385,33 +510,79 @@ impl Orders {
             return out;
         };
         let fired = t.tick(now);
+        self.count(t.take_tallies());
         // Set here, once a second, not on every contact.
         gauge!("hotline_open_cases").set(t.len() as f64);
-        out.extend(fired.into_iter().map(|f| match f {
-            Fired::DueSoon { case_id, due } => alert(
-                pb::AlertKind::DueSoon,
-                &case_id,
-                t.caller_ref(&case_id),
-                None,
-                due,
-                now,
-                "completion due in 2 h; the extension window closes".into(),
-            ),
-            Fired::Overdue {
-                case_id,
-                limit,
-                due,
-            } => alert(
-                pb::AlertKind::Overdue,
-                &case_id,
-                t.caller_ref(&case_id),
-                Some(limit),
-                due,
-                now,
-                format!("{} limit passed", limit.as_str()),
-            ),
+        out.extend(fired.into_iter().map(|f| {
+            let id = match &f {
+                Fired::DueSoon { case_id, .. }
+                | Fired::Overdue { case_id, .. }
+                | Fired::Escalation { case_id, .. } => case_id.clone(),
+            };
+            let mut a = fired_alert(f, t.caller_ref(&id), now);
+            a.alert.unit = t.unit(&id).unwrap_or_default().to_string();
+            a.refresh();
+            a
         }));
         out
+    }
+}
+
+/// Why an order event was refused, and the alert that raises.
+#[derive(Debug)]
+pub struct Rejected {
+    pub refusal: Refusal,
+    pub alert: Option<AlertOut>,
+}
+
+impl Rejected {
+    /// The gRPC status name: INVALID_ARGUMENT or FAILED_PRECONDITION.
+    pub fn status(&self) -> &'static str {
+        match self.refusal.class() {
+            RefusalClass::InvalidArgument => "INVALID_ARGUMENT",
+            RefusalClass::FailedPrecondition => "FAILED_PRECONDITION",
+        }
+    }
+}
+
+/// The alert of something the tracker fired.
+fn fired_alert(f: Fired, caller: Option<&str>, now: hotline_router::Instant) -> AlertOut {
+    match f {
+        Fired::DueSoon { case_id, due } => alert(
+            pb::AlertKind::DueSoon,
+            &case_id,
+            caller,
+            None,
+            due,
+            now,
+            "completion due in 2 h; the extension window closes".into(),
+        ),
+        Fired::Overdue {
+            case_id,
+            limit,
+            due,
+        } => alert(
+            pb::AlertKind::Overdue,
+            &case_id,
+            caller,
+            Some(limit),
+            due,
+            now,
+            format!("{} limit passed", limit.as_str()),
+        ),
+        Fired::Escalation {
+            case_id,
+            reason,
+            due,
+        } => alert(
+            pb::AlertKind::Escalation,
+            &case_id,
+            caller,
+            Some(Limit::Escalate),
+            due,
+            now,
+            format!("{reason}: report to the government for supervision (Art. 27)"),
+        ),
     }
 }
 

@@ -91,7 +91,9 @@ pub const CATALOGUE: &[Metric] = &[
     // Work orders and dedup.
     m("hotline_alerts_total", C, &["kind"], "Alerts raised (stored once), by kind."),
     m("hotline_open_cases", G, &[], "Work orders tracked for their deadlines."),
-    m("hotline_extensions_total", C, &["outcome"], "Extension requests granted or refused."),
+    m("hotline_extensions_total", C, &["outcome"], "Extension requests: pending (meets Art. 13(3), awaits review), granted (approved by the center), refused (breaks Art. 13(3))."),
+    m("hotline_order_events_refused_total", C, &["code"], "Order events refused by the case's state and not stored (UNKNOWN_CASE, LATE_RETURN, ASSIGNED_BY_LEADERSHIP, ...)."),
+    m("hotline_unit_cases_total", C, &["unit", "measure"], "Per-unit scorecard (Art. 25, 26, 30): received, signed on or out of time, returned, completed on or out of time, overdue, extensions, satisfaction, re-handled; unit is a target code from the rules, else other."),
     m("hotline_dedup_total", C, &["outcome"], "Dedup outcomes: repeat, reopen, cluster, hotspot, escalation, raised_special, new_matter."),
     m("hotline_dedup_callers", G, &[], "Callers in the dedup index."),
     m("hotline_dedup_clusters", G, &[], "Clusters of several callers in the dedup index."),

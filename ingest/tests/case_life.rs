@@ -1,0 +1,231 @@
+//! The life of a case through a real daemon (README.md, "Order events"):
+//! returns and re-dispatch, a case assigned by leadership, reviewed
+//! extensions, completion, a return visit and re-handling; bad events
+//! refused with their status and code, counted and not stored; every clock
+//! where it was after kill -9; and `hotlined report` equal to the live
+//! per-unit counters.
+mod support;
+use hotline_proto::v1 as pb;
+use std::process::Command;
+use support::*;
+
+fn ev(case_id: &str, t: pb::OrderEventType, at: i64) -> pb::OrderEvent {
+    pb::OrderEvent {
+        case_id: case_id.into(),
+        r#type: t as i32,
+        at: ts(at),
+        ..Default::default()
+    }
+}
+
+fn send(d: &Daemon, evs: Vec<pb::OrderEvent>) -> pb::OrderEventsSummary {
+    rt().block_on(async {
+        d.client()
+            .await
+            .report_order_events(tokio_stream::iter(evs))
+            .await
+            .expect("events")
+            .into_inner()
+    })
+}
+
+fn report(dir: &std::path::Path, format: &str) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "report",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2099-12-31",
+            "--format",
+            format,
+        ])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .output()
+        .expect("report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_case_is_returned_redispatched_extended_completed_revisited_and_rehandled() {
+    use pb::OrderEventType as T;
+    let dir = temp_dir("case-life");
+    let d = Daemon::start_in(&dir, None);
+    // A complaint received two hours ago.
+    let r = now_secs() - 7200;
+    let mut x = contact("life-1", "我要投诉小区物业，电梯坏了一个月都没人修");
+    x.received_at = ts(r);
+    let dec = rt().block_on(d.submit(x));
+    assert_eq!(dec.route, pb::RouteKind::WorkOrder as i32, "{dec:?}");
+    let case = dec.case_id.clone();
+    // Its 10-minute dispatch limit passed long ago.
+    assert_eq!(
+        d.wait_metric("hotline_alerts_total{kind=\"OVERDUE\"} ", 1.0),
+        1.0
+    );
+    let first = dec.lead_unit.clone();
+    assert!(!first.is_empty());
+    let other = "510800.scjg".to_string();
+
+    let mut returned = ev(&case, T::Returned, r + 600);
+    let no_reason = returned.clone();
+    returned.reason = "不属于本单位职责：停车收费归市场监管".into();
+    let mut redispatch = ev(&case, T::Dispatched, r + 700);
+    redispatch.unit = other.clone();
+    let mut dispatched = ev(&case, T::Dispatched, r + 120);
+    dispatched.unit = first.clone();
+    let mut extension = ev(&case, T::ExtensionRequested, r + 1200);
+    extension.extension_days = 1;
+    let mut late_return = ev(&case, T::Returned, r + 3000);
+    late_return.reason = "再退".into();
+    let s = send(
+        &d,
+        vec![
+            dispatched,
+            ev(&case, T::Signed, r + 300),
+            no_reason,
+            returned,
+            redispatch,
+            ev(&case, T::Signed, r + 900),
+            ev(&case, T::ExtensionApproved, r + 1000),
+            extension,
+            ev(&case, T::Dispatched, r - 60),
+            ev("GY-NO-SUCH-CASE", T::Signed, r + 1000),
+            late_return,
+        ],
+    );
+    let codes: Vec<(u64, &str, &str)> = s
+        .rejections
+        .iter()
+        .map(|x| (x.index, x.status.as_str(), x.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (2, "INVALID_ARGUMENT", "INVALID_EVENT"),
+            (6, "FAILED_PRECONDITION", "NO_EXTENSION_PENDING"),
+            (8, "INVALID_ARGUMENT", "BEFORE_INTAKE"),
+            (9, "FAILED_PRECONDITION", "UNKNOWN_CASE"),
+            (10, "FAILED_PRECONDITION", "LATE_RETURN"),
+        ]
+    );
+    assert_eq!((s.accepted, s.rejected, s.extensions_pending), (6, 5, 1));
+    assert!(s.rejections[0].detail.contains("reason"));
+    // The late return raised its OVERDUE "return" alert (counted as overdue).
+    assert_eq!(
+        d.wait_metric("hotline_alerts_total{kind=\"OVERDUE\"} ", 2.0),
+        2.0
+    );
+    assert_eq!(
+        d.metric("hotline_events_total{stream=\"order\",outcome=\"rejected\"} "),
+        5.0
+    );
+
+    // 批办: from now on the case may not be returned.
+    let mut ret = ev(&case, T::Returned, r + 1500);
+    ret.reason = "不归我们管".into();
+    let s = send(&d, vec![ev(&case, T::AssignedByLeadership, r + 1400), ret]);
+    assert_eq!(s.rejections.len(), 1);
+    assert_eq!(s.rejections[0].code, "ASSIGNED_BY_LEADERSHIP");
+    assert_eq!(
+        d.wait_metric("hotline_alerts_total{kind=\"RETURN_REFUSED\"} ", 1.0),
+        1.0
+    );
+
+    // kill -9 with the extension pending: after the restart it is still
+    // pending (an approval is accepted) and a second request is refused.
+    d.kill9();
+    let d = Daemon::start_in(&dir, None);
+    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    let mut again = ev(&case, T::ExtensionRequested, r + 1600);
+    again.extension_days = 1;
+    let s = send(
+        &d,
+        vec![
+            again,
+            ev(&case, T::ExtensionApproved, r + 1700),
+            ev(&case, T::Completed, r + 3600),
+        ],
+    );
+    assert_eq!(
+        (s.accepted, s.extensions_granted, s.rejected),
+        (2, 1, 1),
+        "{s:?}"
+    );
+    assert_eq!(s.rejections[0].code, "EXTENSION_PENDING");
+    assert_eq!(d.wait_metric("hotline_open_cases ", 0.0), 0.0);
+
+    // The visit: unsatisfied re-opens it for the same unit (特提).
+    let mut visit = ev(&case, T::Revisited, r + 5400);
+    visit.satisfaction = pb::Satisfaction::Unsatisfied as i32;
+    let s = send(&d, vec![visit.clone()]);
+    assert_eq!((s.accepted, s.rejected), (1, 0));
+    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    visit.at = ts(r + 5500);
+    let s = send(&d, vec![visit]);
+    assert_eq!(s.rejections[0].code, "CASE_NOT_COMPLETED");
+
+    // The live per-unit counters and the report from the store agree.
+    let live = |unit: &str, m: &str| {
+        d.metric_with(&[
+            "hotline_unit_cases_total{",
+            &format!("unit=\"{unit}\""),
+            &format!("measure=\"{m}\""),
+        ])
+        .unwrap_or(0.0)
+    };
+    let csv = report(&dir, "csv");
+    eprintln!("hotlined report:\n{csv}");
+    let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+    let row = |unit: &str| -> Vec<String> {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{unit},")))
+            .unwrap_or_else(|| panic!("no row for {unit}:\n{csv}"))
+            .split(',')
+            .map(String::from)
+            .collect()
+    };
+    let col = |unit: &str, m: &str| -> String {
+        let i = header.iter().position(|h| *h == m).unwrap_or(0);
+        row(unit)[i].clone()
+    };
+    for (unit, m, want) in [
+        (first.as_str(), "received", "1"),
+        (first.as_str(), "signed_on_time", "1"),
+        (first.as_str(), "returned", "1"),
+        (other.as_str(), "received", "1"),
+        (other.as_str(), "signed_on_time", "1"),
+        (other.as_str(), "extension_requested", "1"),
+        (other.as_str(), "extension_approved", "1"),
+        (other.as_str(), "completed_on_time", "1"),
+        (other.as_str(), "unsatisfied", "1"),
+        (other.as_str(), "rehandled", "1"),
+        (other.as_str(), "overdue", "0"),
+    ] {
+        assert_eq!(col(unit, m), want, "{unit} {m}\n{csv}");
+    }
+    // The live counters since the restart equal the report's for what
+    // happened since (the extension approval, completion, visit, re-handling).
+    for m in [
+        "extension_approved",
+        "completed_on_time",
+        "unsatisfied",
+        "rehandled",
+    ] {
+        assert_eq!(live(&other, m), 1.0, "{m}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&report(&dir, "json")).expect("json");
+    let total = json
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["unit"] == "TOTAL"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(total["received"], 2);
+    assert_eq!(total["returned"], 1);
+}
