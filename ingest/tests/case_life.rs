@@ -229,3 +229,150 @@ fn a_case_is_returned_redispatched_extended_completed_revisited_and_rehandled() 
     assert_eq!(total["received"], 2);
     assert_eq!(total["returned"], 1);
 }
+
+/// kill -9 between any two events of a case's life: after each restart the
+/// case is where it was — the probes its state must refuse are refused, the
+/// next event is accepted — and the per-unit table equals that of a daemon
+/// that was never stopped.
+#[test]
+fn every_clock_and_count_survives_kill9_between_any_two_events() {
+    use pb::OrderEventType as T;
+    let r = now_secs() - 86_400;
+    let case_of = |d: &Daemon, id: &str| {
+        let mut x = contact(id, "我要投诉小区物业，电梯坏了一个月都没人修");
+        x.received_at = ts(r);
+        rt().block_on(d.submit(x)).case_id
+    };
+    // (event, minutes after intake, unit, probe refused after it with this code)
+    let with = |t: T, min: i64| -> pb::OrderEvent {
+        let mut e = ev("", t, r + min * 60);
+        if t == T::Returned {
+            e.reason = "非本单位职责".into();
+        }
+        if t == T::ExtensionRequested {
+            e.extension_days = 1;
+        }
+        e
+    };
+    let mut revisit = with(T::Revisited, 300);
+    revisit.satisfaction = pb::Satisfaction::Unsatisfied as i32;
+    let mut revisit2 = with(T::Revisited, 500);
+    revisit2.satisfaction = pb::Satisfaction::Satisfied as i32;
+    let mut redispatch = with(T::Dispatched, 20);
+    redispatch.unit = "510800.scjg".into();
+    let steps: Vec<(pb::OrderEvent, Option<(pb::OrderEvent, &str)>)> = vec![
+        (
+            with(T::Dispatched, 2),
+            Some((with(T::Revisited, 3), "CASE_NOT_COMPLETED")),
+        ),
+        (with(T::Signed, 5), None),
+        (
+            with(T::Returned, 10),
+            Some((with(T::Returned, 11), "NOT_DISPATCHED")),
+        ),
+        (redispatch, None),
+        (with(T::Signed, 25), None),
+        (
+            with(T::AssignedByLeadership, 30),
+            Some((with(T::Returned, 31), "ASSIGNED_BY_LEADERSHIP")),
+        ),
+        (
+            with(T::ExtensionRequested, 60),
+            Some((with(T::ExtensionRequested, 61), "EXTENSION_PENDING")),
+        ),
+        (
+            with(T::ExtensionApproved, 90),
+            Some((with(T::ExtensionRejected, 91), "NO_EXTENSION_PENDING")),
+        ),
+        (
+            with(T::Completed, 200),
+            Some((with(T::Signed, 201), "CASE_COMPLETED")),
+        ),
+        (revisit, None),
+        (with(T::Completed, 400), None),
+        (revisit2, None),
+    ];
+
+    // The same life without a stop, for the reference table.
+    let calm = temp_dir("life-calm");
+    let d = Daemon::start_in(&calm, None);
+    let case = case_of(&d, "calm-1");
+    for (e, _) in &steps {
+        let mut e = e.clone();
+        e.case_id = case.clone();
+        assert_eq!(send(&d, vec![e.clone()]).accepted, 1, "{e:?}");
+    }
+    d.terminate();
+
+    let dir = temp_dir("life-kill9");
+    let mut d = Daemon::start_in(&dir, None);
+    let case = case_of(&d, "kill-1");
+    for (i, (e, probe)) in steps.iter().enumerate() {
+        let mut e = e.clone();
+        e.case_id = case.clone();
+        let s = send(&d, vec![e.clone()]);
+        assert_eq!((s.accepted, s.rejected), (1, 0), "step {i}: {e:?} {s:?}");
+        d.kill9();
+        d = Daemon::start_in(&dir, None);
+        if let Some((p, code)) = probe {
+            let mut p = p.clone();
+            p.case_id = case.clone();
+            let s = send(&d, vec![p]);
+            let got: Vec<&str> = s.rejections.iter().map(|x| x.code.as_str()).collect();
+            assert_eq!(got, vec![*code], "after step {i} and a restart");
+        }
+    }
+    d.terminate();
+    let strip = |csv: String| -> Vec<String> { csv.lines().map(String::from).collect() };
+    let table = strip(report(&calm, "csv"));
+    // Two units, then TOTAL: received twice, returned once, re-handled once.
+    assert_eq!(table.len(), 4, "{table:?}");
+    assert!(
+        table[3].starts_with("TOTAL,,2,2,0,1,2,0,0,1,1,1,0,1,1"),
+        "{table:?}"
+    );
+    assert_eq!(strip(report(&dir, "csv")), table);
+}
+
+/// A sub-center transfer is a case the sub-center answers for (Art. 7(3)):
+/// the kind's completion limit runs, OVERDUE counts against the
+/// sub-center, and its COMPLETED closes the case.
+#[test]
+fn a_transfer_is_tracked_against_the_subcenter() {
+    let dir = temp_dir("transfer");
+    let d = Daemon::start_in(&dir, None);
+    let mut x = contact("tax-1", "请问个人所得税专项附加扣除怎么填报？");
+    x.received_at = ts(now_secs() - 7200);
+    let dec = rt().block_on(d.submit(x));
+    assert_eq!(
+        dec.route,
+        pb::RouteKind::SubcenterTransfer as i32,
+        "{dec:?}"
+    );
+    let line = dec
+        .targets
+        .first()
+        .map(|t| t.code.clone())
+        .unwrap_or_default();
+    assert_eq!(line, "12366");
+    assert!(dec.deadlines.as_ref().and_then(|x| x.complete_by).is_some());
+    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    let overdue = [
+        "hotline_unit_cases_total{",
+        "unit=\"12366\"",
+        "measure=\"overdue\"",
+    ];
+    assert_eq!(d.wait_metric_with(&overdue, 1.0), Some(1.0));
+    let s = send(
+        &d,
+        vec![ev(&dec.case_id, pb::OrderEventType::Completed, now_secs())],
+    );
+    assert_eq!(s.accepted, 1);
+    assert_eq!(d.wait_metric("hotline_open_cases ", 0.0), 0.0);
+    let late = [
+        "hotline_unit_cases_total{",
+        "unit=\"12366\"",
+        "measure=\"completed_late\"",
+    ];
+    assert_eq!(d.wait_metric_with(&late, 1.0), Some(1.0));
+}

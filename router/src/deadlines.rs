@@ -133,8 +133,10 @@ pub enum Scope {
 /// Every deadline of a contact (Art. 13).
 ///
 /// With [`Scope::Route`]: work orders (and special-priority utility cases)
-/// get dispatch, sign, return and completion limits; a direct answer gets the
-/// completion limit; transfers and refusals get none of those. Media other
+/// get dispatch, sign, return and completion limits; a direct answer, a
+/// sub-center transfer (Art. 7(3)) and a utility linkage (Art. 15) get the
+/// completion limit (the sub-center or utility answers for it); emergency
+/// transfers and refusals get none of those. Media other
 /// than phone get `accept_by`; special priorities get the Art. 13(4) limits.
 pub fn compute(cal: &Calendar, input: &DeadlineInput, scope: Scope) -> Deadlines {
     let r = input.received_at;
@@ -153,7 +155,12 @@ pub fn compute(cal: &Calendar, input: &DeadlineInput, scope: Scope) -> Deadlines
         d.sign_by = Some(dispatch + SIGN_LIMIT);
         d.return_by = Some(dispatch + SIGN_LIMIT + RETURN_LIMIT);
     }
-    if order || input.route == RouteKind::DirectAnswer {
+    if order
+        || matches!(
+            input.route,
+            RouteKind::DirectAnswer | RouteKind::SubcenterTransfer | RouteKind::UtilityLinkage
+        )
+    {
         let limit = completion_limit(input.kind);
         let (mut due, prov) = add_limit(cal, r, limit);
         if input.origin != Origin::Local {

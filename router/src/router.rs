@@ -363,6 +363,12 @@ impl Router {
         self.units
             .iter()
             .flat_map(|u| u.targets.iter().flatten())
+            .chain(
+                self.subcenter
+                    .iter()
+                    .chain(&self.utility)
+                    .map(|l| &l.target),
+            )
             .map(|t| &*t.code)
     }
 

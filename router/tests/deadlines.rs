@@ -365,10 +365,12 @@ proptest! {
     }
 }
 
-/// A utility linkage gets work-order limits only as a special matter (the
-/// hotline follows it then); a plain one is the utility's (Art. 15).
+/// A utility linkage gets the dispatch and sign limits of a work order only
+/// as a special matter (the hotline dispatches it then); plain, it goes to
+/// the utility's line directly, which answers for it within the kind's
+/// completion limit (Art. 15), like a sub-center for a transfer (Art. 7(3)).
 #[test]
-fn a_utility_linkage_has_order_limits_only_when_special() {
+fn transfers_and_linkages_have_the_kinds_completion_limit() {
     let input = DeadlineInput {
         received_at: at("2026-11-27 15:00"),
         kind: Kind::Help,
@@ -379,7 +381,35 @@ fn a_utility_linkage_has_order_limits_only_when_special() {
         platform_due: None,
     };
     let plain = compute(cal(), &input, Scope::Route);
-    assert_eq!((plain.dispatch_by, plain.complete_by), (None, None));
+    assert_eq!(
+        (plain.dispatch_by, plain.complete_by),
+        (None, Some(at("2026-11-30 15:00")))
+    );
+    let transfer = compute(
+        cal(),
+        &DeadlineInput {
+            route: RouteKind::SubcenterTransfer,
+            kind: Kind::Consultation,
+            ..input
+        },
+        Scope::Route,
+    );
+    assert_eq!(
+        (transfer.dispatch_by, transfer.complete_by),
+        (None, Some(at("2026-11-27 16:00")))
+    );
+    let emergency = compute(
+        cal(),
+        &DeadlineInput {
+            route: RouteKind::EmergencyTransfer,
+            ..input
+        },
+        Scope::Route,
+    );
+    assert_eq!(
+        emergency.complete_by, None,
+        "the emergency line's, not ours"
+    );
     let special = compute(
         cal(),
         &DeadlineInput {

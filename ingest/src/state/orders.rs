@@ -62,7 +62,15 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
         caller_ref: d.caller_ref.clone(),
         kind: kind_of(d.kind)?,
         deadlines: deadlines(d),
-        unit: d.lead_unit.clone(),
+        // A transfer or linkage is the receiving line's (Art. 7(3), 15).
+        unit: if d.lead_unit.is_empty() {
+            d.targets
+                .first()
+                .map(|t| t.code.clone())
+                .unwrap_or_default()
+        } else {
+            d.lead_unit.clone()
+        },
         district: d.district_code.clone(),
         received_at: ts(&d.received_at),
         safety_alert: safety_alert(d).map(Box::new),
@@ -124,8 +132,9 @@ pub fn ts(t: &Option<hotline_proto::Timestamp>) -> Option<hotline_router::Instan
     t.as_ref().and_then(|t| wire::instant(t, "deadline").ok())
 }
 
-/// Whether a decision opens a tracked case: work orders, special matters
-/// and anything with a relay clock (emergencies sent as text, possible
+/// Whether a decision opens a tracked case: work orders, sub-center
+/// transfers and utility linkages (the receiving line answers for them,
+/// Art. 7(3), 15), special matters and anything with a relay clock (emergencies sent as text, possible
 /// emergencies), but not a repeat that joins a case still open (its
 /// deadlines run on).
 pub fn tracked(d: &pb::Decision) -> bool {
@@ -134,10 +143,15 @@ pub fn tracked(d: &pb::Decision) -> bool {
         .as_ref()
         .is_some_and(|x| x.repeat_of == d.case_id && !x.reopen);
     let relay_clock = d.deadlines.as_ref().is_some_and(|x| x.relay_by.is_some());
+    let answered_for = [
+        pb::RouteKind::WorkOrder,
+        pb::RouteKind::SubcenterTransfer,
+        pb::RouteKind::UtilityLinkage,
+    ]
+    .iter()
+    .any(|r| d.route == *r as i32);
     relay_clock
-        || (!joins_open_case
-            && (d.route == pb::RouteKind::WorkOrder as i32
-                || d.priority >= pb::Priority::Special as i32))
+        || (!joins_open_case && (answered_for || d.priority >= pb::Priority::Special as i32))
 }
 
 /// An alert about a decided contact: its time, district and category.
