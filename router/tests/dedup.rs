@@ -169,6 +169,39 @@ fn a_closed_case_is_reopened_once() {
     assert!(o3.repeat_of.is_some());
 }
 
+/// The repeat that reaches `escalate_at` (3) escalates also when it is the
+/// one that reopens the completed case (Art. 27(1): the matter is unresolved).
+#[test]
+fn a_repeat_that_reopens_at_the_threshold_escalates() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        "南河路的路灯坏了好多天了，晚上一片漆黑",
+        "南河路路灯还是不亮，上次说修的",
+        "南河路路灯又不亮了",
+        "南河路路灯修了又坏，还是不亮",
+    ];
+    let mut first = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        let at_i = t + Duration::days(i as i64 * 3);
+        let (d, o) = run(
+            &mut idx,
+            &contact(&format!("e{i}"), "13800000002", text, "510802", at_i),
+        );
+        if i == 0 {
+            first = d.case_id.clone();
+        }
+        if i == 2 {
+            assert!(!o.escalate && !o.reopen, "{o:?}");
+            idx.case_event(&first, true, (at_i + Duration::days(1)).timestamp());
+        }
+        if i == 3 {
+            assert!(o.reopen, "{o:?}");
+            assert!(o.escalate, "{o:?}");
+        }
+    }
+}
+
 #[test]
 fn near_misses_of_one_caller_are_not_repeats() {
     let mut idx = index(DedupConfig::default());

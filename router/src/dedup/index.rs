@@ -171,7 +171,10 @@ impl Dedup {
                     let key = self.case_key(&w);
                     if self.closed.remove(&key).is_some() {
                         out.reopen = true;
-                    } else if n >= escalate_at {
+                    }
+                    // Still unresolved at the third contact, reopened or
+                    // open (Art. 27(1)): escalated once per case.
+                    if n >= escalate_at {
                         let entries = self.callers.entries_mut(slot);
                         if let Some(first) =
                             entries.iter_mut().find(|e| e.case == w && e.opens_case)
