@@ -99,9 +99,39 @@ fn poison_records_go_to_the_dlq_and_the_rest_is_processed() {
         header(&dlq[1], "hotline.source.offset").as_deref(),
         Some("3")
     );
+    // An order event its case does not allow (no such case) is dead-lettered
+    // with its status and code, not stored.
+    let refused = pb::OrderEvent {
+        case_id: "GY-NO-SUCH-CASE".into(),
+        r#type: pb::OrderEventType::Completed as i32,
+        at: ts(now_secs()),
+        ..Default::default()
+    };
+    rt.block_on(produce_all(
+        &producer(),
+        &t.order_events(),
+        vec![(b"GY-NO-SUCH-CASE".to_vec(), refused.encode_to_vec())],
+    ));
+    let dlq = read_until(&t.dlq(), Duration::from_secs(30), count(3));
+    let last = dlq
+        .iter()
+        .find(|m| header(m, "hotline.source.topic") == Some(t.order_events()))
+        .expect("the refused order event in the DLQ");
+    assert_eq!(header(last, "hotline.reason").as_deref(), Some("REJECTED"));
+    assert!(
+        header(last, "hotline.error")
+            .unwrap_or_default()
+            .starts_with("FAILED_PRECONDITION UNKNOWN_CASE"),
+        "{:?}",
+        header(last, "hotline.error")
+    );
     let (_, metrics) = http_get(d.admin, "/metrics").expect("metrics");
     assert!(
         metrics.contains("hotline_dlq_records_total{reason=\"UNDECODABLE\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hotline_order_events_refused_total{code=\"UNKNOWN_CASE\"} 1"),
         "{metrics}"
     );
 }

@@ -119,3 +119,47 @@ def test_call_events_become_service_level_gauges_that_a_prometheus_parser_reads(
     bucket_edges = {float(s.labels["le"]) for f in text_string_to_metric_families(text) for s in f.samples
                     if s.name == "hotline_answer_latency_seconds_bucket"}
     assert {3.0, 180.0, 600.0, 1800.0} <= bucket_edges, "SLA thresholds are bucket edges"
+
+
+def test_order_events_move_a_case_and_bad_ones_are_refused(stubs, daemon):
+    """The life of a case from an independent client: a return with its
+    reason, a re-dispatch, an extension reviewed by the center, completion and
+    an unsatisfied return visit; the events its state does not allow come
+    back in the summary with their status and code, and change nothing."""
+    pb, rpc = stubs
+    addr, _, _ = daemon
+    with grpc.insecure_channel(addr) as ch:
+        intake = rpc.IntakeStub(ch)
+        c = contact(pb, "py-life", "我要投诉小区物业，电梯坏了一个月都没人修")
+        c.received_at.FromSeconds(c.received_at.seconds - 3600)
+        d = intake.Submit(c)
+        assert d.route == pb.WORK_ORDER
+        t0 = c.received_at.seconds
+
+        def ev(kind, minutes, **kw):
+            e = pb.OrderEvent(case_id=d.case_id, type=kind, **kw)
+            e.at.FromSeconds(t0 + minutes * 60)
+            return e
+
+        s = intake.ReportOrderEvents(iter([
+            ev(pb.DISPATCHED, 2, unit=d.lead_unit),
+            ev(pb.SIGNED, 5),
+            ev(pb.RETURNED, 10, reason="不属于本单位职责"),
+            ev(pb.DISPATCHED, 12, unit="510824.scjg"),
+            ev(pb.SIGNED, 14),
+            ev(pb.ASSIGNED_BY_LEADERSHIP, 15),
+            ev(pb.RETURNED, 16, reason="还是不归我们"),
+            ev(pb.EXTENSION_REQUESTED, 20, extension_days=2),
+            ev(pb.EXTENSION_APPROVED, 25),
+            ev(pb.COMPLETED, 40),
+            ev(pb.REVISITED, 50, satisfaction=pb.UNSATISFIED),
+            ev(pb.SIGNED, -5),
+        ]))
+        assert (s.accepted, s.rejected, s.extensions_pending, s.extensions_granted) == (10, 2, 1, 1), s
+        assert [(r.index, r.status, r.code) for r in s.rejections] == [
+            (6, "FAILED_PRECONDITION", "ASSIGNED_BY_LEADERSHIP"),
+            (11, "INVALID_ARGUMENT", "BEFORE_INTAKE"),
+        ]
+        # Re-handled after the unsatisfied visit: a second visit needs a second completion.
+        s = intake.ReportOrderEvents(iter([ev(pb.REVISITED, 55, satisfaction=pb.SATISFIED)]))
+        assert [r.code for r in s.rejections] == ["CASE_NOT_COMPLETED"]
