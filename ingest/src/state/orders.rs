@@ -178,6 +178,8 @@ pub fn escalation_alert(d: &pb::Decision) -> AlertOut {
     a.alert_id = format!("{}:ESCALATION", d.case_id);
     a.case_id = d.case_id.clone();
     a.caller_ref = d.caller_ref.clone();
+    // This decision's unit; the tracker's, when it knows the case, at the tick.
+    a.unit = d.lead_unit.clone();
     a.message = format!(
         "{count} repeated contacts on a case still open: escalate to the government (Art. 27(1))"
     );
@@ -191,6 +193,7 @@ pub fn hotspot_alert(d: &pb::Decision) -> AlertOut {
     let (mut a, at_ms) = decision_alert(d, pb::AlertKind::Hotspot);
     a.alert_id = format!("{}:HOTSPOT", links.cluster_id);
     a.case_id = links.cluster_lead_case;
+    a.unit = links.cluster_lead_unit;
     a.message = format!(
         "{} contacts on one matter in one district within the hour: early warning to the units (Art. 21)",
         links.cluster_size
@@ -523,6 +526,16 @@ impl Orders {
         let Ok(mut t) = self.tracker.lock() else {
             return out;
         };
+        // An alert raised elsewhere about a tracked case names the unit
+        // answering for the case now.
+        for a in &mut out {
+            if let Some(u) = t.unit(&a.alert.case_id).filter(|u| !u.is_empty()) {
+                if a.alert.unit != u {
+                    a.alert.unit = u.to_string();
+                    a.refresh();
+                }
+            }
+        }
         let fired = t.tick(now);
         self.count(t.take_tallies());
         // Set here, once a second, not on every contact.
