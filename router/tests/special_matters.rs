@@ -33,6 +33,14 @@ fn special_matters_name_the_local_government_and_the_department() {
             "510811.sthj",
         ),
         (
+            "后山着大火了，火势很大，已经烧了好几亩林子",
+            "510822",
+            Priority::SpecialEmergency,
+            RouteKind::EmergencyTransfer,
+            vec!["119", "510822.gov", "510822.yjj"],
+            "510822.yjj",
+        ),
+        (
             "小区附近化工厂爆炸了，好多人受伤",
             "510821",
             Priority::SpecialEmergency,
