@@ -24,12 +24,19 @@ use tokio_stream::wrappers::ReceiverStream;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// The daemon's gRPC address.
+    /// The daemon's gRPC address: host:port, http://host:port, or
+    /// https://host:port (with --ca-cert).
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub target: String,
-    /// The daemon's admin address (for /metrics).
+    /// The daemon's admin address (for /metrics and the wallboard): host:port or http://host:port.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub admin: String,
+    /// The certificate (PEM) that signs the daemon's TLS certificate, for an https:// target.
+    #[arg(long)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Print the wallboard's address to watch while the day is replayed.
+    #[arg(long)]
+    pub open: bool,
     /// Minutes of a hotline day to replay.
     #[arg(long, default_value_t = 10)]
     pub minutes: u64,
@@ -226,16 +233,59 @@ fn count(
     Some((d, links))
 }
 
-pub async fn run(a: DemoArgs) -> anyhow::Result<DemoReport> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", a.target))?
-        .connect()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach hotlined at {}: {e} (start it with the README's first command)",
-                a.target
-            )
-        })?;
+/// An address given as `host:port`, `http://host:port` or
+/// `https://host:port` (a trailing `/` ignored): (host:port, TLS).
+pub fn address(s: &str) -> anyhow::Result<(String, bool)> {
+    let s = s.trim().trim_end_matches('/');
+    let (rest, tls) = if let Some(r) = s.strip_prefix("https://") {
+        (r, true)
+    } else {
+        (s.strip_prefix("http://").unwrap_or(s), false)
+    };
+    if rest.is_empty() || rest.contains('/') || !rest.contains(':') {
+        anyhow::bail!("{s:?} is not host:port, http://host:port or https://host:port");
+    }
+    Ok((rest.to_string(), tls))
+}
+
+pub async fn run(mut a: DemoArgs) -> anyhow::Result<DemoReport> {
+    let (target, tls) = address(&a.target)?;
+    let (admin, admin_tls) = address(&a.admin)?;
+    if admin_tls {
+        anyhow::bail!("the admin listener speaks plain HTTP: give --admin host:port");
+    }
+    a.admin = admin;
+    let mut endpoint = tonic::transport::Endpoint::from_shared(format!(
+        "{}://{target}",
+        if tls { "https" } else { "http" }
+    ))?;
+    if tls {
+        let Some(ca) = &a.ca_cert else {
+            anyhow::bail!(
+                "an https:// target needs --ca-cert (the certificate that signs the daemon's)"
+            );
+        };
+        let pem =
+            std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?;
+        let host = target.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target);
+        endpoint = endpoint.tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+                .domain_name(host),
+        )?;
+    }
+    let channel = endpoint.connect().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach hotlined at {}: {e} (start it with the README's first command)",
+            a.target
+        )
+    })?;
+    if a.open {
+        eprintln!(
+            "demo: watch the wallboard at http://{}/wallboard (add ?token=<dashboard token> when the daemon has tokens)",
+            a.admin
+        );
+    }
     let before = alerts(
         &metrics(&a.admin)
             .await

@@ -37,11 +37,23 @@ def test_demo_reports_routes_dedup_sla_and_alerts(hotline_bench, daemon):
     assert r["alerts"].get("ANSWER_RATE_LOW", 0) >= 1
     assert main["answer_rate"] < 0.95
     # The human summary names what a newcomer should see.
-    p = subprocess.run([hotline_bench, "demo", "--target", addr, "--admin", f"127.0.0.1:{admin}",
-                        "--minutes", "1", "--seconds", "2", "--seed", "7"], capture_output=True, text=True, timeout=300)
+    # URLs are taken as well as host:port, and --open names the wallboard to watch.
+    p = subprocess.run([hotline_bench, "demo", "--target", f"http://{addr}/", "--admin", f"http://127.0.0.1:{admin}",
+                        "--minutes", "1", "--seconds", "2", "--seed", "7", "--open"],
+                       capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     for words in ["routes:", "transfers:", "dedup:", "service targets per queue", "alerts raised:"]:
         assert words in p.stdout
+    assert f"http://127.0.0.1:{admin}/wallboard" in p.stderr
+
+
+def test_demo_explains_an_address_it_cannot_use(hotline_bench):
+    for target, admin, words in [("ftp://x:1", "127.0.0.1:9", "is not host:port"),
+                                 ("https://127.0.0.1:9", "127.0.0.1:9", "--ca-cert"),
+                                 ("127.0.0.1:9", "https://127.0.0.1:9", "plain HTTP")]:
+        p = subprocess.run([hotline_bench, "demo", "--target", target, "--admin", admin],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and words in p.stderr, (target, admin, p.stderr)
 
 
 def test_demo_without_a_daemon_says_how_to_start_one(hotline_bench):
