@@ -1,15 +1,19 @@
 //! The admin HTTP listener: `/metrics` (Prometheus text), `/ready` (serving,
-//! not draining, and the store can commit) and `/live` (the committer
-//! thread is running).
+//! not draining, and the store can commit), `/live` (the committer
+//! thread is running), and the wall screen: `/wallboard` (one page, every
+//! asset in the binary) fed by `/wallboard/events` (server-sent events, one
+//! board a second, built by `state::board`).
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
 
 /// What the admin endpoints report on.
 #[derive(Clone)]
@@ -19,7 +23,103 @@ pub struct AdminState {
     pub alive: Arc<AtomicBool>,
     /// False while the store cannot commit (a full disk, an I/O error).
     pub writable: Arc<AtomicBool>,
+    /// The latest wall-screen board (JSON).
+    pub board: watch::Receiver<Option<Arc<str>>>,
+    /// Who may read the wallboard (a dashboard token, when tokens are configured).
+    pub auth: crate::auth::Auth,
 }
+
+/// The wall screen's page: Chinese, inline styles and script, no CDN.
+const WALLBOARD: &str = include_str!("admin/wallboard.html");
+
+async fn wallboard() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        WALLBOARD,
+    )
+}
+
+/// `%XX` decoded (what `encodeURIComponent` writes); None when malformed.
+fn percent_decoded(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The token a wallboard request presents: `?token=` (an EventSource sends
+/// no headers) or `Authorization: Bearer`.
+fn presented_token(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let from_query = uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .and_then(percent_decoded)
+    });
+    from_query.or_else(|| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::auth::Auth::bearer_token)
+            .map(str::to_string)
+    })
+}
+
+/// The board as server-sent events: the latest at once, then each new
+/// one. A stream ends after half the idle limit (the browser reconnects
+/// at once, `retry: 500`), so the connection's idle limit never cuts it.
+async fn wallboard_events(State(s): State<AdminState>, uri: Uri, headers: HeaderMap) -> Response {
+    if !s
+        .auth
+        .allows_dashboard(presented_token(&uri, &headers).as_deref())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the wallboard needs a dashboard token: /wallboard?token=...\n",
+        )
+            .into_response();
+    }
+    let end = std::time::Instant::now() + s.sse_lifetime();
+    let stream = tokio_stream::wrappers::WatchStream::new(s.board.clone())
+        .filter_map(|b| b)
+        .map(|b| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default()
+                    .retry(std::time::Duration::from_millis(500))
+                    .data(&*b),
+            )
+        })
+        // A board arrives every second: the stream ends within a second of `end`.
+        .take_while(move |_| std::time::Instant::now() < end);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+impl AdminState {
+    /// How long one events stream lasts (set by `serve` from the idle limit).
+    fn sse_lifetime(&self) -> std::time::Duration {
+        SSE_LIFETIME
+            .get()
+            .copied()
+            .unwrap_or(std::time::Duration::from_secs(15))
+    }
+}
+
+/// Half the admin listener's idle limit, set once by `serve`.
+static SSE_LIFETIME: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     (
@@ -76,9 +176,13 @@ pub async fn serve(
             upkeep.run_upkeep();
         }
     });
+    let _ = SSE_LIFETIME.set(limits.idle / 2);
     let probes = axum::Router::new()
         .route("/ready", get(ready))
-        .route("/live", get(live));
+        .route("/live", get(live))
+        .route("/", get(wallboard))
+        .route("/wallboard", get(wallboard))
+        .route("/wallboard/events", get(wallboard_events));
     let app = probes
         .clone()
         .route("/metrics", get(metrics))

@@ -203,6 +203,24 @@ impl Auth {
         }
     }
 
+    /// Whether a token presented to the admin listener (the wallboard) may
+    /// read the dashboard's figures: any token when none is configured,
+    /// else a dashboard token.
+    pub fn allows_dashboard(&self, token: Option<&str>) -> bool {
+        if self.tokens.is_empty() {
+            return true;
+        }
+        token.map(normalized).is_some_and(|t| {
+            let h: [u8; 32] = Sha256::digest(t.as_bytes()).into();
+            self.tokens.get(&h) == Some(&Role::Dashboard)
+        })
+    }
+
+    /// The token of an `authorization` header value (`Bearer <token>`).
+    pub fn bearer_token(value: &str) -> Option<&str> {
+        bearer(value)
+    }
+
     /// True when no tokens are configured (loopback only).
     pub fn is_open(&self) -> bool {
         self.tokens.is_empty()

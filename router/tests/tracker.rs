@@ -730,3 +730,72 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
         Some(at("2026-11-26 10:03"))
     );
 }
+
+/// The wall screen's view of the open cases: each at one stage, due soon
+/// and overdue counted per unit and district, relays awaited.
+#[test]
+fn the_summary_counts_each_open_case_at_its_stage() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    let o = |unit| Opening {
+        unit,
+        district: "510802",
+        received_at: Some(r),
+        ..Opening::default()
+    };
+    for (id, unit) in [
+        ("A", "U1"),
+        ("B", "U1"),
+        ("C", "U2"),
+        ("D", "U2"),
+        ("E", "U2"),
+    ] {
+        t.open_case(
+            id,
+            Kind::Complaint,
+            &deadlines(r, Kind::Complaint, Priority::Normal),
+            &o(unit),
+        );
+    }
+    t.event(cal, "B", OrderEvent::Dispatched, "", at("2026-11-26 10:05"));
+    t.event(cal, "C", OrderEvent::Dispatched, "", at("2026-11-26 10:05"));
+    t.event(cal, "C", OrderEvent::Signed, "", at("2026-11-26 10:06"));
+    t.event(
+        cal,
+        "D",
+        OrderEvent::ExtensionRequested { days: 1 },
+        "",
+        at("2026-11-27 10:00"),
+    );
+    t.event(cal, "E", OrderEvent::Completed, "", at("2026-11-27 10:00"));
+    let relay = hotline_router::Deadlines {
+        relay_by: Some(r + Duration::minutes(3)),
+        ..Default::default()
+    };
+    t.open("F", Kind::Help, &relay, "");
+    // Due Tue 12-01 10:00: at 09:00 due soon, at 10:00 overdue.
+    let s = t.summary(at("2026-12-01 09:00"), 10);
+    assert_eq!(
+        (
+            s.open,
+            s.dispatch,
+            s.sign,
+            s.handling,
+            s.extension_review,
+            s.awaiting_relay
+        ),
+        (5, 1, 1, 1, 1, 1)
+    );
+    assert_eq!((s.due_soon, s.overdue), (4, 0));
+    let s = t.summary(at("2026-12-01 10:00"), 10);
+    assert_eq!((s.due_soon, s.overdue), (0, 4));
+    assert_eq!(
+        s.by_unit,
+        vec![
+            ("U1".to_string(), "510802".to_string(), 0, 2),
+            ("U2".to_string(), "510802".to_string(), 0, 2),
+        ]
+    );
+    assert_eq!(t.summary(at("2026-12-01 10:00"), 1).by_unit.len(), 1);
+}

@@ -38,6 +38,7 @@ pub struct Running {
     orders_task: JoinHandle<()>,
     sla_task: JoinHandle<()>,
     stats_task: JoinHandle<()>,
+    board_task: JoinHandle<()>,
     kafka_task: Option<JoinHandle<()>>,
     outbox_task: Option<JoinHandle<()>>,
     admin_task: JoinHandle<std::io::Result<()>>,
@@ -108,6 +109,21 @@ impl App {
             Duration::from_secs(cfg.stats.interval_secs),
             stats_tx,
             publisher.clone(),
+            shutdown_rx.clone(),
+        ));
+        // The wall screen's figures, once a second.
+        let (board_tx, board_rx) = watch::channel(None);
+        let board_task = tokio::spawn(crate::state::board::run(
+            crate::state::board::BoardSources {
+                sla: shared.sla.clone(),
+                orders: shared.orders.clone(),
+                dedup: dedup.clone(),
+                metrics: metrics.clone(),
+                calendar: shared.orders.calendar().clone(),
+                ready: ready.clone(),
+                writable: committer.writable(),
+            },
+            board_tx,
             shutdown_rx.clone(),
         ));
         let mut kafka_task = None;
@@ -203,6 +219,8 @@ impl App {
             ready: ready.clone(),
             alive: committer.alive(),
             writable: committer.writable(),
+            board: board_rx,
+            auth: auth.clone(),
         };
         let (admin_stop, admin_stop_rx) = watch::channel(false);
         let admin_task = tokio::spawn(admin::serve(
@@ -235,6 +253,7 @@ impl App {
             orders_task,
             sla_task,
             stats_task,
+            board_task,
             kafka_task,
             outbox_task,
             admin_task,
@@ -261,6 +280,7 @@ impl Running {
             orders_task,
             sla_task,
             stats_task,
+            board_task,
             kafka_task,
             outbox_task,
             admin_task,
@@ -333,6 +353,7 @@ impl Running {
     }
         finish("service targets", sla_task, remaining(started), |()| None).await;
         finish("stats", stats_task, remaining(started), |()| None).await;
+        finish("wallboard", board_task, remaining(started), |()| None).await;
         let _ = admin_stop.send(true);
         finish("admin listener", admin_task, remaining(started), |r| {
             r.err().map(|e| e.to_string())

@@ -14,7 +14,38 @@ pub struct DedupStage {
     pub orders: Arc<crate::state::orders::Orders>,
 }
 
+/// A cluster as the wall screen lists it.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    pub lead_case: String,
+    pub unit: String,
+    /// The district code of the lead unit (its code's part before the dot).
+    pub district: String,
+    pub size: u32,
+    pub hot: bool,
+}
+
 impl DedupStage {
+    /// The largest live clusters, at most `n`.
+    pub fn top_clusters(&self, n: usize) -> Vec<ClusterView> {
+        let Ok(idx) = self.index.lock() else {
+            return Vec::new();
+        };
+        idx.largest_clusters(n)
+            .into_iter()
+            .map(|(lead_case, unit, size, hot)| {
+                let unit = unit.map(|u| u.to_string()).unwrap_or_default();
+                ClusterView {
+                    lead_case,
+                    district: unit.split('.').next().unwrap_or_default().to_string(),
+                    unit,
+                    size,
+                    hot,
+                }
+            })
+            .collect()
+    }
+
     /// Sets the size and eviction metrics.
     pub fn report(&self) {
         if let Ok(idx) = self.index.lock() {

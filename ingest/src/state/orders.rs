@@ -9,9 +9,10 @@ use crate::sinks::committer::Job;
 use crate::sinks::store::EventRow;
 use crate::wire;
 use hotline_proto::v1 as pb;
+use hotline_router::deadlines::SHANGHAI;
 use hotline_router::tracker::{
-    EventOutcome, Fired, Limit, Opening, OrderEvent, Refusal, RefusalClass, Satisfaction, Tally,
-    Tracker, TrackerConfig,
+    EventOutcome, Fired, Limit, Measure, Opening, OrderEvent, Refusal, RefusalClass, Satisfaction,
+    Summary, Tally, Tracker, TrackerConfig,
 };
 use hotline_router::{Calendar, Deadlines, Kind};
 use metrics::{counter, gauge};
@@ -122,6 +123,8 @@ pub struct Orders {
     dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
     /// The units' target codes: the label values of the per-unit scorecard.
     units: HashSet<Box<str>>,
+    /// Completions of the day (Beijing time): (day, all, on time).
+    completed_today: Mutex<(Option<chrono::NaiveDate>, u64, u64)>,
 }
 
 fn kind_of(k: i32) -> Option<Kind> {
@@ -358,7 +361,13 @@ impl Orders {
             pending: Mutex::new(Vec::new()),
             dedup,
             units: units.into_iter().collect(),
+            completed_today: Mutex::new((None, 0, 0)),
         })
+    }
+
+    /// The working-day calendar the deadlines are counted on.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// Queues an alert to raise at the next tick.
@@ -494,6 +503,21 @@ impl Orders {
     /// live figures); a unit the rules do not know is counted as `other`.
     fn count(&self, tallies: Vec<Tally>) {
         for x in tallies {
+            let on_time = match x.measure {
+                Measure::CompletedOnTime => Some(true),
+                Measure::CompletedLate => Some(false),
+                _ => None,
+            };
+            if let (Some(on_time), Ok(mut day)) = (on_time, self.completed_today.lock()) {
+                let d = x.at.with_timezone(&SHANGHAI).date_naive();
+                if day.0.is_none_or(|t| t < d) {
+                    *day = (Some(d), 0, 0);
+                }
+                if day.0 == Some(d) {
+                    day.1 += 1;
+                    day.2 += u64::from(on_time);
+                }
+            }
             let unit = if self.units.contains(&*x.unit) {
                 x.unit.to_string()
             } else {
@@ -502,6 +526,22 @@ impl Orders {
             counter!("hotline_unit_cases_total", "unit" => unit, "measure" => x.measure.as_str())
                 .increment(1);
         }
+    }
+
+    /// The open cases as the wall screen shows them, and the day's
+    /// completions (all, on time) as of `now`.
+    pub fn summary(&self, now: hotline_router::Instant) -> (Summary, u64, u64) {
+        let s = self
+            .tracker
+            .lock()
+            .map(|t| t.summary(now, 20))
+            .unwrap_or_default();
+        let today = now.with_timezone(&SHANGHAI).date_naive();
+        let (all, on_time) = match self.completed_today.lock() {
+            Ok(d) if d.0 == Some(today) => (d.1, d.2),
+            _ => (0, 0),
+        };
+        (s, all, on_time)
     }
 
     /// Drops the tallies recorded so far (a restore's replay).

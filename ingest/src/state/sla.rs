@@ -72,6 +72,8 @@ struct Messages {
     acceptance: Acceptance,
     /// Acceptance latencies since the last snapshot, per channel.
     latency: BTreeMap<Channel, Histogram<u64>>,
+    /// Acceptance latencies of the day (Beijing time), per channel: the wallboard's.
+    today: (Option<chrono::NaiveDate>, BTreeMap<Channel, Histogram<u64>>),
     /// ACCEPT_LATE alerts raised by an acceptance, raised at the next tick.
     late: Vec<AlertOut>,
 }
@@ -97,6 +99,29 @@ pub fn queue_label(q: &str) -> String {
     } else {
         "other".to_string()
     }
+}
+
+/// A queue's counters over every window as of `now` (a window without
+/// calls reads as meeting its targets).
+fn windows(q: &QueueState, now: chrono::DateTime<chrono::Utc>) -> Vec<pb::WindowStats> {
+    Window::ALL
+        .iter()
+        .map(|w| {
+            let c = q.calls.window(*w, now);
+            pb::WindowStats {
+                window: w.as_str().to_string(),
+                offered: c.offered,
+                answered: c.answered,
+                abandoned: c.abandoned,
+                short_abandoned: c.short_abandoned,
+                answered_within_3s: c.answered_within_3s,
+                abandoned_within_3s: c.abandoned_within_3s,
+                answer_rate: c.answer_rate().unwrap_or(1.0),
+                service_level: c.service_level().unwrap_or(1.0),
+                service_level_with_abandons: c.service_level_with_abandons().unwrap_or(1.0),
+            }
+        })
+        .collect()
 }
 
 fn kind(t: pb::CallEventType) -> Option<CallEventKind> {
@@ -146,6 +171,7 @@ impl Sla {
             messages: Mutex::new(Messages {
                 acceptance: Acceptance::new(cfg.accept),
                 latency: BTreeMap::new(),
+                today: (None, BTreeMap::new()),
                 late: Vec::new(),
             }),
         })
@@ -223,6 +249,16 @@ impl Sla {
             } => {
                 let h = m.latency.entry(channel).or_insert_with(hdr::fresh);
                 hdr::record_ms(h, latency_ms);
+                let day = at
+                    .with_timezone(&hotline_router::deadlines::SHANGHAI)
+                    .date_naive();
+                if m.today.0.is_none_or(|d| d < day) {
+                    m.today = (Some(day), BTreeMap::new());
+                }
+                if m.today.0 == Some(day) {
+                    let h = m.today.1.entry(channel).or_insert_with(hdr::fresh);
+                    hdr::record_ms(h, latency_ms);
+                }
                 histogram!("hotline_accept_latency_seconds", "channel" => channel.as_str())
                     .record(latency_ms as f64 / 1000.0);
                 if late {
@@ -291,26 +327,7 @@ impl Sla {
         let mut out: Vec<pb::QueueStats> = qs
             .iter_mut()
             .map(|(label, q)| {
-                let windows = Window::ALL
-                    .iter()
-                    .map(|w| {
-                        let c = q.calls.window(*w, now);
-                        pb::WindowStats {
-                            window: w.as_str().to_string(),
-                            offered: c.offered,
-                            answered: c.answered,
-                            abandoned: c.abandoned,
-                            short_abandoned: c.short_abandoned,
-                            answered_within_3s: c.answered_within_3s,
-                            abandoned_within_3s: c.abandoned_within_3s,
-                            answer_rate: c.answer_rate().unwrap_or(1.0),
-                            service_level: c.service_level().unwrap_or(1.0),
-                            service_level_with_abandons: c
-                                .service_level_with_abandons()
-                                .unwrap_or(1.0),
-                        }
-                    })
-                    .collect();
+                let windows = windows(q, now);
                 let snap = hdr::snapshot("answer_wait", &q.wait);
                 q.wait.reset();
                 pb::QueueStats {
@@ -322,6 +339,52 @@ impl Sla {
             .collect();
         out.sort_by(|a, b| a.queue.cmp(&b.queue));
         out
+    }
+
+    /// The answer-rate target (Art. 26(1)).
+    pub fn answer_rate_target(&self) -> f64 {
+        self.cfg.answer_rate_target
+    }
+
+    /// Per-queue window counters as of `now`, without touching the
+    /// snapshots' histograms (the wallboard's view).
+    pub fn queue_windows(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<pb::QueueStats> {
+        let Ok(qs) = self.queues.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<pb::QueueStats> = qs
+            .iter()
+            .map(|(label, q)| pb::QueueStats {
+                queue: label.clone(),
+                windows: windows(q, now),
+                histograms: Vec::new(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.queue.cmp(&b.queue));
+        out
+    }
+
+    /// Today's (Beijing time, as of `now`) accepted messages per channel:
+    /// (channel, count, p50 s, p95 s).
+    pub fn accept_today(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(&'static str, u64, f64, f64)> {
+        let Ok(m) = self.messages.lock() else {
+            return Vec::new();
+        };
+        let day = now
+            .with_timezone(&hotline_router::deadlines::SHANGHAI)
+            .date_naive();
+        if m.today.0 != Some(day) {
+            return Vec::new();
+        }
+        let q = |h: &Histogram<u64>, x: f64| h.value_at_quantile(x) as f64 / 1e6;
+        m.today
+            .1
+            .iter()
+            .map(|(ch, h)| (ch.as_str(), h.len(), q(h, 0.5), q(h, 0.95)))
+            .collect()
     }
 
     /// Acceptance-latency histograms per channel since the last call.

@@ -47,7 +47,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_contacts_total", C, &["channel", "route"], "Contacts decided and stored, by channel and route."),
     m("hotline_rejects_total", C, &["reason"], "Contacts refused as invalid, by reject code."),
     m("hotline_duplicates_total", C, &[], "Contacts whose contact_id was decided before (the stored decision was returned)."),
-    m("hotline_ticks_total", C, &["task"], "Rounds of the per-second tasks done: deadlines (work-order and dedup alerts) and service_targets (answer rate, acceptance); a round's alerts are stored and counted before it counts."),
+    m("hotline_ticks_total", C, &["task"], "Rounds of the per-second tasks done: deadlines (work-order and dedup alerts), service_targets (answer rate, acceptance) and wallboard (the wall screen's board); a round's alerts are stored and counted before it counts."),
     m("hotline_connections_closed_total", C, &["reason"], "Connections closed by the listeners' limits: idle (sent nothing for server.idle_timeout_secs), displaced (made no request and a new connection at the cap took its place) or over_limit."),
     m("hotline_overload_rejections_total", C, &[], "Unary Submit calls refused with RESOURCE_EXHAUSTED because the intake queue was full."),
     m("hotline_auth_failures_total", C, &["reason"], "gRPC calls refused by access control (missing, invalid, forbidden, backoff)."),

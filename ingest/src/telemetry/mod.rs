@@ -1,5 +1,6 @@
 //! What the daemon tells its operators: the metrics catalogue and the HDR
 //! histograms (the stats snapshots that carry them are `state::stats`).
 pub mod catalogue;
+pub mod exposition;
 pub mod hdr;
 pub mod metrics;

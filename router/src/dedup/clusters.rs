@@ -234,6 +234,21 @@ impl Clusters {
         self.live += 1;
     }
 
+    /// The clusters of at least two contacts whose latest contact is at or
+    /// after `cutoff`, largest first, at most `n`.
+    pub fn largest(&self, cutoff: i64, n: usize) -> Vec<&Cluster> {
+        let mut all: Vec<&Cluster> = self
+            .buckets
+            .values()
+            .flat_map(|b| b.heads.iter().zip(&b.items))
+            .filter(|(h, c)| h.last_at >= cutoff && c.size >= 2)
+            .map(|(_, c)| c)
+            .collect();
+        all.sort_by(|a, b| b.size.cmp(&a.size).then(b.hot.cmp(&a.hot)));
+        all.truncate(n);
+        all
+    }
+
     /// Drops every cluster idle since `cutoff` and the empty buckets.
     pub fn expire(&mut self, cutoff: i64) {
         let mut dropped = 0;

@@ -72,6 +72,26 @@ impl Dedup {
         }
     }
 
+    /// The largest live clusters (see [`Clusters::largest`]), at most `n`:
+    /// (lead case id, lead unit, size, hotspot).
+    pub fn largest_clusters(&self, n: usize) -> Vec<(String, Option<Arc<str>>, u32, bool)> {
+        let cutoff = self
+            .watermark
+            .saturating_sub(self.rules.cfg.cluster_window.num_seconds());
+        self.clusters
+            .largest(cutoff, n)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.lead_case.format(&self.case_prefix),
+                    c.lead_unit.clone(),
+                    c.size,
+                    c.hot,
+                )
+            })
+            .collect()
+    }
+
     pub fn stats(&self) -> DedupStats {
         DedupStats {
             callers: self.callers.len(),

@@ -19,9 +19,11 @@
 //! at), so a tick costs O(log n) per alert, never a scan; the case table is
 //! bounded by `max_cases` and reports what it evicts. Pure: time is a parameter.
 mod events;
+mod summary;
 mod tally;
 
 pub use events::{EventOutcome, OrderEvent, Refusal, RefusalClass, Satisfaction};
+pub use summary::Summary;
 pub use tally::{Measure, Tally};
 
 use crate::model::{Deadlines, Instant, Kind};
