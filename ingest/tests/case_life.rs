@@ -376,3 +376,56 @@ fn a_transfer_is_tracked_against_the_subcenter() {
     ];
     assert_eq!(d.wait_metric_with(&late, 1.0), Some(1.0));
 }
+
+/// A ticket system that retries a batch after a timeout sends events the
+/// daemon already has: they are accepted (stored once, applied once), not
+/// refused because the case has moved on.
+#[test]
+fn a_replayed_batch_is_accepted_and_applied_once() {
+    use pb::OrderEventType as T;
+    let dir = temp_dir("replayed-batch");
+    let d = Daemon::start_in(&dir, None);
+    let r = now_secs() - 3600;
+    let mut x = contact("replay-1", "我要投诉小区物业，电梯坏了一个月都没人修");
+    x.received_at = ts(r);
+    let case = rt().block_on(d.submit(x)).case_id;
+    let mut returned = ev(&case, T::Returned, r + 600);
+    returned.reason = "非本单位职责".into();
+    let mut again = ev(&case, T::Dispatched, r + 700);
+    again.unit = "510800.scjg".into();
+    // Completed at the end: replayed, every earlier event would be refused
+    // as an event on a completed case if it were not known as a replay.
+    let batch = vec![
+        ev(&case, T::Dispatched, r + 120),
+        ev(&case, T::Signed, r + 300),
+        returned,
+        again,
+        ev(&case, T::Completed, r + 1800),
+    ];
+    let first = send(&d, batch.clone());
+    assert_eq!((first.accepted, first.rejected), (5, 0), "{first:?}");
+    let second = send(&d, batch);
+    assert_eq!((second.accepted, second.rejected), (5, 0), "{second:?}");
+    assert_eq!(
+        d.metric("hotline_events_total{stream=\"order\",outcome=\"duplicate\"} "),
+        5.0
+    );
+    // A new event on the completed case is still refused.
+    let s = send(&d, vec![ev(&case, T::Signed, r + 1900)]);
+    assert_eq!(s.rejections[0].code, "CASE_COMPLETED");
+    let received = ["hotline_unit_cases_total{", "measure=\"received\""];
+    let live: f64 = ["510800.scjg", "510802.zjj", "510800.zjj"]
+        .iter()
+        .map(|u| {
+            d.metric_with(&[received[0], received[1], &format!("unit=\"{u}\"")])
+                .unwrap_or(0.0)
+        })
+        .sum();
+    assert_eq!(live, 2.0, "each dispatch counted once");
+    d.terminate();
+    let csv = report(&dir, "csv");
+    assert!(
+        csv.lines().any(|l| l.starts_with("TOTAL,,2,1,0,1,1,")),
+        "{csv}"
+    );
+}

@@ -9,7 +9,7 @@ pub mod restore;
 
 use crate::admit::pipeline::Pipeline;
 use crate::sinks::committer::{DecisionReply, EventReply, Job};
-use crate::sinks::store::{EventRow, Inserted};
+use crate::sinks::store::{EventRow, Inserted, Reader};
 use crate::state::orders::{self, Orders, Track};
 use crate::state::sla::Sla;
 use crate::telemetry::metrics as m;
@@ -29,6 +29,9 @@ pub struct Shared {
     /// With Kafka: the last outbox id committed and the last one published
     /// (see [`Shared::published`]).
     pub outbox: Option<(Arc<std::sync::atomic::AtomicI64>, watch::Receiver<i64>)>,
+    /// The store's directory: a refused order event is looked up there (a
+    /// replay of a stored one is a duplicate, not a refusal).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Why a contact or event was not admitted (not the record's fault).
@@ -164,12 +167,16 @@ impl Shared {
     /// it is stored: a refused event is counted, raises the alert its
     /// refusal carries (a forbidden return), and is not stored. Call events
     /// are always allowed.
-    pub async fn check_event(&self, ev: &Event) -> Result<(), orders::Rejected> {
+    /// A replay of an event already stored (a client retrying a batch) is
+    /// let through: the store answers it as a duplicate and it is not
+    /// applied again.
+    pub async fn check_event(&self, ev: &Event, row: &EventRow) -> Result<(), orders::Rejected> {
         let Event::Order(o) = ev else {
             return Ok(());
         };
         match self.orders.check(o) {
             Ok(()) => Ok(()),
+            Err(_) if self.stored(row).await => Ok(()),
             Err(mut r) => {
                 m::event("order", "rejected");
                 if let Some(a) = r.alert.take() {
@@ -178,6 +185,19 @@ impl Shared {
                 Err(r)
             }
         }
+    }
+
+    /// Whether an event with this row's key is in the store already.
+    async fn stored(&self, row: &EventRow) -> bool {
+        let dir = self.data_dir.clone();
+        let (stream, key, ty, at) = (row.stream, row.key.clone(), row.event_type, row.at_ms);
+        tokio::task::spawn_blocking(move || {
+            Reader::open(&dir).and_then(|r| r.event_stored(stream, &key, ty, at))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false)
     }
 
     /// Queues an event row for the committer, waiting for room.

@@ -201,6 +201,7 @@ impl App {
             orders,
             shutdown: shutdown_rx,
             outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
+            data_dir: cfg.store.data_dir.clone(),
         };
         Ok(App {
             cfg,

@@ -725,6 +725,26 @@ impl Reader {
             })?)
     }
 
+    /// Whether an event with this key (stream, key, type, time) is stored.
+    pub fn event_stored(
+        &self,
+        stream: &str,
+        key: &str,
+        event_type: i32,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut found = false;
+        self.bodies(
+            "SELECT body FROM events WHERE stream = ?1 AND key = ?2 AND type = ?3 AND at = ?4",
+            params![stream, key, event_type, at_ms],
+            |_| {
+                found = true;
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
     /// The stored order events of one case and type, in time order.
     pub fn case_events(&self, case_id: &str, event_type: i32) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();

@@ -384,7 +384,7 @@ impl IntakeService {
                                 let Some((rx, w)) = waiting.pop_front() else { break };
                                 self.settle(rx.await, &w, &mut counts, &mut on_new).await?;
                             }
-                            if let Err(r) = self.admit.check_event(&ev).await {
+                            if let Err(r) = self.admit.check_event(&ev, &row).await {
                                 counts.reject(index, &ev, r.status(), r.refusal.code(), r.refusal.to_string());
                                 continue;
                             }

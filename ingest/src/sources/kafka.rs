@@ -352,7 +352,7 @@ impl Work {
             .row()
             .map_err(|f| Failure::Record("INVALID_EVENT", format!("bad or missing {f}")))?;
         // An order event its case's state refuses is dead-lettered, not stored.
-        if let Err(r) = self.admit.check_event(&ev).await {
+        if let Err(r) = self.admit.check_event(&ev, &row).await {
             return Err(Failure::Record(
                 "REJECTED",
                 format!("{} {}: {}", r.status(), r.refusal.code(), r.refusal),
