@@ -40,6 +40,17 @@ fn run(t: &mut Tracker, from: &str, to: &str) -> Vec<(Instant, Fired)> {
     out
 }
 
+/// The OVERDUE alerts of a run: (minute, limit).
+fn overdue(fired: Vec<(Instant, Fired)>) -> Vec<(Instant, Limit)> {
+    fired
+        .into_iter()
+        .filter_map(|(w, f)| match f {
+            Fired::Overdue { limit, .. } => Some((w, limit)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn every_limit_fires_once_at_its_instant_across_a_holiday() {
     // A special complaint received Wednesday 2026-09-30 16:00, before the National Day holiday
@@ -383,14 +394,7 @@ fn special_matter_clocks_close_one_by_one() {
     );
     t.event(cal, "S1", OrderEvent::Signed, "", at("2026-11-26 10:06"));
     t.event(cal, "S1", OrderEvent::Feedback, "", at("2026-11-26 10:50"));
-    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-27 10:00");
-    let limits: Vec<(Instant, Limit)> = fired
-        .into_iter()
-        .filter_map(|(w, f)| match f {
-            Fired::Overdue { limit, .. } => Some((w, limit)),
-            _ => None,
-        })
-        .collect();
+    let limits = overdue(run(&mut t, "2026-11-26 10:00", "2026-11-27 10:00"));
     // The first report did not silence the progress report (nor the completion, 1 wd).
     assert_eq!(
         limits,
@@ -402,13 +406,9 @@ fn special_matter_clocks_close_one_by_one() {
     let mut t = Tracker::new(TrackerConfig::default());
     t.open("S2", Kind::Help, &d, "");
     t.event(cal, "S2", OrderEvent::Progress, "", at("2026-11-26 10:01"));
-    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-26 11:00");
-    let limits: Vec<Limit> = fired
+    let limits: Vec<Limit> = overdue(run(&mut t, "2026-11-26 10:00", "2026-11-26 11:00"))
         .into_iter()
-        .filter_map(|(_, f)| match f {
-            Fired::Overdue { limit, .. } => Some(limit),
-            _ => None,
-        })
+        .map(|(_, l)| l)
         .collect();
     assert_eq!(
         limits,
@@ -690,14 +690,7 @@ fn relay_clocks_close_on_relayed_and_join_open_cases() {
     open_normal(&mut t, "W1", Kind::Complaint, r);
     t.open("W1", Kind::Complaint, &relay_only, "");
     assert_eq!(t.len(), 1);
-    let fired = run(&mut t, "2026-11-26 10:00", "2026-11-26 10:11");
-    let limits: Vec<(Instant, Limit)> = fired
-        .into_iter()
-        .filter_map(|(at, f)| match f {
-            Fired::Overdue { limit, .. } => Some((at, limit)),
-            _ => None,
-        })
-        .collect();
+    let limits = overdue(run(&mut t, "2026-11-26 10:00", "2026-11-26 10:11"));
     assert_eq!(
         limits,
         vec![
