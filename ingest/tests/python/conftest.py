@@ -76,3 +76,24 @@ def start_daemon(hotlined, workdir, config=None):
             time.sleep(0.05)
     proc.kill()
     pytest.fail("hotlined did not become ready")
+
+
+def ticks(admin_port, task):
+    """hotline_ticks_total{task=...}: the rounds the daemon's per-second task has done."""
+    import re
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
+    m = re.search(r'^hotline_ticks_total\{task="' + re.escape(task) + r'"\} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def wait_ticks(admin_port, task, n=2, timeout=10):
+    """Waits until `task` has done `n` more rounds than now: what it sets from
+    what was sent before the call is then set. Not a sleep: the daemon's own count."""
+    import time
+    start = ticks(admin_port, task)
+    deadline = time.time() + timeout
+    while ticks(admin_port, task) < start + n:
+        if time.time() > deadline:
+            pytest.fail(f"{task}: no {n} rounds in {timeout} s")
+        time.sleep(0.05)

@@ -14,7 +14,7 @@ import urllib.request
 import grpc
 import yaml
 
-from conftest import ROOT, start_daemon
+from conftest import ROOT, start_daemon, wait_ticks
 
 DEPLOY = ROOT / "deploy"
 
@@ -183,7 +183,7 @@ def test_every_metric_on_the_dashboard_and_in_the_rules_is_exposed(stubs, hotlin
                 e.at.FromMilliseconds(at)
                 evs.append(e)
             intake.ReportCallEvents(iter(evs))
-        time.sleep(2.5)
+        wait_ticks(admin, "service_targets")
         text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read().decode()
     finally:
         proc.terminate()

@@ -4,7 +4,7 @@ generated from proto/ at test time."""
 import grpc
 import pytest
 
-from conftest import start_daemon
+from conftest import start_daemon, wait_ticks
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_call_events_become_service_level_gauges_that_a_prometheus_parser_reads(
     with grpc.insecure_channel(addr) as ch:
         summary = rpc.IntakeStub(ch).ReportCallEvents(iter(events))
     assert (summary.accepted, summary.duplicates) == (42, 5)
-    time.sleep(2.5)  # gauges refresh every second
+    wait_ticks(admin_port, "service_targets")  # the gauges are set in its rounds
     text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
     samples = {}
     for family in text_string_to_metric_families(text):  # raises on malformed exposition

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ROOT, start_daemon
+from conftest import ROOT, start_daemon, wait_ticks
 
 
 class Browser:
@@ -127,7 +127,8 @@ def test_the_wallboard_shows_what_metrics_says_and_updates_live(stubs, hotlined,
         while metrics(admin_port).get(("hotline_alerts_total", (("kind", "ANSWER_RATE_LOW"),)), 0) < 1:
             assert time.time() < deadline, "no ANSWER_RATE_LOW"
             time.sleep(0.2)
-        time.sleep(2.5)  # one more round of the gauges and of the board
+        wait_ticks(admin_port, "service_targets")
+        wait_ticks(admin_port, "wallboard")
 
         browser = Browser()
         browser.call("Page.navigate", url=f"http://127.0.0.1:{admin_port}/wallboard")
