@@ -30,7 +30,9 @@ static PIPELINE: LazyLock<Option<Pipeline>> = LazyLock::new(|| {
         router.calendar().clone(),
         TrackerConfig::default(),
         Some(index.clone()),
-        router.unit_codes().map(Box::from),
+        router
+            .unit_targets()
+            .map(|(c, n)| (Box::from(c), Box::from(n))),
     );
     let dedup = DedupStage {
         rules,

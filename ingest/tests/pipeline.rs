@@ -20,7 +20,9 @@ fn pipeline() -> Result<Pipeline, Box<dyn std::error::Error>> {
         router.calendar().clone(),
         TrackerConfig::default(),
         Some(index.clone()),
-        router.unit_codes().map(Box::from),
+        router
+            .unit_targets()
+            .map(|(c, n)| (Box::from(c), Box::from(n))),
     );
     Ok(Pipeline::new(
         router,

@@ -360,6 +360,11 @@ impl Router {
     /// Every unit's target code (`510800.zjj`, `510802.zjj` …): the bounded
     /// set a per-unit metric may be labelled with.
     pub fn unit_codes(&self) -> impl Iterator<Item = &str> {
+        self.unit_targets().map(|(code, _)| code)
+    }
+
+    /// Every unit's and line's (code, name): `510802.zjj` → 利州区住房和城乡建设局.
+    pub fn unit_targets(&self) -> impl Iterator<Item = (&str, &str)> {
         self.units
             .iter()
             .flat_map(|u| u.targets.iter().flatten())
@@ -369,7 +374,7 @@ impl Router {
                     .chain(&self.utility)
                     .map(|l| &l.target),
             )
-            .map(|t| &*t.code)
+            .map(|t| (&*t.code, &*t.name))
     }
 
     /// The category a case sent to unit `unit_code` (a target code such as

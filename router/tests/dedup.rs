@@ -368,6 +368,15 @@ fn ten_contacts_in_an_hour_are_a_hotspot_raised_once_and_an_outage_becomes_speci
         }
     }
     assert_eq!(hot, 1);
+    // The wall screen's list: this cluster first, with its district and size.
+    let top = idx.largest_clusters(5);
+    let first = top.first().expect("a live cluster");
+    assert_eq!(
+        (first.district.as_deref(), first.size, first.hot),
+        (Some("510802"), 12, true),
+        "{top:?}"
+    );
+    assert!(first.lead_case.starts_with("GY"), "{top:?}");
 }
 
 #[test]

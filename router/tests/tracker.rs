@@ -767,7 +767,8 @@ fn the_summary_counts_each_open_case_at_its_stage() {
         ..Default::default()
     };
     t.open("F", Kind::Help, &relay, "");
-    // Due Tue 12-01 10:00: at 09:00 due soon, at 10:00 overdue.
+    // Completion due Tue 12-01 10:00. At 09:00 only C (signed) is merely
+    // due soon: A and D were never dispatched, B never signed.
     let s = t.summary(at("2026-12-01 09:00"), 10);
     assert_eq!(
         (
@@ -780,7 +781,9 @@ fn the_summary_counts_each_open_case_at_its_stage() {
         ),
         (5, 1, 1, 1, 1, 1)
     );
-    assert_eq!((s.due_soon, s.overdue), (4, 0));
+    assert_eq!((s.due_soon, s.overdue), (1, 3));
+    let s = t.summary(at("2026-11-26 10:06"), 10);
+    assert_eq!((s.due_soon, s.overdue), (0, 0), "nothing passed yet");
     let s = t.summary(at("2026-12-01 10:00"), 10);
     assert_eq!((s.due_soon, s.overdue), (0, 4));
     assert_eq!(

@@ -165,7 +165,9 @@ impl App {
                 tallies: true,
             },
             dedup.as_ref().map(|(_, i)| i.clone()),
-            router.unit_codes().map(Box::from),
+            router
+                .unit_targets()
+                .map(|(c, n)| (Box::from(c), Box::from(n))),
         );
         let dedup = dedup.map(|(rules, index)| DedupStage {
             rules,

@@ -137,7 +137,11 @@ impl BoardSources {
             "overdue": s.overdue,
             "awaiting_relay": s.awaiting_relay,
             "by_unit": s.by_unit.iter().map(|(unit, district, soon, over)| json!({
-                "unit": unit, "district": district, "due_soon": soon, "overdue": over,
+                "unit": unit,
+                "name": self.orders.unit_name(unit).unwrap_or(unit),
+                "district": district,
+                "due_soon": soon,
+                "overdue": over,
             })).collect::<Vec<_>>(),
             "completed_today": completed,
             "completed_today_on_time": on_time,

@@ -19,7 +19,6 @@ pub struct DedupStage {
 pub struct ClusterView {
     pub lead_case: String,
     pub unit: String,
-    /// The district code of the lead unit (its code's part before the dot).
     pub district: String,
     pub size: u32,
     pub hot: bool,
@@ -33,15 +32,12 @@ impl DedupStage {
         };
         idx.largest_clusters(n)
             .into_iter()
-            .map(|(lead_case, unit, size, hot)| {
-                let unit = unit.map(|u| u.to_string()).unwrap_or_default();
-                ClusterView {
-                    lead_case,
-                    district: unit.split('.').next().unwrap_or_default().to_string(),
-                    unit,
-                    size,
-                    hot,
-                }
+            .map(|c| ClusterView {
+                lead_case: c.lead_case,
+                unit: c.lead_unit.map(|u| u.to_string()).unwrap_or_default(),
+                district: c.district.map(|d| d.to_string()).unwrap_or_default(),
+                size: c.size,
+                hot: c.hot,
             })
             .collect()
     }

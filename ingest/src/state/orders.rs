@@ -17,7 +17,7 @@ use hotline_router::tracker::{
 use hotline_router::{Calendar, Deadlines, Kind};
 use metrics::{counter, gauge};
 use prost::Message;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -121,8 +121,9 @@ pub struct Orders {
     pending: Mutex<Vec<AlertOut>>,
     /// The dedup index, told when a case closes or reopens.
     dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
-    /// The units' target codes: the label values of the per-unit scorecard.
-    units: HashSet<Box<str>>,
+    /// The units' and lines' target codes (the label values of the per-unit
+    /// scorecard) and names (the wallboard's).
+    units: HashMap<Box<str>, Box<str>>,
     /// Completions of the day (Beijing time): (day, all, on time).
     completed_today: Mutex<(Option<chrono::NaiveDate>, u64, u64)>,
 }
@@ -353,7 +354,7 @@ impl Orders {
         calendar: Calendar,
         cfg: TrackerConfig,
         dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
-        units: impl IntoIterator<Item = Box<str>>,
+        units: impl IntoIterator<Item = (Box<str>, Box<str>)>,
     ) -> Arc<Orders> {
         Arc::new(Orders {
             tracker: Mutex::new(Tracker::new(cfg)),
@@ -518,7 +519,7 @@ impl Orders {
                     day.2 += u64::from(on_time);
                 }
             }
-            let unit = if self.units.contains(&*x.unit) {
+            let unit = if self.units.contains_key(&*x.unit) {
                 x.unit.to_string()
             } else {
                 "other".to_string()
@@ -528,13 +529,18 @@ impl Orders {
         }
     }
 
+    /// The name of a unit or line, by its target code.
+    pub fn unit_name(&self, code: &str) -> Option<&str> {
+        self.units.get(code).map(|n| &**n)
+    }
+
     /// The open cases as the wall screen shows them, and the day's
     /// completions (all, on time) as of `now`.
     pub fn summary(&self, now: hotline_router::Instant) -> (Summary, u64, u64) {
         let s = self
             .tracker
             .lock()
-            .map(|t| t.summary(now, 20))
+            .map(|t| t.summary(now, 8))
             .unwrap_or_default();
         let today = now.with_timezone(&SHANGHAI).date_naive();
         let (all, on_time) = match self.completed_today.lock() {

@@ -236,15 +236,16 @@ impl Clusters {
 
     /// The clusters of at least two contacts whose latest contact is at or
     /// after `cutoff`, largest first, at most `n`.
-    pub fn largest(&self, cutoff: i64, n: usize) -> Vec<&Cluster> {
-        let mut all: Vec<&Cluster> = self
+    /// Each with its bucket's district (the record's district hash).
+    pub fn largest(&self, cutoff: i64, n: usize) -> Vec<(u32, &Cluster)> {
+        let mut all: Vec<(u32, &Cluster)> = self
             .buckets
-            .values()
-            .flat_map(|b| b.heads.iter().zip(&b.items))
-            .filter(|(h, c)| h.last_at >= cutoff && c.size >= 2)
-            .map(|(_, c)| c)
+            .iter()
+            .flat_map(|(k, b)| b.heads.iter().zip(&b.items).map(move |x| (k.0, x)))
+            .filter(|(_, (h, c))| h.last_at >= cutoff && c.size >= 2)
+            .map(|(d, (_, c))| (d, c))
             .collect();
-        all.sort_by(|a, b| b.size.cmp(&a.size).then(b.hot.cmp(&a.hot)));
+        all.sort_by(|a, b| b.1.size.cmp(&a.1.size).then(b.1.hot.cmp(&a.1.hot)));
         all.truncate(n);
         all
     }

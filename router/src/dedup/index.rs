@@ -7,6 +7,16 @@ use crate::router::Router;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
+/// A live cluster as a screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterView {
+    pub lead_case: String,
+    pub lead_unit: Option<Arc<str>>,
+    pub district: Option<Arc<str>>,
+    pub size: u32,
+    pub hot: bool,
+}
+
 /// What dedup found for one contact.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DedupOutcome {
@@ -43,6 +53,8 @@ pub struct Dedup {
     closed: std::collections::HashMap<u64, i64>,
     /// Newest record time seen: the clock of expiry.
     watermark: i64,
+    /// District codes by the key a record carries (for listing clusters).
+    district_codes: std::collections::HashMap<u32, Arc<str>>,
     last_sweep: i64,
 }
 
@@ -59,6 +71,7 @@ pub struct DedupStats {
 
 impl Dedup {
     pub fn new(rules: Arc<DedupRules>, router: &Router) -> Dedup {
+        let district_key = super::record::district_key;
         let case_prefix = &router.case_prefix;
         let cfg = &rules.cfg;
         Dedup {
@@ -69,25 +82,27 @@ impl Dedup {
             closed: Default::default(),
             watermark: i64::MIN,
             last_sweep: i64::MIN,
+            district_codes: (0..)
+                .map_while(|i| router.district_code(i))
+                .map(|c| (district_key(c), Arc::from(c)))
+                .collect(),
         }
     }
 
-    /// The largest live clusters (see [`Clusters::largest`]), at most `n`:
-    /// (lead case id, lead unit, size, hotspot).
-    pub fn largest_clusters(&self, n: usize) -> Vec<(String, Option<Arc<str>>, u32, bool)> {
+    /// The largest live clusters (see [`Clusters::largest`]), at most `n`.
+    pub fn largest_clusters(&self, n: usize) -> Vec<ClusterView> {
         let cutoff = self
             .watermark
             .saturating_sub(self.rules.cfg.cluster_window.num_seconds());
         self.clusters
             .largest(cutoff, n)
             .into_iter()
-            .map(|c| {
-                (
-                    c.lead_case.format(&self.case_prefix),
-                    c.lead_unit.clone(),
-                    c.size,
-                    c.hot,
-                )
+            .map(|(d, c)| ClusterView {
+                lead_case: c.lead_case.format(&self.case_prefix),
+                lead_unit: c.lead_unit.clone(),
+                district: self.district_codes.get(&d).cloned(),
+                size: c.size,
+                hot: c.hot,
             })
             .collect()
     }

@@ -23,6 +23,6 @@ pub mod text;
 
 pub use annotate::{annotate, decide};
 pub use config::DedupConfig;
-pub use index::{Dedup, DedupOutcome, DedupStats};
-pub use record::{eligible, record, MatterRecord};
+pub use index::{ClusterView, Dedup, DedupOutcome, DedupStats};
+pub use record::{district_key, eligible, record, MatterRecord};
 pub use rules::DedupRules;

@@ -93,11 +93,7 @@ pub fn record(
         contact: xxh3_64(contact.contact_id.as_bytes()),
         idents,
         at: d.received_at.timestamp(),
-        district: if district.is_empty() {
-            0
-        } else {
-            (xxh3_64(district.as_bytes()) as u32).max(1)
-        },
+        district: district_key(district),
         category: xxh3_64(d.category.as_bytes()) as u32,
         special_category: features.matters & rules.special_matters != 0
             || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
@@ -235,5 +231,14 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+/// The key of a district code in a record (0: no district).
+pub fn district_key(district: &str) -> u32 {
+    if district.is_empty() {
+        0
+    } else {
+        (xxh3_64(district.as_bytes()) as u32).max(1)
     }
 }

@@ -19,9 +19,9 @@ pub struct Summary {
     pub handling: usize,
     /// An extension request waiting for the center's review.
     pub extension_review: usize,
-    /// Completion due within the due-soon lead (2 h).
+    /// Completion due within the due-soon lead (2 h), no limit passed yet.
     pub due_soon: usize,
-    /// Completion limit passed.
+    /// A limit passed with its step still not done: dispatch, signature or completion.
     pub overdue: usize,
     /// Emergencies sent as text and possible emergencies not yet relayed or dismissed.
     pub awaiting_relay: usize,
@@ -50,14 +50,22 @@ impl Tracker {
             } else if c.with_unit || c.due.get(Limit::Complete).is_some() {
                 s.handling += 1;
             }
-            let Some(d) = c.due.get(Limit::Complete) else {
+            let passed = [Limit::Dispatch, Limit::Sign, Limit::Complete]
+                .iter()
+                .filter_map(|l| c.due.get(*l))
+                .any(|d| d <= now);
+            let soon = c
+                .due
+                .get(Limit::Complete)
+                .is_some_and(|d| d > now && d - lead <= now);
+            if !(passed || soon) {
                 continue;
-            };
+            }
             let row = units.entry((&c.unit, &c.district)).or_default();
-            if d <= now {
+            if passed {
                 s.overdue += 1;
                 row.1 += 1;
-            } else if d - lead <= now {
+            } else {
                 s.due_soon += 1;
                 row.0 += 1;
             }
