@@ -782,6 +782,13 @@ fn the_summary_counts_each_open_case_at_its_stage() {
         (5, 1, 1, 1, 1, 1)
     );
     assert_eq!((s.due_soon, s.overdue), (1, 3));
+    assert_eq!(
+        s.by_unit,
+        vec![
+            ("U1".to_string(), "510802".to_string(), 0, 2),
+            ("U2".to_string(), "510802".to_string(), 1, 1),
+        ]
+    );
     let s = t.summary(at("2026-11-26 10:06"), 10);
     assert_eq!((s.due_soon, s.overdue), (0, 0), "nothing passed yet");
     let s = t.summary(at("2026-12-01 10:00"), 10);
@@ -794,4 +801,177 @@ fn the_summary_counts_each_open_case_at_its_stage() {
         ]
     );
     assert_eq!(t.summary(at("2026-12-01 10:00"), 1).by_unit.len(), 1);
+}
+
+/// A completion is late when it comes after the completion deadline,
+/// whether or not a tick saw the deadline pass first; at the deadline it is
+/// on time.
+#[test]
+fn completed_on_time_or_late_by_the_deadline_not_by_the_tick() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig {
+        tallies: true,
+        ..Default::default()
+    });
+    // Help: 1 working day → Fri 11-27 10:00. No tick runs in between.
+    for id in ["T1", "T2"] {
+        t.open_case(
+            id,
+            Kind::Help,
+            &deadlines(r, Kind::Help, Priority::Normal),
+            &Opening {
+                unit: id,
+                received_at: Some(r),
+                ..Opening::default()
+            },
+        );
+    }
+    t.event(cal, "T1", OrderEvent::Completed, "", at("2026-11-27 10:00"));
+    t.event(cal, "T2", OrderEvent::Completed, "", at("2026-11-27 10:01"));
+    let got: Vec<(String, &str)> = t
+        .take_tallies()
+        .into_iter()
+        .map(|x| (x.unit.to_string(), x.measure.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("T1".to_string(), "completed_on_time"),
+            ("T2".to_string(), "completed_late")
+        ]
+    );
+}
+
+/// Each refusal has a stable code and the status class a client gets.
+#[test]
+fn refusals_have_stable_codes_and_classes() {
+    use hotline_router::tracker::RefusalClass::{FailedPrecondition, InvalidArgument};
+    let cases = [
+        (Refusal::UnknownCase, "UNKNOWN_CASE", FailedPrecondition),
+        (Refusal::BeforeIntake, "BEFORE_INTAKE", InvalidArgument),
+        (Refusal::Completed, "CASE_COMPLETED", FailedPrecondition),
+        (
+            Refusal::NotCompleted,
+            "CASE_NOT_COMPLETED",
+            FailedPrecondition,
+        ),
+        (Refusal::NotDispatched, "NOT_DISPATCHED", FailedPrecondition),
+        (
+            Refusal::AssignedByLeadership,
+            "ASSIGNED_BY_LEADERSHIP",
+            FailedPrecondition,
+        ),
+        (
+            Refusal::LateReturn {
+                due: at("2026-11-26 10:00"),
+            },
+            "LATE_RETURN",
+            FailedPrecondition,
+        ),
+        (
+            Refusal::NoExtensionPending,
+            "NO_EXTENSION_PENDING",
+            FailedPrecondition,
+        ),
+        (
+            Refusal::ExtensionPending,
+            "EXTENSION_PENDING",
+            FailedPrecondition,
+        ),
+    ];
+    for (r, code, class) in cases {
+        assert_eq!((r.code(), r.class()), (code, class), "{r}");
+    }
+}
+
+/// Clocks restart with the step they time: a re-dispatch restarts the sign
+/// clock (its OVERDUE may fire again), a return restarts the dispatch clock;
+/// an event at the intake instant is not "before intake".
+#[test]
+fn restarted_clocks_fire_again() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open_case(
+        "R1",
+        Kind::Help,
+        &deadlines(r, Kind::Help, Priority::Normal),
+        &Opening {
+            received_at: Some(r),
+            ..Opening::default()
+        },
+    );
+    assert_eq!(t.check("R1", OrderEvent::Dispatched, r), Ok(()));
+    // Dispatched late (10:20): dispatch OVERDUE at 10:10; sign due 10:50, missed.
+    let mut got = overdue(run(&mut t, "2026-11-26 10:00", "2026-11-26 10:19"));
+    t.event(
+        cal,
+        "R1",
+        OrderEvent::Dispatched,
+        "",
+        at("2026-11-26 10:20"),
+    );
+    got.extend(overdue(run(&mut t, "2026-11-26 10:20", "2026-11-26 10:59")));
+    // Re-dispatched at 11:00 without a signature: a new sign clock, 11:30.
+    t.event(
+        cal,
+        "R1",
+        OrderEvent::Dispatched,
+        "",
+        at("2026-11-26 11:00"),
+    );
+    got.extend(overdue(run(&mut t, "2026-11-26 11:00", "2026-11-26 11:35")));
+    t.event(cal, "R1", OrderEvent::Signed, "", at("2026-11-26 11:36"));
+    // Returned at 11:40: a new dispatch clock, 11:50.
+    t.event(cal, "R1", OrderEvent::Returned, "", at("2026-11-26 11:40"));
+    got.extend(overdue(run(&mut t, "2026-11-26 11:40", "2026-11-26 11:55")));
+    assert_eq!(
+        got,
+        vec![
+            (at("2026-11-26 10:10"), Limit::Dispatch),
+            (at("2026-11-26 10:50"), Limit::Sign),
+            (at("2026-11-26 11:30"), Limit::Sign),
+            (at("2026-11-26 11:50"), Limit::Dispatch),
+        ]
+    );
+}
+
+/// A case re-handled after its visit stays open past the visit window its
+/// first completion started.
+#[test]
+fn a_rehandled_case_outlives_its_first_visit_window() {
+    let cal = router().calendar();
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    open_normal(&mut t, "W9", Kind::Complaint, r);
+    t.event(cal, "W9", OrderEvent::Completed, "", at("2026-11-27 10:00"));
+    t.event(
+        cal,
+        "W9",
+        OrderEvent::Revisited(Satisfaction::Unsatisfied),
+        "",
+        at("2026-11-28 10:00"),
+    );
+    t.tick(at("2026-12-28 10:00"));
+    assert_eq!((t.len(), t.completed()), (1, 0), "still open, still known");
+    assert_eq!(
+        t.check("W9", OrderEvent::Completed, at("2026-12-28 10:00")),
+        Ok(())
+    );
+}
+
+/// A case without dispatch or sign clocks (a transfer, a linkage) is with
+/// its line: counted as being handled.
+#[test]
+fn a_transfer_is_counted_as_being_handled() {
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    let d = hotline_router::Deadlines {
+        complete_by: Some(r + Duration::hours(1)),
+        ..Default::default()
+    };
+    t.open("X9", Kind::Consultation, &d, "");
+    let s = t.summary(r, 10);
+    assert_eq!((s.open, s.handling, s.dispatch, s.sign), (1, 1, 0, 0));
 }

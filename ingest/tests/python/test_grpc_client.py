@@ -163,3 +163,30 @@ def test_order_events_move_a_case_and_bad_ones_are_refused(stubs, daemon):
         # Re-handled after the unsatisfied visit: a second visit needs a second completion.
         s = intake.ReportOrderEvents(iter([ev(pb.REVISITED, 55, satisfaction=pb.SATISFIED)]))
         assert [r.code for r in s.rejections] == ["CASE_NOT_COMPLETED"]
+
+
+def test_with_tokens_health_and_reflection_stay_open_and_the_rest_needs_a_token(stubs, hotlined, tmp_path):
+    """README, "Access": health and reflection answer without a token (load
+    balancers and grpcurl), every other call needs one of its role."""
+    import hashlib
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+    pb, rpc = stubs
+    gate = "g" * 40
+    cfg = ("[auth]\ntokens = [\n"
+           f"  {{ role = \"gateway\", sha256 = \"{hashlib.sha256(gate.encode()).hexdigest()}\" }},\n]\n")
+    proc, addr, _ = start_daemon(hotlined, tmp_path, cfg)
+    try:
+        with grpc.insecure_channel(addr) as ch:
+            assert {"hotline.v1.Intake", "grpc.health.v1.Health"} <= set(ProtoReflectionDescriptorDatabase(ch).get_services())
+            status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="hotline.v1.Intake"))
+            assert status.status == health_pb2.HealthCheckResponse.SERVING
+            intake = rpc.IntakeStub(ch)
+            with pytest.raises(grpc.RpcError) as e:
+                intake.Submit(contact(pb, "auth-1", "请问公积金怎么提取"))
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            d = intake.Submit(contact(pb, "auth-1", "请问公积金怎么提取"), metadata=[("authorization", f"Bearer {gate}")])
+            assert d.route == pb.DIRECT_ANSWER
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0

@@ -54,10 +54,8 @@ impl Tracker {
                 .iter()
                 .filter_map(|l| c.due.get(*l))
                 .any(|d| d <= now);
-            let soon = c
-                .due
-                .get(Limit::Complete)
-                .is_some_and(|d| d > now && d - lead <= now);
+            // Not past a limit, so the completion (if any) is still ahead.
+            let soon = !passed && c.due.get(Limit::Complete).is_some_and(|d| d - lead <= now);
             if !(passed || soon) {
                 continue;
             }
@@ -70,9 +68,9 @@ impl Tracker {
                 row.0 += 1;
             }
         }
+        // A row exists only for a case due soon or past a limit.
         let mut rows: Vec<(String, String, usize, usize)> = units
             .into_iter()
-            .filter(|(_, (soon, over))| soon + over > 0)
             .map(|((u, d), (soon, over))| (u.to_string(), d.to_string(), soon, over))
             .collect();
         rows.sort_by(|a, b| b.3.cmp(&a.3).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
