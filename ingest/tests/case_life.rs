@@ -18,6 +18,13 @@ fn ev(case_id: &str, t: pb::OrderEventType, at: i64) -> pb::OrderEvent {
     }
 }
 
+/// Submits a contact received at `at` (unix seconds); its decision.
+fn submit_at(d: &Daemon, id: &str, text: &str, at: i64) -> pb::Decision {
+    let mut x = contact(id, text);
+    x.received_at = ts(at);
+    rt().block_on(d.submit(x))
+}
+
 fn send(d: &Daemon, evs: Vec<pb::OrderEvent>) -> pb::OrderEventsSummary {
     rt().block_on(async {
         d.client()
@@ -59,9 +66,7 @@ fn a_case_is_returned_redispatched_extended_completed_revisited_and_rehandled() 
     let d = Daemon::start_in(&dir, None);
     // A complaint received two hours ago.
     let r = now_secs() - 7200;
-    let mut x = contact("life-1", "我要投诉小区物业，电梯坏了一个月都没人修");
-    x.received_at = ts(r);
-    let dec = rt().block_on(d.submit(x));
+    let dec = submit_at(&d, "life-1", "我要投诉小区物业，电梯坏了一个月都没人修", r);
     assert_eq!(dec.route, pb::RouteKind::WorkOrder as i32, "{dec:?}");
     let case = dec.case_id.clone();
     // Its 10-minute dispatch limit passed long ago.
@@ -239,9 +244,7 @@ fn every_clock_and_count_survives_kill9_between_any_two_events() {
     use pb::OrderEventType as T;
     let r = now_secs() - 86_400;
     let case_of = |d: &Daemon, id: &str| {
-        let mut x = contact(id, "我要投诉小区物业，电梯坏了一个月都没人修");
-        x.received_at = ts(r);
-        rt().block_on(d.submit(x)).case_id
+        submit_at(d, id, "我要投诉小区物业，电梯坏了一个月都没人修", r).case_id
     };
     // (event, minutes after intake, unit, probe refused after it with this code)
     let with = |t: T, min: i64| -> pb::OrderEvent {
@@ -341,9 +344,12 @@ fn every_clock_and_count_survives_kill9_between_any_two_events() {
 fn a_transfer_is_tracked_against_the_subcenter() {
     let dir = temp_dir("transfer");
     let d = Daemon::start_in(&dir, None);
-    let mut x = contact("tax-1", "请问个人所得税专项附加扣除怎么填报？");
-    x.received_at = ts(now_secs() - 7200);
-    let dec = rt().block_on(d.submit(x));
+    let dec = submit_at(
+        &d,
+        "tax-1",
+        "请问个人所得税专项附加扣除怎么填报？",
+        now_secs() - 7200,
+    );
     assert_eq!(
         dec.route,
         pb::RouteKind::SubcenterTransfer as i32,
@@ -386,9 +392,13 @@ fn a_replayed_batch_is_accepted_and_applied_once() {
     let dir = temp_dir("replayed-batch");
     let d = Daemon::start_in(&dir, None);
     let r = now_secs() - 3600;
-    let mut x = contact("replay-1", "我要投诉小区物业，电梯坏了一个月都没人修");
-    x.received_at = ts(r);
-    let case = rt().block_on(d.submit(x)).case_id;
+    let case = submit_at(
+        &d,
+        "replay-1",
+        "我要投诉小区物业，电梯坏了一个月都没人修",
+        r,
+    )
+    .case_id;
     let mut returned = ev(&case, T::Returned, r + 600);
     returned.reason = "非本单位职责".into();
     let mut again = ev(&case, T::Dispatched, r + 700);
