@@ -75,7 +75,7 @@ const CASES: &[Case] = &[
         "开发商延期交房半年了，也不给说法",
         "510802",
         WorkOrder,
-        None,
+        Some(Kind::Complaint),
         "510800.zjj",
         "route.function",
     ),
@@ -145,7 +145,7 @@ const CASES: &[Case] = &[
         "请问个人所得税年度汇算怎么退税",
         "510802",
         SubcenterTransfer,
-        None,
+        Some(Kind::Consultation),
         "12366",
         "scope.subcenter.tax",
     ),
@@ -153,7 +153,7 @@ const CASES: &[Case] = &[
         "我昨天报警，派出所一直不处理，民警态度很差",
         "510802",
         SubcenterTransfer,
-        None,
+        Some(Kind::Complaint),
         "966110",
         "scope.subcenter.police_conduct",
     ),
@@ -295,6 +295,16 @@ fn golden_routes() {
             failures.push(format!(
                 "{}: got {:?} {:?} target {first} rules {ids:?}",
                 c.text, d.route, d.kind,
+            ));
+        }
+        // Whoever answers for the contact has a completion limit (the
+        // center's unit, a sub-center, a utility, the knowledge base's
+        // answer); an emergency line's and a refusal's are not ours.
+        let ours = !matches!(c.route, EmergencyTransfer | NotAccepted);
+        if d.deadlines.complete_by.is_some() != ours {
+            failures.push(format!(
+                "{}: completion deadline {:?} on a {:?}",
+                c.text, d.deadlines.complete_by, d.route
             ));
         }
         if c.route == NotAccepted && d.guidance.is_empty() {
@@ -440,4 +450,26 @@ fn same_contact_id_same_case_and_caller_ref_hides_the_phone() {
             .caller_ref,
         a.caller_ref
     );
+}
+
+/// A sub-center answers a transfer within the kind's limit (Art. 7(3), 13):
+/// a tax question in an hour, a complaint about the police in three working days.
+#[test]
+fn transfers_are_due_by_their_kind() {
+    let now = at("2026-11-26 10:00");
+    for (text, due) in [
+        ("请问个人所得税年度汇算怎么退税", "2026-11-26 11:00"),
+        (
+            "我昨天报警，派出所一直不处理，民警态度很差",
+            "2026-12-01 10:00",
+        ),
+    ] {
+        let d = decide(router(), &phone_contact("t", text, "510802"), now).expect("decided");
+        assert_eq!(d.route, SubcenterTransfer, "{text}");
+        assert_eq!(d.deadlines.complete_by, Some(at(due)), "{text}");
+        assert_eq!(
+            d.deadlines.dispatch_by, None,
+            "no dispatch: the line has it"
+        );
+    }
 }
