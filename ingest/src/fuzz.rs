@@ -26,14 +26,7 @@ static PIPELINE: LazyLock<Option<Pipeline>> = LazyLock::new(|| {
     };
     let rules = Arc::new(DedupRules::embedded(cfg).ok()?);
     let index = Arc::new(Mutex::new(Dedup::new(rules.clone(), &router)));
-    let orders = Orders::new(
-        router.calendar().clone(),
-        TrackerConfig::default(),
-        Some(index.clone()),
-        router
-            .unit_targets()
-            .map(|(c, n)| (Box::from(c), Box::from(n))),
-    );
+    let orders = Orders::new(&router, TrackerConfig::default(), Some(index.clone()));
     let dedup = DedupStage {
         rules,
         index,

@@ -16,14 +16,7 @@ fn pipeline() -> Result<Pipeline, Box<dyn std::error::Error>> {
     let router = Arc::new(Router::embedded().map_err(|e| format!("{e:?}"))?);
     let rules = Arc::new(DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS)?);
     let index = Arc::new(Mutex::new(Dedup::new(rules.clone(), &router)));
-    let orders = Orders::new(
-        router.calendar().clone(),
-        TrackerConfig::default(),
-        Some(index.clone()),
-        router
-            .unit_targets()
-            .map(|(c, n)| (Box::from(c), Box::from(n))),
-    );
+    let orders = Orders::new(&router, TrackerConfig::default(), Some(index.clone()));
     Ok(Pipeline::new(
         router,
         Some(DedupStage {

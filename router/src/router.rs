@@ -357,13 +357,8 @@ impl Router {
         self.district_names.get(i).map(|(c, _)| c.as_str())
     }
 
-    /// Every unit's target code (`510800.zjj`, `510802.zjj` …): the bounded
-    /// set a per-unit metric may be labelled with.
-    pub fn unit_codes(&self) -> impl Iterator<Item = &str> {
-        self.unit_targets().map(|(code, _)| code)
-    }
-
-    /// Every unit's and line's (code, name): `510802.zjj` → 利州区住房和城乡建设局.
+    /// Every unit's and line's (code, name): `510802.zjj` → 利州区住房和城乡建设局;
+    /// the codes are the bounded set a per-unit metric may be labelled with.
     pub fn unit_targets(&self) -> impl Iterator<Item = (&str, &str)> {
         self.units
             .iter()

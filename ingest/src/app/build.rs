@@ -155,7 +155,7 @@ impl App {
             None
         };
         let orders = Orders::new(
-            router.calendar().clone(),
+            &router,
             TrackerConfig {
                 due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
                 max_cases: cfg.sla.max_open_cases,
@@ -165,9 +165,6 @@ impl App {
                 tallies: true,
             },
             dedup.as_ref().map(|(_, i)| i.clone()),
-            router
-                .unit_targets()
-                .map(|(c, n)| (Box::from(c), Box::from(n))),
         );
         let dedup = dedup.map(|(rules, index)| DedupStage {
             rules,

@@ -350,18 +350,21 @@ pub fn queue_alert(
 }
 
 impl Orders {
+    /// The tracker for `router`'s calendar, units and lines.
     pub fn new(
-        calendar: Calendar,
+        router: &hotline_router::Router,
         cfg: TrackerConfig,
         dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
-        units: impl IntoIterator<Item = (Box<str>, Box<str>)>,
     ) -> Arc<Orders> {
         Arc::new(Orders {
             tracker: Mutex::new(Tracker::new(cfg)),
-            calendar,
+            calendar: router.calendar().clone(),
             pending: Mutex::new(Vec::new()),
             dedup,
-            units: units.into_iter().collect(),
+            units: router
+                .unit_targets()
+                .map(|(code, name)| (Box::from(code), Box::from(name)))
+                .collect(),
             completed_today: Mutex::new((None, 0, 0)),
         })
     }
