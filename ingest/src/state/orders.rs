@@ -297,15 +297,33 @@ impl AlertOut {
     }
 }
 
+/// A tracked case as its alerts name it: id, caller pseudonym, and the
+/// unit answering for it now.
+struct CaseOf<'a> {
+    id: &'a str,
+    caller_ref: &'a str,
+    unit: &'a str,
+}
+
+impl<'a> CaseOf<'a> {
+    fn in_tracker(t: &'a Tracker, id: &'a str) -> CaseOf<'a> {
+        CaseOf {
+            id,
+            caller_ref: t.caller_ref(id).unwrap_or_default(),
+            unit: t.unit(id).unwrap_or_default(),
+        }
+    }
+}
+
 fn alert(
     kind: pb::AlertKind,
-    case_id: &str,
-    caller_ref: Option<&str>,
+    case: &CaseOf<'_>,
     limit: Option<Limit>,
     due: hotline_router::Instant,
     at: hotline_router::Instant,
     message: String,
 ) -> AlertOut {
+    let case_id = case.id;
     let limit_name = limit.map(Limit::as_str).unwrap_or("complete");
     let alert_id = format!(
         "{}:{}:{}:{}",
@@ -319,7 +337,8 @@ fn alert(
         kind: kind as i32,
         at: Some(wire::timestamp(at)),
         case_id: case_id.to_string(),
-        caller_ref: caller_ref.unwrap_or_default().to_string(),
+        caller_ref: case.caller_ref.to_string(),
+        unit: case.unit.to_string(),
         deadline: limit_name.to_string(),
         due: Some(wire::timestamp(due)),
         message,
@@ -415,12 +434,11 @@ impl Orders {
             return Ok(());
         };
         counter!("hotline_order_events_refused_total", "code" => r.code()).increment(1);
-        let caller = t.caller_ref(&ev.case_id);
+        let case = CaseOf::in_tracker(&t, &ev.case_id);
         let alert = match &r {
             Refusal::LateReturn { due } => Some(alert(
                 pb::AlertKind::Overdue,
-                &ev.case_id,
-                caller,
+                &case,
                 Some(Limit::Return),
                 *due,
                 at,
@@ -428,8 +446,7 @@ impl Orders {
             )),
             Refusal::AssignedByLeadership => Some(alert(
                 pb::AlertKind::ReturnRefused,
-                &ev.case_id,
-                caller,
+                &case,
                 Some(Limit::Return),
                 at,
                 at,
@@ -437,11 +454,6 @@ impl Orders {
             )),
             _ => None,
         };
-        let alert = alert.map(|mut a| {
-            a.alert.unit = t.unit(&ev.case_id).unwrap_or_default().to_string();
-            a.refresh();
-            a
-        });
         Err(Rejected { refusal: r, alert })
     }
 
@@ -453,16 +465,14 @@ impl Orders {
         let mut t = self.tracker.lock().ok()?;
         let out = t.event(&self.calendar, &ev.case_id, e, &ev.unit, at);
         self.count(t.take_tallies());
-        let caller = t.caller_ref(&ev.case_id);
-        let unit = t.unit(&ev.case_id).unwrap_or_default().to_string();
+        let case = CaseOf::in_tracker(&t, &ev.case_id);
         let raised = match &out {
             EventOutcome::Refused(_) => None,
             EventOutcome::ExtensionRefused(r) => {
                 counter!("hotline_extensions_total", "outcome" => "refused").increment(1);
                 Some(alert(
                     pb::AlertKind::ExtensionRefused,
-                    &ev.case_id,
-                    caller,
+                    &case,
                     Some(Limit::Complete),
                     at,
                     at,
@@ -477,7 +487,7 @@ impl Orders {
                 counter!("hotline_extensions_total", "outcome" => "granted").increment(1);
                 None
             }
-            EventOutcome::Escalated(f) => Some(fired_alert(f.clone(), caller, at)),
+            EventOutcome::Escalated(f) => Some(fired_alert(f, &t, at)),
             EventOutcome::Applied => None,
         };
         drop(t);
@@ -496,11 +506,7 @@ impl Orders {
                 idx.case_event(&ev.case_id, c, at.timestamp());
             }
         }
-        raised.map(|mut a| {
-            a.alert.unit = unit;
-            a.refresh();
-            a
-        })
+        raised
     }
 
     /// Counts the unit tallies of what just happened (the scorecards'
@@ -589,17 +595,7 @@ impl Orders {
         self.count(t.take_tallies());
         // Set here, once a second, not on every contact.
         gauge!("hotline_open_cases").set(t.len() as f64);
-        out.extend(fired.into_iter().map(|f| {
-            let id = match &f {
-                Fired::DueSoon { case_id, .. }
-                | Fired::Overdue { case_id, .. }
-                | Fired::Escalation { case_id, .. } => case_id.clone(),
-            };
-            let mut a = fired_alert(f, t.caller_ref(&id), now);
-            a.alert.unit = t.unit(&id).unwrap_or_default().to_string();
-            a.refresh();
-            a
-        }));
+        out.extend(fired.iter().map(|f| fired_alert(f, &t, now)));
         out
     }
 }
@@ -621,15 +617,14 @@ impl Rejected {
     }
 }
 
-/// The alert of something the tracker fired.
-fn fired_alert(f: Fired, caller: Option<&str>, now: hotline_router::Instant) -> AlertOut {
+/// The alert of something the tracker fired, naming the case as `t` knows it.
+fn fired_alert(f: &Fired, t: &Tracker, now: hotline_router::Instant) -> AlertOut {
     match f {
         Fired::DueSoon { case_id, due } => alert(
             pb::AlertKind::DueSoon,
-            &case_id,
-            caller,
+            &CaseOf::in_tracker(t, case_id),
             None,
-            due,
+            *due,
             now,
             "completion due in 2 h; the extension window closes".into(),
         ),
@@ -639,10 +634,9 @@ fn fired_alert(f: Fired, caller: Option<&str>, now: hotline_router::Instant) -> 
             due,
         } => alert(
             pb::AlertKind::Overdue,
-            &case_id,
-            caller,
-            Some(limit),
-            due,
+            &CaseOf::in_tracker(t, case_id),
+            Some(*limit),
+            *due,
             now,
             format!("{} limit passed", limit.as_str()),
         ),
@@ -652,10 +646,9 @@ fn fired_alert(f: Fired, caller: Option<&str>, now: hotline_router::Instant) -> 
             due,
         } => alert(
             pb::AlertKind::Escalation,
-            &case_id,
-            caller,
+            &CaseOf::in_tracker(t, case_id),
             Some(Limit::Escalate),
-            due,
+            *due,
             now,
             format!("{reason}: report to the government for supervision (Art. 27)"),
         ),
