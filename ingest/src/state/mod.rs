@@ -6,3 +6,4 @@ pub mod dedup;
 pub mod orders;
 pub mod sla;
 pub mod stats;
+pub mod today;

@@ -7,9 +7,9 @@
 //! order events. The timing logic is the pure `hotline_router::tracker`.
 use crate::sinks::committer::Job;
 use crate::sinks::store::EventRow;
+use crate::state::today::Today;
 use crate::wire;
 use hotline_proto::v1 as pb;
-use hotline_router::deadlines::SHANGHAI;
 use hotline_router::tracker::{
     EventOutcome, Fired, Limit, Measure, Opening, OrderEvent, Refusal, RefusalClass, Satisfaction,
     Summary, Tally, Tracker, TrackerConfig,
@@ -124,8 +124,8 @@ pub struct Orders {
     /// The units' and lines' target codes (the label values of the per-unit
     /// scorecard) and names (the wallboard's).
     units: HashMap<Box<str>, Box<str>>,
-    /// Completions of the day (Beijing time): (day, all, on time).
-    completed_today: Mutex<(Option<chrono::NaiveDate>, u64, u64)>,
+    /// Completions of the day (Beijing time): (all, on time).
+    completed_today: Mutex<Today<(u64, u64)>>,
 }
 
 fn kind_of(k: i32) -> Option<Kind> {
@@ -384,7 +384,7 @@ impl Orders {
                 .unit_targets()
                 .map(|(code, name)| (Box::from(code), Box::from(name)))
                 .collect(),
-            completed_today: Mutex::new((None, 0, 0)),
+            completed_today: Mutex::new(Today::default()),
         })
     }
 
@@ -518,14 +518,10 @@ impl Orders {
                 Measure::CompletedLate => Some(false),
                 _ => None,
             };
-            if let (Some(on_time), Ok(mut day)) = (on_time, self.completed_today.lock()) {
-                let d = x.at.with_timezone(&SHANGHAI).date_naive();
-                if day.0.is_none_or(|t| t < d) {
-                    *day = (Some(d), 0, 0);
-                }
-                if day.0 == Some(d) {
-                    day.1 += 1;
-                    day.2 += u64::from(on_time);
+            if let (Some(on_time), Ok(mut today)) = (on_time, self.completed_today.lock()) {
+                if let Some((all, in_time)) = today.at(x.at) {
+                    *all += 1;
+                    *in_time += u64::from(on_time);
                 }
             }
             let unit = if self.units.contains_key(&*x.unit) {
@@ -551,11 +547,12 @@ impl Orders {
             .lock()
             .map(|t| t.summary(now, 8))
             .unwrap_or_default();
-        let today = now.with_timezone(&SHANGHAI).date_naive();
-        let (all, on_time) = match self.completed_today.lock() {
-            Ok(d) if d.0 == Some(today) => (d.1, d.2),
-            _ => (0, 0),
-        };
+        let (all, on_time) = self
+            .completed_today
+            .lock()
+            .ok()
+            .and_then(|d| d.of(now).copied())
+            .unwrap_or_default();
         (s, all, on_time)
     }
 

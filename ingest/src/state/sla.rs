@@ -9,6 +9,7 @@
 use crate::config::SlaSection;
 use crate::sinks::store::{Reader, StoreError};
 use crate::state::orders::AlertOut;
+use crate::state::today::Today;
 use crate::telemetry::hdr;
 use crate::wire;
 use hdrhistogram::Histogram;
@@ -73,7 +74,7 @@ struct Messages {
     /// Acceptance latencies since the last snapshot, per channel.
     latency: BTreeMap<Channel, Histogram<u64>>,
     /// Acceptance latencies of the day (Beijing time), per channel: the wallboard's.
-    today: (Option<chrono::NaiveDate>, BTreeMap<Channel, Histogram<u64>>),
+    today: Today<BTreeMap<Channel, Histogram<u64>>>,
     /// ACCEPT_LATE alerts raised by an acceptance, raised at the next tick.
     late: Vec<AlertOut>,
 }
@@ -171,7 +172,7 @@ impl Sla {
             messages: Mutex::new(Messages {
                 acceptance: Acceptance::new(cfg.accept),
                 latency: BTreeMap::new(),
-                today: (None, BTreeMap::new()),
+                today: Today::default(),
                 late: Vec::new(),
             }),
         })
@@ -249,15 +250,8 @@ impl Sla {
             } => {
                 let h = m.latency.entry(channel).or_insert_with(hdr::fresh);
                 hdr::record_ms(h, latency_ms);
-                let day = at
-                    .with_timezone(&hotline_router::deadlines::SHANGHAI)
-                    .date_naive();
-                if m.today.0.is_none_or(|d| d < day) {
-                    m.today = (Some(day), BTreeMap::new());
-                }
-                if m.today.0 == Some(day) {
-                    let h = m.today.1.entry(channel).or_insert_with(hdr::fresh);
-                    hdr::record_ms(h, latency_ms);
+                if let Some(day) = m.today.at(at) {
+                    hdr::record_ms(day.entry(channel).or_insert_with(hdr::fresh), latency_ms);
                 }
                 histogram!("hotline_accept_latency_seconds", "channel" => channel.as_str())
                     .record(latency_ms as f64 / 1000.0);
@@ -373,16 +367,11 @@ impl Sla {
         let Ok(m) = self.messages.lock() else {
             return Vec::new();
         };
-        let day = now
-            .with_timezone(&hotline_router::deadlines::SHANGHAI)
-            .date_naive();
-        if m.today.0 != Some(day) {
-            return Vec::new();
-        }
         let q = |h: &Histogram<u64>, x: f64| h.value_at_quantile(x) as f64 / 1e6;
         m.today
-            .1
-            .iter()
+            .of(now)
+            .into_iter()
+            .flatten()
             .map(|(ch, h)| (ch.as_str(), h.len(), q(h, 0.5), q(h, 0.95)))
             .collect()
     }
