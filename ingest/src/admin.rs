@@ -27,6 +27,10 @@ pub struct AdminState {
     pub board: watch::Receiver<Option<Arc<str>>>,
     /// Who may read the wallboard (a dashboard token, when tokens are configured).
     pub auth: crate::auth::Auth,
+    /// How long one wallboard events stream lasts: under the admin
+    /// listener's idle limit (which counts the client's bytes), so the limit
+    /// never cuts a screen; the browser reconnects at once.
+    pub events_lifetime: std::time::Duration,
 }
 
 /// The wall screen's page: Chinese, inline styles and script, no CDN.
@@ -78,8 +82,7 @@ fn presented_token(uri: &Uri, headers: &HeaderMap) -> Option<String> {
 }
 
 /// The board as server-sent events: the latest at once, then each new
-/// one. A stream ends after half the idle limit (the browser reconnects
-/// at once, `retry: 500`), so the connection's idle limit never cuts it.
+/// one, for `events_lifetime` (the browser reconnects at once, `retry: 500`).
 async fn wallboard_events(State(s): State<AdminState>, uri: Uri, headers: HeaderMap) -> Response {
     if !s
         .auth
@@ -91,7 +94,7 @@ async fn wallboard_events(State(s): State<AdminState>, uri: Uri, headers: Header
         )
             .into_response();
     }
-    let end = std::time::Instant::now() + s.sse_lifetime();
+    let end = std::time::Instant::now() + s.events_lifetime;
     let stream = tokio_stream::wrappers::WatchStream::new(s.board.clone())
         .filter_map(|b| b)
         .map(|b| {
@@ -107,19 +110,6 @@ async fn wallboard_events(State(s): State<AdminState>, uri: Uri, headers: Header
         .keep_alive(KeepAlive::default())
         .into_response()
 }
-
-impl AdminState {
-    /// How long one events stream lasts (set by `serve` from the idle limit).
-    fn sse_lifetime(&self) -> std::time::Duration {
-        SSE_LIFETIME
-            .get()
-            .copied()
-            .unwrap_or(std::time::Duration::from_secs(15))
-    }
-}
-
-/// Half the admin listener's idle limit, set once by `serve`.
-static SSE_LIFETIME: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     (
@@ -176,7 +166,6 @@ pub async fn serve(
             upkeep.run_upkeep();
         }
     });
-    let _ = SSE_LIFETIME.set(limits.idle / 2);
     let probes = axum::Router::new()
         .route("/ready", get(ready))
         .route("/live", get(live))

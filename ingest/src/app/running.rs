@@ -221,6 +221,7 @@ impl App {
             writable: committer.writable(),
             board: board_rx,
             auth: auth.clone(),
+            events_lifetime: idle / 2,
         };
         let (admin_stop, admin_stop_rx) = watch::channel(false);
         let admin_task = tokio::spawn(admin::serve(
