@@ -35,13 +35,11 @@ pub fn priority(
         if let Stage::Special(i) = stage {
             if let Some(s) = router.special.get(i) {
                 p = p.max(s.priority);
-                units.extend(
-                    s.units
-                        .iter()
-                        .filter(|u| !units.contains(u))
-                        .copied()
-                        .collect::<Vec<_>>(),
-                );
+                for u in &s.units {
+                    if !units.contains(u) {
+                        units.push(*u);
+                    }
+                }
             }
             rule_ids.push(id.clone());
         }

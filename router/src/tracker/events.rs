@@ -189,7 +189,9 @@ impl Tracker {
             return EventOutcome::Refused(Refusal::UnknownCase);
         };
         let mut out = EventOutcome::Applied;
-        let mut tally = None;
+        // What the event counts for the case's unit, tallied once it is applied
+        // (no event changes the unit but DISPATCHED, which counts for the new one).
+        let mut counts: [Option<Measure>; 2] = [None; 2];
         match ev {
             OrderEvent::Dispatched => {
                 c.due.set(Limit::Dispatch, None);
@@ -200,11 +202,11 @@ impl Tracker {
                 if !unit.is_empty() && *c.unit != *unit {
                     c.unit = unit.into();
                 }
-                tally = Some(Measure::Received);
+                counts[0] = Some(Measure::Received);
             }
             OrderEvent::Signed => {
                 if let Some(s) = c.due.get(Limit::Sign) {
-                    tally = Some(if now <= s {
+                    counts[0] = Some(if now <= s {
                         Measure::SignedOnTime
                     } else {
                         Measure::SignedLate
@@ -214,11 +216,7 @@ impl Tracker {
                 c.due.set(Limit::Return, Some(ms(t + RETURN_LIMIT)));
             }
             OrderEvent::Returned => {
-                // Counted against the unit returning it, before it leaves.
-                self.tally(k, Measure::Returned, now);
-                let Some(c) = self.cases.get_mut(&k) else {
-                    return out;
-                };
+                counts[0] = Some(Measure::Returned);
                 c.due.set(Limit::Sign, None);
                 c.due.set(Limit::Return, None);
                 c.due.set(Limit::Dispatch, Some(ms(t + DISPATCH_LIMIT)));
@@ -245,7 +243,7 @@ impl Tracker {
                         out = EventOutcome::ExtensionPending {
                             complete_by: new_due,
                         };
-                        tally = Some(Measure::ExtensionRequested);
+                        counts[0] = Some(Measure::ExtensionRequested);
                     }
                     Err(e) => return EventOutcome::ExtensionRefused(e),
                 }
@@ -257,7 +255,7 @@ impl Tracker {
                 out = EventOutcome::ExtensionGranted {
                     complete_by: at(new_due.unwrap_or(now)),
                 };
-                tally = Some(Measure::ExtensionApproved);
+                counts[0] = Some(Measure::ExtensionApproved);
             }
             OrderEvent::ExtensionRejected => {
                 // The one request (Art. 13(3)) was made.
@@ -270,35 +268,26 @@ impl Tracker {
             OrderEvent::Completed => {
                 let late = c.overdue_fired & Limit::Complete.bit() != 0
                     || c.due.get(Limit::Complete).is_some_and(|d| now > d);
-                self.tally(
-                    k,
-                    if late {
-                        Measure::CompletedLate
-                    } else {
-                        Measure::CompletedOnTime
-                    },
-                    now,
-                );
+                counts[0] = Some(if late {
+                    Measure::CompletedLate
+                } else {
+                    Measure::CompletedOnTime
+                });
                 self.complete(k, now);
-                return out;
             }
             OrderEvent::Reopened => {
                 if c.completed_at.is_some() {
                     self.rehandle(cal, k, t);
-                    tally = Some(Measure::Rehandled);
+                    counts[0] = Some(Measure::Rehandled);
                 }
             }
             OrderEvent::Revisited(s) => {
-                let m = match s {
+                counts[0] = Some(match s {
                     Satisfaction::Satisfied => Measure::Satisfied,
                     Satisfaction::Basically => Measure::BasicallySatisfied,
                     Satisfaction::Unsatisfied => Measure::Unsatisfied,
-                };
-                self.tally(k, m, now);
+                });
                 if s == Satisfaction::Unsatisfied {
-                    let Some(c) = self.cases.get_mut(&k) else {
-                        return out;
-                    };
                     c.unsatisfied = c.unsatisfied.saturating_add(1);
                     if c.unsatisfied == 2 {
                         out = EventOutcome::Escalated(Fired::Escalation {
@@ -308,7 +297,7 @@ impl Tracker {
                         });
                     }
                     self.rehandle(cal, k, t);
-                    tally = Some(Measure::Rehandled);
+                    counts[1] = Some(Measure::Rehandled);
                 }
             }
             OrderEvent::Relayed | OrderEvent::Dismissed => {
@@ -320,7 +309,7 @@ impl Tracker {
                 }
             }
         }
-        if let Some(m) = tally {
+        for m in counts.into_iter().flatten() {
             self.tally(k, m, now);
         }
         self.rearm(k);
@@ -336,7 +325,7 @@ impl Tracker {
             }
             c.completed_at = Some(now);
             c.pending_extension = None;
-            c.due = super::Dues([super::Dues::NONE; 9]);
+            c.due = super::Dues::EMPTY;
             self.retired.insert((now + window, k));
         }
     }

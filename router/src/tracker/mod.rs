@@ -106,6 +106,7 @@ struct Dues([i64; 9]);
 
 impl Dues {
     const NONE: i64 = i64::MIN;
+    const EMPTY: Dues = Dues([Dues::NONE; 9]);
     fn get(&self, l: Limit) -> Option<i64> {
         Some(self.0[l.idx()]).filter(|v| *v != Self::NONE)
     }
@@ -338,7 +339,7 @@ impl Tracker {
     /// decision sets.
     pub fn open_case(&mut self, case_id: &str, kind: Kind, d: &Deadlines, o: &Opening) {
         let k = key(case_id);
-        let mut due = Dues([Dues::NONE; 9]);
+        let mut due = Dues::EMPTY;
         due.set(Limit::Dispatch, d.dispatch_by.map(ms));
         due.set(Limit::Notify, d.notify_by.map(ms));
         due.set(Limit::FirstFeedback, d.first_feedback_by.map(ms));
