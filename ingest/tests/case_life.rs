@@ -26,14 +26,7 @@ fn submit_at(d: &Daemon, id: &str, text: &str, at: i64) -> pb::Decision {
 }
 
 fn send(d: &Daemon, evs: Vec<pb::OrderEvent>) -> pb::OrderEventsSummary {
-    rt().block_on(async {
-        d.client()
-            .await
-            .report_order_events(tokio_stream::iter(evs))
-            .await
-            .expect("events")
-            .into_inner()
-    })
+    rt().block_on(d.order_events(evs))
 }
 
 fn report(dir: &std::path::Path, format: &str) -> String {

@@ -115,11 +115,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
             at: ts(now_secs() - 200),
             ..Default::default()
         };
-        d.client()
-            .await
-            .report_order_events(tokio_stream::iter(vec![ev]))
-            .await
-            .expect("events");
+        d.order_events(vec![ev]).await;
     });
     let z = rt.block_on(d.submit(c("d-10", me, "锦绣华庭电梯又坏了", 100)));
     let l = z.dedup.clone().unwrap_or_default();

@@ -49,13 +49,7 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
             .map(|t| t.code.clone())
             .unwrap_or_default();
         dispatch(&c, &lead, "");
-        let summary = d
-            .client()
-            .await
-            .report_order_events(tokio_stream::iter(events))
-            .await
-            .expect("events")
-            .into_inner();
+        let summary = d.order_events(events).await;
         assert_eq!(summary.accepted, 3, "{summary:?}");
     });
     let data = d.dir.join("data");

@@ -48,13 +48,7 @@ fn relay_clocks(d: &Daemon) -> (pb::Decision, pb::Decision, pb::Decision) {
         let mut c = contact("relay-c", "楼下有人一直在吵架推搡，感觉挺危险的");
         c.received_at = ts(now - 172);
         let c = d.submit(c).await;
-        let summary = d
-            .client()
-            .await
-            .report_order_events(tokio_stream::iter(vec![relayed(&b.case_id)]))
-            .await
-            .expect("events")
-            .into_inner();
+        let summary = d.order_events(vec![relayed(&b.case_id)]).await;
         assert_eq!(summary.accepted, 1);
         (a, b, c)
     })

@@ -676,12 +676,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
             order_event(&dec.case_id, pb::OrderEventType::Signed, 0),
             order_event(&dec.case_id, pb::OrderEventType::ExtensionRequested, 3),
         ];
-        d.client()
-            .await
-            .report_order_events(tokio_stream::iter(evs))
-            .await
-            .expect("events")
-            .into_inner()
+        d.order_events(evs).await
     });
     assert_eq!(
         (
@@ -697,11 +692,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
     );
     rt().block_on(async {
         let evs = vec![order_event(&dec.case_id, pb::OrderEventType::Completed, 0)];
-        d.client()
-            .await
-            .report_order_events(tokio_stream::iter(evs))
-            .await
-            .expect("events");
+        d.order_events(evs).await;
     });
     assert_eq!(
         d.wait_metric("hotline_open_cases ", 0.0),

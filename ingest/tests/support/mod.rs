@@ -142,6 +142,16 @@ impl Daemon {
             .into_inner()
     }
 
+    /// Reports order events in one stream; the summary (panics on an error status).
+    pub async fn order_events(&self, evs: Vec<pb::OrderEvent>) -> pb::OrderEventsSummary {
+        self.client()
+            .await
+            .report_order_events(tokio_stream::iter(evs))
+            .await
+            .expect("events")
+            .into_inner()
+    }
+
     /// The value of the first `/metrics` sample line containing every part
     /// (the name, then label pairs in any order); None when there is none.
     pub fn metric_with(&self, parts: &[&str]) -> Option<f64> {
