@@ -47,9 +47,8 @@ pub(crate) struct EmptyRt {
     pub id: Arc<str>,
     pub guidance: Arc<str>,
     pub min_chars: usize,
-    /// The filler phrases, normalized, in one automaton (leftmost-longest);
-    /// `None` when there are none.
-    pub filler: Option<aho_corasick::AhoCorasick>,
+    /// The filler phrases, normalized.
+    pub filler: crate::scope::Filler,
 }
 
 #[derive(Debug)]
@@ -169,27 +168,6 @@ fn parse<T: serde::de::DeserializeOwned>(
             None
         }
     }
-}
-
-/// The empty-contact rule's filler phrases, normalized, in one
-/// leftmost-longest automaton; `None` when there are none.
-fn filler_automaton(filler: &[String]) -> Result<Option<aho_corasick::AhoCorasick>, String> {
-    let phrases: Vec<String> = filler
-        .iter()
-        .map(|f| crate::normalize::normalize_text(f))
-        .filter(|f| !f.is_empty())
-        .collect();
-    if phrases.is_empty() {
-        return Ok(None);
-    }
-    aho_corasick::AhoCorasick::builder()
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-        // A few dozen phrases: the full DFA is small, and searching it is
-        // cheaper than the default's prefilter on short texts.
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(&phrases)
-        .map(Some)
-        .map_err(|e| format!("empty.filler: {e}"))
 }
 
 /// The model read from `bytes` (none when empty), its categories mapped to

@@ -47,28 +47,67 @@ pub fn priority(
     p
 }
 
-/// Whether fewer than `min` letters, digits and CJK characters are left
-/// once filler words are removed (each occurrence, leftmost-longest, in one
-/// pass); stops counting at `min`.
-fn lacks_substance(text: &str, filler: Option<&aho_corasick::AhoCorasick>, min: usize) -> bool {
-    let word = |s: &str| {
-        s.chars()
-            .filter(|c| crate::normalize::is_ideograph(*c) || c.is_alphanumeric())
-            .count()
-    };
-    let Some(ac) = filler else {
-        return word(text) < min;
-    };
-    let mut n = 0;
-    let mut at = 0;
-    for m in ac.find_iter(text) {
-        n += word(&text[at..m.start()]);
-        if n >= min {
-            return false;
-        }
-        at = m.end();
+/// The empty-contact rule's filler phrases (Art. 10(5)), normalized like
+/// contact text, longest first, with the characters they start with: a
+/// text is read once, and only at a character that starts a phrase are the
+/// phrases compared.
+#[derive(Debug, Default)]
+pub struct Filler {
+    phrases: Vec<String>,
+    /// First characters of the phrases, sorted.
+    first: Vec<char>,
+}
+
+impl Filler {
+    pub fn new(phrases: &[String]) -> Filler {
+        let mut phrases: Vec<String> = phrases
+            .iter()
+            .map(|f| crate::normalize::normalize_text(f))
+            .filter(|f| !f.is_empty())
+            .collect();
+        phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let mut first: Vec<char> = phrases.iter().filter_map(|p| p.chars().next()).collect();
+        first.sort_unstable();
+        first.dedup();
+        Filler { phrases, first }
     }
-    n + word(&text[at..]) < min
+
+    /// The length in bytes of the longest phrase that starts `rest`, whose
+    /// first character is `c`.
+    fn at(&self, rest: &str, c: char) -> Option<usize> {
+        if self.first.binary_search(&c).is_err() {
+            return None;
+        }
+        self.phrases
+            .iter()
+            .find(|p| rest.starts_with(p.as_str()))
+            .map(String::len)
+    }
+}
+
+/// Whether fewer than `min` letters, digits and CJK characters are left
+/// once filler phrases are removed (read from the left, the longest phrase
+/// at each place, like a leftmost-longest search); stops at `min`.
+fn lacks_substance(text: &str, filler: &Filler, min: usize) -> bool {
+    if min == 0 {
+        return false;
+    }
+    let mut n = 0;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = filler.at(rest, c) {
+            rest = &rest[len..];
+            continue;
+        }
+        if crate::normalize::is_ideograph(c) || c.is_alphanumeric() {
+            n += 1;
+            if n >= min {
+                return false;
+            }
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    true
 }
 
 /// The best-matching line of one table: most keyword hits, file order on ties.
@@ -115,7 +154,7 @@ pub fn scope(
     // Only short texts can be empty; skip the work for the rest.
     if !names_danger
         && text.chars().count() <= 32
-        && lacks_substance(text, router.empty.filler.as_ref(), router.empty.min_chars)
+        && lacks_substance(text, &router.empty.filler, router.empty.min_chars)
     {
         rule_ids.push(router.empty.id.clone());
         return Some(Scoped {
@@ -163,4 +202,69 @@ pub fn scope(
         return Some(s);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::{AhoCorasick, MatchKind};
+    use proptest::prelude::*;
+
+    const PHRASES: &[&str] = &[
+        "你好",
+        "您好",
+        "喂",
+        "谢谢",
+        "没事",
+        "有人吗",
+        "hi",
+        "hello",
+        "我要反映",
+    ];
+
+    /// The definition: remove every leftmost-longest occurrence, count what is left.
+    fn reference(text: &str, min: usize) -> bool {
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(PHRASES)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let left = ac.replace_all(text, &vec![""; PHRASES.len()]);
+        left.chars()
+            .filter(|c| crate::normalize::is_ideograph(*c) || c.is_alphanumeric())
+            .count()
+            < min
+    }
+
+    proptest! {
+        #[test]
+        fn filler_is_removed_as_a_leftmost_longest_search_would(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(PHRASES).prop_map(str::to_string),
+                    proptest::sample::select(vec!["停", "水", "h", "e", "l", "o", "i", "好", "你", "!", " ", "1"])
+                        .prop_map(str::to_string),
+                ],
+                0..12,
+            ),
+            min in 0usize..6,
+        ) {
+            let owned: Vec<String> = PHRASES.iter().map(|p| p.to_string()).collect();
+            let text: String = parts.concat();
+            prop_assert_eq!(
+                lacks_substance(&text, &Filler::new(&owned), min),
+                reference(&text, min),
+                "{:?} min {}", text, min
+            );
+        }
+    }
+
+    #[test]
+    fn greetings_alone_lack_substance_and_a_request_does_not() {
+        let owned: Vec<String> = PHRASES.iter().map(|p| p.to_string()).collect();
+        let f = Filler::new(&owned);
+        assert!(lacks_substance("喂喂你好有人吗", &f, 4));
+        assert!(lacks_substance("hello hi 谢谢", &f, 4));
+        assert!(!lacks_substance("你好我家停水了", &f, 4));
+        assert!(!lacks_substance("hellx", &f, 4));
+    }
 }

@@ -3,8 +3,8 @@
 //! which collects every error (all of them are reported at once) and the
 //! rules' keywords into one matcher.
 use super::{
-    district_counterpart, filler_automaton, line_target, CategoryRt, EmptyRt, KbRt, KindRt, LineRt,
-    NotAcceptedRt, SpecialRt, UnitRt,
+    district_counterpart, line_target, CategoryRt, EmptyRt, KbRt, KindRt, LineRt, NotAcceptedRt,
+    SpecialRt, UnitRt,
 };
 use crate::matcher::{MatcherBuilder, Stage};
 use crate::model::{Kind, Priority, Target, TargetKind};
@@ -249,10 +249,7 @@ impl Sections {
         categories: &HashMap<String, usize>,
     ) -> ScopeSection {
         let e = &f.empty;
-        let filler = filler_automaton(&e.filler).unwrap_or_else(|msg| {
-            self.err(file, msg);
-            None
-        });
+        let filler = crate::scope::Filler::new(&e.filler);
         let empty = EmptyRt {
             id: Arc::from(e.id.as_str()),
             guidance: Arc::from(e.guidance.as_str()),
