@@ -63,6 +63,20 @@ contacts = "bad topic!"
     }
 }
 
+/// An open case's contacts are held past the repeat window, never for less.
+#[test]
+fn the_unresolved_window_is_at_least_the_repeat_window() {
+    let errors = Config::parse("[dedup]\nrepeat_window_days = 30\nunresolved_window_days = 20\n")
+        .expect_err("shorter than the repeat window");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter()
+            .any(|e| e.contains("dedup.unresolved_window_days") && e.contains("between 30 and 365")),
+        "{all:?}"
+    );
+    assert!(Config::parse("[dedup]\nunresolved_window_days = 30\n").is_ok());
+}
+
 #[test]
 fn rules_and_calendar_directories_are_loaded_and_checked() {
     let dir = std::env::temp_dir().join(format!("hotline-cfg-{}", std::process::id()));

@@ -136,3 +136,54 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     assert!(!l.reopen, "open again, not to be reopened twice: {l:?}");
     assert_eq!(w.case_id, first.case_id);
 }
+
+/// A work order opened 45 days ago and never completed: after a restart,
+/// the caller's next contacts still join it (the index restores the open
+/// case's contacts from the store past the 30-day repeat window), and the
+/// third repeat escalates it (Art. 27(1)).
+#[test]
+fn an_unresolved_case_older_than_the_repeat_window_takes_repeats_after_a_restart() {
+    let dir = temp_dir("dedup-unresolved");
+    let rt = rt();
+    // Old contacts are admitted for this test (the default is 3 days).
+    let cfg = "[pipeline]\nmax_age_days = 50\n";
+    let d = Daemon::start_in(&dir, Some(cfg));
+    let me = "13812345678";
+    let day = 86_400;
+    let first = rt.block_on(d.submit(c(
+        "u-0",
+        me,
+        "翠云小区门口的下水道堵了，污水流到路上",
+        45 * day,
+    )));
+    let second = rt.block_on(d.submit(c(
+        "u-1",
+        me,
+        "翠云小区门口下水道还是堵着，上次反映过",
+        44 * day,
+    )));
+    assert_eq!(second.case_id, first.case_id);
+    d.kill9();
+
+    let d = Daemon::start_in(&dir, Some(cfg));
+    let third = rt.block_on(d.submit(c(
+        "u-2",
+        me,
+        "翠云小区下水道堵塞的事一个多月了没人管",
+        2 * day,
+    )));
+    let l = third.dedup.clone().unwrap_or_default();
+    assert_eq!(
+        (l.repeat_of.as_str(), l.repeat_count, third.case_id.as_str()),
+        (first.case_id.as_str(), 2, first.case_id.as_str()),
+        "43 days after the last contact, the open case still takes the repeat"
+    );
+    assert!(!third.tags.iter().any(|t| t == "escalation"));
+    let fourth = rt.block_on(d.submit(c("u-3", me, "翠云小区门口的下水道还是堵的，污水横流", day)));
+    assert_eq!(fourth.case_id, first.case_id);
+    assert!(
+        fourth.tags.iter().any(|t| t == "escalation"),
+        "the third repeat of an unresolved case escalates: {:?}",
+        fourth.tags
+    );
+}

@@ -89,6 +89,119 @@ fn same_caller_same_matter_is_a_repeat_and_escalates_once_at_three() {
     assert_eq!(escalations, 1);
 }
 
+/// A work order still open keeps its contacts past the 30-day repeat
+/// window (up to `unresolved_window`, 60 days): a caller still waiting
+/// after five weeks is a repeat, and the third repeat escalates (Art.
+/// 27(1)). A completed case, or contacts older than 60 days, are not held.
+#[test]
+fn an_unresolved_case_takes_repeats_past_the_repeat_window() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let text = |i: usize| {
+        [
+            "翠云小区门口的下水道堵了，污水流到路上",
+            "翠云小区门口下水道还是堵着，上次反映过",
+            "翠云小区下水道堵塞的事一个多月了没人管",
+            "翠云小区门口的下水道还是堵的，污水横流",
+            "翠云小区下水道堵了两个多月了",
+        ][i]
+    };
+    let days = [0, 25, 40, 55, 120];
+    let mut first = String::new();
+    for (i, day) in days.iter().enumerate() {
+        let c = contact(
+            &format!("u{i}"),
+            "13800000077",
+            text(i),
+            "510802",
+            t + Duration::days(*day),
+        );
+        let (d, o) = run(&mut idx, &c);
+        match i {
+            0 => first = d.case_id.clone(),
+            1..=3 => {
+                assert_eq!(o.repeat_of.as_deref(), Some(first.as_str()), "day {day}");
+                assert_eq!(d.case_id, first, "day {day}: joins the open case");
+                assert_eq!(o.escalate, i == 3, "day {day}: {o:?}");
+            }
+            // 65 days after the last contact: nothing is held any more.
+            _ => {
+                assert!(o.repeat_of.is_none(), "day {day}: {o:?}");
+                assert_ne!(d.case_id, first);
+            }
+        }
+    }
+
+    // The same path when the case was completed on day 10: day 40 is a new case.
+    let mut idx = index(DedupConfig::default());
+    let c0 = contact("k0", "13800000078", text(0), "510802", t);
+    let (d0, _) = run(&mut idx, &c0);
+    idx.case_event(&d0.case_id, true, (t + Duration::days(10)).timestamp());
+    let (d1, o1) = run(
+        &mut idx,
+        &contact(
+            "k1",
+            "13800000078",
+            text(1),
+            "510802",
+            t + Duration::days(40),
+        ),
+    );
+    assert!(o1.repeat_of.is_none() && !o1.reopen, "{o1:?}");
+    assert_ne!(d1.case_id, d0.case_id);
+
+    // Held, then completed: the held contact no longer takes repeats.
+    let mut idx = index(DedupConfig::default());
+    let (d0, _) = run(
+        &mut idx,
+        &contact("h0", "13800000079", text(0), "510802", t),
+    );
+    // Another caller's contact moves the index's clock past the window.
+    run(
+        &mut idx,
+        &contact(
+            "h1",
+            "13900000001",
+            "利州区南河路路灯不亮",
+            "510802",
+            t + Duration::days(35),
+        ),
+    );
+    idx.case_event(&d0.case_id, true, (t + Duration::days(36)).timestamp());
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "h2",
+            "13800000079",
+            text(1),
+            "510802",
+            t + Duration::days(38),
+        ),
+    );
+    assert!(o.repeat_of.is_none() && !o.reopen, "{o:?}");
+
+    // A window of 30 days: nothing past it, as before this setting existed.
+    let mut idx = index(DedupConfig {
+        unresolved_window: chrono::TimeDelta::days(30),
+        ..DedupConfig::default()
+    });
+    run(
+        &mut idx,
+        &contact("w0", "13800000080", text(0), "510802", t),
+    );
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "w1",
+            "13800000080",
+            text(1),
+            "510802",
+            t + Duration::days(31),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "{o:?}");
+}
+
 #[test]
 fn one_caller_on_phone_and_wechat_is_one_caller() {
     let mut idx = index(DedupConfig::default());
@@ -410,13 +523,26 @@ fn memory_is_bounded_with_evictions_counted() {
     let s = idx.stats();
     assert_eq!(s.callers, 100);
     assert_eq!(s.evicted_callers, 50);
-    // And everything older than 30 days is forgotten.
+    // Their work orders are open: held past 30 days, forgotten after 60.
     let c = contact(
         "late",
         "13500009999",
         "滨江名苑楼上漏水",
         "510802",
         t + Duration::days(40),
+    );
+    run(&mut idx, &c);
+    assert_eq!(
+        idx.stats().callers,
+        100,
+        "held (at the capacity), not forgotten"
+    );
+    let c = contact(
+        "later",
+        "13500009998",
+        "滨江名苑楼上漏水",
+        "510802",
+        t + Duration::days(101),
     );
     run(&mut idx, &c);
     assert_eq!(idx.stats().callers, 1);

@@ -171,12 +171,19 @@ impl App {
             index,
             orders: orders.clone(),
         });
-        // The tracker from the last 40 days, the dedup index from the repeat window.
+        // The tracker from the last 40 days (or the unresolved window, if
+        // longer); the dedup index from the unresolved window: a work order
+        // still open keeps its contacts past the repeat window, and the
+        // replay in time order closes and expires the others as they were.
         let now = chrono::Utc::now();
+        let unresolved = cfg
+            .dedup
+            .unresolved_window_days
+            .max(cfg.dedup.repeat_window_days);
         let restored = crate::admit::restore::replay(
             &reader,
-            (now - chrono::Duration::days(40)).timestamp_millis(),
-            (now - chrono::Duration::days(cfg.dedup.repeat_window_days)).timestamp_millis(),
+            (now - chrono::Duration::days(unresolved.max(40))).timestamp_millis(),
+            (now - chrono::Duration::days(unresolved)).timestamp_millis(),
             &orders,
             dedup.as_ref(),
         )

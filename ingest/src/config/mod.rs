@@ -283,6 +283,9 @@ pub struct DedupSection {
     /// Off: decisions carry no dedup links.
     pub enabled: bool,
     pub repeat_window_days: i64,
+    /// A contact on a work order still open is a repeat up to this many
+    /// days after it (past `repeat_window_days`), for escalation.
+    pub unresolved_window_days: i64,
     pub escalate_at: u32,
     pub cluster_window_hours: i64,
     pub hotspot_size: u32,
@@ -314,6 +317,7 @@ impl Default for DedupSection {
         DedupSection {
             enabled: true,
             repeat_window_days: d.repeat_window.num_days(),
+            unresolved_window_days: d.unresolved_window.num_days(),
             escalate_at: d.escalate_at,
             cluster_window_hours: d.cluster_window.num_hours(),
             hotspot_size: d.hotspot_size,
@@ -339,6 +343,7 @@ impl DedupSection {
     pub fn to_config(&self) -> hotline_router::dedup::DedupConfig {
         hotline_router::dedup::DedupConfig {
             repeat_window: chrono::TimeDelta::days(self.repeat_window_days),
+            unresolved_window: chrono::TimeDelta::days(self.unresolved_window_days),
             escalate_at: self.escalate_at,
             cluster_window: chrono::TimeDelta::hours(self.cluster_window_hours),
             hotspot_size: self.hotspot_size,
@@ -643,6 +648,12 @@ impl Config {
         let d = &self.dedup;
         for (path, v, lo, hi) in [
             ("dedup.repeat_window_days", d.repeat_window_days, 1, 365),
+            (
+                "dedup.unresolved_window_days",
+                d.unresolved_window_days,
+                d.repeat_window_days,
+                365,
+            ),
             ("dedup.cluster_window_hours", d.cluster_window_hours, 1, 720),
             (
                 "dedup.hotspot_window_minutes",

@@ -234,7 +234,11 @@ impl Callers {
     }
 
     /// Forgets contacts at or before `cutoff` and callers left with none.
-    pub fn expire(&mut self, cutoff: i64) {
+    /// Forgets contacts at or before `cutoff`, except those `held` keeps
+    /// (a caller holding one is looked at again once `now` is a window
+    /// later: its record goes to the back of the queue at `now`).
+    pub fn expire(&mut self, cutoff: i64, now: i64, held: impl Fn(&Entry) -> bool) {
+        let mut again = Vec::new();
         while let Some(&(at, s, g)) = self.expiry.front() {
             if at > cutoff {
                 break;
@@ -242,7 +246,15 @@ impl Callers {
             self.expiry.pop_front();
             let empty = match self.slab.get_mut(s as usize) {
                 Some(c) if c.live && c.generation == g => {
-                    c.entries.retain(|e| e.at > cutoff);
+                    let mut holds = false;
+                    c.entries.retain(|e| {
+                        let keep = e.at > cutoff || held(e);
+                        holds |= keep && e.at <= cutoff;
+                        keep
+                    });
+                    if holds && !again.contains(&(s, g)) {
+                        again.push((s, g));
+                    }
                     c.entries.is_empty()
                 }
                 _ => false,
@@ -251,5 +263,7 @@ impl Callers {
                 self.release(s);
             }
         }
+        self.expiry
+            .extend(again.into_iter().map(|(s, g)| (now, s, g)));
     }
 }

@@ -8,6 +8,11 @@ pub struct DedupConfig {
     pub repeat_window: chrono::TimeDelta,
     /// Repeats on a still-open case that raise an escalation (3).
     pub escalate_at: u32,
+    /// A caller's contacts on a work order still open are kept past the
+    /// repeat window, up to this age (60 days), so a repeat on a case that
+    /// has stayed unresolved that long is still a repeat and counts towards
+    /// its escalation (Art. 27(1)).
+    pub unresolved_window: chrono::TimeDelta,
     /// A cluster takes contacts while its latest is younger than this (72 h).
     pub cluster_window: chrono::TimeDelta,
     /// Contacts of one cluster within `hotspot_window` that make a hotspot.
@@ -44,6 +49,7 @@ impl Default for DedupConfig {
         DedupConfig {
             repeat_window: chrono::TimeDelta::days(30),
             escalate_at: 3,
+            unresolved_window: chrono::TimeDelta::days(60),
             cluster_window: chrono::TimeDelta::hours(72),
             hotspot_size: 10,
             hotspot_window: chrono::TimeDelta::hours(1),

@@ -42,6 +42,24 @@ pub struct DedupOutcome {
     pub raise_special: bool,
 }
 
+/// The key of a case id in the closed-case table.
+fn case_key(prefix: &str, c: &CaseRef) -> u64 {
+    xxh3_64(c.format(prefix).as_bytes())
+}
+
+/// See [`Dedup::unresolved`].
+fn unresolved(
+    cfg: &DedupConfig,
+    prefix: &str,
+    closed: &std::collections::HashMap<u64, i64>,
+    e: &Entry,
+    now: i64,
+) -> bool {
+    e.opens_case
+        && now.saturating_sub(e.at) <= cfg.unresolved_window.num_seconds()
+        && !closed.contains_key(&case_key(prefix, &e.case))
+}
+
 /// The dedup index.
 #[derive(Debug)]
 pub struct Dedup {
@@ -119,7 +137,7 @@ impl Dedup {
     }
 
     fn case_key(&self, c: &CaseRef) -> u64 {
-        xxh3_64(c.format(&self.case_prefix).as_bytes())
+        case_key(&self.case_prefix, c)
     }
 
     /// A work order's lifecycle: closed (completed, returned) or reopened.
@@ -132,17 +150,32 @@ impl Dedup {
         }
     }
 
+    /// Whether an earlier contact belongs to a work order that is still
+    /// open and younger than the unresolved window (kept past the repeat
+    /// window; see [`super::DedupConfig::unresolved_window`]).
+    fn unresolved(&self, e: &Entry, now: i64) -> bool {
+        unresolved(&self.rules.cfg, &self.case_prefix, &self.closed, e, now)
+    }
+
     fn expire(&mut self, now: i64) {
         self.watermark = self.watermark.max(now);
         let w = self.watermark;
+        let cutoff = w.saturating_sub(self.rules.cfg.repeat_window.num_seconds());
+        let (cfg, prefix, closed) = (&self.rules.cfg, &self.case_prefix, &self.closed);
         self.callers
-            .expire(w.saturating_sub(self.rules.cfg.repeat_window.num_seconds()));
-        // Clusters and closed cases: swept once an hour of record time.
+            .expire(cutoff, w, |e| unresolved(cfg, prefix, closed, e, w));
+        // Clusters and closed cases: swept once an hour of record time. A
+        // closure is remembered as long as a contact of its case may be.
         if w.saturating_sub(self.last_sweep) >= 3_600 {
             self.last_sweep = w;
             self.clusters
                 .expire(w.saturating_sub(self.rules.cfg.cluster_window.num_seconds()));
-            let cutoff = w.saturating_sub(self.rules.cfg.repeat_window.num_seconds());
+            let horizon = self
+                .rules
+                .cfg
+                .repeat_window
+                .max(self.rules.cfg.unresolved_window);
+            let cutoff = w.saturating_sub(horizon.num_seconds());
             self.closed.retain(|_, t| *t > cutoff);
         }
     }
@@ -169,7 +202,10 @@ impl Dedup {
             .callers
             .entries(slot)
             .iter()
-            .filter(|e| r.at.saturating_sub(e.at) <= window && e.at <= r.at.saturating_add(60))
+            .filter(|e| {
+                (r.at.saturating_sub(e.at) <= window || self.unresolved(e, r.at))
+                    && e.at <= r.at.saturating_add(60)
+            })
             .filter(|e| e.district == r.district || e.district == 0 || r.district == 0)
             .filter_map(|e| {
                 rules
