@@ -501,6 +501,34 @@ fn a_replayed_contact_changes_nothing() {
     assert!(!o1.replay && o2.replay);
     assert_eq!(d1.case_id, d2.case_id);
     assert!(o2.repeat_of.is_none(), "not a repeat of itself");
+
+    // A repeat that escalates, applied again before it was stored (a client
+    // retrying after the store failed): the same case, links and alert.
+    let mut idx = index(DedupConfig::default());
+    let texts = [
+        "凤凰城3号楼电梯坏了一个星期了",
+        "凤凰城电梯还是坏的",
+        "凤凰城3号楼电梯还没修",
+        "凤凰城电梯第四次反映了还是坏的",
+    ];
+    let mut first = None;
+    for (i, text) in texts.iter().enumerate() {
+        let c = contact(
+            &format!("x{i}"),
+            "13800000004",
+            text,
+            "510802",
+            at(T0) + Duration::days(i as i64),
+        );
+        let (d1, o1) = run(&mut idx, &c);
+        let (d2, o2) = run(&mut idx, &c);
+        assert!(!o1.replay && o2.replay);
+        assert_eq!(d1, d2, "contact {i}: the same decision when applied again");
+        assert_eq!(o2.escalate, i == 3);
+        assert_eq!(o2.repeat_of.is_some(), i > 0);
+        let first = first.get_or_insert(d1.case_id.clone());
+        assert_eq!(&d2.case_id, first, "contact {i} joins the first case");
+    }
 }
 
 #[test]

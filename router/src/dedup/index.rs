@@ -74,6 +74,35 @@ pub struct Dedup {
     /// District codes by the key a record carries (for listing clusters).
     district_codes: std::collections::HashMap<u32, Arc<str>>,
     last_sweep: i64,
+    /// What the most recent contacts got, by contact (see [`Recent`]).
+    recent: Recent,
+}
+
+/// The outcomes of the last [`Recent::CAP`] contacts applied, by contact: a
+/// contact applied again before it was stored — a client retrying after the
+/// store refused it, a Kafka record redelivered after a store failure —
+/// gets the links it got the first time (else a repeat would open a second
+/// case), and its alerts, never raised for a contact that was not stored.
+#[derive(Debug, Default)]
+struct Recent {
+    by_contact: std::collections::HashMap<u64, DedupOutcome>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl Recent {
+    /// Contacts in flight between the index and the store are far fewer.
+    const CAP: usize = 16_384;
+
+    fn remember(&mut self, contact: u64, out: &DedupOutcome) {
+        if self.by_contact.insert(contact, out.clone()).is_none() {
+            self.order.push_back(contact);
+            if self.order.len() > Self::CAP {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_contact.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 /// Sizes and eviction counts, for metrics.
@@ -100,6 +129,7 @@ impl Dedup {
             closed: Default::default(),
             watermark: i64::MIN,
             last_sweep: i64::MIN,
+            recent: Recent::default(),
             district_codes: (0..)
                 .map_while(|i| router.district_code(i))
                 .map(|c| (district_key(c), Arc::from(c)))
@@ -191,6 +221,14 @@ impl Dedup {
             .iter()
             .any(|e| e.contact == r.contact)
         {
+            // Applied before: what it got then (a restart's replay of the
+            // store has nothing to give back, and needs nothing).
+            let mut out = self
+                .recent
+                .by_contact
+                .get(&r.contact)
+                .cloned()
+                .unwrap_or_default();
             out.replay = true;
             return out;
         }
@@ -281,6 +319,7 @@ impl Dedup {
         if r.district != 0 {
             self.cluster(r, slot, case, &mut out);
         }
+        self.recent.remember(r.contact, &out);
         out
     }
 
