@@ -268,7 +268,7 @@ async fn ack_in_order(
 enum Failure {
     /// The record's fault: dead-letter it with this reason.
     Record(&'static str, String),
-    /// The store failed: not the record's fault; its offset stays for redelivery.
+    /// The store failed: not the record's fault; tried again (see [`Work::process`]).
     Store(String),
     /// The daemon stopped first: its offset stays for redelivery.
     ShuttingDown,
@@ -282,37 +282,61 @@ fn store_failure(e: AdmitError) -> Failure {
     }
 }
 
+/// Logs that a record found the store unavailable, at most once a second
+/// (every record in flight meets it); the records not logged are counted
+/// in the next line.
+fn store_failure_logged(error: &str) {
+    use std::sync::atomic::{AtomicI64, AtomicU64};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    static QUIET: AtomicU64 = AtomicU64::new(0);
+    let now = Utc::now().timestamp();
+    if LAST.swap(now, Ordering::Relaxed) == now {
+        QUIET.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let suppressed = QUIET.swap(0, Ordering::Relaxed);
+    tracing::error!(
+        error,
+        suppressed,
+        "kafka: store unavailable; records held and tried again"
+    );
+}
+
 fn undecodable(what: &str, e: prost::DecodeError) -> Failure {
     Failure::Record("UNDECODABLE", format!("not a hotline.v1.{what}: {e}"))
 }
 
 impl Work {
-    /// Handles one record; dead-letters what cannot be processed.
+    /// Handles one record; dead-letters what cannot be processed. While the
+    /// store cannot commit (a full disk, an I/O error) the record is tried
+    /// again with backoff, its offset held, until the store recovers or the
+    /// daemon stops: the records then go on by themselves, as gRPC clients'
+    /// retries do, and the partition's later offsets are not frozen.
     async fn process(&self, msg: OwnedMessage) -> Outcome {
         let started = Instant::now();
-        let topic = msg.topic();
-        let result = if topic == self.contacts {
-            self.contact(&msg).await
-        } else if topic == self.call_events {
-            self.event(&msg, true).await
-        } else if topic == self.order_events {
-            self.event(&msg, false).await
-        } else {
-            Err(Failure::Record(
-                "UNKNOWN_TOPIC",
-                format!("no handler for topic {topic}"),
-            ))
+        let mut backoff = Duration::from_millis(100);
+        let mut tries = 0u32;
+        let result = loop {
+            match self.handle(&msg).await {
+                Err(Failure::Store(error)) => {
+                    tries += 1;
+                    store_failure_logged(&error);
+                    let mut shutdown = self.admit.shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait_for(|v| *v) => break Err(Failure::ShuttingDown),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                other => break other,
+            }
         };
+        if tries > 0 && result.is_ok() {
+            tracing::info!(tries, "kafka: record stored after the store recovered");
+        }
         let outcome = match result {
             Ok(()) => Outcome::Done,
-            Err(Failure::Store(error)) => {
-                tracing::error!(
-                    error,
-                    "kafka: store unavailable; record left for redelivery"
-                );
-                Outcome::Stuck
-            }
-            Err(Failure::ShuttingDown) => {
+            Err(Failure::Store(_)) | Err(Failure::ShuttingDown) => {
                 tracing::debug!("kafka: shutting down; record left for redelivery");
                 Outcome::Stuck
             }
@@ -320,6 +344,23 @@ impl Work {
         };
         m::answer_latency("kafka", started.elapsed());
         outcome
+    }
+
+    /// One try at a record, by its topic.
+    async fn handle(&self, msg: &OwnedMessage) -> Result<(), Failure> {
+        let topic = msg.topic();
+        if topic == self.contacts {
+            self.contact(msg).await
+        } else if topic == self.call_events {
+            self.event(msg, true).await
+        } else if topic == self.order_events {
+            self.event(msg, false).await
+        } else {
+            Err(Failure::Record(
+                "UNKNOWN_TOPIC",
+                format!("no handler for topic {topic}"),
+            ))
+        }
     }
 
     async fn contact(&self, msg: &OwnedMessage) -> Result<(), Failure> {
