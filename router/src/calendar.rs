@@ -197,6 +197,20 @@ impl Calendar {
     pub fn knows(&self, date: NaiveDate) -> bool {
         self.years.contains_key(&date.year())
     }
+
+    /// The last day of the known years that run without a gap from
+    /// `date`'s year: past it, deadlines are provisional. `None` when
+    /// `date`'s own year is not known.
+    pub fn known_through(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let mut year = date.year();
+        if !self.years.contains_key(&year) {
+            return None;
+        }
+        while self.years.contains_key(&(year + 1)) {
+            year += 1;
+        }
+        NaiveDate::from_ymd_opt(year, 12, 31)
+    }
 }
 
 fn compile_year(file: &str, y: &YearFile, errors: &mut Vec<CalendarError>) -> Option<YearDays> {

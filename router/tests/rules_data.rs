@@ -166,4 +166,20 @@ fn the_calendar_knows_its_years() {
     let d = |y| chrono::NaiveDate::from_ymd_opt(y, 6, 1).expect("date");
     assert!(cal.knows(d(2026)) && cal.knows(d(2023)));
     assert!(!cal.knows(d(2027)) && !cal.knows(d(2022)));
+    // Known through the end of the last year that follows without a gap.
+    let day = |y, m, dd| chrono::NaiveDate::from_ymd_opt(y, m, dd).expect("date");
+    assert_eq!(cal.known_through(day(2024, 3, 1)), Some(day(2026, 12, 31)));
+    assert_eq!(
+        cal.known_through(day(2026, 12, 31)),
+        Some(day(2026, 12, 31))
+    );
+    assert_eq!(cal.known_through(day(2027, 1, 1)), None);
+    assert_eq!(cal.known_through(day(2022, 12, 31)), None);
+    let mut gap = Calendar::embedded().expect("calendar");
+    gap.merge(
+        Calendar::from_sources([("2028.toml".to_string(), "year = 2028\n".to_string())])
+            .expect("2028"),
+    );
+    assert_eq!(gap.known_through(day(2025, 6, 1)), Some(day(2026, 12, 31)));
+    assert_eq!(gap.known_through(day(2028, 6, 1)), Some(day(2028, 12, 31)));
 }

@@ -65,19 +65,12 @@ impl App {
             tracing::warn!(admin = %cfg.server.admin_addr, "the admin listener (/metrics unauthenticated, /ready, /live) is reachable beyond this machine");
         }
         let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
-        // Deadlines reach up to a few working days ahead: warn a month before the calendar ends.
-        let soon = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
-        if !router.calendar().knows(soon) {
-            tracing::warn!(
-                year = %chrono::Datelike::year(&soon),
-                "the holiday calendar ends within 30 days; add the next year's <year>.toml to rules.calendar_dir"
-            );
-        }
         let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
         let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
         crate::config::rules::require_caller_secret(&cfg, grpc_addr)
             .map_err(|e| config_errors("privacy", vec![e]))?;
         let metrics = crate::telemetry::metrics::install().context("metrics recorder")?;
+        calendar_end(router.calendar(), chrono::Utc::now());
 
         let mut store =
             Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
@@ -223,5 +216,16 @@ impl App {
             published_tx,
             shutdown_tx,
         })
+    }
+}
+
+/// Publishes when the holiday calendar ends (`hotline_calendar_end_timestamp_seconds`,
+/// for the `HotlineCalendarEnding` alert) and logs the start-up warning
+/// due ([`crate::config::rules::calendar_end`]).
+fn calendar_end(calendar: &hotline_router::Calendar, now: chrono::DateTime<chrono::Utc>) {
+    let (end, warning) = crate::config::rules::calendar_end(calendar, now);
+    crate::telemetry::metrics::calendar_end(end.map_or(0, |e| e.timestamp()));
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
     }
 }

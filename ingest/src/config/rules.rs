@@ -269,3 +269,68 @@ pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
         }
     }
 }
+
+/// When `calendar`'s last known day ends (the next day's 00:00 in Beijing),
+/// seen at `now`, and the start-up warning due: within 30 days of it (the
+/// deadlines reach a few working days ahead; past it they are provisional,
+/// Monday–Friday assumed), or `now`'s own year unknown (`None` end).
+pub fn calendar_end(
+    calendar: &Calendar,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (
+    Option<chrono::DateTime<chrono::FixedOffset>>,
+    Option<String>,
+) {
+    use hotline_router::deadlines::SHANGHAI;
+    let today = now.with_timezone(&SHANGHAI).date_naive();
+    let end = calendar.known_through(today).and_then(|last| {
+        last.succ_opt()?
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(SHANGHAI)
+            .single()
+    });
+    let warning = match end {
+        Some(e) if e.with_timezone(&chrono::Utc) - now >= chrono::Duration::days(30) => None,
+        Some(e) => Some(format!(
+            "the holiday calendar ends after {}: add the next year's <year>.toml to rules.calendar_dir",
+            e.date_naive().pred_opt().unwrap_or_default()
+        )),
+        None => Some(format!(
+            "the holiday calendar does not know {}: deadlines are provisional; add its <year>.toml to rules.calendar_dir",
+            chrono::Datelike::year(&today)
+        )),
+    };
+    (end, warning)
+}
+
+#[cfg(test)]
+mod calendar_end_tests {
+    use super::*;
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn the_calendar_end_and_its_warning_follow_the_date() {
+        let cal = Calendar::embedded().unwrap_or_else(|e| panic!("{e:?}"));
+        let end = "2027-01-01T00:00:00+08:00";
+        // 30 days and 8 hours before the end: no warning; 29 days before: a
+        // warning naming the last day.
+        let (e, w) = calendar_end(&cal, at("2026-12-01T16:00:00+08:00"));
+        assert_eq!(e.map(|e| e.to_rfc3339()), Some(end.to_string()));
+        assert_eq!(w, None);
+        let (e, w) = calendar_end(&cal, at("2026-12-03T00:00:00+08:00"));
+        assert_eq!(e.map(|e| e.to_rfc3339()), Some(end.to_string()));
+        assert!(w.is_some_and(|w| w.contains("ends after 2026-12-31")));
+        // New Year's Day in Beijing is already the unknown year at 16:00 UTC.
+        let (e, w) = calendar_end(&cal, at("2026-12-31T16:00:00Z"));
+        assert_eq!(e, None);
+        assert!(w.is_some_and(|w| w.contains("does not know 2027")));
+        // From 2023 on, the years run without a gap to 2026.
+        let (e, _) = calendar_end(&cal, at("2023-03-01T00:00:00Z"));
+        assert_eq!(e.map(|e| e.to_rfc3339()), Some(end.to_string()));
+    }
+}

@@ -67,6 +67,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_durable_latency_seconds", H, &[], "From a contact queued for the committer to its decision durable."),
     m("hotline_answer_latency_seconds", H, &["method"], "From a contact received to its answer (submit, submit_stream) or its Kafka record done (kafka)."),
     // Outbox and Kafka.
+    m("hotline_calendar_end_timestamp_seconds", G, &[], "End of the holiday calendar's last known day (Unix time; 0: this year unknown): past it, deadlines are provisional."),
     m("hotline_outbox_unpublished", G, &[], "Decisions and alerts stored but not yet on Kafka."),
     m("hotline_outbox_oldest_age_seconds", G, &[], "Age of the oldest decision or alert not yet on Kafka."),
     m("hotline_outbox_published_total", C, &[], "Outbox rows Kafka acknowledged."),

@@ -306,6 +306,12 @@ pub fn dead_letter(reason: &'static str) {
 }
 
 /// A consumer group rebalance seen by this instance.
+/// When the holiday calendar's last known day ends (Unix seconds; 0: the
+/// current year is not known).
+pub fn calendar_end(unix_secs: i64) {
+    gauge!("hotline_calendar_end_timestamp_seconds").set(unix_secs as f64);
+}
+
 /// The outbox's backlog: rows not yet on Kafka, and the age of the oldest.
 pub fn outbox_backlog(rows: u64, oldest_age: Duration) {
     gauge!("hotline_outbox_unpublished").set(rows as f64);
