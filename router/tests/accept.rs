@@ -139,3 +139,81 @@ proptest! {
         }
     }
 }
+
+/// The edges of what is kept (found by cargo-mutants): an acceptance of
+/// exactly 3 minutes is on time; a message is remembered for 24 hours after
+/// it was last touched — an acceptance waiting for its arrival, a message
+/// accepted (so a replayed acceptance is still a replay), a late one still
+/// paired with an acceptance hours later — and forgotten after.
+#[test]
+fn the_three_minute_edge_and_the_24_hour_memory() {
+    let t0 = at("2026-11-26 09:00");
+    let min = Duration::minutes;
+    let mut a = Acceptance::new(AcceptConfig::default());
+    assert!(a.is_empty());
+    a.arrived("edge", Channel::Sms, t0);
+    assert!(!a.is_empty() && a.len() == 1);
+    assert_eq!(
+        a.accepted("edge", Channel::Sms, t0 + min(3)),
+        AcceptOutcome::Accepted {
+            channel: Channel::Sms,
+            latency_ms: ACCEPT_TARGET_MS,
+            late: false
+        }
+    );
+    a.arrived("over", Channel::Sms, t0);
+    assert_eq!(
+        a.accepted(
+            "over",
+            Channel::Sms,
+            t0 + Duration::milliseconds(ACCEPT_TARGET_MS + 1)
+        ),
+        AcceptOutcome::Accepted {
+            channel: Channel::Sms,
+            latency_ms: ACCEPT_TARGET_MS + 1,
+            late: true
+        }
+    );
+
+    // Accepted, then ticks for an hour: a replayed acceptance is a replay.
+    assert!(a.due(t0 + Duration::hours(1)).is_empty());
+    assert_eq!(
+        a.accepted("edge", Channel::Sms, t0 + min(3)),
+        AcceptOutcome::Replayed
+    );
+
+    // An acceptance whose arrival is reported an hour later still pairs.
+    a.accepted("early", Channel::Web, t0);
+    assert!(a.due(t0 + min(30)).is_empty());
+    assert_eq!(
+        a.arrived("early", Channel::Web, t0 - min(1)),
+        AcceptOutcome::Accepted {
+            channel: Channel::Web,
+            latency_ms: 60_000,
+            late: false
+        }
+    );
+
+    // Late, alerted once, and accepted two hours later: the latency still comes.
+    a.arrived("slow", Channel::Wechat, t0);
+    assert_eq!(a.due(t0 + min(4)).len(), 1);
+    assert!(a.due(t0 + Duration::hours(2)).is_empty());
+    assert_eq!(
+        a.accepted("slow", Channel::Wechat, t0 + Duration::hours(2)),
+        AcceptOutcome::Accepted {
+            channel: Channel::Wechat,
+            latency_ms: 7_200_000,
+            late: false
+        }
+    );
+
+    // Untouched for more than 24 hours: forgotten.
+    a.arrived("lost", Channel::Sms, t0);
+    assert_eq!(a.due(t0 + min(4)).len(), 1);
+    assert!(a.due(t0 + Duration::hours(25)).is_empty());
+    assert_eq!(
+        a.accepted("lost", Channel::Sms, t0 + Duration::hours(25)),
+        AcceptOutcome::Waiting,
+        "forgotten: the acceptance waits for an arrival"
+    );
+}

@@ -183,3 +183,41 @@ fn the_calendar_knows_its_years() {
     assert_eq!(gap.known_through(day(2025, 6, 1)), Some(day(2026, 12, 31)));
     assert_eq!(gap.known_through(day(2028, 6, 1)), Some(day(2028, 12, 31)));
 }
+
+/// The safety file holds at most 255 lines (a line is a byte in a
+/// decision's hot path): 255 load, 256 are refused with the reason.
+#[test]
+fn at_most_255_safety_lines() {
+    let with_lines = |extra: usize| {
+        let mut safety = EMBEDDED.safety.to_string();
+        for i in 0..extra {
+            safety.push_str(&format!(
+                "\n[[line]]\nid = \"safety.test{i}\"\nline = \"9{i:03}\"\nname = \"测试{i}\"\nemergency = [\"测试险情{i}号\"]\n"
+            ));
+        }
+        let src = hotline_router::RuleSources {
+            safety: &safety,
+            ..EMBEDDED
+        };
+        Router::build(
+            src,
+            Calendar::embedded().expect("calendar"),
+            RouterOptions::default(),
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    };
+    let shipped = EMBEDDED
+        .safety
+        .lines()
+        .filter(|l| l.trim() == "[[line]]")
+        .count();
+    assert_eq!(with_lines(255 - shipped), Ok(()));
+    let err = with_lines(256 - shipped).expect_err("256 lines");
+    assert!(err.contains("256 lines; at most 255"), "{err}");
+}

@@ -539,3 +539,58 @@ proptest! {
         prop_assert_eq!(d.route, RouteKind::EmergencyTransfer, "{}", wrapped);
     }
 }
+
+/// Each rule of the clause reading, with a text that holds only if the rule
+/// works (found missing by cargo-mutants: the sets above hold whole-set
+/// rates, which a broken rule can keep).
+#[test]
+fn each_tense_and_sentence_rule_decides_its_own_text() {
+    use SafetyLevel::{Emergency, Possible};
+    let level = |text: &str| decide_text("rule", Channel::Phone, text).safety;
+    let cases: &[(&str, SafetyLevel, &str)] = &[
+        // A worry is only possible: a danger term, a service, the generic cry.
+        ("晚上总怕起火", Possible, "worry + danger term"),
+        ("担心要出人命", Possible, "worry + generic cry"),
+        // A past that names a danger carries to the next two clauses of its sentence ...
+        ("去年家里被偷过，小偷一直没抓到", SafetyLevel::None, "past carried"),
+        // ... not past them ...
+        (
+            "去年家里被偷过，后来装了门，又换了锁，小偷在撬门",
+            Emergency,
+            "carry ends after two clauses",
+        ),
+        // ... and not into the next sentence.
+        ("上个月家里被偷过一次。小偷在撬我家的门", Emergency, "a sentence ends the past"),
+        // A service named in a sentence about its price is no call for it;
+        // in the next sentence it is.
+        ("救护车收费太贵了。快叫救护车", Emergency, "about ends with its sentence"),
+        // A marker after the term in its clause places it.
+        ("楼下着火是昨天晚上的事", SafetyLevel::None, "a marker after the term"),
+        // A marker more than ~24 characters away in one long clause does not.
+        (
+            "去年我们那边有个老房子因为电线老化出了事大家都吓得不得了物业一直都不管不问的楼下着火了",
+            Emergency,
+            "a marker out of reach before",
+        ),
+        (
+            "楼下着火了物业的人说什么都不管我们这些住户都很着急不知道怎么办好去年",
+            Emergency,
+            "a marker out of reach after",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (text, want, rule) in cases {
+        let got = level(text);
+        if got != *want {
+            wrong.push(format!("{rule}: {text}: {got:?}, want {want:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // A worried service call is not a call; nor one in a sentence that
+    // asks its price in another clause.
+    assert_ne!(level("担心到时候要叫救护车"), Emergency);
+    assert_ne!(level("打120叫救护车，收费标准是多少"), Emergency);
+    // Gas and symptoms together are an emergency; worried about, they are not.
+    assert_eq!(level("家里煤气味很大，我妈头晕"), Emergency);
+    assert_ne!(level("担心煤气漏了会头晕"), Emergency);
+}
