@@ -78,30 +78,89 @@ pub struct Dedup {
     recent: Recent,
 }
 
-/// The outcomes of the last [`Recent::CAP`] contacts applied, by contact: a
-/// contact applied again before it was stored — a client retrying after the
-/// store refused it, a Kafka record redelivered after a store failure —
-/// gets the links it got the first time (else a repeat would open a second
-/// case), and its alerts, never raised for a contact that was not stored.
+/// The outcomes of recent contacts, by contact: a contact applied again
+/// before it was stored — a client retrying after the store refused it, a
+/// Kafka record redelivered after a store failure — gets the links it got
+/// the first time (else a repeat would open a second case), and its alerts,
+/// never raised for a contact that was not stored. A table of
+/// [`Recent::SLOTS`] slots addressed by the contact's hash, a newer contact
+/// taking an older one's slot: one write per contact, no map to keep.
 #[derive(Debug, Default)]
 struct Recent {
-    by_contact: std::collections::HashMap<u64, DedupOutcome>,
-    order: std::collections::VecDeque<u64>,
+    slots: Vec<Option<(u64, Remembered)>>,
+}
+
+/// A [`DedupOutcome`] without its text: the case ids are formatted again
+/// when it is given back.
+#[derive(Debug, Clone)]
+struct Remembered {
+    repeat_of: Option<CaseRef>,
+    joins: bool,
+    repeat_count: u32,
+    reopen: bool,
+    escalate: bool,
+    cluster_lead: Option<CaseRef>,
+    cluster_lead_unit: Option<Arc<str>>,
+    cluster_size: u32,
+    hotspot: bool,
+    raise_special: bool,
 }
 
 impl Recent {
-    /// Contacts in flight between the index and the store are far fewer.
-    const CAP: usize = 16_384;
+    /// Contacts in flight between the index and the store are far fewer
+    /// (a power of two).
+    const SLOTS: usize = 1 << 14;
 
-    fn remember(&mut self, contact: u64, out: &DedupOutcome) {
-        if self.by_contact.insert(contact, out.clone()).is_none() {
-            self.order.push_back(contact);
-            if self.order.len() > Self::CAP {
-                if let Some(old) = self.order.pop_front() {
-                    self.by_contact.remove(&old);
-                }
-            }
+    fn remember(&mut self, contact: u64, out: &DedupOutcome, prefix: &str) {
+        let parse = |id: &str| CaseRef::parse(prefix, id);
+        let r = Remembered {
+            repeat_of: out.repeat_of.as_deref().and_then(parse),
+            joins: out.joins,
+            repeat_count: out.repeat_count,
+            reopen: out.reopen,
+            escalate: out.escalate,
+            cluster_lead: out
+                .cluster_id
+                .is_some()
+                .then(|| parse(&out.cluster_lead_case))
+                .flatten(),
+            cluster_lead_unit: out.cluster_lead_unit.clone(),
+            cluster_size: out.cluster_size,
+            hotspot: out.hotspot,
+            raise_special: out.raise_special,
+        };
+        if self.slots.is_empty() {
+            self.slots.resize(Self::SLOTS, None);
         }
+        if let Some(slot) = self.slots.get_mut(contact as usize & (Self::SLOTS - 1)) {
+            *slot = Some((contact, r));
+        }
+    }
+
+    /// What `contact` got when it was applied, if it is still remembered.
+    fn outcome(&self, contact: u64, prefix: &str) -> Option<DedupOutcome> {
+        let (c, r) = self
+            .slots
+            .get(contact as usize & (Self::SLOTS - 1))?
+            .as_ref()?;
+        if *c != contact {
+            return None;
+        }
+        let lead = r.cluster_lead.map(|c| c.format(prefix));
+        Some(DedupOutcome {
+            replay: true,
+            repeat_of: r.repeat_of.map(|c| c.format(prefix)),
+            joins: r.joins,
+            repeat_count: r.repeat_count,
+            reopen: r.reopen,
+            escalate: r.escalate,
+            cluster_id: lead.as_ref().map(|l| ["CL-", l].concat()),
+            cluster_lead_case: lead.unwrap_or_default(),
+            cluster_lead_unit: r.cluster_lead_unit.clone(),
+            cluster_size: r.cluster_size,
+            hotspot: r.hotspot,
+            raise_special: r.raise_special,
+        })
     }
 }
 
@@ -223,14 +282,13 @@ impl Dedup {
         {
             // Applied before: what it got then (a restart's replay of the
             // store has nothing to give back, and needs nothing).
-            let mut out = self
+            return self
                 .recent
-                .by_contact
-                .get(&r.contact)
-                .cloned()
-                .unwrap_or_default();
-            out.replay = true;
-            return out;
+                .outcome(r.contact, &self.case_prefix)
+                .unwrap_or(DedupOutcome {
+                    replay: true,
+                    ..DedupOutcome::default()
+                });
         }
 
         // Repeat: the most similar earlier contact of this caller on the matter.
@@ -319,7 +377,7 @@ impl Dedup {
         if r.district != 0 {
             self.cluster(r, slot, case, &mut out);
         }
-        self.recent.remember(r.contact, &out);
+        self.recent.remember(r.contact, &out, &self.case_prefix);
         out
     }
 
