@@ -223,3 +223,43 @@ fn answer_wait_is_reported_once_per_answered_call_in_either_order() {
         None
     );
 }
+
+/// The 24-hour window holds a whole day of minutes (found by cargo-mutants:
+/// no test looked back further than an hour): a call 23 h 50 min old
+/// counts, one 24 h 10 min old does not, and an event arriving 30 minutes
+/// late into that day still counts.
+#[test]
+fn the_24_hour_window_reaches_back_a_whole_day() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let now = at("2026-11-27 12:00");
+    // 50 minutes ago is 23 h after "day": in a ring of fewer than 24 h of
+    // minutes it would take that call's place.
+    for (id, ago) in [("old", 24 * 60 + 10), ("day", 23 * 60 + 50), ("hour", 50)] {
+        let t = now - Duration::minutes(ago);
+        q.apply(id, K::Offered, t);
+        q.apply(id, K::Answered, t + Duration::seconds(2));
+    }
+    let c = q.window(Window::Hour24, now);
+    assert_eq!(
+        (c.offered, c.answered, c.answered_within_3s),
+        (2, 2, 2),
+        "{c:?}"
+    );
+    assert_eq!(q.window(Window::Hour1, now).offered, 1);
+    // Late by 30 minutes (within the lateness kept), 23 h old: still counted.
+    let t = now - Duration::minutes(23 * 60);
+    q.apply("late", K::Offered, t);
+    assert_eq!(q.window(Window::Hour24, now).offered, 3);
+}
+
+/// No eligible call gives no rate (not 0 %, not NaN), and the windows carry
+/// the names the metrics' `window` label uses.
+#[test]
+fn empty_windows_have_no_rate_and_windows_their_label_names() {
+    let empty = Counts::default();
+    assert_eq!(empty.answer_rate(), None);
+    assert_eq!(empty.service_level(), None);
+    assert_eq!(empty.service_level_with_abandons(), None);
+    let names: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
+    assert_eq!(names, ["15m", "1h", "24h", "day"]);
+}
