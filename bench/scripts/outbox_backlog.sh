@@ -13,29 +13,9 @@ BIN=${HOTLINED:-$ROOT/target/release/hotlined}
 BENCH=${HOTLINE_BENCH:-$ROOT/target/release/hotline-bench}
 TANSU=${HOTLINE_TANSU:-$HOME/.cargo/bin/tansu}
 DIR=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-  --storage-engine memory://tansu/ > "$DIR/tansu.log" 2>&1 &
-TP=$!
-trap 'kill -CONT "$TP" 2>/dev/null || true; kill "$TP" "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
-sleep 2
-for t in contacts call-events order-events decisions alerts stats dlq; do
-  "$TANSU" topic create --broker "tcp://127.0.0.1:$PORT" --partitions 1 "ob.$t" > /dev/null
-done
-cat > "$DIR/hotlined.toml" <<TOML
-[kafka]
-brokers = "127.0.0.1:$PORT"
-group_id = "ob"
-consume = false
-[kafka.topics]
-contacts = "ob.contacts"
-call_events = "ob.call-events"
-order_events = "ob.order-events"
-decisions = "ob.decisions"
-alerts = "ob.alerts"
-stats = "ob.stats"
-dlq = "ob.dlq"
-TOML
+trap 'kill -CONT "${TP:-}" 2>/dev/null || true; kill "${TP:-}" "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+source "$(dirname "$0")/kafka_env.sh"
+start_kafka ob
 "$BIN" serve --config "$DIR/hotlined.toml" --data-dir "$DIR/data" --grpc-addr 127.0.0.1:50591 \
   --admin-addr 127.0.0.1:9595 > "$DIR/daemon.log" 2>&1 &
 PID=$!

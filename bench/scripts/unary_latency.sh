@@ -16,30 +16,10 @@ BIN=${HOTLINED:-$ROOT/target/release/hotlined}
 BENCH=${HOTLINE_BENCH:-$ROOT/target/release/hotline-bench}
 TANSU=${HOTLINE_TANSU:-$HOME/.cargo/bin/tansu}
 DIR=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port); GRPC=$(free_port); ADMIN=$(free_port)
-"$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-  --storage-engine memory://tansu/ > "$DIR/tansu.log" 2>&1 &
-TP=$!
-trap 'kill "$TP" "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
-sleep 2
-for t in contacts call-events order-events decisions alerts stats dlq; do
-  "$TANSU" topic create --broker "tcp://127.0.0.1:$PORT" --partitions 1 "ul.$t" > /dev/null
-done
-cat > "$DIR/hotlined.toml" <<TOML
-[kafka]
-brokers = "127.0.0.1:$PORT"
-group_id = "ul"
-consume = false
-[kafka.topics]
-contacts = "ul.contacts"
-call_events = "ul.call-events"
-order_events = "ul.order-events"
-decisions = "ul.decisions"
-alerts = "ul.alerts"
-stats = "ul.stats"
-dlq = "ul.dlq"
-TOML
+trap 'kill "${TP:-}" "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+source "$(dirname "$0")/kafka_env.sh"
+start_kafka ul
+GRPC=$(free_port); ADMIN=$(free_port)
 printf '%b\n' "$EXTRA" >> "$DIR/hotlined.toml"
 "$BIN" serve --config "$DIR/hotlined.toml" --data-dir "$DIR/data" --grpc-addr "127.0.0.1:$GRPC" \
   --admin-addr "127.0.0.1:$ADMIN" > "$DIR/daemon.log" 2>&1 &
