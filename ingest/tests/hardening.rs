@@ -31,7 +31,8 @@ fn accepted(d: &Daemon, c: pb::Contact) -> pb::Decision {
 
 #[test]
 fn misleading_ids_bad_districts_and_oversized_fields_are_refused() {
-    let d = Daemon::start("hardening-fields");
+    let dir = temp_dir("hardening-fields");
+    let d = Daemon::start_in(&dir, None);
     for (id, why) in [
         ("abc\u{202E}cba", "right-to-left override"),
         ("ab\u{200B}c", "zero-width space"),
@@ -78,7 +79,8 @@ fn misleading_ids_bad_districts_and_oversized_fields_are_refused() {
 
 #[test]
 fn contacts_dated_long_ago_are_refused_per_origin() {
-    let d = Daemon::start("hardening-age");
+    let dir = temp_dir("hardening-age");
+    let d = Daemon::start_in(&dir, None);
     let day = 86_400;
     let at = |id: &str, days_ago: i64, origin: pb::Origin| {
         let mut c = contact(id, "小区路灯坏了好几天了");
@@ -111,7 +113,8 @@ fn contacts_dated_long_ago_are_refused_per_origin() {
 
 #[test]
 fn the_store_is_the_owners_alone() {
-    let d = Daemon::start("hardening-perms");
+    let dir = temp_dir("hardening-perms");
+    let d = Daemon::start_in(&dir, None);
     accepted(&d, contact("perm-1", "小区路灯坏了好几天了"));
     let data = d.dir.join("data");
     let mode =
@@ -156,7 +159,8 @@ fn caller_pseudonyms_use_the_data_directorys_own_key() {
     );
     // Another data directory, another key: the pseudonym is not a
     // function of the phone number alone.
-    let other = Daemon::start("hardening-key-2");
+    let other_dir = temp_dir("hardening-key-2");
+    let other = Daemon::start_in(&other_dir, None);
     let there = accepted(&other, contact("key-3", "小区路灯坏了好几天了"));
     assert_ne!(there.caller_ref, first.caller_ref);
 

@@ -10,7 +10,8 @@ use support::*;
 
 #[test]
 fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
-    let d = Daemon::start("labels");
+    let dir = temp_dir("labels");
+    let d = Daemon::start_in(&dir, None);
     let mut both = contact("lab-1", "小区门口的共享单车堆成山了");
     both.kind_hint = pb::Kind::Complaint as i32;
     both.category_hint = "urban.management".into();

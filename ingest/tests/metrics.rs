@@ -20,7 +20,8 @@ fn family(sample: &str) -> &str {
 
 #[test]
 fn every_exported_family_has_help_and_is_catalogued() {
-    let d = Daemon::start("metrics");
+    let dir = temp_dir("metrics");
+    let d = Daemon::start_in(&dir, None);
     // Some traffic, so that per-contact series exist too.
     rt().block_on(async {
         for c in mixed_contacts("m", 12) {

@@ -102,7 +102,8 @@ fn relay_overdue(alerts: &[(i32, String, String)]) -> Vec<String> {
 
 #[test]
 fn relay_clocks_alert_at_once_and_go_overdue_unless_relayed() {
-    let d = Daemon::start("safety");
+    let dir = temp_dir("safety");
+    let d = Daemon::start_in(&dir, None);
     let (a, b, c) = relay_clocks(&d);
     check_decisions(&a, &b, &c);
     // Wait for C's OVERDUE: alerts are raised in the order of their due

@@ -8,7 +8,8 @@ use tonic_types::StatusExt;
 
 #[test]
 fn submit_stream_and_idempotent_resubmit() {
-    let d = Daemon::start("submit");
+    let dir = temp_dir("submit");
+    let d = Daemon::start_in(&dir, None);
     let data = d.dir.join("data");
     rt().block_on(async {
         let mut c = d.client().await;
@@ -100,7 +101,8 @@ fn submit_stream_and_idempotent_resubmit() {
 
 #[test]
 fn concurrent_duplicates_get_one_decision() {
-    let d = Daemon::start("dup");
+    let dir = temp_dir("dup");
+    let d = Daemon::start_in(&dir, None);
     let data = d.dir.join("data");
     let rt = rt();
     let decisions = rt.block_on(async {
@@ -131,7 +133,8 @@ fn concurrent_duplicates_get_one_decision() {
 
 #[test]
 fn bad_inputs_get_the_right_status_and_the_daemon_keeps_serving() {
-    let d = Daemon::start("bad");
+    let dir = temp_dir("bad");
+    let d = Daemon::start_in(&dir, None);
     rt().block_on(async {
         let mut c = d.client().await;
         let ok = || contact("b-1", "我要投诉小区物业");
@@ -564,7 +567,8 @@ fn tls_serves_only_tls_clients() {
 
 #[test]
 fn decisions_command_filters_by_time_and_route() {
-    let d = Daemon::start("filters");
+    let dir = temp_dir("filters");
+    let d = Daemon::start_in(&dir, None);
     let data = d.dir.join("data");
     let base = now_secs() - 120;
     rt().block_on(async {
@@ -608,8 +612,9 @@ fn decisions_command_filters_by_time_and_route() {
 fn provisional_deadlines_are_counted() {
     // A contact from 2022 (a year the calendar does not hold) is accepted
     // only with the age limit raised, under a longer retention.
+    let dir = temp_dir("provisional");
     let d = Daemon::start_in(
-        &temp_dir("provisional"),
+        &dir,
         Some("[store]\nretention_days = 3650\n[pipeline]\nmax_age_days = 3000\n"),
     );
     rt().block_on(async {

@@ -145,10 +145,6 @@ impl Daemon {
         d
     }
 
-    pub fn start(name: &str) -> Daemon {
-        Daemon::start_in(&temp_dir(name), None)
-    }
-
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
