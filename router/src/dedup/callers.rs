@@ -233,8 +233,8 @@ impl Callers {
         c.entries.push(e);
     }
 
-    /// Forgets contacts at or before `cutoff` and callers left with none.
-    /// Forgets contacts at or before `cutoff`, except those `held` keeps
+    /// Forgets contacts at or before `cutoff`, and callers left with none,
+    /// except the contacts `held` keeps
     /// (a caller holding one is looked at again once `now` is a window
     /// later: its record goes to the back of the queue at `now`).
     pub fn expire(&mut self, cutoff: i64, now: i64, held: impl Fn(&Entry) -> bool) {

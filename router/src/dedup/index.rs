@@ -5,7 +5,6 @@ use super::clusters::{Cluster, Clusters, Reps, REPS};
 use super::*;
 use crate::router::Router;
 use std::sync::Arc;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// A live cluster as a screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,22 +41,16 @@ pub struct DedupOutcome {
     pub raise_special: bool,
 }
 
-/// The key of a case id in the closed-case table.
-fn case_key(prefix: &str, c: &CaseRef) -> u64 {
-    xxh3_64(c.format(prefix).as_bytes())
-}
-
 /// See [`Dedup::unresolved`].
 fn unresolved(
     cfg: &DedupConfig,
-    prefix: &str,
-    closed: &std::collections::HashMap<u64, i64>,
+    closed: &std::collections::HashMap<CaseRef, i64>,
     e: &Entry,
     now: i64,
 ) -> bool {
     e.opens_case
         && now.saturating_sub(e.at) <= cfg.unresolved_window.num_seconds()
-        && !closed.contains_key(&case_key(prefix, &e.case))
+        && !closed.contains_key(&e.case)
 }
 
 /// The dedup index.
@@ -67,8 +60,8 @@ pub struct Dedup {
     case_prefix: String,
     callers: Callers,
     clusters: Clusters,
-    /// Closed cases (by case id hash) and when they closed.
-    closed: std::collections::HashMap<u64, i64>,
+    /// Closed cases and when they closed.
+    closed: std::collections::HashMap<CaseRef, i64>,
     /// Newest record time seen: the clock of expiry.
     watermark: i64,
     /// District codes by the key a record carries (for listing clusters).
@@ -225,13 +218,12 @@ impl Dedup {
         }
     }
 
-    fn case_key(&self, c: &CaseRef) -> u64 {
-        case_key(&self.case_prefix, c)
-    }
-
     /// A work order's lifecycle: closed (completed, returned) or reopened.
+    /// A case id this index did not make (another prefix) is no case of its.
     pub fn case_event(&mut self, case_id: &str, closed: bool, at: i64) {
-        let k = xxh3_64(case_id.as_bytes());
+        let Some(k) = CaseRef::parse(&self.case_prefix, case_id) else {
+            return;
+        };
         if closed {
             self.closed.insert(k, at);
         } else {
@@ -243,16 +235,16 @@ impl Dedup {
     /// open and younger than the unresolved window (kept past the repeat
     /// window; see [`super::DedupConfig::unresolved_window`]).
     fn unresolved(&self, e: &Entry, now: i64) -> bool {
-        unresolved(&self.rules.cfg, &self.case_prefix, &self.closed, e, now)
+        unresolved(&self.rules.cfg, &self.closed, e, now)
     }
 
     fn expire(&mut self, now: i64) {
         self.watermark = self.watermark.max(now);
         let w = self.watermark;
         let cutoff = w.saturating_sub(self.rules.cfg.repeat_window.num_seconds());
-        let (cfg, prefix, closed) = (&self.rules.cfg, &self.case_prefix, &self.closed);
+        let (cfg, closed) = (&self.rules.cfg, &self.closed);
         self.callers
-            .expire(cutoff, w, |e| unresolved(cfg, prefix, closed, e, w));
+            .expire(cutoff, w, |e| unresolved(cfg, closed, e, w));
         // Clusters and closed cases: swept once an hour of record time. A
         // closure is remembered as long as a contact of its case may be.
         if w.saturating_sub(self.last_sweep) >= 3_600 {
@@ -335,8 +327,7 @@ impl Dedup {
                     opens_case = true;
                     out.joins = true;
                     out.repeat_of = Some(w.format(&prefix));
-                    let key = self.case_key(&w);
-                    if self.closed.remove(&key).is_some() {
+                    if self.closed.remove(&w).is_some() {
                         out.reopen = true;
                     }
                     // Still unresolved at the third contact, reopened or
