@@ -3,11 +3,12 @@
 //! unknown token); each method authorizes its role (PERMISSION_DENIED).
 //! With no tokens configured the daemon runs open, and only on loopback.
 use crate::config::{AuthConfig, ConfigError};
+use crate::telemetry::log_limit::LogLimit;
 use crate::telemetry::metrics as m;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tonic::{Request, Status};
 
@@ -35,14 +36,10 @@ fn bearer(value: &str) -> Option<&str> {
 /// token), at most once a second; the failures not logged are counted in
 /// the next line.
 fn log_failure(peer: Option<SocketAddr>, reason: &'static str) {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    static QUIET: AtomicU64 = AtomicU64::new(0);
-    let now = chrono::Utc::now().timestamp();
-    if LAST.swap(now, Ordering::Relaxed) == now {
-        QUIET.fetch_add(1, Ordering::Relaxed);
+    static LIMIT: LogLimit = LogLimit::new();
+    let Some(suppressed) = LIMIT.admit(chrono::Utc::now().timestamp()) else {
         return;
-    }
-    let suppressed = QUIET.swap(0, Ordering::Relaxed);
+    };
     let peer = peer
         .map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into());

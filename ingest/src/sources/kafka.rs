@@ -286,15 +286,11 @@ fn store_failure(e: AdmitError) -> Failure {
 /// (every record in flight meets it); the records not logged are counted
 /// in the next line.
 fn store_failure_logged(error: &str) {
-    use std::sync::atomic::{AtomicI64, AtomicU64};
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    static QUIET: AtomicU64 = AtomicU64::new(0);
-    let now = Utc::now().timestamp();
-    if LAST.swap(now, Ordering::Relaxed) == now {
-        QUIET.fetch_add(1, Ordering::Relaxed);
+    static LIMIT: crate::telemetry::log_limit::LogLimit =
+        crate::telemetry::log_limit::LogLimit::new();
+    let Some(suppressed) = LIMIT.admit(Utc::now().timestamp()) else {
         return;
-    }
-    let suppressed = QUIET.swap(0, Ordering::Relaxed);
+    };
     tracing::error!(
         error,
         suppressed,

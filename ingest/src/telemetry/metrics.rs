@@ -305,7 +305,6 @@ pub fn dead_letter(reason: &'static str) {
     counter!("hotline_dlq_records_total", "reason" => reason).increment(1);
 }
 
-/// A consumer group rebalance seen by this instance.
 /// When the holiday calendar's last known day ends (Unix seconds; 0: the
 /// current year is not known).
 pub fn calendar_end(unix_secs: i64) {
@@ -342,6 +341,7 @@ pub fn kafka_producer_renewed() {
     counter!("hotline_kafka_producer_renewals_total").increment(1);
 }
 
+/// A consumer group rebalance seen by this instance.
 pub fn kafka_rebalance() {
     counter!("hotline_kafka_rebalances_total").increment(1);
 }

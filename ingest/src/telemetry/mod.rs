@@ -3,4 +3,5 @@
 pub mod catalogue;
 pub mod exposition;
 pub mod hdr;
+pub mod log_limit;
 pub mod metrics;
