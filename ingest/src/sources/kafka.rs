@@ -317,12 +317,9 @@ impl Work {
                 Err(Failure::Store(error)) => {
                     tries += 1;
                     store_failure_logged(&error);
-                    let mut shutdown = self.admit.shutdown.clone();
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.wait_for(|v| *v) => break Err(Failure::ShuttingDown),
+                    if !self.pause(&mut backoff, Duration::from_secs(5)).await {
+                        break Err(Failure::ShuttingDown);
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 other => break other,
             }
@@ -340,6 +337,18 @@ impl Work {
         };
         m::answer_latency("kafka", started.elapsed());
         outcome
+    }
+
+    /// Waits `backoff` before a retry, then doubles it up to `max`; `false`
+    /// at once when the daemon stops (the record is left for redelivery).
+    async fn pause(&self, backoff: &mut Duration, max: Duration) -> bool {
+        let mut shutdown = self.admit.shutdown.clone();
+        let slept = tokio::select! {
+            _ = tokio::time::sleep(*backoff) => true,
+            _ = shutdown.wait_for(|v| *v) => false,
+        };
+        *backoff = (*backoff * 2).min(max);
+        slept
     }
 
     /// One try at a record, by its topic.
@@ -423,11 +432,9 @@ impl Work {
                 Ok(()) => return Outcome::Done,
                 Err(e) => {
                     tracing::error!(error = %e, "kafka: dead letter not delivered; retrying");
-                    if *self.admit.shutdown.borrow() {
+                    if !self.pause(&mut backoff, Duration::from_secs(30)).await {
                         return Outcome::Stuck;
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }
