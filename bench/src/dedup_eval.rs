@@ -125,22 +125,27 @@ pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
     items.sort_by_key(|(c, _, _)| c.received_at);
     let mut rows = Vec::new();
     let mut refused = 0;
+    let mut recs = Vec::new();
     for (c, repeat_group, cluster_group) in items {
         let now = c.received_at.unwrap_or_default();
         match dedup::decide(&router, &mut idx, &c, now) {
-            Ok((d, o)) => rows.push(Row {
-                repeat_of: d.dedup.repeat_of.clone(),
-                text: c.content.clone(),
-                category: d.category.to_string(),
-                district: d.district_code.clone(),
-                repeat_group,
-                cluster_group,
-                case: d.case_id.clone(),
-                cluster: o.cluster_id.clone(),
-            }),
+            Ok((d, o)) => {
+                recs.push(dedup::record(&router, &rules, &c, &d));
+                rows.push(Row {
+                    repeat_of: d.dedup.repeat_of.clone(),
+                    text: c.content.clone(),
+                    category: d.category.to_string(),
+                    district: d.district_code.clone(),
+                    repeat_group,
+                    cluster_group,
+                    case: d.case_id.clone(),
+                    cluster: o.cluster_id.clone(),
+                })
+            }
             Err(_) => refused += 1,
         }
     }
+    dump_pairs(&rules, &rows, &recs);
     // A cluster's lead: the first contact whose case leads it.
     let mut first_of_case: HashMap<String, usize> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -227,4 +232,57 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
         b.category,
         b.text
     );
+}
+
+/// With `HOTLINE_EVAL_PAIRS=FILE`, writes the evidence of every pair of
+/// different callers in one district within the cluster window.
+fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterRecord>]) {
+    let Some(path) = std::env::var_os("HOTLINE_EVAL_PAIRS") else {
+        return;
+    };
+    let window = rules.cfg.cluster_window.num_seconds();
+    let mut out = String::new();
+    for i in 0..rows.len() {
+        for j in (i + 1)..rows.len() {
+            let (a, b) = (&rows[i], &rows[j]);
+            let (Some(ra), Some(rb)) = (&recs[i], &recs[j]) else {
+                continue;
+            };
+            if a.repeat_group == b.repeat_group
+                || ra.district != rb.district
+                || (ra.at - rb.at).abs() > window
+            {
+                continue;
+            }
+            let (fa, fb) = (&ra.features, &rb.features);
+            let enc = |x: Option<bool>| match x {
+                Some(true) => 1,
+                Some(false) => -1,
+                None => 0,
+            };
+            let shared = fa.matters & fb.matters;
+            out.push_str(
+                &serde_json::json!({
+                    "i": i, "j": j,
+                    "y": a.cluster_group == b.cluster_group,
+                    "place": enc(dedup::text::same_place(&fa.places, &fb.places)),
+                    "fine": enc(dedup::text::fine_place_agreement(&fa.places, &fb.places)),
+                    "shared": shared != 0,
+                    "special": shared & rules.special_matters_bits() != 0,
+                    "both_matters": fa.matters != 0 && fb.matters != 0,
+                    "sim": fa.sketch.similarity(&fb.sketch),
+                    "ov": dedup::rarity::overlap(&ra.problem, &rb.problem),
+                    "agree": ra.problem.category_agreement(&rb.problem),
+                    "samecat": ra.category == rb.category,
+                    "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
+                    "a": a.text, "b": b.text,
+                })
+                .to_string(),
+            );
+            out.push('\n');
+        }
+    }
+    if let Err(e) = std::fs::write(&path, out) {
+        eprintln!("HOTLINE_EVAL_PAIRS {}: {e}", path.to_string_lossy());
+    }
 }

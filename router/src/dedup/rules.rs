@@ -30,6 +30,11 @@ impl DedupRules {
         })
     }
 
+    /// The lexicon matters named in `special_on_hotspot`, as a bit set.
+    pub fn special_matters_bits(&self) -> u64 {
+        self.special_matters
+    }
+
     pub fn embedded(cfg: DedupConfig) -> Result<DedupRules, LexiconError> {
         DedupRules::new(cfg, text::EMBEDDED_MATTERS)
     }
