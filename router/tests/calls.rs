@@ -263,3 +263,117 @@ fn empty_windows_have_no_rate_and_windows_their_label_names() {
     let names: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
     assert_eq!(names, ["15m", "1h", "24h", "day"]);
 }
+
+/// The lateness edge (found by cargo-mutants): an event exactly `lateness`
+/// behind the newest one is on time, a millisecond more is late.
+#[test]
+fn an_event_exactly_the_allowed_lateness_behind_is_on_time() {
+    let mut q = QueueCalls::new(CallsConfig {
+        lateness: chrono::TimeDelta::seconds(60),
+        ..Default::default()
+    });
+    let newest = at("2026-11-26 10:10");
+    q.apply("new", K::Offered, newest);
+    assert_eq!(
+        q.apply("edge", K::Offered, newest - Duration::seconds(60)),
+        Applied::Counted
+    );
+    assert_eq!(
+        q.apply(
+            "late",
+            K::Offered,
+            newest - Duration::seconds(60) - Duration::milliseconds(1)
+        ),
+        Applied::LateCounted
+    );
+    assert_eq!(q.late, 1);
+}
+
+/// With no short-abandon threshold (the default) no abandon is short, not
+/// even one at the instant of the offer; with one, the threshold itself is
+/// short and a millisecond more is not.
+#[test]
+fn short_abandons_need_a_threshold_and_include_its_edge() {
+    let t0 = at("2026-11-26 09:00");
+    let mut none = QueueCalls::new(CallsConfig::default());
+    none.apply("a", K::Offered, t0);
+    none.apply("a", K::Abandoned, t0);
+    let c = none.window(Window::Hour1, t0);
+    assert_eq!((c.abandoned, c.short_abandoned), (1, 0), "{c:?}");
+
+    let mut five = QueueCalls::new(CallsConfig {
+        short_abandon: chrono::TimeDelta::seconds(5),
+        ..Default::default()
+    });
+    five.apply("edge", K::Offered, t0);
+    five.apply("edge", K::Abandoned, t0 + Duration::seconds(5));
+    five.apply("over", K::Offered, t0);
+    five.apply(
+        "over",
+        K::Abandoned,
+        t0 + Duration::seconds(5) + Duration::milliseconds(1),
+    );
+    let c = five.window(Window::Hour1, t0 + Duration::seconds(6));
+    assert_eq!((c.abandoned, c.short_abandoned), (2, 1), "{c:?}");
+}
+
+/// A call is remembered (so a replayed event is not counted twice) until
+/// 24 h after its last event, that instant included.
+#[test]
+fn calls_are_forgotten_24_hours_after_their_last_event() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let now = at("2026-11-27 12:00");
+    let day = Duration::hours(24);
+    q.apply("hour", K::Offered, now - Duration::hours(1));
+    q.apply("23h", K::Offered, now - Duration::hours(23));
+    q.apply("edge", K::Offered, now - day);
+    q.apply("over", K::Offered, now - day - Duration::milliseconds(1));
+    assert_eq!(q.tracked(), 4);
+    q.expire(now);
+    assert_eq!(q.tracked(), 3, "only the call older than 24 h is forgotten");
+    q.expire(now + Duration::milliseconds(1));
+    assert_eq!(q.tracked(), 2);
+    // Forgotten means a replay counts again; remembered means it does not.
+    assert_eq!(
+        q.apply("23h", K::Offered, now - Duration::hours(23)),
+        Applied::Replayed
+    );
+    q.expire(now + day);
+    assert_eq!(q.tracked(), 0);
+}
+
+/// The state restored after a restart is the state the alarm goes on from:
+/// restored low, a low window raises nothing again and a good one recovers;
+/// restored not low, a low window is a new crossing.
+#[test]
+fn a_restored_answer_rate_alarm_goes_on_from_the_restored_state() {
+    use hotline_router::calls::{AnswerRateAlarm, RateCrossing};
+    let low = Counts {
+        offered: 40,
+        answered: 30,
+        ..Default::default()
+    };
+    let good = Counts {
+        offered: 40,
+        answered: 40,
+        ..Default::default()
+    };
+    let mut alarm = AnswerRateAlarm::new(0.95, 20);
+    assert!(!alarm.is_low(), "a new alarm is not low");
+    alarm.restore(true);
+    assert!(alarm.is_low());
+    assert_eq!(
+        alarm.check(&low),
+        None,
+        "already reported before the restart"
+    );
+    assert_eq!(
+        alarm.check(&good),
+        Some(RateCrossing::Recovered { rate: 1.0 })
+    );
+    assert!(!alarm.is_low());
+    alarm.restore(false);
+    assert_eq!(alarm.check(&low), Some(RateCrossing::Low { rate: 0.75 }));
+    alarm.restore(false);
+    assert!(!alarm.is_low());
+}
