@@ -235,12 +235,16 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
 }
 
 /// With `HOTLINE_EVAL_PAIRS=FILE`, writes the evidence of every pair of
-/// different callers in one district within the cluster window.
+/// different callers in one district within the cluster window, and of
+/// one caller within the repeat window.
 fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterRecord>]) {
     let Some(path) = std::env::var_os("HOTLINE_EVAL_PAIRS") else {
         return;
     };
-    let window = rules.cfg.cluster_window.num_seconds();
+    let (cluster_window, repeat_window) = (
+        rules.cfg.cluster_window.num_seconds(),
+        rules.cfg.repeat_window.num_seconds(),
+    );
     let mut out = String::new();
     for i in 0..rows.len() {
         for j in (i + 1)..rows.len() {
@@ -248,9 +252,15 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterReco
             let (Some(ra), Some(rb)) = (&recs[i], &recs[j]) else {
                 continue;
             };
-            if a.repeat_group == b.repeat_group
+            let same_caller = ra.idents.iter().any(|x| *x != 0 && rb.idents.contains(x));
+            if (!same_caller && a.repeat_group == b.repeat_group)
                 || ra.district != rb.district
-                || (ra.at - rb.at).abs() > window
+                || (ra.at - rb.at).abs()
+                    > if same_caller {
+                        repeat_window
+                    } else {
+                        cluster_window
+                    }
             {
                 continue;
             }
@@ -265,6 +275,8 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterReco
                 &serde_json::json!({
                     "i": i, "j": j,
                     "y": a.cluster_group == b.cluster_group,
+                "same_caller": same_caller,
+                "repeat": a.repeat_group == b.repeat_group,
                     "place": enc(dedup::text::same_place(&fa.places, &fb.places)),
                     "fine": enc(dedup::text::fine_place_agreement(&fa.places, &fb.places)),
                     "shared": shared != 0,

@@ -894,3 +894,117 @@ fn contacts_per_caller_and_clusters_per_district_are_bounded() {
     assert!(s.clusters <= 8, "{s:?}");
     assert!(s.evicted_clusters >= 4, "{s:?}");
 }
+
+/// A caller who says they are following up ("还是我…", "昨天反映的…") is
+/// continuing a matter even in words that share nothing with the first
+/// contact's; the matter continued is the one the follow-up's problem
+/// shares most, and a follow-up the lexicon puts on another matter, or a
+/// new text without such words, is not a repeat.
+#[test]
+fn a_follow_up_in_other_words_continues_the_callers_matter() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let phone = "13800000031";
+    let (first, _) = run(
+        &mut idx,
+        &contact(
+            "f1",
+            phone,
+            "福泽苑楼下开了个麻将馆，天天打到半夜，洗牌的声音吵得睡不着",
+            "510802",
+            t,
+        ),
+    );
+    let (pension, _) = run(
+        &mut idx,
+        &contact(
+            "f2",
+            phone,
+            "我查养老保险的缴费年限少了三年，我明明一直在交",
+            "510802",
+            t + Duration::hours(2),
+        ),
+    );
+    // Without a word of the first text but the game's name, told as a follow-up.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "f3",
+            phone,
+            "还是我，昨天反映的麻将馆，现在快十二点了还在搓",
+            "510802",
+            t + Duration::days(1),
+        ),
+    );
+    assert_eq!(o.repeat_of.as_deref(), Some(&*first.case_id), "{o:?}");
+    // Traditional characters, the other matter.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "f4",
+            phone,
+            "又是我，養老保險繳費年限那個事，社保局叫我帶收據去",
+            "510802",
+            t + Duration::days(2),
+        ),
+    );
+    assert_eq!(o.repeat_of.as_deref(), Some(&*pension.case_id), "{o:?}");
+    // The same words of a new problem, but no reference back: a new matter.
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "f5",
+            phone,
+            "楼下烧烤摊的油烟飘到屋里，窗户都不敢开",
+            "510802",
+            t + Duration::days(3),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "{o:?}");
+    // Told as a follow-up, but of a matter the lexicon names and none of
+    // the earlier ones is: not a repeat.
+    let other = "13800000032";
+    run(
+        &mut idx,
+        &contact("g1", other, "锦绣华庭停水了，到现在还没来水", "510802", t),
+    );
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "g2",
+            other,
+            "我昨天打过电话，锦绣华庭门口的垃圾堆了好几天没人清运",
+            "510802",
+            t + Duration::days(1),
+        ),
+    );
+    assert!(o.repeat_of.is_none(), "{o:?}");
+}
+
+/// The follow-up flag is stored with the record (version 4), so a restart's
+/// replay links follow-ups as they were; a version-3 record reads as no
+/// follow-up with its special-category flag as it was.
+#[test]
+fn the_follow_up_flag_is_stored_with_the_record() {
+    let mut idx = index(DedupConfig::default());
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let t = at(T0);
+    for (text, follow_up) in [
+        ("还是我，昨天反映的停水，现在还是没有水", true),
+        ("锦绣华庭停水了，到现在还没来水", false),
+    ] {
+        let c = contact("r1", "13800000041", text, "510802", t);
+        let (d, _) = run(&mut idx, &c);
+        let r = dedup::record(router(), &rules, &c, &d).expect("a record");
+        assert_eq!(r.follow_up, follow_up, "{text}");
+        assert!(r.special_category, "an outage: {text}");
+        assert_eq!(MatterRecord::from_bytes(&r.to_bytes()).as_ref(), Some(&r));
+        let mut v3 = r.to_bytes();
+        v3[0] = 3;
+        let flags = 1 + 8 + 24 + 8 + 4 + 4;
+        v3[flags] = u8::from(r.special_category);
+        let old = MatterRecord::from_bytes(&v3).expect("a version-3 record reads");
+        assert!(!old.follow_up && old.special_category);
+        assert_eq!(old.problem, r.problem);
+    }
+}

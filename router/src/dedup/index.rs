@@ -297,13 +297,14 @@ impl Dedup {
             .filter(|e| e.district == r.district || e.district == 0 || r.district == 0)
             .filter_map(|e| {
                 rules
-                    .same_matter(
-                        (&e.features, e.category),
-                        (&r.features, r.category),
-                        rules.cfg.repeat_similarity,
+                    .repeat_score(
+                        (&e.features, &e.terms, e.category),
+                        (&r.features, &r.problem.terms, r.category),
+                        r.follow_up,
                     )
                     .map(|s| (s, e))
             })
+            // Among equal scores the last, i.e. the latest contact.
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, e)| e.chain);
         let mut case = r.case;
@@ -360,6 +361,7 @@ impl Dedup {
                 category: r.category,
                 district: r.district,
                 features: r.features,
+                terms: r.problem.terms,
                 escalated: false,
             },
         );

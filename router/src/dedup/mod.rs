@@ -15,6 +15,7 @@ pub mod annotate;
 pub mod callers;
 pub mod clusters;
 pub mod config;
+pub mod follow_up;
 pub mod index;
 pub mod rarity;
 pub mod record;

@@ -21,6 +21,8 @@ pub struct MatterRecord {
     pub category: u32,
     /// The category is one whose hotspots become special matters.
     pub special_category: bool,
+    /// The text refers back to an earlier contact ([`super::follow_up`]).
+    pub follow_up: bool,
     /// The matters, places and rest of the text.
     pub features: Features,
     /// The problem's telling characters and the classifier's categories.
@@ -97,6 +99,7 @@ pub fn record(
         category: xxh3_64(d.category.as_bytes()) as u32,
         special_category: features.matters & rules.special_matters != 0
             || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
+        follow_up: super::follow_up::refers_back(&contact.content),
         features,
         problem,
         case: CaseRef::parse(case_prefix, &d.case_id)?,
@@ -106,8 +109,9 @@ pub fn record(
 }
 
 impl MatterRecord {
-    /// 3 added the terms; a version-2 record reads with none.
-    const VERSION: u8 = 3;
+    /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte);
+    /// a version-2 record reads with no terms, 2 and 3 as no follow-up.
+    const VERSION: u8 = 4;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -120,7 +124,7 @@ impl MatterRecord {
         b.extend_from_slice(&self.at.to_le_bytes());
         b.extend_from_slice(&self.district.to_le_bytes());
         b.extend_from_slice(&self.category.to_le_bytes());
-        b.push(u8::from(self.special_category));
+        b.push(u8::from(self.special_category) | u8::from(self.follow_up) << 1);
         let f = &self.features;
         b.extend_from_slice(&f.matters.to_le_bytes());
         for p in f.places {
@@ -152,7 +156,7 @@ impl MatterRecord {
     pub fn from_bytes(b: &[u8]) -> Option<MatterRecord> {
         let mut r = Reader { b, at: 0 };
         let version = r.u8()?;
-        if version != Self::VERSION && version != 2 {
+        if !(2..=Self::VERSION).contains(&version) {
             return None;
         }
         let contact = r.u64()?;
@@ -160,7 +164,12 @@ impl MatterRecord {
         let at = r.u64()? as i64;
         let district = r.u32()?;
         let category = r.u32()?;
-        let special_category = r.u8()? != 0;
+        let flags = r.u8()?;
+        let (special_category, follow_up) = if version >= 4 {
+            (flags & 1 != 0, flags & 2 != 0)
+        } else {
+            (flags != 0, false)
+        };
         let matters = r.u64()?;
         let places = [r.u32()?, r.u32()?, r.u32()?];
         let len = r.u16()?;
@@ -196,6 +205,7 @@ impl MatterRecord {
             district,
             category,
             special_category,
+            follow_up,
             features: Features {
                 matters,
                 places,

@@ -54,6 +54,28 @@ impl DedupRules {
         self.same_matter_as(a, b, threshold, None)
     }
 
+    /// Whether a caller's new contact `r` continues the matter of their
+    /// earlier contact `e` (Art. 14(3)), and how well: the texts are on
+    /// the same matter ([`same_matter`](Self::same_matter), scored above 1),
+    /// or the new text refers back to an earlier contact
+    /// ([`super::follow_up`]) and the lexicon does not name two different
+    /// matters — scored by the problems' shared telling characters, 0 to
+    /// 0.5, so the caller's matter it shares most is the one continued.
+    pub fn repeat_score(
+        &self,
+        (fe, te, ce): (&Features, &[u16; rarity::TERMS], u32),
+        (fr, tr, cr): (&Features, &[u16; rarity::TERMS], u32),
+        follow_up: bool,
+    ) -> Option<f64> {
+        if let Some(s) = self.same_matter((fe, ce), (fr, cr), self.cfg.repeat_similarity) {
+            return Some(1.0 + s);
+        }
+        if !follow_up || (fe.matters != 0 && fr.matters != 0 && fe.matters & fr.matters == 0) {
+            return None;
+        }
+        Some(0.5 * rarity::overlap_terms(te, tr))
+    }
+
     /// [`same_matter`](Self::same_matter) for different callers (a
     /// cluster): on a matter the lexicon does not know, two texts are one
     /// matter only at the same compound, street, village or shop (a town
