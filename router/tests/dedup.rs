@@ -1008,3 +1008,51 @@ fn the_follow_up_flag_is_stored_with_the_record() {
         assert_eq!(old.problem, r.problem);
     }
 }
+
+/// A bus line is an identity of its own (found on the tuning set, 6路 and
+/// 11路 at one stop): two lines skipping one stop are two clusters, and
+/// one line named in other words ("坐6路", "6路公交") is one.
+#[test]
+fn two_bus_lines_at_one_stop_are_two_matters() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        (
+            "b1",
+            "13800000051",
+            "6路公交车在北街站经常不停，有人招手直接开过去了",
+        ),
+        ("b2", "13800000052", "我坐6路，北街站又没停，司机看都不看"),
+        (
+            "b3",
+            "13800000053",
+            "11路公交在北街站也是不停，司机都不看站台",
+        ),
+        (
+            "b4",
+            "13800000054",
+            "11路公交车到北街站不停靠，司机都不看站台上有人",
+        ),
+    ];
+    let mut lead = Vec::new();
+    for (i, (id, phone, text)) in texts.iter().enumerate() {
+        let (d, o) = run(
+            &mut idx,
+            &contact(
+                id,
+                phone,
+                text,
+                "510802",
+                t + Duration::minutes(10 * i as i64),
+            ),
+        );
+        lead.push(if o.cluster_lead_case.is_empty() {
+            d.case_id
+        } else {
+            o.cluster_lead_case
+        });
+    }
+    assert_eq!(lead[1], lead[0], "line 6, in other words");
+    assert_eq!(lead[3], lead[2], "line 11, in other words");
+    assert_ne!(lead[2], lead[0], "two lines at one stop");
+}

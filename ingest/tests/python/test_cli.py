@@ -132,13 +132,14 @@ def test_dedup_eval_json_meets_the_targets_on_the_committed_set(hotline_bench):
 
 
 # Matters the lexicon does not know (bench/data/dedup/README.md): floors just under the figures
-# measured when the cluster rule for them was last set (seventh session); the holdout and the
-# fresh set were never tuned on. Far below the 0.95 / 0.90 targets in recall: these floors keep
-# what was gained and show the gap.
+# measured when the rules for them were last set (tenth session: a caller's follow-up in
+# other words, bus lines as identities). Only the tuning set was tuned on. Far below the
+# 0.95 / 0.90 targets in cluster recall: these floors keep what was gained and show the gap.
 UNKNOWN_FLOORS = {
-    "unknown_tuning.jsonl": {"cluster": (0.93, 0.42), "repeat": (0.99, 0.49)},
-    "unknown_holdout.jsonl": {"cluster": (0.89, 0.36), "repeat": (0.93, 0.56)},
-    "unknown_fresh.jsonl": {"cluster": (0.88, 0.37), "repeat": (0.99, 0.61)},
+    "unknown_tuning.jsonl": {"cluster": (0.95, 0.42), "repeat": (0.99, 0.90)},
+    "unknown_holdout.jsonl": {"cluster": (0.88, 0.39), "repeat": (0.95, 0.90)},
+    "unknown_fresh.jsonl": {"cluster": (0.89, 0.38), "repeat": (0.99, 0.94)},
+    "unknown_fresh2.jsonl": {"cluster": (0.78, 0.42), "repeat": (0.92, 0.92)},
 }
 
 

@@ -354,11 +354,25 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             if suf.chars().count() == 1 && not_a_place(p1) {
                 continue;
             }
+            // A number before 路 is a bus line (6路, 11路), an identity of
+            // its own: the whole number and 路, whatever comes before, and
+            // two different lines are two matters at any stop.
+            let is_line = suf == "路" && p1.is_ascii_digit();
             let mut key = String::with_capacity(16);
-            if let Some(p2) = p2 {
-                key.push(p2);
+            if is_line {
+                let digits = before.len()
+                    - before
+                        .chars()
+                        .rev()
+                        .take_while(char::is_ascii_digit)
+                        .count();
+                key.push_str(&before[digits..]);
+            } else {
+                if let Some(p2) = p2 {
+                    key.push(p2);
+                }
+                key.push(p1);
             }
-            key.push(p1);
             key.push_str(suf);
             // The top bit marks an area (a town or township named alone),
             // which places nothing finely enough to join different callers.
@@ -367,8 +381,11 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             } else {
                 0
             };
-            let h =
-                ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32) & !AREA).max(1) | area;
+            let line = if is_line { LINE } else { 0 };
+            let h = ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32) & !(AREA | LINE))
+                .max(1)
+                | area
+                | line;
             if n < PLACES && !out[..n].contains(&h) {
                 out[n] = h;
                 n += 1;
@@ -382,18 +399,31 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
 /// compound, street, village or shop.
 pub const AREA: u32 = 1 << 31;
 
+/// The bit of a place hash that marks a bus line (6路): compared as a
+/// place, and two sets naming only different lines never agree.
+pub const LINE: u32 = 1 << 30;
+
+/// Whether both place sets name bus lines and none in common.
+fn other_lines(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
+    let lines = |x: &[u32; PLACES]| x.iter().any(|p| p & LINE != 0);
+    lines(a) && lines(b) && !a.iter().any(|x| x & LINE != 0 && b.contains(x))
+}
+
 /// Whether two place sets share a place finer than a town: the same
 /// compound, street, village or shop (the cluster rule for matters the
-/// lexicon does not know).
+/// lexicon does not know), and not two different bus lines.
 pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
-    a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x))
+    a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x)) && !other_lines(a, b)
 }
 
 /// Whether two place sets share a place finer than a town (`Some(true)`),
 /// both name such places and share none — two compounds, streets, villages
-/// or shops, whatever town both name (`Some(false)`) — or one names none
-/// (`None`).
+/// or shops, whatever town both name, or two bus lines at one stop
+/// (`Some(false)`) — or one names none (`None`).
 pub fn fine_place_agreement(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
+    if other_lines(a, b) {
+        return Some(false);
+    }
     if same_fine_place(a, b) {
         return Some(true);
     }
@@ -407,7 +437,7 @@ pub fn same_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
     if a[0] == 0 || b[0] == 0 {
         return None;
     }
-    Some(a.iter().any(|x| *x != 0 && b.contains(x)))
+    Some(a.iter().any(|x| *x != 0 && b.contains(x)) && !other_lines(a, b))
 }
 
 /// MinHash size: 16 values of 16 bits (32 bytes per sketch).
