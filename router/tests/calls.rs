@@ -377,3 +377,17 @@ fn a_restored_answer_rate_alarm_goes_on_from_the_restored_state() {
     alarm.restore(false);
     assert!(!alarm.is_low());
 }
+
+/// An event whatever its date (a gateway's clock at zero sends 1970 or
+/// earlier) is tracked like any other, so it is forgotten and evicted too:
+/// a call the expiry cannot see would stay for ever (found by cargo-mutants).
+#[test]
+fn calls_dated_before_1970_are_forgotten_like_any_other() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let zero = chrono::DateTime::from_timestamp(0, 0).expect("the epoch");
+    q.apply("epoch", K::Offered, zero);
+    q.apply("before", K::Offered, zero - Duration::seconds(1));
+    assert_eq!(q.tracked(), 2);
+    q.expire(at("2026-11-27 12:00"));
+    assert_eq!(q.tracked(), 0);
+}
