@@ -391,3 +391,19 @@ fn calls_dated_before_1970_are_forgotten_like_any_other() {
     q.expire(at("2026-11-27 12:00"));
     assert_eq!(q.tracked(), 0);
 }
+
+/// The 24-hour window is 1 440 minutes ending with `now`'s minute: a call
+/// offered 23 h 59 min before counts, one offered 24 h before does not
+/// (found by cargo-mutants: a window of 1 441 minutes passed).
+#[test]
+fn the_24_hour_window_is_exactly_a_day_of_minutes() {
+    let mut q = QueueCalls::new(CallsConfig::default());
+    let now = at("2026-11-27 12:00");
+    q.apply("day", K::Offered, now - Duration::hours(24));
+    q.apply("in", K::Offered, now - Duration::minutes(24 * 60 - 1));
+    assert_eq!(q.window(Window::Hour24, now).offered, 1);
+    assert_eq!(
+        q.window(Window::Hour24, now - Duration::minutes(1)).offered,
+        2
+    );
+}
