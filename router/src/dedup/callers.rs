@@ -49,9 +49,6 @@ pub struct Entry {
     pub category: u32,
     pub district: u32,
     pub features: Features,
-    /// The problem's telling characters ([`super::rarity`]): a follow-up
-    /// in other words is linked to the matter whose problem it shares most.
-    pub terms: [u16; super::rarity::TERMS],
     /// Set on the first contact of a case once its escalation was raised.
     pub escalated: bool,
 }

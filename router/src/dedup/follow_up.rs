@@ -101,7 +101,30 @@ const MATTER: &[&str] = &["事", "问题"];
 /// How many characters after the time word the verb may come.
 const NEAR: usize = 10;
 
-fn automaton(words: &[&str]) -> Option<AhoCorasick> {
+/// What a match of the one automaton over [`REFERENCES`], [`WHEN`] and
+/// [`AGAIN`] is.
+#[derive(Clone, Copy)]
+enum Cue {
+    Reference,
+    When,
+    Again,
+}
+
+/// One automaton over the three lists (longest first, so 还是上次 is a
+/// reference, not 还是 then 上次), the cue of each pattern, and the two
+/// follower automatons.
+struct Cues {
+    all: AhoCorasick,
+    kinds: Vec<Cue>,
+    contacted: AhoCorasick,
+    matter: AhoCorasick,
+}
+
+fn automaton<I, P>(words: I) -> Option<AhoCorasick>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
     AhoCorasickBuilder::new()
         .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostLongest)
@@ -109,43 +132,52 @@ fn automaton(words: &[&str]) -> Option<AhoCorasick> {
         .ok()
 }
 
-static REFERENCES_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| automaton(REFERENCES));
-static WHEN_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| automaton(WHEN));
-static CONTACTED_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| automaton(CONTACTED));
-static AGAIN_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| automaton(AGAIN));
-static MATTER_AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| automaton(MATTER));
+static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
+    let lists = [
+        (REFERENCES, Cue::Reference),
+        (WHEN, Cue::When),
+        (AGAIN, Cue::Again),
+    ];
+    let words = lists.iter().flat_map(|(l, _)| l.iter());
+    let kinds = lists
+        .iter()
+        .flat_map(|(l, k)| std::iter::repeat_n(*k, l.len()))
+        .collect();
+    Some(Cues {
+        all: automaton(words)?,
+        kinds,
+        contacted: automaton(CONTACTED)?,
+        matter: automaton(MATTER)?,
+    })
+});
 
-/// Whether a word of `first` is followed within [`NEAR`] characters by a
-/// word of `then`.
-fn followed(s: &str, first: &Option<AhoCorasick>, then: &Option<AhoCorasick>) -> bool {
-    let (Some(first), Some(then)) = (first, then) else {
+/// Whether `content` refers back to an earlier contact (see the module doc).
+/// Traditional characters read as simplified.
+pub fn refers_back(content: &str) -> bool {
+    refers_back_simplified(&fast2s::convert(content))
+}
+
+/// [`refers_back`] of a text already converted to simplified characters
+/// (one pass of one automaton; the few characters after a time word or
+/// "still" are searched only where one occurs).
+pub fn refers_back_simplified(s: &str) -> bool {
+    let Some(c) = &*CUES else {
         return false;
     };
-    first.find_iter(s).any(|m| {
+    c.all.find_iter(s).any(|m| {
+        let follower = match c.kinds.get(m.pattern().as_usize()) {
+            Some(Cue::Reference) => return true,
+            Some(Cue::When) => &c.contacted,
+            Some(Cue::Again) => &c.matter,
+            None => return false,
+        };
         let after = &s[m.end()..];
         let end = after
             .char_indices()
             .nth(NEAR)
             .map_or(after.len(), |(i, _)| i);
-        then.is_match(&after[..end])
+        follower.is_match(&after[..end])
     })
-}
-
-/// Whether `content` refers back to an earlier contact (see the module doc).
-/// Traditional characters and full-width forms read as simplified; spaces
-/// and punctuation are ignored.
-pub fn refers_back(content: &str) -> bool {
-    let s: String = fast2s::convert(content)
-        .chars()
-        .map(crate::normalize::fold_full_width)
-        .filter(|c| c.is_alphanumeric())
-        .collect();
-    let Some(refs) = &*REFERENCES_AC else {
-        return false;
-    };
-    refs.is_match(&s)
-        || followed(&s, &WHEN_AC, &CONTACTED_AC)
-        || followed(&s, &AGAIN_AC, &MATTER_AC)
 }
 
 #[cfg(test)]

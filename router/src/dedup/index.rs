@@ -298,8 +298,8 @@ impl Dedup {
             .filter_map(|e| {
                 rules
                     .repeat_score(
-                        (&e.features, &e.terms, e.category),
-                        (&r.features, &r.problem.terms, r.category),
+                        (&e.features, e.category),
+                        (&r.features, r.category),
                         r.follow_up,
                     )
                     .map(|s| (s, e))
@@ -361,7 +361,6 @@ impl Dedup {
                 category: r.category,
                 district: r.district,
                 features: r.features,
-                terms: r.problem.terms,
                 escalated: false,
             },
         );

@@ -113,29 +113,17 @@ pub fn terms(segs: &[&str]) -> [u16; TERMS] {
 /// over the smaller of their total weights (a short text contained in a
 /// long one scores 1). 0 when either has none.
 pub fn overlap(a: &super::text::Problem, b: &super::text::Problem) -> f64 {
-    overlap_weighted((&a.terms, &a.weights), (&b.terms, &b.weights))
-}
-
-/// [`overlap`] of bare terms, their weights looked up (a caller's history
-/// keeps the terms only).
-pub fn overlap_terms(a: &[u16; TERMS], b: &[u16; TERMS]) -> f64 {
-    overlap_weighted((a, &a.map(weight)), (b, &b.map(weight)))
-}
-
-fn overlap_weighted(
-    (at, aw): (&[u16; TERMS], &[u8; TERMS]),
-    (bt, bw): (&[u16; TERMS], &[u8; TERMS]),
-) -> f64 {
     let total = |w: &[u8; TERMS]| w.iter().map(|x| u32::from(*x)).sum::<u32>();
-    let (wa, wb) = (total(aw), total(bw));
+    let (wa, wb) = (total(&a.weights), total(&b.weights));
     if wa == 0 || wb == 0 {
         return 0.0;
     }
-    let shared: u32 = at
+    let shared: u32 = a
+        .terms
         .iter()
-        .zip(aw)
-        .filter(|(t, _)| **t != 0 && bt.contains(t))
-        .map(|(_, w)| u32::from(*w))
+        .zip(a.weights)
+        .filter(|(t, _)| **t != 0 && b.terms.contains(t))
+        .map(|(_, w)| u32::from(w))
         .sum();
     f64::from(shared) / f64::from(wa.min(wb))
 }

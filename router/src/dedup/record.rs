@@ -82,9 +82,9 @@ pub fn record(
     }
     // The decision carries the district inferred from the address or text.
     let district = d.district_code.trim();
-    let (features, mut problem) = rules
+    let (features, mut problem, follow_up) = rules
         .lexicon
-        .features_and_problem(&contact.content, &contact.location.address);
+        .record_parts(&contact.content, &contact.location.address);
     match &d.confidence {
         Some(c) if !c.categories.is_empty() => {
             problem.set_categories(c.categories.iter().map(|(name, p)| (name.as_ref(), *p)))
@@ -99,7 +99,7 @@ pub fn record(
         category: xxh3_64(d.category.as_bytes()) as u32,
         special_category: features.matters & rules.special_matters != 0
             || cfg.special_on_hotspot.iter().any(|c| **c == *d.category),
-        follow_up: super::follow_up::refers_back(&contact.content),
+        follow_up,
         features,
         problem,
         case: CaseRef::parse(case_prefix, &d.case_id)?,

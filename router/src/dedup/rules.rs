@@ -59,12 +59,12 @@ impl DedupRules {
     /// the same matter ([`same_matter`](Self::same_matter), scored above 1),
     /// or the new text refers back to an earlier contact
     /// ([`super::follow_up`]) and the lexicon does not name two different
-    /// matters — scored by the problems' shared telling characters, 0 to
-    /// 0.5, so the caller's matter it shares most is the one continued.
+    /// matters — scored by the similarity of the texts' rest, 0 to 0.5, so
+    /// the caller's matter it is most like is the one continued.
     pub fn repeat_score(
         &self,
-        (fe, te, ce): (&Features, &[u16; rarity::TERMS], u32),
-        (fr, tr, cr): (&Features, &[u16; rarity::TERMS], u32),
+        (fe, ce): (&Features, u32),
+        (fr, cr): (&Features, u32),
         follow_up: bool,
     ) -> Option<f64> {
         if let Some(s) = self.same_matter((fe, ce), (fr, cr), self.cfg.repeat_similarity) {
@@ -73,7 +73,7 @@ impl DedupRules {
         if !follow_up || (fe.matters != 0 && fr.matters != 0 && fe.matters & fr.matters == 0) {
             return None;
         }
-        Some(0.5 * rarity::overlap_terms(te, tr))
+        Some(0.5 * fe.sketch.similarity(&fr.sketch))
     }
 
     /// [`same_matter`](Self::same_matter) for different callers (a

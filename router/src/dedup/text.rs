@@ -124,24 +124,36 @@ impl Lexicon {
     /// characters (the categories are the caller's to set).
     pub fn features_and_problem(&self, content: &str, address: &str) -> (Features, Problem) {
         let mut problem = Problem::default();
-        let f = self.features_with(content, address, Some(&mut problem));
+        let f = self.features_with(&fast2s::convert(content), address, Some(&mut problem));
         (f, problem)
+    }
+
+    /// [`features_and_problem`](Self::features_and_problem) and whether
+    /// the text refers back to an earlier contact
+    /// ([`super::follow_up`]), the text converted to simplified once.
+    pub fn record_parts(&self, content: &str, address: &str) -> (Features, Problem, bool) {
+        let simplified = fast2s::convert(content);
+        let follow_up = super::follow_up::refers_back_simplified(&simplified);
+        let mut problem = Problem::default();
+        let f = self.features_with(&simplified, address, Some(&mut problem));
+        (f, problem, follow_up)
     }
 
     /// [`features`](Self::features) with the places of the contact's
     /// address added after the text's own (a caller who names no place in
     /// the text is still at the address the agent recorded).
     pub fn features_at(&self, content: &str, address: &str) -> Features {
-        self.features_with(content, address, None)
+        self.features_with(&fast2s::convert(content), address, None)
     }
 
+    /// The features of a text already converted to simplified characters.
     fn features_with(
         &self,
-        content: &str,
+        simplified: &str,
         address: &str,
         problem: Option<&mut Problem>,
     ) -> Features {
-        let text = matter_chars(content);
+        let text = matter_chars_simplified(simplified);
         let (matters, segs) = self.split(&text);
         let mut places = places(&segs);
         // The sketch is of the problem: place names (up to four characters
@@ -610,19 +622,23 @@ fn numeral(c: char) -> Option<char> {
 
 /// The matter-bearing characters of a contact's text.
 pub fn matter_chars(content: &str) -> String {
+    matter_chars_simplified(&fast2s::convert(content))
+}
+
+/// [`matter_chars`] of a text already converted to simplified characters.
+fn matter_chars_simplified(s: &str) -> String {
     // Filler phrases are ideographs only: they match the same before or
     // after full-width forms and case are folded, which `chars_of` does.
-    let s = fast2s::convert(content);
     match &*FILLER_AC {
         Some(ac) => {
             let mut kept = String::with_capacity(s.len());
-            ac.replace_all_with(&s, &mut kept, |_, _, dst| {
+            ac.replace_all_with(s, &mut kept, |_, _, dst| {
                 dst.push(' ');
                 true
             });
             chars_of(&kept)
         }
-        None => chars_of(&s),
+        None => chars_of(s),
     }
 }
 
