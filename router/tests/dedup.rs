@@ -1056,3 +1056,80 @@ fn two_bus_lines_at_one_stop_are_two_matters() {
     assert_eq!(lead[3], lead[2], "line 11, in other words");
     assert_ne!(lead[2], lead[0], "two lines at one stop");
 }
+
+/// A cluster keeps the differently phrased members as representatives: a
+/// contact sharing nothing with the first one joins through a later member
+/// it does share with (found by cargo-mutants: with one representative
+/// every test still passed).
+#[test]
+fn a_member_joins_through_a_later_representative() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        ("r1", "13800000061", "今天早上开始停水，洗脸刷牙的水都没有"),
+        (
+            "r2",
+            "13800000062",
+            "停水了，洗脸刷牙的水都没有，娃娃上学前饭都做不成",
+        ),
+        ("r3", "13800000063", "停水一整天，娃娃上学前饭都做不成"),
+    ];
+    let mut leads = Vec::new();
+    for (i, (id, phone, text)) in texts.iter().enumerate() {
+        let (d, o) = run(
+            &mut idx,
+            &contact(
+                id,
+                phone,
+                text,
+                "510802",
+                t + Duration::minutes(10 * i as i64),
+            ),
+        );
+        leads.push(if o.cluster_lead_case.is_empty() {
+            d.case_id
+        } else {
+            o.cluster_lead_case
+        });
+    }
+    assert_eq!(leads[1], leads[0]);
+    assert_eq!(leads[2], leads[0], "joined through the second member");
+}
+
+/// A cluster's places grow with its members': an outage first reported at
+/// one compound, then by a caller naming that compound and the next one,
+/// takes a third caller naming only the second (found by cargo-mutants:
+/// the places a member named were never looked at again).
+#[test]
+fn a_clusters_places_grow_with_its_members() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        ("p1", "13800000071", "锦绣华庭停水了，一滴水都没有"),
+        ("p2", "13800000072", "锦绣华庭和滨江花园都停水了"),
+        ("p3", "13800000073", "滨江花园停水了，什么时候来水"),
+    ];
+    let mut leads = Vec::new();
+    for (i, (id, phone, text)) in texts.iter().enumerate() {
+        let (d, o) = run(
+            &mut idx,
+            &contact(
+                id,
+                phone,
+                text,
+                "510802",
+                t + Duration::minutes(10 * i as i64),
+            ),
+        );
+        leads.push(if o.cluster_lead_case.is_empty() {
+            d.case_id
+        } else {
+            o.cluster_lead_case
+        });
+    }
+    assert_eq!(leads[1], leads[0]);
+    assert_eq!(
+        leads[2], leads[0],
+        "through the place the second caller added"
+    );
+}

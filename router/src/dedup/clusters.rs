@@ -50,12 +50,8 @@ impl Reps {
         self.items[..usize::from(self.n)].iter()
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         usize::from(self.n)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
     }
 
     /// Adds one unless full.
