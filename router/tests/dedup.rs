@@ -1133,3 +1133,68 @@ fn a_clusters_places_grow_with_its_members() {
         "through the place the second caller added"
     );
 }
+
+/// A full district first drops its clusters idle past the window (the one
+/// whose latest contact is exactly the window old included), and evicts a
+/// live one — counted — only when that is not enough.
+#[test]
+fn a_full_district_drops_idle_clusters_before_evicting_live_ones() {
+    let mut idx = index(DedupConfig {
+        max_clusters_per_bucket: 2,
+        ..DedupConfig::default()
+    });
+    let t = at(T0);
+    let window = Duration::hours(72);
+    let new_cluster = |idx: &mut Dedup, id: &str, text: &str, when| {
+        run(
+            idx,
+            &contact(id, &format!("1390000{id:0>4}"), text, "510802", when),
+        );
+    };
+    new_cluster(&mut idx, "1", "锦绣华庭停水了", t);
+    new_cluster(&mut idx, "2", "滨江花园停电了", t + Duration::hours(1));
+    assert_eq!(idx.stats().clusters, 2);
+    // Exactly the window after the first: it is idle, dropped, not evicted.
+    new_cluster(&mut idx, "3", "金桥市场门口的路灯不亮", t + window);
+    let s = idx.stats();
+    assert_eq!((s.clusters, s.evicted_clusters), (2, 0), "{s:?}");
+    // Both others still live: one is evicted, counted.
+    new_cluster(
+        &mut idx,
+        "4",
+        "万达广场的垃圾没人清运",
+        t + window + Duration::minutes(30),
+    );
+    let s = idx.stats();
+    assert_eq!((s.clusters, s.evicted_clusters), (2, 1), "{s:?}");
+}
+
+/// Texts that name no matter the lexicon knows are candidates for each
+/// other's clusters (found by cargo-mutants: the bucket scan could skip
+/// them and no test saw it).
+#[test]
+fn texts_naming_no_known_matter_cluster_with_each_other() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let (d, _) = run(
+        &mut idx,
+        &contact(
+            "k1",
+            "13800000081",
+            "阳光小区门口那家养生馆骗老人买保健品",
+            "510802",
+            t,
+        ),
+    );
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "k2",
+            "13800000082",
+            "阳光小区的养生馆卖保健品骗老年人，我妈买了好几千",
+            "510802",
+            t + Duration::hours(1),
+        ),
+    );
+    assert_eq!(o.cluster_lead_case, d.case_id, "{o:?}");
+}
