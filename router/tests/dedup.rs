@@ -1034,24 +1034,7 @@ fn two_bus_lines_at_one_stop_are_two_matters() {
             "11路公交车到北街站不停靠，司机都不看站台上有人",
         ),
     ];
-    let mut lead = Vec::new();
-    for (i, (id, phone, text)) in texts.iter().enumerate() {
-        let (d, o) = run(
-            &mut idx,
-            &contact(
-                id,
-                phone,
-                text,
-                "510802",
-                t + Duration::minutes(10 * i as i64),
-            ),
-        );
-        lead.push(if o.cluster_lead_case.is_empty() {
-            d.case_id
-        } else {
-            o.cluster_lead_case
-        });
-    }
+    let lead = cluster_leads(&mut idx, &texts, t);
     assert_eq!(lead[1], lead[0], "line 6, in other words");
     assert_eq!(lead[3], lead[2], "line 11, in other words");
     assert_ne!(lead[2], lead[0], "two lines at one stop");
@@ -1074,24 +1057,7 @@ fn a_member_joins_through_a_later_representative() {
         ),
         ("r3", "13800000063", "停水一整天，娃娃上学前饭都做不成"),
     ];
-    let mut leads = Vec::new();
-    for (i, (id, phone, text)) in texts.iter().enumerate() {
-        let (d, o) = run(
-            &mut idx,
-            &contact(
-                id,
-                phone,
-                text,
-                "510802",
-                t + Duration::minutes(10 * i as i64),
-            ),
-        );
-        leads.push(if o.cluster_lead_case.is_empty() {
-            d.case_id
-        } else {
-            o.cluster_lead_case
-        });
-    }
+    let leads = cluster_leads(&mut idx, &texts, t);
     assert_eq!(leads[1], leads[0]);
     assert_eq!(leads[2], leads[0], "joined through the second member");
 }
@@ -1109,24 +1075,7 @@ fn a_clusters_places_grow_with_its_members() {
         ("p2", "13800000072", "锦绣华庭和滨江花园都停水了"),
         ("p3", "13800000073", "滨江花园停水了，什么时候来水"),
     ];
-    let mut leads = Vec::new();
-    for (i, (id, phone, text)) in texts.iter().enumerate() {
-        let (d, o) = run(
-            &mut idx,
-            &contact(
-                id,
-                phone,
-                text,
-                "510802",
-                t + Duration::minutes(10 * i as i64),
-            ),
-        );
-        leads.push(if o.cluster_lead_case.is_empty() {
-            d.case_id
-        } else {
-            o.cluster_lead_case
-        });
-    }
+    let leads = cluster_leads(&mut idx, &texts, t);
     assert_eq!(leads[1], leads[0]);
     assert_eq!(
         leads[2], leads[0],
@@ -1197,4 +1146,22 @@ fn texts_naming_no_known_matter_cluster_with_each_other() {
         ),
     );
     assert_eq!(o.cluster_lead_case, d.case_id, "{o:?}");
+}
+
+/// Runs `texts` (id, phone, text) ten minutes apart in 510802 and gives
+/// each contact's cluster lead case (its own case when it leads).
+fn cluster_leads(idx: &mut Dedup, texts: &[(&str, &str, &str)], t: Instant) -> Vec<String> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, phone, text))| {
+            let when = t + Duration::minutes(10 * i as i64);
+            let (d, o) = run(idx, &contact(id, phone, text, "510802", when));
+            if o.cluster_lead_case.is_empty() {
+                d.case_id
+            } else {
+                o.cluster_lead_case
+            }
+        })
+        .collect()
 }
