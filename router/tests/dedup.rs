@@ -1165,3 +1165,46 @@ fn cluster_leads(idx: &mut Dedup, texts: &[(&str, &str, &str)], t: Instant) -> V
         })
         .collect()
 }
+
+/// Clusters idle past the window are forgotten (swept within an hour of
+/// record time), and the largest clusters shown are the live ones of at
+/// least two contacts, largest first (found by cargo-mutants: neither the
+/// sweep nor the listing's filter was looked at).
+#[test]
+fn idle_clusters_are_forgotten_and_the_largest_live_ones_listed() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let texts = [
+        ("l1", "13800000091", "锦绣华庭停水了，一滴水都没有"),
+        ("l2", "13800000092", "锦绣华庭停水了，什么时候来水"),
+        ("l3", "13800000093", "锦绣华庭还是没水，停水一上午了"),
+        ("l4", "13800000094", "滨江花园停电了"),
+        ("l5", "13800000095", "滨江花园也停电，整栋楼都黑了"),
+        ("l6", "13800000096", "金桥市场门口的路灯不亮"),
+    ];
+    let leads = cluster_leads(&mut idx, &texts, t);
+    assert_eq!(idx.stats().clusters, 3);
+    let largest = idx.largest_clusters(10);
+    let sizes: Vec<(String, u32)> = largest
+        .iter()
+        .map(|c| (c.lead_case.clone(), c.size))
+        .collect();
+    assert_eq!(
+        sizes,
+        [(leads[0].clone(), 3), (leads[3].clone(), 2)],
+        "the single contact is no cluster to show"
+    );
+    // Four days later: the three are idle past 72 h, swept, not shown.
+    run(
+        &mut idx,
+        &contact(
+            "l7",
+            "13800000097",
+            "万达广场的垃圾没人清运",
+            "510802",
+            t + Duration::days(4),
+        ),
+    );
+    assert_eq!(idx.stats().clusters, 1);
+    assert!(idx.largest_clusters(10).is_empty());
+}

@@ -190,12 +190,9 @@ impl Clusters {
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// Live clusters (the index's statistics).
+    pub(super) fn len(&self) -> usize {
         self.live
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
     }
 
     /// The clusters of a bucket (callers skip those idle past the window;
