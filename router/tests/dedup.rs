@@ -1208,3 +1208,76 @@ fn idle_clusters_are_forgotten_and_the_largest_live_ones_listed() {
     assert_eq!(idx.stats().clusters, 1);
     assert!(idx.largest_clusters(10).is_empty());
 }
+
+/// The record of a contact decided by the real rules, from `phone` at `t`.
+fn record_of(id: &str, phone: &str, text: &str, t: Instant) -> MatterRecord {
+    let rules = DedupRules::embedded(DedupConfig::default()).expect("rules");
+    let c = contact(id, phone, text, "510802", t);
+    let d = hotline_router::decide(router(), &c, t).expect("decided");
+    dedup::record(router(), &rules, &c, &d).expect("a record")
+}
+
+/// Which clusters a contact is even compared with (the candidates, before
+/// the same-matter test): a common matter whatever the categories; with
+/// none in common, the same category or the same place; never another
+/// place. Records are built from real texts and then given another
+/// category, so each branch is met alone (found by cargo-mutants: no test
+/// told the candidate tests apart).
+#[test]
+fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
+    let t = at(T0);
+    let later = t + Duration::minutes(30);
+    let joined = |a: MatterRecord, b: MatterRecord| {
+        let mut idx = index(DedupConfig::default());
+        let first = idx.apply(&a);
+        let second = idx.apply(&b);
+        assert!(first.cluster_id.is_none());
+        second.cluster_id.is_some()
+    };
+    let other_category = |mut r: MatterRecord| {
+        r.category ^= 0x5a5a_5a5a;
+        r
+    };
+    // A common matter (an outage), no place, another category: compared, one matter.
+    let a = record_of("c1", "13800000101", "停水了，一滴水都没有", t);
+    let b = record_of("c2", "13800000102", "停水了，一滴水都没有", later);
+    assert!(a.features.matters != 0 && a.features.places[0] == 0);
+    assert!(
+        joined(a.clone(), other_category(b.clone())),
+        "a common matter"
+    );
+    // No known matter, no place, another category: not even compared,
+    // however alike the texts.
+    let a = record_of("c3", "13800000103", "养生馆骗老人买保健品，说能治糖尿病", t);
+    let b = record_of(
+        "c4",
+        "13800000104",
+        "养生馆骗老人买保健品，说能治糖尿病",
+        later,
+    );
+    assert!(a.features.matters == 0 && a.features.places[0] == 0);
+    assert!(joined(a.clone(), b.clone()), "the same category");
+    assert!(
+        !joined(a, other_category(b)),
+        "no matter, category or place in common"
+    );
+    // No known matter, another category, the same compound: compared, one matter.
+    let a = record_of(
+        "c5",
+        "13800000105",
+        "阳光小区门口那家养生馆骗老人买保健品",
+        t,
+    );
+    let b = record_of(
+        "c6",
+        "13800000106",
+        "阳光小区门口那家养生馆骗老人买保健品",
+        later,
+    );
+    assert!(a.features.matters == 0 && a.features.places[0] != 0);
+    assert!(joined(a, other_category(b)), "the same place");
+    // A common matter and category at another compound: never.
+    let a = record_of("c7", "13800000107", "锦绣华庭停水了", t);
+    let b = record_of("c8", "13800000108", "滨江花园停水了", later);
+    assert!(!joined(a, b), "another place");
+}
