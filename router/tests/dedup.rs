@@ -1281,3 +1281,39 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     let b = record_of("c8", "13800000108", "滨江花园停水了", later);
     assert!(!joined(a, b), "another place");
 }
+
+/// What a record keeps of the decision: special when the lexicon names a
+/// special matter (an outage, here under an agent's category) or the
+/// category is one (pollution), not otherwise; the classifier's category
+/// distribution, not only its likeliest category (found by cargo-mutants:
+/// neither was looked at).
+#[test]
+fn a_record_keeps_the_special_flag_and_the_category_belief_of_its_decision() {
+    let rules = DedupRules::embedded(DedupConfig::default()).expect("rules");
+    let t = at(T0);
+    let rec = |text: &str, hint: &str| {
+        let mut c = contact("s1", "13800000111", text, "510802", t);
+        c.category_hint = hint.into();
+        let d = hotline_router::decide(router(), &c, t).expect("decided");
+        (
+            dedup::record(router(), &rules, &c, &d).expect("a record"),
+            d,
+        )
+    };
+    let (noise, _) = rec("楼上装修噪音大，电钻响到晚上十点", "");
+    assert!(!noise.special_category, "noise is a point matter");
+    let (fumes, d) = rec("楼下烧烤摊油烟大，窗户都不敢开", "");
+    assert_eq!(&*d.category, "env.pollution");
+    assert!(fumes.special_category, "by its category");
+    let (outage, d) = rec("停水了，一滴水都没有", "housing.property");
+    assert_eq!(&*d.category, "housing.property");
+    assert!(outage.special_category, "by the matter the text names");
+
+    // Decided by the classifier: its distribution, not certainty.
+    let (river, _) = rec("河里漂着死鱼，水是黑的", "");
+    let p = &river.problem;
+    assert!(
+        p.cats[1] != 0 && p.cat_p[0] < 255 && p.cat_p[1] > 0,
+        "{p:?}"
+    );
+}
