@@ -1317,3 +1317,64 @@ fn a_record_keeps_the_special_flag_and_the_category_belief_of_its_decision() {
         "{p:?}"
     );
 }
+
+/// The contact held past the repeat window is itself matched: a caller's
+/// only earlier contact, 45 days old on a work order still open, takes the
+/// repeat (found by cargo-mutants: in the other test a repeat within the
+/// window carried the chain, so the held contact was never needed).
+#[test]
+fn a_lone_contact_held_past_the_repeat_window_takes_the_repeat() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let phone = "13800000121";
+    let (first, _) = run(
+        &mut idx,
+        &contact(
+            "h1",
+            phone,
+            "翠云小区门口的下水道堵了，污水流到路上",
+            "510802",
+            t,
+        ),
+    );
+    let (d, o) = run(
+        &mut idx,
+        &contact(
+            "h2",
+            phone,
+            "翠云小区门口的下水道还是堵的，污水横流",
+            "510802",
+            t + Duration::days(45),
+        ),
+    );
+    assert_eq!(o.repeat_of.as_deref(), Some(&*first.case_id), "{o:?}");
+    assert_eq!(d.case_id, first.case_id);
+}
+
+/// A contact applied again is marked as applied before, so the daemon does
+/// not count it twice: with its first links while they are remembered,
+/// with none once another contact took its slot in the table of recent
+/// outcomes (found by cargo-mutants: nothing looked at the mark then).
+#[test]
+fn a_contact_applied_again_after_its_outcome_is_forgotten_is_a_replay() {
+    let mut idx = index(DedupConfig::default());
+    let mut rs = records(2);
+    let (a, mut b) = (rs.remove(0), rs.remove(0));
+    let first = idx.apply(&a);
+    assert!(!first.replay);
+    assert_eq!(
+        idx.apply(&a),
+        DedupOutcome {
+            replay: true,
+            ..first.clone()
+        },
+        "remembered: the same links, marked as applied before"
+    );
+    // Another contact whose id falls in the same slot (16 384 of them).
+    b.contact = a.contact ^ (1 << 20);
+    assert!(!idx.apply(&b).replay);
+    let again = idx.apply(&a);
+    assert!(again.replay, "{again:?}");
+    assert_eq!(again.repeat_of, None);
+    assert_eq!(again.cluster_id, None);
+}
