@@ -1378,3 +1378,68 @@ fn a_contact_applied_again_after_its_outcome_is_forgotten_is_a_replay() {
     assert_eq!(again.repeat_of, None);
     assert_eq!(again.cluster_id, None);
 }
+
+/// A caller's contact with no district known is not told apart by district:
+/// the same matter with and without a district is a repeat, in either
+/// order (found by cargo-mutants).
+#[test]
+fn a_contact_without_a_district_repeats_one_with_a_district() {
+    let t = at(T0);
+    for (first, second) in [("", "510802"), ("510802", "")] {
+        let mut idx = index(DedupConfig::default());
+        let phone = "13800000131";
+        let (d, _) = run(
+            &mut idx,
+            &contact("d1", phone, "停水了，一滴水都没有", first, t),
+        );
+        let (_, o) = run(
+            &mut idx,
+            &contact(
+                "d2",
+                phone,
+                "还是停水，一滴水都没有",
+                second,
+                t + Duration::days(1),
+            ),
+        );
+        assert_eq!(
+            o.repeat_of.as_deref(),
+            Some(&*d.case_id),
+            "{first:?} then {second:?}"
+        );
+    }
+}
+
+/// Escalation is per case: a caller whose second matter escalated first
+/// still gets the escalation of the first matter at its own third repeat
+/// (found by cargo-mutants: the flag could land on the wrong case).
+#[test]
+fn each_of_a_callers_cases_escalates_on_its_own() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let phone = "13800000141";
+    let noise = "锦绣华庭楼上装修噪音大，电钻响到晚上十点";
+    let rubbish = "锦绣华庭门口的垃圾堆了好几天没人清运";
+    let mut day = 0;
+    let mut escalates = |idx: &mut Dedup, text: &str| {
+        day += 1;
+        let c = contact(
+            &format!("e{day}"),
+            phone,
+            text,
+            "510802",
+            t + Duration::days(day),
+        );
+        run(idx, &c).1.escalate
+    };
+    let noise_first = escalates(&mut idx, noise);
+    let rubbish_calls: Vec<bool> = (0..4).map(|_| escalates(&mut idx, rubbish)).collect();
+    let noise_calls: Vec<bool> = (0..4).map(|_| escalates(&mut idx, noise)).collect();
+    assert!(!noise_first);
+    assert_eq!(
+        rubbish_calls,
+        [false, false, false, true],
+        "the third repeat"
+    );
+    assert_eq!(noise_calls, [false, false, true, false], "its own, once");
+}
