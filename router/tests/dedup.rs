@@ -1443,3 +1443,45 @@ fn each_of_a_callers_cases_escalates_on_its_own() {
     );
     assert_eq!(noise_calls, [false, false, true, false], "its own, once");
 }
+
+/// A follow-up on the same matter as one of the caller's earlier contacts
+/// by the lexicon and the place continues that one, not a later matter it
+/// is merely told as a follow-up of (found by cargo-mutants: the two
+/// scores' order was not looked at).
+#[test]
+fn a_follow_up_on_a_known_matter_continues_that_matter_before_a_later_one() {
+    let mut idx = index(DedupConfig::default());
+    let t = at(T0);
+    let phone = "13800000151";
+    let (rubbish, _) = run(
+        &mut idx,
+        &contact(
+            "m1",
+            phone,
+            "锦绣华庭门口的垃圾堆了好几天没人清运",
+            "510802",
+            t,
+        ),
+    );
+    run(
+        &mut idx,
+        &contact(
+            "m2",
+            phone,
+            "阳光小区门口那家养生馆骗老人买保健品",
+            "510802",
+            t + Duration::hours(2),
+        ),
+    );
+    let (_, o) = run(
+        &mut idx,
+        &contact(
+            "m3",
+            phone,
+            "还是我，锦绣华庭门口的垃圾还是没人清运",
+            "510802",
+            t + Duration::days(1),
+        ),
+    );
+    assert_eq!(o.repeat_of.as_deref(), Some(&*rubbish.case_id), "{o:?}");
+}
