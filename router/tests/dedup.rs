@@ -1485,3 +1485,31 @@ fn a_follow_up_on_a_known_matter_continues_that_matter_before_a_later_one() {
     );
     assert_eq!(o.repeat_of.as_deref(), Some(&*rubbish.case_id), "{o:?}");
 }
+
+/// Matters the lexicon knows, between different callers: an outage covers
+/// an area, so a text naming no place joins one naming a compound and
+/// nothing but the outage (锦绣华庭停水了: no rest to compare) on the matter
+/// alone; a point matter (noise) away from a common fine place needs its
+/// problem to agree strongly (found by cargo-mutants: no test met these
+/// branches).
+#[test]
+fn area_matters_join_across_an_area_and_point_matters_only_at_one_place() {
+    let t = at(T0);
+    let joined = |a: &str, b: &str| {
+        let mut idx = index(DedupConfig::default());
+        let (d, _) = run(&mut idx, &contact("j1", "13800000161", a, "510802", t));
+        let (_, o) = run(
+            &mut idx,
+            &contact("j2", "13800000162", b, "510802", t + Duration::minutes(20)),
+        );
+        o.cluster_lead_case == d.case_id
+    };
+    assert!(
+        joined("锦绣华庭停水了", "我们这边也停水了，一滴水都没有"),
+        "an outage"
+    );
+    assert!(
+        !joined("锦绣华庭楼上装修噪音大", "装修的电钻声吵得睡不着觉"),
+        "noise at a compound and noise somewhere"
+    );
+}
