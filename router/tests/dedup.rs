@@ -1513,3 +1513,58 @@ fn area_matters_join_across_an_area_and_point_matters_only_at_one_place() {
         "noise at a compound and noise somewhere"
     );
 }
+
+/// One caller, a matter the lexicon does not know, no follow-up words: the
+/// same place and category is a repeat whatever the words; another
+/// category at the same place needs a similar text, and so does the same
+/// category with no place; another category with no place in common is a
+/// new matter (found by cargo-mutants: none of these was met alone). The
+/// records are built from real texts and given the category the branch
+/// needs.
+#[test]
+fn a_callers_unknown_matter_repeats_on_place_and_category_or_a_similar_text() {
+    let t = at(T0);
+    let repeats = |a: &str, b: &str, same_category: bool| {
+        let mut idx = index(DedupConfig::default());
+        let ra = record_of("u1", "13800000171", a, t);
+        let mut rb = record_of("u2", "13800000171", b, t + Duration::days(1));
+        rb.category = if same_category {
+            ra.category
+        } else {
+            ra.category ^ 0x5a5a_5a5a
+        };
+        assert!(!rb.follow_up && ra.features.matters == 0 && rb.features.matters == 0);
+        idx.apply(&ra);
+        idx.apply(&rb).repeat_of.is_some()
+    };
+    let shop = "阳光小区门口那家养生馆骗老人买保健品";
+    let shop_other_words = "阳光小区的养生馆天天开讲座卖药给老年人";
+    let shop_same_words = "阳光小区门口那家养生馆骗老人买保健品，我妈买了好几千";
+    assert!(
+        repeats(shop, shop_other_words, true),
+        "same place and category"
+    );
+    assert!(
+        !repeats(shop, shop_other_words, false),
+        "same place, other category, other words"
+    );
+    assert!(
+        repeats(shop, shop_same_words, false),
+        "same place, other category, similar text"
+    );
+    let unplaced = "那家养生馆骗老人买保健品，说能治糖尿病";
+    let unplaced_same = "那家养生馆骗老人买保健品，说能治糖尿病，我妈买了好几千";
+    let unplaced_other = "养生馆天天开讲座卖药给老年人";
+    assert!(
+        repeats(unplaced, unplaced_same, true),
+        "no place, a very similar text"
+    );
+    assert!(
+        !repeats(unplaced, unplaced_other, true),
+        "no place, other words"
+    );
+    assert!(
+        !repeats(unplaced, unplaced_same, false),
+        "no place, other category"
+    );
+}
