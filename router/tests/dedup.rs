@@ -1568,3 +1568,18 @@ fn a_callers_unknown_matter_repeats_on_place_and_category_or_a_similar_text() {
         "no place, other category"
     );
 }
+
+/// Only matters the hotline records and follows are deduplicated: a contact
+/// it did not accept (too little to act on) leaves no record (found by
+/// cargo-mutants).
+#[test]
+fn a_contact_not_accepted_leaves_no_record() {
+    let rules = DedupRules::embedded(DedupConfig::default()).expect("rules");
+    let t = at(T0);
+    let c = contact("n1", "13800000181", "停水了", "510802", t);
+    let d = hotline_router::decide(router(), &c, t).expect("decided");
+    assert_eq!(d.route, hotline_router::RouteKind::NotAccepted);
+    assert!(dedup::record(router(), &rules, &c, &d).is_none());
+    assert!(!dedup::eligible(d.route));
+    assert!(dedup::eligible(hotline_router::RouteKind::WorkOrder));
+}
