@@ -978,3 +978,30 @@ fn a_transfer_is_counted_as_being_handled() {
     let s = t.summary(r, 10);
     assert_eq!((s.open, s.handling, s.dispatch, s.sign), (1, 1, 0, 0));
 }
+
+/// A case whose only clock is its completion limit gets its DUE_SOON at the
+/// limit less the lead, not a minute before, and once.
+#[test]
+fn due_soon_fires_on_time_when_it_is_the_only_clock_left() {
+    let mut t = Tracker::new(TrackerConfig::default());
+    let due = at("2026-12-01 10:00");
+    let lead = TrackerConfig::default().due_soon_lead;
+    let only_complete = hotline_router::Deadlines {
+        complete_by: Some(due),
+        ..Default::default()
+    };
+    t.open("C1", Kind::Complaint, &only_complete, "");
+    let soon = |fired: Vec<Fired>| {
+        fired
+            .iter()
+            .filter(|f| matches!(f, Fired::DueSoon { .. }))
+            .count()
+    };
+    assert_eq!(
+        soon(t.tick(due - lead - Duration::minutes(1))),
+        0,
+        "not before"
+    );
+    assert_eq!(soon(t.tick(due - lead)), 1, "at the limit less the lead");
+    assert_eq!(soon(t.tick(due - Duration::minutes(1))), 0, "once");
+}
