@@ -1005,3 +1005,23 @@ fn due_soon_fires_on_time_when_it_is_the_only_clock_left() {
     assert_eq!(soon(t.tick(due - lead)), 1, "at the limit less the lead");
     assert_eq!(soon(t.tick(due - Duration::minutes(1))), 0, "once");
 }
+
+/// A contact joining a case after one of its limits went overdue adds its
+/// own clock without raising the earlier alert again (found by
+/// cargo-mutants: joining reset the other limits' alerts).
+#[test]
+fn joining_a_case_does_not_raise_its_earlier_alerts_again() {
+    let r = at("2026-11-26 10:00");
+    let mut t = Tracker::new(TrackerConfig::default());
+    open_normal(&mut t, "W2", Kind::Complaint, r);
+    let first = overdue(run(&mut t, "2026-11-26 10:00", "2026-11-26 10:11"));
+    assert_eq!(first, vec![(at("2026-11-26 10:10"), Limit::Dispatch)]);
+    let relay = hotline_router::Deadlines {
+        relay_by: Some(at("2026-11-26 10:15")),
+        ..Default::default()
+    };
+    t.open("W2", Kind::Complaint, &relay, "");
+    assert!(!t.is_empty() && t.len() == 1, "one case");
+    let then = overdue(run(&mut t, "2026-11-26 10:12", "2026-11-26 10:20"));
+    assert_eq!(then, vec![(at("2026-11-26 10:15"), Limit::Relay)]);
+}
