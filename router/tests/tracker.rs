@@ -980,7 +980,8 @@ fn a_transfer_is_counted_as_being_handled() {
 }
 
 /// A case whose only clock is its completion limit gets its DUE_SOON at the
-/// limit less the lead, not a minute before, and once.
+/// limit less the lead, not a minute before, and once; first looked at
+/// exactly at the limit, it is overdue, not due soon (cargo-mutants).
 #[test]
 fn due_soon_fires_on_time_when_it_is_the_only_clock_left() {
     let mut t = Tracker::new(TrackerConfig::default());
@@ -1004,6 +1005,18 @@ fn due_soon_fires_on_time_when_it_is_the_only_clock_left() {
     );
     assert_eq!(soon(t.tick(due - lead)), 1, "at the limit less the lead");
     assert_eq!(soon(t.tick(due - Duration::minutes(1))), 0, "once");
+    // First looked at exactly at its limit: overdue, not due soon.
+    let mut t = Tracker::new(TrackerConfig::default());
+    t.open("C2", Kind::Complaint, &only_complete, "");
+    let fired = t.tick(due);
+    assert_eq!(soon(fired.clone()), 0, "{fired:?}");
+    assert!(fired.iter().any(|f| matches!(
+        f,
+        Fired::Overdue {
+            limit: Limit::Complete,
+            ..
+        }
+    )));
 }
 
 /// A contact joining a case after one of its limits went overdue adds its
