@@ -473,3 +473,27 @@ fn transfers_are_due_by_their_kind() {
         );
     }
 }
+
+/// The model's rule id is recorded whenever the model decided the kind or
+/// the category, not only when it decided both: a contact with one of the
+/// agent's hints still shows the model in its rules; with both it does not
+/// (found by cargo-mutants).
+#[test]
+fn the_model_is_named_among_the_rules_whenever_it_decided_something() {
+    let r = router();
+    let model = |kind: Option<Kind>, category: &str| {
+        let mut c = phone_contact("m", "公租房的申请条件是什么", "510802");
+        c.kind_hint = kind;
+        c.category_hint = category.into();
+        let d = decide(r, &c, at("2026-11-26 10:00")).expect("decide");
+        d.rule_ids.iter().any(|id| &**id == "classify.model")
+    };
+    let consultation = Some(Kind::Consultation);
+    assert!(model(None, ""));
+    assert!(model(consultation, ""), "the category was the model's");
+    assert!(
+        model(None, "housing.realestate"),
+        "the kind was the model's"
+    );
+    assert!(!model(consultation, "housing.realestate"), "both hinted");
+}
