@@ -1583,3 +1583,47 @@ fn a_contact_not_accepted_leaves_no_record() {
     assert!(!dedup::eligible(d.route));
     assert!(dedup::eligible(hotline_router::RouteKind::WorkOrder));
 }
+
+/// Between the hourly sweeps a full district still drops its idle clusters
+/// before evicting a live one (found by cargo-mutants: in the other test
+/// the sweep had always dropped them first).
+#[test]
+fn a_full_district_drops_idle_clusters_between_sweeps() {
+    let mut idx = index(DedupConfig {
+        max_clusters_per_bucket: 2,
+        ..DedupConfig::default()
+    });
+    let t = at(T0);
+    let mut call = |idx: &mut Dedup, id: &str, text: &str, district: &str, when| {
+        run(
+            idx,
+            &contact(id, &format!("1390001{id:0>4}"), text, district, when),
+        );
+    };
+    call(&mut idx, "1", "锦绣华庭停水了", "510802", t);
+    call(
+        &mut idx,
+        "2",
+        "滨江花园停电了",
+        "510802",
+        t + Duration::minutes(30),
+    );
+    // Elsewhere, just before the first goes idle: the sweep runs and drops nothing here.
+    call(
+        &mut idx,
+        "3",
+        "元坝镇桂花村的路灯不亮",
+        "510811",
+        t + Duration::minutes(72 * 60 - 10),
+    );
+    // Fifteen minutes later, the first is idle; no sweep is due.
+    call(
+        &mut idx,
+        "4",
+        "金桥市场门口的路灯不亮",
+        "510802",
+        t + Duration::minutes(72 * 60 + 5),
+    );
+    let s = idx.stats();
+    assert_eq!((s.clusters, s.evicted_clusters), (3, 0), "{s:?}");
+}
