@@ -497,3 +497,17 @@ fn the_model_is_named_among_the_rules_whenever_it_decided_something() {
     );
     assert!(!model(consultation, "housing.realestate"), "both hinted");
 }
+
+/// A contact forwarded by the provincial or national platform is tagged
+/// `platform`; one received here is not (found by cargo-mutants).
+#[test]
+fn platform_contacts_are_tagged_and_local_ones_not() {
+    let tagged = |origin: hotline_router::Origin| {
+        let mut c = phone_contact("o", "锦绣华庭小区门口的垃圾堆了好几天没人清运", "510802");
+        c.origin = origin;
+        let d = decide(router(), &c, at("2026-11-26 10:00")).expect("decide");
+        d.tags.contains(&"platform")
+    };
+    assert!(!tagged(hotline_router::Origin::Local));
+    assert!(tagged(hotline_router::Origin::Provincial));
+}
