@@ -21,14 +21,14 @@ fn keyword_router(options: RouterOptions) -> Router {
     .expect("the embedded rules without a model")
 }
 
-/// Without a model the category comes from the rules' cue words, with no
-/// confidence attached (so no dispatcher review is asked for).
+/// Without a model the kind and the category come from the rules' cue
+/// words, with no confidence attached (so no dispatcher review is asked for).
 #[test]
 fn without_a_model_the_keyword_rules_classify() {
     let r = keyword_router(RouterOptions::default());
     for (text, category) in [
         ("楼上装修噪音大，电钻响到晚上十点", "env.noise"),
-        ("工厂排污水到河里", "env.pollution"),
+        ("投诉工厂排污水到河里", "env.pollution"),
         ("宏达建筑公司拖欠工资三个月了", "labor.wages"),
     ] {
         let d = hotline_router::decide(
@@ -38,6 +38,7 @@ fn without_a_model_the_keyword_rules_classify() {
         )
         .expect("decided");
         assert_eq!(&*d.category, category, "{text}");
+        assert_eq!(d.kind, hotline_router::Kind::Complaint, "{text}: the cue words");
         assert!(d.confidence.is_none() && d.review.is_none(), "{text}");
     }
 }
