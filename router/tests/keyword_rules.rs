@@ -38,7 +38,11 @@ fn without_a_model_the_keyword_rules_classify() {
         )
         .expect("decided");
         assert_eq!(&*d.category, category, "{text}");
-        assert_eq!(d.kind, hotline_router::Kind::Complaint, "{text}: the cue words");
+        assert_eq!(
+            d.kind,
+            hotline_router::Kind::Complaint,
+            "{text}: the cue words"
+        );
         assert!(d.confidence.is_none() && d.review.is_none(), "{text}");
     }
 }
