@@ -1594,7 +1594,7 @@ fn a_full_district_drops_idle_clusters_between_sweeps() {
         ..DedupConfig::default()
     });
     let t = at(T0);
-    let mut call = |idx: &mut Dedup, id: &str, text: &str, district: &str, when| {
+    let call = |idx: &mut Dedup, id: &str, text: &str, district: &str, when| {
         run(
             idx,
             &contact(id, &format!("1390001{id:0>4}"), text, district, when),
