@@ -80,18 +80,20 @@ pub struct Dedup {
 /// taking an older one's slot: one write per contact, no map to keep.
 #[derive(Debug, Default)]
 struct Recent {
-    slots: Vec<Option<(u64, Remembered)>>,
+    slots: Vec<Option<(u64, Links)>>,
 }
 
-/// A [`DedupOutcome`] without its text: the case ids are formatted again
-/// when it is given back.
-#[derive(Debug, Clone)]
-struct Remembered {
+/// What dedup found for one contact, by case reference: [`Dedup::apply`]
+/// builds it, [`Recent`] keeps it, and [`Links::outcome`] formats the case
+/// ids once into the [`DedupOutcome`] the decision carries.
+#[derive(Debug, Clone, Default)]
+struct Links {
     repeat_of: Option<CaseRef>,
     joins: bool,
     repeat_count: u32,
     reopen: bool,
     escalate: bool,
+    /// The cluster's lead case, once the cluster has two callers.
     cluster_lead: Option<CaseRef>,
     cluster_lead_unit: Option<Arc<str>>,
     cluster_size: u32,
@@ -99,61 +101,47 @@ struct Remembered {
     raise_special: bool,
 }
 
+impl Links {
+    fn outcome(&self, prefix: &str, replay: bool) -> DedupOutcome {
+        let lead = self.cluster_lead.map(|c| c.format(prefix));
+        DedupOutcome {
+            replay,
+            repeat_of: self.repeat_of.map(|c| c.format(prefix)),
+            joins: self.joins,
+            repeat_count: self.repeat_count,
+            reopen: self.reopen,
+            escalate: self.escalate,
+            cluster_id: lead.as_ref().map(|l| ["CL-", l].concat()),
+            cluster_lead_case: lead.unwrap_or_default(),
+            cluster_lead_unit: self.cluster_lead_unit.clone(),
+            cluster_size: self.cluster_size,
+            hotspot: self.hotspot,
+            raise_special: self.raise_special,
+        }
+    }
+}
+
 impl Recent {
     /// Contacts in flight between the index and the store are far fewer
     /// (a power of two).
     const SLOTS: usize = 1 << 14;
 
-    fn remember(&mut self, contact: u64, out: &DedupOutcome, prefix: &str) {
-        let parse = |id: &str| CaseRef::parse(prefix, id);
-        let r = Remembered {
-            repeat_of: out.repeat_of.as_deref().and_then(parse),
-            joins: out.joins,
-            repeat_count: out.repeat_count,
-            reopen: out.reopen,
-            escalate: out.escalate,
-            cluster_lead: out
-                .cluster_id
-                .is_some()
-                .then(|| parse(&out.cluster_lead_case))
-                .flatten(),
-            cluster_lead_unit: out.cluster_lead_unit.clone(),
-            cluster_size: out.cluster_size,
-            hotspot: out.hotspot,
-            raise_special: out.raise_special,
-        };
+    fn remember(&mut self, contact: u64, links: Links) {
         if self.slots.is_empty() {
             self.slots.resize(Self::SLOTS, None);
         }
         if let Some(slot) = self.slots.get_mut(contact as usize & (Self::SLOTS - 1)) {
-            *slot = Some((contact, r));
+            *slot = Some((contact, links));
         }
     }
 
     /// What `contact` got when it was applied, if it is still remembered.
-    fn outcome(&self, contact: u64, prefix: &str) -> Option<DedupOutcome> {
-        let (c, r) = self
+    fn links(&self, contact: u64) -> Option<&Links> {
+        let (c, links) = self
             .slots
             .get(contact as usize & (Self::SLOTS - 1))?
             .as_ref()?;
-        if *c != contact {
-            return None;
-        }
-        let lead = r.cluster_lead.map(|c| c.format(prefix));
-        Some(DedupOutcome {
-            replay: true,
-            repeat_of: r.repeat_of.map(|c| c.format(prefix)),
-            joins: r.joins,
-            repeat_count: r.repeat_count,
-            reopen: r.reopen,
-            escalate: r.escalate,
-            cluster_id: lead.as_ref().map(|l| ["CL-", l].concat()),
-            cluster_lead_case: lead.unwrap_or_default(),
-            cluster_lead_unit: r.cluster_lead_unit.clone(),
-            cluster_size: r.cluster_size,
-            hotspot: r.hotspot,
-            raise_special: r.raise_special,
-        })
+        (*c == contact).then_some(links)
     }
 }
 
@@ -264,7 +252,7 @@ impl Dedup {
     /// Matches one contact and indexes it.
     pub fn apply(&mut self, r: &MatterRecord) -> DedupOutcome {
         self.expire(r.at);
-        let mut out = DedupOutcome::default();
+        let mut out = Links::default();
         let slot = self.callers.resolve(&r.idents);
         if self
             .callers
@@ -276,11 +264,9 @@ impl Dedup {
             // store has nothing to give back, and needs nothing).
             return self
                 .recent
-                .outcome(r.contact, &self.case_prefix)
-                .unwrap_or(DedupOutcome {
-                    replay: true,
-                    ..DedupOutcome::default()
-                });
+                .links(r.contact)
+                .unwrap_or(&Links::default())
+                .outcome(&self.case_prefix, true);
         }
 
         // Repeat: the most similar earlier contact of this caller on the matter.
@@ -313,7 +299,6 @@ impl Dedup {
         if let Some(ch) = best {
             chain = ch;
             let escalate_at = self.rules.cfg.escalate_at;
-            let prefix = self.case_prefix.clone();
             let entries = self.callers.entries(slot);
             let n = entries.iter().filter(|e| e.chain == ch).count() as u32;
             out.repeat_count = n;
@@ -327,7 +312,7 @@ impl Dedup {
                     case = w;
                     opens_case = true;
                     out.joins = true;
-                    out.repeat_of = Some(w.format(&prefix));
+                    out.repeat_of = Some(w);
                     if self.closed.remove(&w).is_some() {
                         out.reopen = true;
                     }
@@ -347,7 +332,7 @@ impl Dedup {
                 }
                 // Nothing followed up yet (direct answers, transfers): linked,
                 // and this contact keeps its own case (a work order if it opens one).
-                None => out.repeat_of = Some(ch.format(&prefix)),
+                None => out.repeat_of = Some(ch),
             }
         }
         self.callers.push(
@@ -369,11 +354,12 @@ impl Dedup {
         if r.district != 0 {
             self.cluster(r, slot, case, &mut out);
         }
-        self.recent.remember(r.contact, &out, &self.case_prefix);
-        out
+        let outcome = out.outcome(&self.case_prefix, false);
+        self.recent.remember(r.contact, out);
+        outcome
     }
 
-    fn cluster(&mut self, r: &MatterRecord, slot: u32, case: CaseRef, out: &mut DedupOutcome) {
+    fn cluster(&mut self, r: &MatterRecord, slot: u32, case: CaseRef, out: &mut Links) {
         let rules = &self.rules;
         let cfg = &rules.cfg;
         // By district: the category is a coarse, sometimes wrong, proxy of the
@@ -468,9 +454,7 @@ impl Dedup {
         }
         out.raise_special = c.hot && r.special_category;
         if c.callers.len() >= 2 {
-            let lead = c.lead_case.format(&self.case_prefix);
-            out.cluster_id = Some(["CL-", &lead].concat());
-            out.cluster_lead_case = lead;
+            out.cluster_lead = Some(c.lead_case);
             out.cluster_lead_unit = c.lead_unit.clone();
             out.cluster_size = c.size;
         }
