@@ -12,7 +12,8 @@
 //!   "昨天晚上停电" does not;
 //! - "still" followed by the matter named as one (还是……的事, 还是……的问题),
 //!   so "还是竹园快递驿站的问题" counts and "还是没有水" does not.
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use super::text::longest_first;
+use aho_corasick::AhoCorasick;
 use std::sync::LazyLock;
 
 /// Phrases that refer back by themselves.
@@ -120,18 +121,6 @@ struct Cues {
     matter: AhoCorasick,
 }
 
-fn automaton<I, P>(words: I) -> Option<AhoCorasick>
-where
-    I: IntoIterator<Item = P>,
-    P: AsRef<[u8]>,
-{
-    AhoCorasickBuilder::new()
-        .kind(Some(AhoCorasickKind::DFA))
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(words)
-        .ok()
-}
-
 static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
     let lists = [
         (REFERENCES, Cue::Reference),
@@ -144,10 +133,10 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
         .flat_map(|(l, k)| std::iter::repeat_n(*k, l.len()))
         .collect();
     Some(Cues {
-        all: automaton(words)?,
+        all: longest_first(words).ok()?,
         kinds,
-        contacted: automaton(CONTACTED)?,
-        matter: automaton(MATTER)?,
+        contacted: longest_first(CONTACTED).ok()?,
+        matter: longest_first(MATTER).ok()?,
     })
 });
 

@@ -70,7 +70,7 @@ impl DedupRules {
         if let Some(s) = self.same_matter((fe, ce), (fr, cr), self.cfg.repeat_similarity) {
             return Some(1.0 + s);
         }
-        if !follow_up || (fe.matters != 0 && fr.matters != 0 && fe.matters & fr.matters == 0) {
+        if !follow_up || fe.other_matters_than(fr) {
             return None;
         }
         Some(0.5 * fe.sketch.similarity(&fr.sketch))
@@ -154,7 +154,7 @@ impl DedupRules {
             let sim = fa.sketch.similarity(&fb.sketch);
             return (sim >= threshold).then_some(1.0 + sim);
         }
-        if fa.matters != 0 && fb.matters != 0 {
+        if fa.other_matters_than(fb) {
             return None;
         }
         if let Some((pa, pb)) = cluster {

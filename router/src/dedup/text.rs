@@ -86,11 +86,7 @@ impl Lexicon {
                 matter_of.push(i as u8);
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&words)
-            .map_err(|e| LexiconError::Build(e.to_string()))?;
+        let ac = longest_first(&words).map_err(|e| LexiconError::Build(e.to_string()))?;
         Ok(Lexicon { ac, matter_of, ids })
     }
 
@@ -123,8 +119,7 @@ impl Lexicon {
     /// [`features_at`](Self::features_at) and the problem's telling
     /// characters (the categories are the caller's to set).
     pub fn features_and_problem(&self, content: &str, address: &str) -> (Features, Problem) {
-        let mut problem = Problem::default();
-        let f = self.features_with(&fast2s::convert(content), address, Some(&mut problem));
+        let (f, problem, _) = self.record_parts(content, address);
         (f, problem)
     }
 
@@ -190,6 +185,14 @@ pub struct Features {
     /// Hashes of the places named (0 = none), at most [`PLACES`].
     pub places: [u32; PLACES],
     pub sketch: Sketch,
+}
+
+impl Features {
+    /// Both texts name matters the lexicon knows, and none in common: the
+    /// lexicon says they are on different matters.
+    pub fn other_matters_than(&self, o: &Features) -> bool {
+        self.matters != 0 && o.matters != 0 && self.matters & o.matters == 0
+    }
 }
 
 /// What the cluster rule for matters the lexicon does not know compares
@@ -425,7 +428,12 @@ fn other_lines(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
 /// compound, street, village or shop (the cluster rule for matters the
 /// lexicon does not know), and not two different bus lines.
 pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
-    a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x)) && !other_lines(a, b)
+    shares_fine_place(a, b) && !other_lines(a, b)
+}
+
+/// A place finer than a town named in both sets (bus lines not looked at).
+fn shares_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
+    a.iter().any(|x| *x != 0 && x & AREA == 0 && b.contains(x))
 }
 
 /// Whether two place sets share a place finer than a town (`Some(true)`),
@@ -436,7 +444,7 @@ pub fn fine_place_agreement(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool
     if other_lines(a, b) {
         return Some(false);
     }
-    if same_fine_place(a, b) {
+    if shares_fine_place(a, b) {
         return Some(true);
     }
     let fine = |x: &[u32; PLACES]| x.iter().any(|p| *p != 0 && p & AREA == 0);
@@ -642,23 +650,27 @@ fn matter_chars_simplified(s: &str) -> String {
     }
 }
 
-/// One automaton over the filler phrases (built once).
-static FILLER_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
+/// The automaton every word list of dedup is searched with: a DFA (built
+/// once, searched per contact) whose matches are the leftmost, longest
+/// first (还是上次 before 还是, 米粉店 before 店).
+pub(super) fn longest_first<I, P>(words: I) -> Result<AhoCorasick, aho_corasick::BuildError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
     AhoCorasickBuilder::new()
         .kind(Some(AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostLongest)
-        .build(FILLER)
-        .ok()
-});
+        .build(words)
+}
+
+/// One automaton over the filler phrases (built once).
+static FILLER_AC: std::sync::LazyLock<Option<AhoCorasick>> =
+    std::sync::LazyLock::new(|| longest_first(FILLER).ok());
 
 /// One automaton over the place suffixes (built once).
-static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
-    AhoCorasickBuilder::new()
-        .kind(Some(AhoCorasickKind::DFA))
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(PLACE_SUFFIXES)
-        .ok()
-});
+static PLACE_AC: std::sync::LazyLock<Option<AhoCorasick>> =
+    std::sync::LazyLock::new(|| longest_first(PLACE_SUFFIXES).ok());
 
 /// Simplified and unified characters, without dropping filler.
 pub(crate) fn matter_chars_raw(w: &str) -> String {
