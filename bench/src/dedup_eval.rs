@@ -102,6 +102,8 @@ struct Row {
     cluster_group: String,
     case: String,
     cluster: Option<String>,
+    /// What dedup matched the contact with (for `HOTLINE_EVAL_PAIRS`).
+    record: Option<dedup::MatterRecord>,
 }
 
 /// Evaluates the labeled JSON lines in `text`.
@@ -125,27 +127,24 @@ pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
     items.sort_by_key(|(c, _, _)| c.received_at);
     let mut rows = Vec::new();
     let mut refused = 0;
-    let mut recs = Vec::new();
     for (c, repeat_group, cluster_group) in items {
         let now = c.received_at.unwrap_or_default();
         match dedup::decide(&router, &mut idx, &c, now) {
-            Ok((d, o)) => {
-                recs.push(dedup::record(&router, &rules, &c, &d));
-                rows.push(Row {
-                    repeat_of: d.dedup.repeat_of.clone(),
-                    text: c.content.clone(),
-                    category: d.category.to_string(),
-                    district: d.district_code.clone(),
-                    repeat_group,
-                    cluster_group,
-                    case: d.case_id.clone(),
-                    cluster: o.cluster_id.clone(),
-                })
-            }
+            Ok((d, o)) => rows.push(Row {
+                record: dedup::record(&router, &rules, &c, &d),
+                repeat_of: d.dedup.repeat_of.clone(),
+                text: c.content.clone(),
+                category: d.category.to_string(),
+                district: d.district_code.clone(),
+                repeat_group,
+                cluster_group,
+                case: d.case_id.clone(),
+                cluster: o.cluster_id.clone(),
+            }),
             Err(_) => refused += 1,
         }
     }
-    dump_pairs(&rules, &rows, &recs);
+    dump_pairs(&rules, &rows);
     // A cluster's lead: the first contact whose case leads it.
     let mut first_of_case: HashMap<String, usize> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -237,30 +236,26 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
 /// With `HOTLINE_EVAL_PAIRS=FILE`, writes the evidence of every pair of
 /// different callers in one district within the cluster window, and of
 /// one caller within the repeat window.
-fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterRecord>]) {
+fn dump_pairs(rules: &DedupRules, rows: &[Row]) {
     let Some(path) = std::env::var_os("HOTLINE_EVAL_PAIRS") else {
         return;
     };
-    let (cluster_window, repeat_window) = (
-        rules.cfg.cluster_window.num_seconds(),
-        rules.cfg.repeat_window.num_seconds(),
-    );
     let mut out = String::new();
     for i in 0..rows.len() {
         for j in (i + 1)..rows.len() {
             let (a, b) = (&rows[i], &rows[j]);
-            let (Some(ra), Some(rb)) = (&recs[i], &recs[j]) else {
+            let (Some(ra), Some(rb)) = (&a.record, &b.record) else {
                 continue;
             };
             let same_caller = ra.idents.iter().any(|x| *x != 0 && rb.idents.contains(x));
+            let window = if same_caller {
+                rules.cfg.repeat_window
+            } else {
+                rules.cfg.cluster_window
+            };
             if (!same_caller && a.repeat_group == b.repeat_group)
                 || ra.district != rb.district
-                || (ra.at - rb.at).abs()
-                    > if same_caller {
-                        repeat_window
-                    } else {
-                        cluster_window
-                    }
+                || (ra.at - rb.at).abs() > window.num_seconds()
             {
                 continue;
             }
@@ -275,8 +270,8 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row], recs: &[Option<dedup::MatterReco
                 &serde_json::json!({
                     "i": i, "j": j,
                     "y": a.cluster_group == b.cluster_group,
-                "same_caller": same_caller,
-                "repeat": a.repeat_group == b.repeat_group,
+                    "same_caller": same_caller,
+                    "repeat": a.repeat_group == b.repeat_group,
                     "place": enc(dedup::text::same_place(&fa.places, &fb.places)),
                     "fine": enc(dedup::text::fine_place_agreement(&fa.places, &fb.places)),
                     "shared": shared != 0,
