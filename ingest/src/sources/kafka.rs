@@ -7,6 +7,7 @@
 //! partitions are revoked and at shutdown.
 use crate::admit::{AdmitError, Event, Shared};
 use crate::sinks::kafka::Publisher;
+use crate::telemetry::log_limit::LogLimit;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
 use hotline_proto::v1 as pb;
@@ -286,8 +287,7 @@ fn store_failure(e: AdmitError) -> Failure {
 /// (every record in flight meets it); the records not logged are counted
 /// in the next line.
 fn store_failure_logged(error: &str) {
-    static LIMIT: crate::telemetry::log_limit::LogLimit =
-        crate::telemetry::log_limit::LogLimit::new();
+    static LIMIT: LogLimit = LogLimit::new();
     let Some(suppressed) = LIMIT.admit(Utc::now().timestamp()) else {
         return;
     };
