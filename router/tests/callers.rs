@@ -26,6 +26,13 @@ fn entry(contact: u64, at: i64) -> Entry {
     }
 }
 
+/// The caller of `idents`, with a contact of theirs stored at `at`.
+fn called(c: &mut Callers, idents: [u64; 3], contact: u64, at: i64) -> u32 {
+    let slot = c.resolve(&idents);
+    c.push(slot, entry(contact, at));
+    slot
+}
+
 fn contacts(c: &Callers, slot: u32) -> Vec<u64> {
     c.entries(slot).iter().map(|e| e.contact).collect()
 }
@@ -37,10 +44,8 @@ fn contacts(c: &Callers, slot: u32) -> Vec<u64> {
 fn two_known_identities_on_one_contact_merge_into_one_caller() {
     let mut c = Callers::new(100, 32);
     assert!(c.is_empty());
-    let by_wechat = c.resolve(&[0, WECHAT, 0]);
-    c.push(by_wechat, entry(1, 100));
-    let by_phone = c.resolve(&[PHONE, 0, 0]);
-    c.push(by_phone, entry(2, 200));
+    let by_wechat = called(&mut c, [0, WECHAT, 0], 1, 100);
+    let by_phone = called(&mut c, [PHONE, 0, 0], 2, 200);
     assert_ne!(by_phone, by_wechat);
     assert_eq!(c.len(), 2);
     assert!(!c.is_empty());
@@ -60,10 +65,8 @@ fn two_known_identities_on_one_contact_merge_into_one_caller() {
 #[test]
 fn an_evicted_caller_is_forgotten_under_its_identities() {
     let mut c = Callers::new(1, 32);
-    let first = c.resolve(&[PHONE, 0, 0]);
-    c.push(first, entry(1, 100));
-    let second = c.resolve(&[0, WECHAT, 0]);
-    c.push(second, entry(2, 200));
+    called(&mut c, [PHONE, 0, 0], 1, 100);
+    let second = called(&mut c, [0, WECHAT, 0], 2, 200);
     assert_eq!(c.len(), 1);
     assert_eq!(c.evicted_callers, 1);
     assert_eq!(contacts(&c, second), [2]);
@@ -90,17 +93,13 @@ fn a_caller_with_nothing_stored_does_not_stop_new_callers() {
 #[test]
 fn a_reused_slot_is_not_evicted_for_its_previous_occupant() {
     let mut c = Callers::new(2, 32);
-    let w = c.resolve(&[0, WECHAT, 0]);
-    c.push(w, entry(1, 100));
-    let p = c.resolve(&[PHONE, 0, 0]);
-    c.push(p, entry(2, 200));
+    called(&mut c, [0, WECHAT, 0], 1, 100);
+    called(&mut c, [PHONE, 0, 0], 2, 200);
     let merged = c.resolve(&[PHONE, WECHAT, 0]);
-    let q = c.resolve(&[33, 0, 0]);
-    c.push(q, entry(3, 300));
+    let q = called(&mut c, [33, 0, 0], 3, 300);
     assert_eq!(c.len(), 2);
     // A third caller: the oldest live one (the merged caller) goes.
-    let r = c.resolve(&[44, 0, 0]);
-    c.push(r, entry(4, 400));
+    let r = called(&mut c, [44, 0, 0], 4, 400);
     assert_eq!(c.evicted_callers, 1);
     let q_again = c.resolve(&[33, 0, 0]);
     assert_eq!(q_again, q);
@@ -116,10 +115,8 @@ fn a_reused_slot_is_not_evicted_for_its_previous_occupant() {
 fn expiry_forgets_contacts_at_or_before_the_cutoff_and_keeps_the_rest() {
     let mut c = Callers::new(100, 32);
     // Contacts come in time order (the index applies them so).
-    let a = c.resolve(&[PHONE, 0, 0]);
-    c.push(a, entry(1, 100));
-    let b = c.resolve(&[0, WECHAT, 0]);
-    c.push(b, entry(3, 200));
+    let a = called(&mut c, [PHONE, 0, 0], 1, 100);
+    called(&mut c, [0, WECHAT, 0], 3, 200);
     c.push(a, entry(2, 300));
     c.expire(200, 1_000, |_| false);
     assert_eq!(
@@ -129,8 +126,7 @@ fn expiry_forgets_contacts_at_or_before_the_cutoff_and_keeps_the_rest() {
     );
     assert_eq!(c.len(), 1, "a caller left with nothing is forgotten");
     // A held contact stays past the cutoff.
-    let d = c.resolve(&[55, 0, 0]);
-    c.push(d, entry(5, 400));
+    let d = called(&mut c, [55, 0, 0], 5, 400);
     c.expire(500, 1_000, |e| e.contact == 5);
     assert_eq!(contacts(&c, d), [5]);
     assert!(contacts(&c, a).is_empty());

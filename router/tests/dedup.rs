@@ -137,46 +137,34 @@ fn an_unresolved_case_takes_repeats_past_the_repeat_window() {
     let c0 = contact("k0", "13800000078", text(0), "510802", t);
     let (d0, _) = run(&mut idx, &c0);
     idx.case_event(&d0.case_id, true, (t + Duration::days(10)).timestamp());
-    let (d1, o1) = run(
+    let (d1, o1) = submit(
         &mut idx,
-        &contact(
-            "k1",
-            "13800000078",
-            text(1),
-            "510802",
-            t + Duration::days(40),
-        ),
+        "k1",
+        "13800000078",
+        text(1),
+        t + Duration::days(40),
     );
     assert!(o1.repeat_of.is_none() && !o1.reopen, "{o1:?}");
     assert_ne!(d1.case_id, d0.case_id);
 
     // Held, then completed: the held contact no longer takes repeats.
     let mut idx = index(DedupConfig::default());
-    let (d0, _) = run(
-        &mut idx,
-        &contact("h0", "13800000079", text(0), "510802", t),
-    );
+    let (d0, _) = submit(&mut idx, "h0", "13800000079", text(0), t);
     // Another caller's contact moves the index's clock past the window.
-    run(
+    submit(
         &mut idx,
-        &contact(
-            "h1",
-            "13900000001",
-            "利州区南河路路灯不亮",
-            "510802",
-            t + Duration::days(35),
-        ),
+        "h1",
+        "13900000001",
+        "利州区南河路路灯不亮",
+        t + Duration::days(35),
     );
     idx.case_event(&d0.case_id, true, (t + Duration::days(36)).timestamp());
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "h2",
-            "13800000079",
-            text(1),
-            "510802",
-            t + Duration::days(38),
-        ),
+        "h2",
+        "13800000079",
+        text(1),
+        t + Duration::days(38),
     );
     assert!(o.repeat_of.is_none() && !o.reopen, "{o:?}");
 
@@ -185,19 +173,13 @@ fn an_unresolved_case_takes_repeats_past_the_repeat_window() {
         unresolved_window: chrono::TimeDelta::days(30),
         ..DedupConfig::default()
     });
-    run(
+    submit(&mut idx, "w0", "13800000080", text(0), t);
+    let (_, o) = submit(
         &mut idx,
-        &contact("w0", "13800000080", text(0), "510802", t),
-    );
-    let (_, o) = run(
-        &mut idx,
-        &contact(
-            "w1",
-            "13800000080",
-            text(1),
-            "510802",
-            t + Duration::days(31),
-        ),
+        "w1",
+        "13800000080",
+        text(1),
+        t + Duration::days(31),
     );
     assert!(o.repeat_of.is_none(), "{o:?}");
 }
@@ -241,26 +223,20 @@ fn one_caller_on_phone_and_wechat_is_one_caller() {
 fn a_closed_case_is_reopened_once() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
-    let (d1, _) = run(
+    let (d1, _) = submit(
         &mut idx,
-        &contact(
-            "c1",
-            "13800000001",
-            "南河路的路灯坏了好多天了，晚上一片漆黑",
-            "510802",
-            t,
-        ),
+        "c1",
+        "13800000001",
+        "南河路的路灯坏了好多天了，晚上一片漆黑",
+        t,
     );
     idx.case_event(&d1.case_id, true, (t + Duration::days(1)).timestamp());
-    let (d2, o2) = run(
+    let (d2, o2) = submit(
         &mut idx,
-        &contact(
-            "c2",
-            "13800000001",
-            "南河路路灯又不亮了",
-            "510802",
-            t + Duration::days(3),
-        ),
+        "c2",
+        "13800000001",
+        "南河路路灯又不亮了",
+        t + Duration::days(3),
     );
     assert!(o2.reopen);
     assert_eq!(d2.case_id, d1.case_id);
@@ -268,15 +244,12 @@ fn a_closed_case_is_reopened_once() {
         d2.deadlines.complete_by.is_some(),
         "a reopened case runs again"
     );
-    let (_, o3) = run(
+    let (_, o3) = submit(
         &mut idx,
-        &contact(
-            "c3",
-            "13800000001",
-            "南河路路灯还是不亮",
-            "510802",
-            t + Duration::days(4),
-        ),
+        "c3",
+        "13800000001",
+        "南河路路灯还是不亮",
+        t + Duration::days(4),
     );
     assert!(!o3.reopen, "reopened already: now a repeat of an open case");
     assert!(o3.repeat_of.is_some());
@@ -297,10 +270,7 @@ fn a_repeat_that_reopens_at_the_threshold_escalates() {
     let mut first = String::new();
     for (i, text) in texts.iter().enumerate() {
         let at_i = t + Duration::days(i as i64 * 3);
-        let (d, o) = run(
-            &mut idx,
-            &contact(&format!("e{i}"), "13800000002", text, "510802", at_i),
-        );
+        let (d, o) = submit(&mut idx, &format!("e{i}"), "13800000002", text, at_i);
         if i == 0 {
             first = d.case_id.clone();
         }
@@ -319,26 +289,20 @@ fn a_repeat_that_reopens_at_the_threshold_escalates() {
 fn near_misses_of_one_caller_are_not_repeats() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
-    run(
+    submit(
         &mut idx,
-        &contact(
-            "n1",
-            "13800000002",
-            "锦绣华庭停水了，到现在还没来水",
-            "510802",
-            t,
-        ),
+        "n1",
+        "13800000002",
+        "锦绣华庭停水了，到现在还没来水",
+        t,
     );
     // Same place, another problem.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "n2",
-            "13800000002",
-            "锦绣华庭门口的垃圾堆了好几天没人清运",
-            "510802",
-            t + Duration::days(1),
-        ),
+        "n2",
+        "13800000002",
+        "锦绣华庭门口的垃圾堆了好几天没人清运",
+        t + Duration::days(1),
     );
     assert!(o.repeat_of.is_none(), "same place, different problem");
     // Same problem, another district.
@@ -354,15 +318,12 @@ fn near_misses_of_one_caller_are_not_repeats() {
     );
     assert!(o.repeat_of.is_none(), "same problem, other district");
     // Past the 30-day window.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "n4",
-            "13800000002",
-            "锦绣华庭又停水了",
-            "510802",
-            t + Duration::days(31),
-        ),
+        "n4",
+        "13800000002",
+        "锦绣华庭又停水了",
+        t + Duration::days(31),
     );
     assert!(o.repeat_of.is_none(), "past 30 days");
 }
@@ -405,15 +366,12 @@ fn many_callers_on_one_matter_cluster_under_the_first_case_and_unit() {
     }
     // Near-misses: another company, the same company in another district,
     // and the same company after the 72 h window.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "k7",
-            "13700000007",
-            "华兴劳务公司拖欠工资两个月",
-            "510802",
-            t + Duration::hours(20),
-        ),
+        "k7",
+        "13700000007",
+        "华兴劳务公司拖欠工资两个月",
+        t + Duration::hours(20),
     );
     assert!(o.cluster_id.is_none(), "another company");
     let (_, o) = run(
@@ -427,15 +385,12 @@ fn many_callers_on_one_matter_cluster_under_the_first_case_and_unit() {
         ),
     );
     assert!(o.cluster_id.is_none(), "another district");
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "k9",
-            "13700000009",
-            "宏达建筑公司拖欠工资",
-            "510802",
-            t + Duration::hours(10 + 73),
-        ),
+        "k9",
+        "13700000009",
+        "宏达建筑公司拖欠工资",
+        t + Duration::hours(10 + 73),
     );
     assert!(
         o.cluster_id.is_none(),
@@ -657,10 +612,7 @@ fn a_repeat_never_joins_a_case_without_a_work_order() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
     // A question answered directly: no work order.
-    let (q, _) = run(
-        &mut idx,
-        &contact("a1", "13800000077", "请问社保卡丢了怎么补办", "510802", t),
-    );
+    let (q, _) = submit(&mut idx, "a1", "13800000077", "请问社保卡丢了怎么补办", t);
     assert_ne!(
         q.route,
         hotline_router::RouteKind::WorkOrder,
@@ -668,15 +620,12 @@ fn a_repeat_never_joins_a_case_without_a_work_order() {
         q.route
     );
     // The same caller, same matter, now a complaint: it must get its own work order.
-    let (w, o) = run(
+    let (w, o) = submit(
         &mut idx,
-        &contact(
-            "a2",
-            "13800000077",
-            "我要投诉，社保卡丢了去补办，一个月了还没拿到",
-            "510802",
-            t + Duration::hours(5),
-        ),
+        "a2",
+        "13800000077",
+        "我要投诉，社保卡丢了去补办，一个月了还没拿到",
+        t + Duration::hours(5),
     );
     assert_eq!(w.route, hotline_router::RouteKind::WorkOrder);
     assert_eq!(
@@ -691,15 +640,12 @@ fn a_repeat_never_joins_a_case_without_a_work_order() {
         "a new work order with its deadlines"
     );
     // The next repeat joins that work order.
-    let (x, o) = run(
+    let (x, o) = submit(
         &mut idx,
-        &contact(
-            "a3",
-            "13800000077",
-            "社保卡丢了补办的事还是没人管",
-            "510802",
-            t + Duration::hours(9),
-        ),
+        "a3",
+        "13800000077",
+        "社保卡丢了补办的事还是没人管",
+        t + Duration::hours(9),
     );
     assert!(o.joins);
     assert_eq!(x.case_id, w.case_id);
@@ -905,78 +851,57 @@ fn a_follow_up_in_other_words_continues_the_callers_matter() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
     let phone = "13800000031";
-    let (first, _) = run(
+    let (first, _) = submit(
         &mut idx,
-        &contact(
-            "f1",
-            phone,
-            "福泽苑楼下开了个麻将馆，天天打到半夜，洗牌的声音吵得睡不着",
-            "510802",
-            t,
-        ),
+        "f1",
+        phone,
+        "福泽苑楼下开了个麻将馆，天天打到半夜，洗牌的声音吵得睡不着",
+        t,
     );
-    let (pension, _) = run(
+    let (pension, _) = submit(
         &mut idx,
-        &contact(
-            "f2",
-            phone,
-            "我查养老保险的缴费年限少了三年，我明明一直在交",
-            "510802",
-            t + Duration::hours(2),
-        ),
+        "f2",
+        phone,
+        "我查养老保险的缴费年限少了三年，我明明一直在交",
+        t + Duration::hours(2),
     );
     // Without a word of the first text but the game's name, told as a follow-up.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "f3",
-            phone,
-            "还是我，昨天反映的麻将馆，现在快十二点了还在搓",
-            "510802",
-            t + Duration::days(1),
-        ),
+        "f3",
+        phone,
+        "还是我，昨天反映的麻将馆，现在快十二点了还在搓",
+        t + Duration::days(1),
     );
     assert_eq!(o.repeat_of.as_deref(), Some(&*first.case_id), "{o:?}");
     // Traditional characters, the other matter.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "f4",
-            phone,
-            "又是我，養老保險繳費年限那個事，社保局叫我帶收據去",
-            "510802",
-            t + Duration::days(2),
-        ),
+        "f4",
+        phone,
+        "又是我，養老保險繳費年限那個事，社保局叫我帶收據去",
+        t + Duration::days(2),
     );
     assert_eq!(o.repeat_of.as_deref(), Some(&*pension.case_id), "{o:?}");
     // The same words of a new problem, but no reference back: a new matter.
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "f5",
-            phone,
-            "楼下烧烤摊的油烟飘到屋里，窗户都不敢开",
-            "510802",
-            t + Duration::days(3),
-        ),
+        "f5",
+        phone,
+        "楼下烧烤摊的油烟飘到屋里，窗户都不敢开",
+        t + Duration::days(3),
     );
     assert!(o.repeat_of.is_none(), "{o:?}");
     // Told as a follow-up, but of a matter the lexicon names and none of
     // the earlier ones is: not a repeat.
     let other = "13800000032";
-    run(
+    submit(&mut idx, "g1", other, "锦绣华庭停水了，到现在还没来水", t);
+    let (_, o) = submit(
         &mut idx,
-        &contact("g1", other, "锦绣华庭停水了，到现在还没来水", "510802", t),
-    );
-    let (_, o) = run(
-        &mut idx,
-        &contact(
-            "g2",
-            other,
-            "我昨天打过电话，锦绣华庭门口的垃圾堆了好几天没人清运",
-            "510802",
-            t + Duration::days(1),
-        ),
+        "g2",
+        other,
+        "我昨天打过电话，锦绣华庭门口的垃圾堆了好几天没人清运",
+        t + Duration::days(1),
     );
     assert!(o.repeat_of.is_none(), "{o:?}");
 }
@@ -1095,10 +1020,7 @@ fn a_full_district_drops_idle_clusters_before_evicting_live_ones() {
     let t = at(T0);
     let window = Duration::hours(72);
     let new_cluster = |idx: &mut Dedup, id: &str, text: &str, when| {
-        run(
-            idx,
-            &contact(id, &format!("1390000{id:0>4}"), text, "510802", when),
-        );
+        submit(idx, id, &format!("1390000{id:0>4}"), text, when);
     };
     new_cluster(&mut idx, "1", "锦绣华庭停水了", t);
     new_cluster(&mut idx, "2", "滨江花园停电了", t + Duration::hours(1));
@@ -1125,25 +1047,19 @@ fn a_full_district_drops_idle_clusters_before_evicting_live_ones() {
 fn texts_naming_no_known_matter_cluster_with_each_other() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
-    let (d, _) = run(
+    let (d, _) = submit(
         &mut idx,
-        &contact(
-            "k1",
-            "13800000081",
-            "阳光小区门口那家养生馆骗老人买保健品",
-            "510802",
-            t,
-        ),
+        "k1",
+        "13800000081",
+        "阳光小区门口那家养生馆骗老人买保健品",
+        t,
     );
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "k2",
-            "13800000082",
-            "阳光小区的养生馆卖保健品骗老年人，我妈买了好几千",
-            "510802",
-            t + Duration::hours(1),
-        ),
+        "k2",
+        "13800000082",
+        "阳光小区的养生馆卖保健品骗老年人，我妈买了好几千",
+        t + Duration::hours(1),
     );
     assert_eq!(o.cluster_lead_case, d.case_id, "{o:?}");
 }
@@ -1156,7 +1072,7 @@ fn cluster_leads(idx: &mut Dedup, texts: &[(&str, &str, &str)], t: Instant) -> V
         .enumerate()
         .map(|(i, (id, phone, text))| {
             let when = t + Duration::minutes(10 * i as i64);
-            let (d, o) = run(idx, &contact(id, phone, text, "510802", when));
+            let (d, o) = submit(idx, id, phone, text, when);
             if o.cluster_lead_case.is_empty() {
                 d.case_id
             } else {
@@ -1195,15 +1111,12 @@ fn idle_clusters_are_forgotten_and_the_largest_live_ones_listed() {
         "the single contact is no cluster to show"
     );
     // Four days later: the three are idle past 72 h, swept, not shown.
-    run(
+    submit(
         &mut idx,
-        &contact(
-            "l7",
-            "13800000097",
-            "万达广场的垃圾没人清运",
-            "510802",
-            t + Duration::days(4),
-        ),
+        "l7",
+        "13800000097",
+        "万达广场的垃圾没人清运",
+        t + Duration::days(4),
     );
     assert_eq!(idx.stats().clusters, 1);
     assert!(idx.largest_clusters(10).is_empty());
@@ -1327,25 +1240,19 @@ fn a_lone_contact_held_past_the_repeat_window_takes_the_repeat() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
     let phone = "13800000121";
-    let (first, _) = run(
+    let (first, _) = submit(
         &mut idx,
-        &contact(
-            "h1",
-            phone,
-            "翠云小区门口的下水道堵了，污水流到路上",
-            "510802",
-            t,
-        ),
+        "h1",
+        phone,
+        "翠云小区门口的下水道堵了，污水流到路上",
+        t,
     );
-    let (d, o) = run(
+    let (d, o) = submit(
         &mut idx,
-        &contact(
-            "h2",
-            phone,
-            "翠云小区门口的下水道还是堵的，污水横流",
-            "510802",
-            t + Duration::days(45),
-        ),
+        "h2",
+        phone,
+        "翠云小区门口的下水道还是堵的，污水横流",
+        t + Duration::days(45),
     );
     assert_eq!(o.repeat_of.as_deref(), Some(&*first.case_id), "{o:?}");
     assert_eq!(d.case_id, first.case_id);
@@ -1453,35 +1360,26 @@ fn a_follow_up_on_a_known_matter_continues_that_matter_before_a_later_one() {
     let mut idx = index(DedupConfig::default());
     let t = at(T0);
     let phone = "13800000151";
-    let (rubbish, _) = run(
+    let (rubbish, _) = submit(
         &mut idx,
-        &contact(
-            "m1",
-            phone,
-            "锦绣华庭门口的垃圾堆了好几天没人清运",
-            "510802",
-            t,
-        ),
+        "m1",
+        phone,
+        "锦绣华庭门口的垃圾堆了好几天没人清运",
+        t,
     );
-    run(
+    submit(
         &mut idx,
-        &contact(
-            "m2",
-            phone,
-            "阳光小区门口那家养生馆骗老人买保健品",
-            "510802",
-            t + Duration::hours(2),
-        ),
+        "m2",
+        phone,
+        "阳光小区门口那家养生馆骗老人买保健品",
+        t + Duration::hours(2),
     );
-    let (_, o) = run(
+    let (_, o) = submit(
         &mut idx,
-        &contact(
-            "m3",
-            phone,
-            "还是我，锦绣华庭门口的垃圾还是没人清运",
-            "510802",
-            t + Duration::days(1),
-        ),
+        "m3",
+        phone,
+        "还是我，锦绣华庭门口的垃圾还是没人清运",
+        t + Duration::days(1),
     );
     assert_eq!(o.repeat_of.as_deref(), Some(&*rubbish.case_id), "{o:?}");
 }
@@ -1497,11 +1395,8 @@ fn area_matters_join_across_an_area_and_point_matters_only_at_one_place() {
     let t = at(T0);
     let joined = |a: &str, b: &str| {
         let mut idx = index(DedupConfig::default());
-        let (d, _) = run(&mut idx, &contact("j1", "13800000161", a, "510802", t));
-        let (_, o) = run(
-            &mut idx,
-            &contact("j2", "13800000162", b, "510802", t + Duration::minutes(20)),
-        );
+        let (d, _) = submit(&mut idx, "j1", "13800000161", a, t);
+        let (_, o) = submit(&mut idx, "j2", "13800000162", b, t + Duration::minutes(20));
         o.cluster_lead_case == d.case_id
     };
     assert!(
@@ -1626,4 +1521,15 @@ fn a_full_district_drops_idle_clusters_between_sweeps() {
     );
     let s = idx.stats();
     assert_eq!((s.clusters, s.evicted_clusters), (3, 0), "{s:?}");
+}
+
+/// [`run`] of a contact in 510802 (利州区), from `phone` at `when`.
+fn submit(
+    idx: &mut Dedup,
+    id: &str,
+    phone: &str,
+    text: &str,
+    when: Instant,
+) -> (Decision, DedupOutcome) {
+    run(idx, &contact(id, phone, text, "510802", when))
 }
