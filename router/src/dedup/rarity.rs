@@ -62,7 +62,9 @@ impl Weights {
     }
 }
 
-/// `ln(docs / (df + 1))` in sixteenths, 0 for the common characters.
+/// `ln((docs + 1) / (df + 1))` in sixteenths (an inverse document
+/// frequency, smoothed so that an unseen character is finite), 0 for the
+/// common characters.
 fn weight_of(df: f64, docs: f64) -> u8 {
     if df > COMMON * docs {
         return 0;
@@ -181,6 +183,36 @@ mod tests {
         assert_eq!(w('小'), 0, "小 is in most contacts");
         assert!(w('牛') > 64, "{}", w('牛'));
         assert!(w('粪') > w('水'));
+    }
+
+    /// Found by cargo-mutants: the formula was only seen through the
+    /// ranks it gives.
+    #[test]
+    fn a_weight_is_the_smoothed_inverse_document_frequency_in_sixteenths() {
+        assert_eq!(weight_of(0.0, 2.0), 18, "16 ln 3");
+        assert_eq!(weight_of(1.0, 100.0), 63, "16 ln 50.5");
+        // In exactly COMMON of the contacts: still telling; above: not.
+        assert_eq!(COMMON * 100.0, 6.0);
+        assert_eq!(weight_of(6.0, 100.0), 43, "16 ln (101/7)");
+        assert_eq!(weight_of(7.0, 100.0), 0);
+    }
+
+    /// Terms of equal weight keep the order they were seen in.
+    #[test]
+    fn among_equally_telling_characters_the_earliest_comes_first() {
+        let pair = ('\u{4e00}'..='\u{9fa5}')
+            .filter(|c| weight(*c as u16) > 0)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| weight(w[0] as u16) == weight(w[1] as u16))
+            .map(|w| (w[0], w[1]));
+        let Some((a, b)) = pair else {
+            panic!("no two characters of equal weight");
+        };
+        let t = terms(&[&format!("{a}{b}")]);
+        assert_eq!(&t[..2], &[a as u16, b as u16]);
+        let t = terms(&[&format!("{b}{a}")]);
+        assert_eq!(&t[..2], &[b as u16, a as u16]);
     }
 
     #[test]
