@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// differently phrased members'.
 pub const REPS: usize = 4;
 
+/// A member this similar to a representative is phrased like it: it adds
+/// nothing to what the cluster matches, and does not become one.
+pub const REP_DISTINCT: f64 = 0.8;
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub lead_case: CaseRef,
@@ -52,6 +56,22 @@ impl Reps {
 
     pub(super) fn len(&self) -> usize {
         usize::from(self.n)
+    }
+
+    /// A new member becomes a representative while there is room, when it
+    /// is phrased differently from every one (similarity below
+    /// [`REP_DISTINCT`]): the cluster then also matches later contacts
+    /// phrased like it. Returns whether it did.
+    pub fn admit(&mut self, x: Rep) -> bool {
+        let n = self.len();
+        if self
+            .iter()
+            .any(|(f, _, _)| f.sketch.similarity(&x.0.sketch) >= REP_DISTINCT)
+        {
+            return false;
+        }
+        self.push(x);
+        self.len() > n
     }
 
     /// Adds one unless full.

@@ -1,7 +1,7 @@
 //! The dedup index ([`Dedup`]): the callers' recent contacts and the live
 //! clusters, and what applying one record to them finds ([`DedupOutcome`]).
 use super::callers::{Callers, CaseRef, Entry};
-use super::clusters::{Cluster, Clusters, Reps, REPS};
+use super::clusters::{Cluster, Clusters, Reps};
 use super::*;
 use crate::router::Router;
 use std::sync::Arc;
@@ -427,13 +427,7 @@ impl Dedup {
         if !c.callers.contains(&slot) && c.callers.len() < 64 {
             c.callers.push(slot);
         }
-        if c.reps.len() < REPS
-            && c.reps
-                .iter()
-                .all(|(f, _, _)| f.sketch.similarity(&r.features.sketch) < 0.8)
-        {
-            c.reps.push((r.features, r.problem, r.category));
-        }
+        c.reps.admit((r.features, r.problem, r.category));
         let n = cfg.hotspot_size.max(1) as usize;
         c.recent.push(r.at);
         if c.recent.len() > n {
