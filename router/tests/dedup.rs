@@ -634,6 +634,10 @@ fn a_repeat_never_joins_a_case_without_a_work_order() {
         "linked to the first contact"
     );
     assert!(!o.joins);
+    assert!(
+        o.cluster_id.is_none(),
+        "one caller twice is not a cluster of callers"
+    );
     assert_ne!(w.case_id, q.case_id);
     assert!(
         w.deadlines.complete_by.is_some(),
@@ -1189,6 +1193,23 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     );
     assert!(a.features.matters == 0 && a.features.places[0] != 0);
     assert!(joined(a, other_category(b)), "the same place");
+    // A text naming a matter the cluster does not, no place, another
+    // category, against a cluster naming none: not compared either.
+    let a = record_of("c9", "13800000109", "养生馆骗老人买保健品，说能治糖尿病", t);
+    let mut b = other_category(record_of(
+        "c10",
+        "13800000110",
+        "养生馆骗老人买保健品，说能治糖尿病",
+        later,
+    ));
+    b.features.matters = record_of("c11", "13800000111", "停水了，一滴水都没有", t)
+        .features
+        .matters;
+    assert!(b.features.matters != 0);
+    assert!(
+        !joined(a, b),
+        "a matter on one side only is no common matter"
+    );
     // A common matter and category at another compound: never.
     let a = record_of("c7", "13800000107", "锦绣华庭停水了", t);
     let b = record_of("c8", "13800000108", "滨江花园停水了", later);
@@ -1532,4 +1553,193 @@ fn submit(
     when: Instant,
 ) -> (Decision, DedupOutcome) {
     run(idx, &contact(id, phone, text, "510802", when))
+}
+
+/// The score that ranks a contact's candidates keeps its documented tiers
+/// (`DedupRules::same_matter`): a known matter at one place (2 + s) above a
+/// known matter by the text, an unknown problem at one place or a text
+/// naming no matter at the same place (1 to 2), above a whole text that is
+/// only similar (below 1); within a tier the closer text ranks first. A
+/// caller's same-matter repeat scores above 1, a follow-up at most 0.5.
+/// Found by cargo-mutants: the scores' arithmetic was never looked at.
+#[test]
+fn scores_rank_the_place_above_the_text_and_the_closer_text_first() {
+    let rules = DedupRules::embedded(DedupConfig::default()).expect("rules");
+    let t = at(T0);
+    let rec = |text: &str| record_of("s", "13800000001", text, t);
+    let repeat = |a: &str, b: &str| {
+        let (a, b) = (rec(a), rec(b));
+        rules.repeat_score((&a.features, a.category), (&b.features, b.category), false)
+    };
+    let cluster = |a: &str, b: &str| {
+        let (a, b) = (rec(a), rec(b));
+        let thr = rules.cfg.cluster_similarity;
+        rules.same_cluster_matter(
+            (&a.features, &a.problem, a.category),
+            (&b.features, &b.problem, b.category),
+            thr,
+        )
+    };
+    let within = |s: Option<f64>, lo: f64, hi: f64, what: &str| {
+        let s = s.unwrap_or_else(|| panic!("{what}: no match"));
+        assert!(s > lo && s <= hi, "{what}: {s} not in ({lo}, {hi}]");
+        s
+    };
+    // A known point matter (noise) at one compound: 2 + s, closer first.
+    let noise = "幸福小区3栋楼下广场舞噪音太大，晚上十点还在跳";
+    let close = within(
+        cluster(noise, "幸福小区广场舞噪音扰民，晚上十点还在跳"),
+        2.0,
+        3.0,
+        "noise, close",
+    );
+    let far = within(cluster(noise, "幸福小区广场舞噪音扰民"), 1.99, 3.0, "noise");
+    assert!(close > far, "{close} ≤ {far}");
+    // The caller's own repeat: 1 + the same tiers.
+    let close_r = within(
+        repeat(noise, "幸福小区广场舞噪音扰民，晚上十点还在跳"),
+        3.0,
+        4.0,
+        "noise repeat",
+    );
+    assert!(close_r > within(repeat(noise, "幸福小区广场舞噪音扰民"), 2.99, 4.0, "far"));
+    // A known matter (an outage) by the rest of the text, above one that
+    // says nothing but the matter.
+    let outage = within(
+        repeat(
+            "东坝停水两天了什么时候恢复供水",
+            "家里停水两天了什么时候恢复供水",
+        ),
+        2.0,
+        3.0,
+        "outage by text",
+    );
+    let bare = within(
+        repeat(
+            "东坝街道停水了，什么时候来水",
+            "东坝停水两天了什么时候恢复供水",
+        ),
+        1.99,
+        3.0,
+        "outage, bare",
+    );
+    assert!(outage > bare, "{outage} ≤ {bare}");
+    // An unknown problem at one village: 1 + the problems' overlap.
+    within(
+        cluster(
+            "我是元坝镇桂花村三组的，村里头那个养牛场的味道太大了，天一热就臭得门都不敢开，牛粪直接堆在路边。",
+            "桂花村那个养牛的场子，粪水直接往沟沟头排，臭得遭不住",
+        ),
+        1.0,
+        2.0,
+        "unknown problem",
+    );
+    // One text names no matter, same place, another category: 1 + s.
+    within(
+        repeat(
+            "南河阳光宝贝幼儿园这学期突然多收一个啥子特色课程费800块，说不交就不让娃娃上兴趣班，家长都不敢说。",
+            "阳光宝贝幼儿园门口早上接送娃娃的车乱停，把滨河南路堵得死死的",
+        ),
+        2.0,
+        3.0,
+        "same place, other category",
+    );
+    // Similar as a whole only: s, below 1 (1 + s for the caller).
+    within(
+        repeat(
+            "启航教育培训班老板跑了，好多家长在门口等，有没有哪个部门管",
+            "劍州大道啓航教育突然停課，學費不退，請教育局和市場監管局處理",
+        ),
+        1.0,
+        2.0,
+        "similar whole",
+    );
+    // A follow-up that is on no matter of the earlier text: half its
+    // similarity, never above a same-matter repeat.
+    let (a, b) = (
+        rec("东坝福康养生馆天天免费送鸡蛋，把老年人哄进去听课，然后卖几千块一盒的保健品"),
+        rec("还是昨天反映的福康养生馆的事，老年人又被哄去听课了"),
+    );
+    let sim = a.features.sketch.similarity(&b.features.sketch);
+    assert!(sim > 0.0, "the texts share something");
+    let f = rules.repeat_score((&a.features, a.category), (&b.features, b.category), true);
+    let f = within(f, 0.0, 0.5, "follow-up");
+    assert!((f - 0.5 * sim).abs() < 1e-9, "{f} vs {sim}");
+}
+
+/// An unknown problem at one place joins at exactly the configured overlap
+/// and category agreement, and not a step below (`placed_overlap`,
+/// `placed_agreement`; the same for `unplaced_*`).
+#[test]
+fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
+    let t = at(T0);
+    let a = record_of(
+        "a",
+        "13800000001",
+        "我是元坝镇桂花村三组的，村里头那个养牛场的味道太大了，天一热就臭得门都不敢开，牛粪直接堆在路边。",
+        t,
+    );
+    let b = record_of(
+        "b",
+        "13800000002",
+        "桂花村那个养牛的场子，粪水直接往沟沟头排，臭得遭不住",
+        t,
+    );
+    let agree = a.problem.category_agreement(&b.problem);
+    let ov = dedup::rarity::overlap(&a.problem, &b.problem);
+    assert!(agree > 0.0 && ov > 0.0, "{agree} {ov}");
+    let joins = |overlap: f64, agreement: f64| {
+        let cfg = DedupConfig {
+            placed_overlap: overlap,
+            placed_agreement: agreement,
+            unplaced_overlap: overlap,
+            unplaced_agreement: agreement,
+            ..DedupConfig::default()
+        };
+        let rules = DedupRules::embedded(cfg).expect("rules");
+        rules
+            .same_cluster_matter(
+                (&a.features, &a.problem, a.category),
+                (&b.features, &b.problem, b.category),
+                rules.cfg.cluster_similarity,
+            )
+            .is_some()
+    };
+    assert!(joins(ov, agree), "at the minimums");
+    assert!(!joins(ov.next_up(), agree), "overlap a step short");
+    assert!(!joins(ov, agree.next_up()), "agreement a step short");
+}
+
+/// A member becomes a representative only when phrased differently from
+/// every one (similarity below `REP_DISTINCT`, here exactly at it with
+/// crafted sketches: half the minima shared, 10 and 14 bigrams, so the
+/// containment is 0.8) and while there is room (found by cargo-mutants:
+/// the boundary and the room were never looked at).
+#[test]
+fn a_member_becomes_a_representative_only_when_phrased_differently() {
+    use hotline_router::dedup::clusters::{Reps, REPS, REP_DISTINCT};
+    use hotline_router::dedup::text::{Features, Problem, Sketch};
+    let rep = |mins: [u16; 16], len: u16| {
+        let f = Features {
+            sketch: Sketch { mins, len },
+            ..Features::default()
+        };
+        (f, Problem::default(), 0)
+    };
+    let lead: [u16; 16] = std::array::from_fn(|i| i as u16);
+    let sharing = |n: usize, base: u16| -> [u16; 16] {
+        std::array::from_fn(|i| if i < n { i as u16 } else { base + i as u16 })
+    };
+    let at_bound = rep(sharing(8, 100), 14);
+    let s = rep(lead, 10).0.sketch.similarity(&at_bound.0.sketch);
+    assert_eq!(s, REP_DISTINCT, "the crafted pair is exactly at the bound");
+    let mut reps = Reps::one(rep(lead, 10));
+    assert!(!reps.admit(at_bound), "phrased like the lead");
+    assert_eq!(reps.iter().count(), 1);
+    assert!(reps.admit(rep(sharing(7, 100), 14)), "below the bound");
+    assert!(reps.admit(rep(sharing(0, 200), 14)));
+    assert!(reps.admit(rep(sharing(0, 300), 14)));
+    assert_eq!(reps.iter().count(), REPS);
+    assert!(!reps.admit(rep(sharing(0, 400), 14)), "no room");
+    assert_eq!(reps.iter().count(), REPS);
 }

@@ -510,9 +510,17 @@ fn a_case_from_intake_to_its_second_visit() {
         ]
     );
     assert_eq!(t.completed(), 0, "forgotten after its visit window");
-    let mut rows: Vec<(String, &str)> = t
-        .take_tallies()
-        .into_iter()
+    let tallies = t.take_tallies();
+    // The unit's overdue is the completion's, at its due (the late sign
+    // is a tally of its own): found by cargo-mutants.
+    let overdue: Vec<String> = tallies
+        .iter()
+        .filter(|x| x.measure.as_str() == "overdue")
+        .map(|x| x.at.to_string())
+        .collect();
+    assert_eq!(overdue, vec!["2026-12-03 02:00:00 UTC"]);
+    let mut rows: Vec<(String, &str)> = tallies
+        .iter()
         .map(|x| (x.unit.to_string(), x.measure.as_str()))
         .collect();
     rows.sort();

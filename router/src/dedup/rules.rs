@@ -45,6 +45,16 @@ impl DedupRules {
     ///
     /// Places named on both sides must be the same place; a text that says
     /// nothing but the matter ("没水了") matches on the matter alone.
+    ///
+    /// The score ranks the candidates a contact could join (the index takes
+    /// the highest), in three tiers, each growing with the similarity
+    /// `s` of the texts (or the overlap of the problems):
+    /// - 2 + s: a known matter at one place;
+    /// - 1 to 2: a known matter by the rest of the text (1 + s, or 1 for a
+    ///   text that says nothing but the matter), an unknown problem at one
+    ///   place (1 + overlap), or one text naming no matter at the same
+    ///   place (1.5 in one category, else 1 + s);
+    /// - s below 1: one text naming no matter, similar as a whole.
     pub fn same_matter(
         &self,
         a: (&Features, u32),
