@@ -217,6 +217,7 @@ pub async fn start_durable(dir: &std::path::Path) -> anyhow::Result<SocketAddr> 
             batch_max: 16_384,
             batch_wait: std::time::Duration::from_millis(20),
             retention: std::time::Duration::from_secs(730 * 86_400),
+            tenant: "510800".into(),
         },
     )?;
     // Runs as long as the process: the bench ends with it.

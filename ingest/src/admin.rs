@@ -20,9 +20,10 @@ use tokio_stream::StreamExt as _;
 pub struct AdminState {
     pub metrics: PrometheusHandle,
     pub ready: Arc<AtomicBool>,
-    pub alive: Arc<AtomicBool>,
-    /// False while the store cannot commit (a full disk, an I/O error).
-    pub writable: Arc<AtomicBool>,
+    /// Every tenant's committer is running.
+    pub alive: crate::sinks::committer::Flags,
+    /// False while a store cannot commit (a full disk, an I/O error).
+    pub writable: crate::sinks::committer::Flags,
     /// The latest wall-screen board (JSON).
     pub board: watch::Receiver<Option<Arc<str>>>,
     /// Who may read the wallboard (a dashboard token, when tokens are configured).
@@ -129,7 +130,7 @@ async fn metrics_elsewhere() -> impl IntoResponse {
 }
 
 async fn ready(State(s): State<AdminState>) -> impl IntoResponse {
-    if !s.writable.load(Ordering::SeqCst) {
+    if !s.writable.all() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the store cannot commit (disk full or I/O error)\n",
@@ -142,7 +143,7 @@ async fn ready(State(s): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn live(State(s): State<AdminState>) -> impl IntoResponse {
-    if s.alive.load(Ordering::SeqCst) {
+    if s.alive.all() {
         (StatusCode::OK, "live\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "committer stopped\n")

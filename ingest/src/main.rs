@@ -278,18 +278,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .parse()
                     .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
                 hotline_ingest::auth::Auth::from_config(&c.auth, addr)?;
-                rules_dir::build_router(&c).map(|r| (c, r))
+                rules_dir::build_tenant_routers(&c).map(|rs| (c, rs))
             });
             match result {
-                Ok((c, r)) => {
+                Ok((c, rs)) => {
+                    let Some(r) = rs.first() else {
+                        return Ok(ExitCode::from(1));
+                    };
                     let years: Vec<String> = r.calendar().years().map(|y| y.to_string()).collect();
+                    let tenants: Vec<String> = rs
+                        .iter()
+                        .map(|r| format!("{} ({})", r.city_code(), r.case_prefix()))
+                        .collect();
                     println!(
-                        "{name}: OK (grpc {}, admin {}, data {}, {} keyword patterns, calendar years {})",
+                        "{name}: OK (grpc {}, admin {}, data {}, {} keyword patterns, calendar years {}, tenants {})",
                         c.server.grpc_addr,
                         c.server.admin_addr,
                         c.store.data_dir.display(),
                         r.pattern_count(),
-                        years.join(",")
+                        years.join(","),
+                        tenants.join(", ")
                     );
                     Ok(ExitCode::SUCCESS)
                 }

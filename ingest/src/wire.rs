@@ -256,6 +256,7 @@ pub fn decision_to(d: r::Decision) -> pb::Decision {
         safety_rule: d.safety_rule.as_deref().unwrap_or_default().to_string(),
         safety_lines: d.safety_lines.iter().map(|l| l.to_string()).collect(),
         relay: d.relay,
+        tenant: String::new(),
     }
 }
 

@@ -140,7 +140,10 @@ fn a_case_is_returned_redispatched_extended_completed_revisited_and_rehandled() 
     // pending (an approval is accepted) and a second request is refused.
     d.kill9();
     let d = Daemon::start_in(&dir, None);
-    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 1.0),
+        1.0
+    );
     let mut again = ev(&case, T::ExtensionRequested, r + 1600);
     again.extension_days = 1;
     let s = send(
@@ -157,14 +160,20 @@ fn a_case_is_returned_redispatched_extended_completed_revisited_and_rehandled() 
         "{s:?}"
     );
     assert_eq!(s.rejections[0].code, "EXTENSION_PENDING");
-    assert_eq!(d.wait_metric("hotline_open_cases ", 0.0), 0.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 0.0),
+        0.0
+    );
 
     // The visit: unsatisfied re-opens it for the same unit (特提).
     let mut visit = ev(&case, T::Revisited, r + 5400);
     visit.satisfaction = pb::Satisfaction::Unsatisfied as i32;
     let s = send(&d, vec![visit.clone()]);
     assert_eq!((s.accepted, s.rejected), (1, 0));
-    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 1.0),
+        1.0
+    );
     visit.at = ts(r + 5500);
     let s = send(&d, vec![visit]);
     assert_eq!(s.rejections[0].code, "CASE_NOT_COMPLETED");
@@ -355,7 +364,10 @@ fn a_transfer_is_tracked_against_the_subcenter() {
         .unwrap_or_default();
     assert_eq!(line, "12366");
     assert!(dec.deadlines.as_ref().and_then(|x| x.complete_by).is_some());
-    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 1.0),
+        1.0
+    );
     let overdue = [
         "hotline_unit_cases_total{",
         "unit=\"12366\"",
@@ -367,7 +379,10 @@ fn a_transfer_is_tracked_against_the_subcenter() {
         vec![ev(&dec.case_id, pb::OrderEventType::Completed, now_secs())],
     );
     assert_eq!(s.accepted, 1);
-    assert_eq!(d.wait_metric("hotline_open_cases ", 0.0), 0.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 0.0),
+        0.0
+    );
     let late = [
         "hotline_unit_cases_total{",
         "unit=\"12366\"",

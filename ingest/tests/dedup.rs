@@ -52,7 +52,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
         "escalated at the third repeat"
     );
     assert_eq!(
-        d.metric("hotline_open_cases "),
+        d.metric("hotline_open_cases{tenant=\"510800\"} "),
         1.0,
         "repeats open no case of their own"
     );
@@ -126,11 +126,14 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
     // Restarted again: the completion is replayed before the reopening, so
     // the reopened case is still tracked and the next contact joins it.
     d.wait_ticks("deadlines", 2.0);
-    let open = d.metric("hotline_open_cases ");
+    let open = d.metric("hotline_open_cases{tenant=\"510800\"} ");
     assert!(open >= 1.0);
     d.kill9();
     let d = Daemon::start_in(&dir, None);
-    assert_eq!(d.wait_metric("hotline_open_cases ", open), open);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", open),
+        open
+    );
     let w = rt.block_on(d.submit(c("d-11", me, "锦绣华庭电梯又坏了还没修", 50)));
     let l = w.dedup.clone().unwrap_or_default();
     assert!(!l.reopen, "open again, not to be reopened twice: {l:?}");

@@ -662,12 +662,15 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
         1.0,
         "raised once, not again at the next rounds"
     );
-    assert_eq!(d.metric("hotline_open_cases "), 1.0);
+    assert_eq!(d.metric("hotline_open_cases{tenant=\"510800\"} "), 1.0);
     d.kill9();
 
     // Restarted: the case is restored and the alert is not raised again.
     let d = Daemon::start_in(&dir, None);
-    assert_eq!(d.wait_metric("hotline_open_cases ", 1.0), 1.0);
+    assert_eq!(
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 1.0),
+        1.0
+    );
     d.wait_ticks("deadlines", 2.0);
     assert_eq!(
         d.metric("hotline_alerts_total{kind=\"OVERDUE\"} "),
@@ -700,7 +703,7 @@ fn overdue_work_orders_alert_once_even_across_a_restart() {
         d.order_events(evs).await;
     });
     assert_eq!(
-        d.wait_metric("hotline_open_cases ", 0.0),
+        d.wait_metric("hotline_open_cases{tenant=\"510800\"} ", 0.0),
         0.0,
         "completed cases leave the tracker"
     );

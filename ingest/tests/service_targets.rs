@@ -87,6 +87,7 @@ async fn watch(d: &Daemon) -> tonic::Streaming<pb::StatsSnapshot> {
         .expect("connect");
     c.watch(pb::WatchRequest {
         queues: vec!["12345".into()],
+        ..Default::default()
     })
     .await
     .expect("watch")

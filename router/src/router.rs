@@ -276,6 +276,17 @@ impl Router {
     }
 
     /// The calendar in use.
+    /// The city's division code (`[city] code` of `units.toml`): the
+    /// tenant these rules are for.
+    pub fn city_code(&self) -> &str {
+        &self.city_code
+    }
+
+    /// The prefix of the city's case ids (`[city] case_prefix`).
+    pub fn case_prefix(&self) -> &str {
+        &self.case_prefix
+    }
+
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
     }

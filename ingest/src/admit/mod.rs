@@ -6,6 +6,7 @@
 pub mod events;
 pub mod pipeline;
 pub mod restore;
+pub mod tenants;
 
 use crate::admit::pipeline::Pipeline;
 use crate::sinks::committer::{DecisionReply, EventReply, Job};
@@ -18,9 +19,12 @@ use prost::Message as _;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// What every source hands its records to.
+/// What every source hands one tenant's records to (see [`tenants`]).
 #[derive(Clone)]
 pub struct Shared {
+    /// The tenant's city code and case-id prefix (its rules').
+    pub tenant: Arc<str>,
+    pub case_prefix: Arc<str>,
     pub pipeline: Pipeline,
     pub committer: mpsc::Sender<Job>,
     pub sla: Arc<Sla>,
@@ -48,6 +52,8 @@ pub enum AdmitError {
 /// A decided contact's place in the committer's queue.
 pub struct Queued {
     reply: oneshot::Receiver<DecisionReply>,
+    /// The tenant's tracker, which opens the case once it is durable.
+    orders: Arc<Orders>,
     /// What is counted and opened once it is durable.
     pub channel: &'static str,
     pub route: &'static str,
@@ -66,13 +72,45 @@ pub enum Settled {
     Existing(Box<pb::Decision>),
 }
 
+impl Queued {
+    /// Waits until the contact is durable; then counts it and opens its
+    /// case (a new one), or returns the stored decision (a repeat of a
+    /// contact id).
+    pub async fn settle(self) -> Result<Settled, AdmitError> {
+        let ins = match self.reply.await {
+            Ok(Ok(ins)) => ins,
+            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
+            Err(_) => return Err(AdmitError::Store("committer stopped".into())),
+        };
+        match ins {
+            Inserted::New => {
+                m::contact(self.channel, self.route, self.outcome);
+                if let Some(t) = &self.track {
+                    self.orders.open_track(t);
+                }
+                for a in self.alerts {
+                    self.orders.queue(a);
+                }
+                Ok(Settled::New)
+            }
+            Inserted::Existing(body) => {
+                m::duplicate();
+                pb::Decision::decode(&body[..])
+                    .map(|d| Settled::Existing(Box::new(d)))
+                    .map_err(|e| AdmitError::Unreadable(e.to_string()))
+            }
+        }
+    }
+}
+
 impl Shared {
     /// The committer job of a decided contact, what settles it, and the
     /// decision (the source answers with it or drops it).
-    fn job(decided: pipeline::Decided) -> (Job, Queued, pb::Decision) {
+    fn job(&self, decided: pipeline::Decided) -> (Job, Queued, pb::Decision) {
         let (reply, rx) = oneshot::channel();
         let queued = Queued {
             reply: rx,
+            orders: self.orders.clone(),
             channel: decided.channel,
             route: decided.route,
             outcome: decided.outcome,
@@ -92,7 +130,7 @@ impl Shared {
         &self,
         decided: pipeline::Decided,
     ) -> Result<(Queued, pb::Decision), AdmitError> {
-        let (job, queued, decision) = Self::job(decided);
+        let (job, queued, decision) = self.job(decided);
         self.committer
             .send(job)
             .await
@@ -106,7 +144,7 @@ impl Shared {
         &self,
         decided: pipeline::Decided,
     ) -> Result<Option<(Queued, pb::Decision)>, AdmitError> {
-        let (job, queued, decision) = Self::job(decided);
+        let (job, queued, decision) = self.job(decided);
         match self.committer.try_send(job) {
             Ok(()) => Ok(Some((queued, decision))),
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -114,35 +152,6 @@ impl Shared {
                 Ok(None)
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(AdmitError::Closed),
-        }
-    }
-
-    /// Waits until the contact is durable; then counts it and opens its
-    /// case (a new one), or returns the stored decision (a repeat of a
-    /// contact id).
-    pub async fn settle(&self, q: Queued) -> Result<Settled, AdmitError> {
-        let ins = match q.reply.await {
-            Ok(Ok(ins)) => ins,
-            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
-            Err(_) => return Err(AdmitError::Store("committer stopped".into())),
-        };
-        match ins {
-            Inserted::New => {
-                m::contact(q.channel, q.route, q.outcome);
-                if let Some(t) = &q.track {
-                    self.orders.open_track(t);
-                }
-                for a in q.alerts {
-                    self.orders.queue(a);
-                }
-                Ok(Settled::New)
-            }
-            Inserted::Existing(body) => {
-                m::duplicate();
-                pb::Decision::decode(&body[..])
-                    .map(|d| Settled::Existing(Box::new(d)))
-                    .map_err(|e| AdmitError::Unreadable(e.to_string()))
-            }
         }
     }
 
@@ -180,7 +189,7 @@ impl Shared {
             Err(mut r) => {
                 m::event("order", "rejected");
                 if let Some(a) = r.alert.take() {
-                    orders::raise(a, &self.committer).await;
+                    orders::raise(a, &self.committer, &self.tenant).await;
                 }
                 Err(r)
             }
@@ -238,7 +247,7 @@ impl Shared {
             };
             if let Some(a) = raised {
                 alert = Some(a.alert.kind);
-                orders::raise(a, &self.committer).await;
+                orders::raise(a, &self.committer, &self.tenant).await;
             }
         }
         Ok(EventSettled { new, alert })

@@ -142,6 +142,11 @@ impl Pipeline {
         Pipeline { router, dedup }
     }
 
+    /// The dedup stage (None without dedup).
+    pub fn dedup(&self) -> Option<&DedupStage> {
+        self.dedup.as_ref()
+    }
+
     /// Converts and decides one contact and builds its dedup record: all
     /// of a contact's work that needs no shared state.
     fn stage(&self, contact: &pb::Contact, now: DateTime<Utc>) -> Result<Staged, Refusal> {
@@ -193,7 +198,8 @@ impl Pipeline {
             decision.received_at.timestamp_millis(),
         );
         let outcome = crate::telemetry::metrics::Outcome::of(&decision);
-        let decision = decision_to(decision);
+        let mut decision = decision_to(decision);
+        decision.tenant = self.router.city_code().to_string();
         let alerts = found
             .as_ref()
             .map(|out| dedup_alerts(out, &decision))

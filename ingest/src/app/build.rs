@@ -3,9 +3,10 @@
 //! producer — checked and opened, nothing spawned but the store's writer.
 use super::config_errors;
 use crate::admit::pipeline::Pipeline;
+use crate::admit::tenants::Tenants;
 use crate::admit::Shared;
 use crate::auth::Auth;
-use crate::config::rules::build_router;
+use crate::config::rules::build_tenant_routers;
 use crate::config::Config;
 use crate::sinks::committer::{Committer, CommitterConfig};
 use crate::sinks::kafka::Publisher;
@@ -16,8 +17,10 @@ use crate::state::sla::{Sla, SlaConfig};
 use anyhow::Context;
 use hotline_router::dedup::{Dedup, DedupRules};
 use hotline_router::tracker::TrackerConfig;
+use hotline_router::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -30,14 +33,34 @@ pub struct App {
     pub(super) admin_listener: TcpListener,
     pub(super) auth: Auth,
     pub(super) metrics: PrometheusHandle,
-    pub(super) committer: Committer,
-    pub(super) shared: Shared,
-    pub(super) dedup: Option<DedupStage>,
+    /// Every tenant's admit, the default first.
+    pub(super) tenants: Tenants,
+    /// Each tenant's own parts, in the same order.
+    pub(super) parts: Vec<TenantParts>,
     pub(super) publisher: Option<Publisher>,
-    pub(super) outbox_wake: Arc<Notify>,
-    pub(super) published_tx: watch::Sender<i64>,
     /// Tells every task to stop; they hold its receiver (`shared.shutdown`).
     pub(super) shutdown_tx: watch::Sender<bool>,
+}
+
+/// What one tenant runs beside its admit: its store's writer, its dedup
+/// stage and its outbox's signals.
+pub(super) struct TenantParts {
+    pub(super) committer: Committer,
+    pub(super) dedup: Option<DedupStage>,
+    pub(super) data_dir: PathBuf,
+    pub(super) outbox_wake: Arc<Notify>,
+    pub(super) published_tx: watch::Sender<i64>,
+}
+
+/// Where a tenant's store lives: the data directory for the default
+/// tenant (as before tenants), `<data_dir>/tenants/<city code>` for the
+/// others.
+pub fn tenant_data_dir(data_dir: &Path, index: usize, code: &str) -> PathBuf {
+    if index == 0 {
+        data_dir.to_path_buf()
+    } else {
+        data_dir.join("tenants").join(code)
+    }
 }
 
 impl App {
@@ -64,37 +87,16 @@ impl App {
         if admin_public {
             tracing::warn!(admin = %cfg.server.admin_addr, "the admin listener (/metrics unauthenticated, /ready, /live) is reachable beyond this machine");
         }
-        let router = Arc::new(build_router(&cfg).map_err(|e| config_errors("rules", e))?);
+        let routers = build_tenant_routers(&cfg).map_err(|e| config_errors("rules", e))?;
         let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
         let auth = Auth::from_config(&cfg.auth, grpc_addr).map_err(|e| config_errors("auth", e))?;
         crate::config::rules::require_caller_secret(&cfg, grpc_addr)
             .map_err(|e| config_errors("privacy", vec![e]))?;
         let metrics = crate::telemetry::metrics::install().context("metrics recorder")?;
-        calendar_end(router.calendar(), chrono::Utc::now());
-
-        let mut store =
-            Store::open(&cfg.store.data_dir, cfg.store.synchronous).context("opening the store")?;
-        // With Kafka, decisions and alerts reach it through the store's outbox.
-        let outbox_wake = Arc::new(tokio::sync::Notify::new());
-        if cfg.kafka.is_some() {
-            store.publish_through_outbox(outbox_wake.clone());
+        if let Some(r) = routers.first() {
+            calendar_end(r.calendar(), chrono::Utc::now());
         }
-        let outbox_mark = store.outbox_mark();
-        let (published_tx, published_rx) = watch::channel(0i64);
-        let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
-        let committer = Committer::start(
-            store,
-            rx,
-            CommitterConfig {
-                batch_max: cfg.pipeline.batch_max,
-                batch_wait: Duration::from_millis(cfg.pipeline.batch_wait_ms),
-                retention: Duration::from_secs(u64::from(cfg.store.retention_days) * 86_400),
-            },
-        )
-        .context("starting the committer")?;
-
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-
         // Kafka: the producer for decisions, alerts, stats and dead letters.
         let publisher = match &cfg.kafka {
             Some(k) => Some(
@@ -108,115 +110,169 @@ impl App {
             ),
             None => None,
         };
-        // The call windows, rebuilt from the call events of the last 25 h, and the
-        // work-order tracker, from what the store holds of the last 40 days.
-        let reader = Reader::open(&cfg.store.data_dir).context("opening the store for reading")?;
-        let sla = Sla::new(SlaConfig::from(&cfg.sla));
-        let since = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp_millis();
-        let events = sla
-            .restore(&reader, since)
-            .context("restoring call windows")?;
-        tracing::info!(call_events = events, "call windows restored");
-        let (unpublished, _) = reader.outbox_backlog(0).context("reading the outbox")?;
-        if unpublished > 0 {
-            if cfg.kafka.is_some() {
-                tracing::info!(
-                    rows = unpublished,
-                    "outbox: publishing what was not on Kafka at the last stop"
-                );
-            } else {
-                tracing::warn!(
-                    rows = unpublished,
-                    "outbox: rows wait for Kafka, which is not configured"
-                );
-            }
+        let mut shared = Vec::with_capacity(routers.len());
+        let mut parts = Vec::with_capacity(routers.len());
+        for (i, router) in routers.into_iter().enumerate() {
+            let code = router.city_code().to_string();
+            let dir = tenant_data_dir(&cfg.store.data_dir, i, &code);
+            let (s, p) = build_tenant(&cfg, Arc::new(router), dir, shutdown_rx.clone())
+                .await
+                .with_context(|| format!("tenant {code}"))?;
+            shared.push(s);
+            parts.push(p);
         }
-        // Dedup: its index rebuilt from the records of the last repeat window.
-        let dedup = if cfg.dedup.enabled {
-            let matters = match &cfg.dedup.matters_file {
-                Some(f) => std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?,
-                None => hotline_router::dedup::text::EMBEDDED_MATTERS.to_string(),
-            };
-            let rules = Arc::new(
-                DedupRules::new(cfg.dedup.to_config(), &matters)
-                    .context("dedup matters lexicon")?,
-            );
-            let index = Arc::new(std::sync::Mutex::new(Dedup::new(rules.clone(), &router)));
-            Some((rules, index))
-        } else {
-            None
-        };
-        let orders = Orders::new(
-            &router,
-            TrackerConfig {
-                due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
-                max_cases: cfg.sla.max_open_cases,
-                escalate_overdue_after: (cfg.sla.escalate_overdue_hours > 0)
-                    .then(|| chrono::Duration::hours(cfg.sla.escalate_overdue_hours)),
-                revisit_window: chrono::Duration::days(cfg.sla.revisit_days),
-                tallies: true,
-            },
-            dedup.as_ref().map(|(_, i)| i.clone()),
-        );
-        let dedup = dedup.map(|(rules, index)| DedupStage {
-            rules,
-            index,
-            orders: orders.clone(),
-        });
-        // The tracker from the last 40 days (or the unresolved window, if
-        // longer); the dedup index from the unresolved window: a work order
-        // still open keeps its contacts past the repeat window, and the
-        // replay in time order closes and expires the others as they were.
-        let now = chrono::Utc::now();
-        let unresolved = cfg
-            .dedup
-            .unresolved_window_days
-            .max(cfg.dedup.repeat_window_days);
-        let restored = crate::admit::restore::replay(
-            &reader,
-            (now - chrono::Duration::days(unresolved.max(40))).timestamp_millis(),
-            (now - chrono::Duration::days(unresolved)).timestamp_millis(),
-            &orders,
-            dedup.as_ref(),
-        )
-        .context("restoring open work orders and the dedup index")?;
-        if let Some(stage) = &dedup {
-            stage.report();
-        }
-        tracing::info!(
-            open_cases = restored.open_cases,
-            decisions = restored.decisions,
-            dedup_records = restored.matters,
-            order_events = restored.order_events,
-            "work-order tracker and dedup index restored"
-        );
-        drop(reader);
-
-        let shared = Shared {
-            pipeline: Pipeline::new(router, dedup.clone()),
-            committer: tx,
-            sla,
-            orders,
-            shutdown: shutdown_rx,
-            outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
-            data_dir: cfg.store.data_dir.clone(),
-        };
+        let tenants = Tenants::new(shared).context("no tenant")?;
         Ok(App {
             cfg,
             grpc_listener,
             admin_listener,
             auth,
             metrics,
-            committer,
-            shared,
-            dedup,
+            tenants,
+            parts,
             publisher,
-            outbox_wake,
-            published_tx,
             shutdown_tx,
         })
     }
+}
+
+/// One tenant's store (opened, its writer started), its state restored
+/// from it, and its admit.
+async fn build_tenant(
+    cfg: &Config,
+    router: Arc<Router>,
+    data_dir: PathBuf,
+    shutdown_rx: watch::Receiver<bool>,
+) -> anyhow::Result<(Shared, TenantParts)> {
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let tenant: Arc<str> = router.city_code().into();
+    let mut store = Store::open(&data_dir, cfg.store.synchronous).context("opening the store")?;
+    // With Kafka, decisions and alerts reach it through the store's outbox.
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
+    if cfg.kafka.is_some() {
+        store.publish_through_outbox(outbox_wake.clone());
+    }
+    let outbox_mark = store.outbox_mark();
+    let (published_tx, published_rx) = watch::channel(0i64);
+    let (tx, rx) = mpsc::channel(cfg.pipeline.queue_capacity);
+    let committer = Committer::start(
+        store,
+        rx,
+        CommitterConfig {
+            batch_max: cfg.pipeline.batch_max,
+            batch_wait: Duration::from_millis(cfg.pipeline.batch_wait_ms),
+            retention: Duration::from_secs(u64::from(cfg.store.retention_days) * 86_400),
+            tenant: tenant.clone(),
+        },
+    )
+    .context("starting the committer")?;
+    // The call windows, rebuilt from the call events of the last 25 h, and the
+    // work-order tracker, from what the store holds of the last 40 days.
+    let reader = Reader::open(&data_dir).context("opening the store for reading")?;
+    let sla = Sla::new(SlaConfig::from(&cfg.sla), &tenant);
+    let since = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp_millis();
+    let events = sla
+        .restore(&reader, since)
+        .context("restoring call windows")?;
+    tracing::info!(tenant = %tenant, call_events = events, "call windows restored");
+    let (unpublished, _) = reader.outbox_backlog(0).context("reading the outbox")?;
+    crate::telemetry::metrics::outbox_backlog(&tenant, unpublished, Duration::ZERO);
+    if unpublished > 0 {
+        if cfg.kafka.is_some() {
+            tracing::info!(
+                rows = unpublished,
+                "outbox: publishing what was not on Kafka at the last stop"
+            );
+        } else {
+            tracing::warn!(
+                rows = unpublished,
+                "outbox: rows wait for Kafka, which is not configured"
+            );
+        }
+    }
+    // Dedup: its index rebuilt from the records of the last repeat window.
+    let dedup = if cfg.dedup.enabled {
+        let matters = match &cfg.dedup.matters_file {
+            Some(f) => {
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+            }
+            None => hotline_router::dedup::text::EMBEDDED_MATTERS.to_string(),
+        };
+        let rules = Arc::new(
+            DedupRules::new(cfg.dedup.to_config(), &matters).context("dedup matters lexicon")?,
+        );
+        let index = Arc::new(std::sync::Mutex::new(Dedup::new(rules.clone(), &router)));
+        Some((rules, index))
+    } else {
+        None
+    };
+    let orders = Orders::new(
+        &router,
+        TrackerConfig {
+            due_soon_lead: chrono::Duration::minutes(cfg.sla.due_soon_minutes),
+            max_cases: cfg.sla.max_open_cases,
+            escalate_overdue_after: (cfg.sla.escalate_overdue_hours > 0)
+                .then(|| chrono::Duration::hours(cfg.sla.escalate_overdue_hours)),
+            revisit_window: chrono::Duration::days(cfg.sla.revisit_days),
+            tallies: true,
+        },
+        dedup.as_ref().map(|(_, i)| i.clone()),
+    );
+    let dedup = dedup.map(|(rules, index)| DedupStage {
+        rules,
+        index,
+        orders: orders.clone(),
+    });
+    // The tracker from the last 40 days (or the unresolved window, if
+    // longer); the dedup index from the unresolved window: a work order
+    // still open keeps its contacts past the repeat window, and the
+    // replay in time order closes and expires the others as they were.
+    let now = chrono::Utc::now();
+    let unresolved = cfg
+        .dedup
+        .unresolved_window_days
+        .max(cfg.dedup.repeat_window_days);
+    let restored = crate::admit::restore::replay(
+        &reader,
+        (now - chrono::Duration::days(unresolved.max(40))).timestamp_millis(),
+        (now - chrono::Duration::days(unresolved)).timestamp_millis(),
+        &orders,
+        dedup.as_ref(),
+    )
+    .context("restoring open work orders and the dedup index")?;
+    if let Some(stage) = &dedup {
+        stage.report();
+    }
+    tracing::info!(
+        tenant = %tenant,
+        open_cases = restored.open_cases,
+        decisions = restored.decisions,
+        dedup_records = restored.matters,
+        order_events = restored.order_events,
+        "work-order tracker and dedup index restored"
+    );
+    drop(reader);
+
+    let shared = Shared {
+        tenant,
+        case_prefix: router.case_prefix().into(),
+        pipeline: Pipeline::new(router, dedup.clone()),
+        committer: tx,
+        sla,
+        orders,
+        shutdown: shutdown_rx,
+        outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
+        data_dir: data_dir.clone(),
+    };
+    let parts = TenantParts {
+        committer,
+        dedup,
+        data_dir,
+        outbox_wake,
+        published_tx,
+    };
+    Ok((shared, parts))
 }
 
 /// Publishes when the holiday calendar ends (`hotline_calendar_end_timestamp_seconds`,

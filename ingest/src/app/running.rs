@@ -35,16 +35,23 @@ pub struct Running {
     health: tonic_health::server::HealthReporter,
     shutdown_tx: watch::Sender<bool>,
     grpc_task: JoinHandle<Result<(), tonic::transport::Error>>,
-    orders_task: JoinHandle<()>,
-    sla_task: JoinHandle<()>,
-    stats_task: JoinHandle<()>,
+    /// Each tenant's tasks, the default tenant's first.
+    tenants: Vec<TenantTasks>,
     board_task: JoinHandle<()>,
     kafka_task: Option<JoinHandle<()>>,
-    outbox_task: Option<JoinHandle<()>>,
     admin_task: JoinHandle<std::io::Result<()>>,
     /// The admin listener stops last: `/ready` answers 503 through the drain.
     admin_stop: watch::Sender<bool>,
     publisher: Option<Publisher>,
+}
+
+/// What one tenant runs: its trackers' ticks, its stats, its outbox and
+/// its store's writer.
+struct TenantTasks {
+    orders_task: JoinHandle<()>,
+    sla_task: JoinHandle<()>,
+    stats_task: JoinHandle<()>,
+    outbox_task: Option<JoinHandle<()>>,
     committer: Committer,
 }
 
@@ -57,17 +64,14 @@ impl App {
             admin_listener,
             auth,
             metrics,
-            committer,
-            shared,
-            dedup,
+            tenants,
+            parts,
             publisher,
-            outbox_wake,
-            published_tx,
             shutdown_tx,
         } = self;
         let grpc_addr = grpc_listener.local_addr().context("gRPC listener")?;
         let admin_addr = admin_listener.local_addr().context("admin listener")?;
-        let shutdown_rx = shared.shutdown.clone();
+        let shutdown_rx = shutdown_tx.subscribe();
         // `/ready` turns true once everything is started; `draining` makes
         // the intake refuse new calls once shutdown begins.
         let ready = Arc::new(AtomicBool::new(false));
@@ -83,63 +87,44 @@ impl App {
         };
         let reflection_v1 = reflection().build_v1().context("reflection service")?;
         let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
-        // Every second: SLA gauges and answer-rate crossings; deadline alerts.
-        let sla = shared.sla.clone();
-        let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
-            "service_targets",
-            move |now| sla.refresh(now),
-            shared.committer.clone(),
-            shutdown_rx.clone(),
-        ));
-        let orders = shared.orders.clone();
-        let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
-            "deadlines",
-            move |now| orders.tick(now),
-            shared.committer.clone(),
-            shutdown_rx.clone(),
-        ));
-        let (stats_tx, stats_rx) = watch::channel(None);
-        let stats_task = tokio::spawn(crate::state::stats::run(
-            crate::state::stats::Sources {
-                sla: shared.sla.clone(),
-                orders: shared.orders.clone(),
-                dedup: dedup.clone(),
-                node: cfg.stats.node_name(),
-            },
-            Duration::from_secs(cfg.stats.interval_secs),
-            stats_tx,
-            publisher.clone(),
-            shutdown_rx.clone(),
-        ));
-        // The wall screen's figures, once a second.
+        let drain_deadline = Duration::from_secs(cfg.pipeline.drain_timeout_secs);
+        let mut tenant_tasks = Vec::with_capacity(parts.len());
+        let mut latest = Vec::with_capacity(parts.len());
+        let mut alive = Vec::with_capacity(parts.len());
+        let mut writable = Vec::with_capacity(parts.len());
+        for (i, (shared, part)) in tenants.all().iter().zip(parts).enumerate() {
+            let (tasks, stats_rx) = spawn_tenant(
+                shared,
+                part,
+                &cfg,
+                publisher.as_ref(),
+                i == 0,
+                drain_deadline,
+            );
+            latest.push((shared.tenant.clone(), stats_rx));
+            alive.push(tasks.committer.alive());
+            writable.push(tasks.committer.writable());
+            tenant_tasks.push(tasks);
+        }
+        let writable = crate::sinks::committer::Flags::new(writable);
+        // The wall screen's figures, once a second: the default tenant's.
         let (board_tx, board_rx) = watch::channel(None);
+        let home = tenants.default_tenant();
         let board_task = tokio::spawn(crate::state::board::run(
             crate::state::board::BoardSources {
-                sla: shared.sla.clone(),
-                orders: shared.orders.clone(),
-                dedup: dedup.clone(),
+                sla: home.sla.clone(),
+                orders: home.orders.clone(),
+                dedup: home.pipeline.dedup().cloned(),
                 metrics: metrics.clone(),
-                calendar: shared.orders.calendar().clone(),
+                calendar: home.orders.calendar().clone(),
                 ready: ready.clone(),
-                writable: committer.writable(),
+                writable: writable.clone(),
             },
             board_tx,
             shutdown_rx.clone(),
         ));
         let mut kafka_task = None;
-        let mut outbox_task = None;
         if let (Some(k), Some(publisher)) = (&cfg.kafka, &publisher) {
-            let outbox = crate::sinks::outbox::Outbox {
-                data_dir: cfg.store.data_dir.clone(),
-                publisher: publisher.clone(),
-                committer: shared.committer.clone(),
-                wake: outbox_wake.clone(),
-                published: published_tx,
-            };
-            outbox_task = Some(tokio::spawn(outbox.run(
-                shutdown_rx.clone(),
-                Duration::from_secs(cfg.pipeline.drain_timeout_secs),
-            )));
             if k.consume {
                 let c: StreamConsumer<Ctx> = k
                     .consumer_config()
@@ -147,22 +132,15 @@ impl App {
                     .create_with_context(Ctx)
                     .context("kafka consumer")?;
                 let ingest =
-                    KafkaIngest::new(c, &k.topics, &shared, publisher.clone(), k.max_in_flight)
+                    KafkaIngest::new(c, &k.topics, &tenants, publisher.clone(), k.max_in_flight)
                         .context("kafka subscribe")?;
-                kafka_task = Some(tokio::spawn(
-                    ingest.run(Duration::from_secs(cfg.pipeline.drain_timeout_secs)),
-                ));
+                kafka_task = Some(tokio::spawn(ingest.run(drain_deadline)));
             }
             tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, "kafka configured");
         }
-        let intake = IntakeService::new(
-            &shared,
-            draining.clone(),
-            cfg.store.data_dir.clone(),
-            cfg.pipeline.stream_window,
-        );
-        // The intake and the consumer hold their own senders; the committer stops once they are gone.
-        drop(shared);
+        let intake = IntakeService::new(&tenants, draining.clone(), cfg.pipeline.stream_window);
+        // The intake and the consumer hold their own senders; the committers stop once they are gone.
+        drop(tenants);
         let auth_i = auth.clone();
         let intake_svc = InterceptedService::new(
             IntakeServer::new(intake)
@@ -173,7 +151,7 @@ impl App {
 
         let auth_s = auth.clone();
         let stats_svc =
-            InterceptedService::new(StatsServer::new(StatsService::new(stats_rx)), move |req| {
+            InterceptedService::new(StatsServer::new(StatsService::new(latest)), move |req| {
                 auth_s.intercept(req)
             });
         let idle = Duration::from_secs(cfg.server.idle_timeout_secs);
@@ -217,8 +195,8 @@ impl App {
         let admin_state = AdminState {
             metrics,
             ready: ready.clone(),
-            alive: committer.alive(),
-            writable: committer.writable(),
+            alive: crate::sinks::committer::Flags::new(alive),
+            writable,
             board: board_rx,
             auth: auth.clone(),
             events_lifetime: idle / 2,
@@ -251,18 +229,79 @@ impl App {
             health,
             shutdown_tx,
             grpc_task,
-            orders_task,
-            sla_task,
-            stats_task,
+            tenants: tenant_tasks,
             board_task,
             kafka_task,
-            outbox_task,
             admin_task,
             admin_stop,
             publisher,
-            committer,
         })
     }
+}
+
+/// Starts one tenant's tasks: the per-second ticks of its deadlines and
+/// service targets, its stats, and (with Kafka) its outbox. Returns them
+/// and its latest stats snapshot.
+fn spawn_tenant(
+    shared: &crate::admit::Shared,
+    part: super::build::TenantParts,
+    cfg: &crate::config::Config,
+    publisher: Option<&Publisher>,
+    home: bool,
+    drain_deadline: Duration,
+) -> (TenantTasks, crate::state::stats::Latest) {
+    let shutdown_rx = shared.shutdown.clone();
+    // Every second: SLA gauges and answer-rate crossings; deadline alerts.
+    let sla = shared.sla.clone();
+    let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
+        "service_targets",
+        move |now| sla.refresh(now),
+        shared.committer.clone(),
+        shared.tenant.clone(),
+        shutdown_rx.clone(),
+    ));
+    let orders = shared.orders.clone();
+    let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
+        "deadlines",
+        move |now| orders.tick(now),
+        shared.committer.clone(),
+        shared.tenant.clone(),
+        shutdown_rx.clone(),
+    ));
+    let (stats_tx, stats_rx) = watch::channel(None);
+    let stats_task = tokio::spawn(crate::state::stats::run(
+        crate::state::stats::Sources {
+            sla: shared.sla.clone(),
+            orders: shared.orders.clone(),
+            dedup: part.dedup.clone(),
+            node: cfg.stats.node_name(),
+            tenant: shared.tenant.clone(),
+            pipeline_latency: home,
+        },
+        Duration::from_secs(cfg.stats.interval_secs),
+        stats_tx,
+        publisher.cloned(),
+        shutdown_rx.clone(),
+    ));
+    let outbox_task = publisher.map(|publisher| {
+        let outbox = crate::sinks::outbox::Outbox {
+            data_dir: part.data_dir.clone(),
+            publisher: publisher.clone(),
+            committer: shared.committer.clone(),
+            wake: part.outbox_wake.clone(),
+            published: part.published_tx,
+            tenant: shared.tenant.clone(),
+        };
+        tokio::spawn(outbox.run(shutdown_rx.clone(), drain_deadline))
+    });
+    let tasks = TenantTasks {
+        orders_task,
+        sla_task,
+        stats_task,
+        outbox_task,
+        committer: part.committer,
+    };
+    (tasks, stats_rx)
 }
 
 impl Running {
@@ -278,16 +317,12 @@ impl Running {
             mut health,
             shutdown_tx,
             grpc_task,
-            orders_task,
-            sla_task,
-            stats_task,
+            tenants,
             board_task,
             kafka_task,
-            outbox_task,
             admin_task,
             admin_stop,
             publisher,
-            committer,
         } = self;
         tracing::info!(
             deadline_secs = deadline.as_secs(),
@@ -321,20 +356,28 @@ impl Running {
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_secs(1))
         };
-        finish(
-            "work-order deadlines",
-            orders_task,
-            remaining(started),
-            |()| None,
-        )
-        .await;
+        let mut rest = Vec::with_capacity(tenants.len());
+        let mut outboxes = Vec::with_capacity(tenants.len());
+        let mut committers = Vec::with_capacity(tenants.len());
+        for t in tenants {
+            finish(
+                "work-order deadlines",
+                t.orders_task,
+                remaining(started),
+                |()| None,
+            )
+            .await;
+            rest.push((t.sla_task, t.stats_task));
+            outboxes.extend(t.outbox_task);
+            committers.push(t.committer);
+        }
         // A consumer stopped at the deadline leaves its records for redelivery.
         if let Some(t) = kafka_task {
             finish("kafka consumer", t, deadline, |()| None).await;
         }
-        // The outbox publishes what is stored until it is empty or the deadline
-        // passes (the rest is published after the next start).
-        if let Some(t) = outbox_task {
+        // The outboxes publish what is stored until they are empty or the
+        // deadline passes (the rest is published after the next start).
+        for t in outboxes {
             let left = deadline.saturating_sub(started.elapsed());
             finish("outbox", t, left, |()| None).await;
         }
@@ -343,17 +386,24 @@ impl Running {
                 tracing::warn!(error = %e, "kafka producer flush");
             }
         }
-        // Every sender is gone once the server and its streams are: the committer
-        // commits what is queued and stops.
+        // Every sender is gone once the server and its streams are: each
+        // committer commits what is queued and stops.
         let left = deadline
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(2));
-        match tokio::time::timeout(left, tokio::task::spawn_blocking(move || committer.join())).await {
-        Ok(_) => tracing::info!("last batch committed"),
-        Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
-    }
-        finish("service targets", sla_task, remaining(started), |()| None).await;
-        finish("stats", stats_task, remaining(started), |()| None).await;
+        let join_all = tokio::task::spawn_blocking(move || {
+            for c in committers {
+                c.join();
+            }
+        });
+        match tokio::time::timeout(left, join_all).await {
+            Ok(_) => tracing::info!("last batch committed"),
+            Err(_) => tracing::warn!("committer did not finish before the deadline; unacknowledged contacts may be resubmitted"),
+        }
+        for (sla_task, stats_task) in rest {
+            finish("service targets", sla_task, remaining(started), |()| None).await;
+            finish("stats", stats_task, remaining(started), |()| None).await;
+        }
         finish("wallboard", board_task, remaining(started), |()| None).await;
         let _ = admin_stop.send(true);
         finish("admin listener", admin_task, remaining(started), |r| {

@@ -46,6 +46,20 @@ pub struct Config {
     pub dedup: DedupSection,
     /// Kafka in and out; absent means the embedded mode (gRPC in, SQLite out).
     pub kafka: Option<crate::config::kafka::KafkaConfig>,
+    /// `[[tenant]]`: the cities served beside the default one (`[rules]`).
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[[tenant]]`: a city served beside the default tenant (README.md,
+/// "Tenants"). Its code and case-id prefix are those its `units.toml`
+/// names; the calendar, the classifier model and the review threshold are
+/// `[rules]`'s (one country's holidays, one language).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The city's rules directory, as `rules.dir`: files present replace
+    /// the embedded ones (a city's own `units.toml` at least).
+    pub dir: PathBuf,
 }
 
 /// `[server]`: listeners.
@@ -434,6 +448,15 @@ impl Config {
                 "sla" => cfg.sla = section(&key, value, &mut errors).unwrap_or_default(),
                 "stats" => cfg.stats = section(&key, value, &mut errors).unwrap_or_default(),
                 "dedup" => cfg.dedup = section(&key, value, &mut errors).unwrap_or_default(),
+                "tenant" => match value {
+                    toml::Value::Array(items) => {
+                        for (i, v) in items.into_iter().enumerate() {
+                            let name = format!("tenant[{i}]");
+                            cfg.tenants.extend(section(&name, v, &mut errors));
+                        }
+                    }
+                    _ => errors.push(cerr(key, "must be an array of tables: [[tenant]]")),
+                },
                 _ => errors.push(cerr(key, "unknown section")),
             }
         }

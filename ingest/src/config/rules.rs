@@ -211,8 +211,76 @@ fn key_from_secret(secret: &[u8]) -> Box<[u8; 32]> {
 
 /// Builds the router described by `cfg`; every error at once.
 pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
+    build_router_in(cfg, cfg.rules.dir.as_deref())
+}
+
+/// Every tenant's router (README.md, "Tenants"): the default tenant's
+/// (`[rules]`) first, then each `[[tenant]]`'s, in the config's order;
+/// they must name different cities and case-id prefixes. Every error at
+/// once.
+pub fn build_tenant_routers(cfg: &Config) -> Result<Vec<Router>, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    let texts = read_rules(cfg.rules.dir.as_deref(), &mut errors);
+    let mut routers = Vec::new();
+    let dirs = std::iter::once(("rules.dir".to_string(), cfg.rules.dir.as_deref())).chain(
+        cfg.tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("tenant[{i}].dir"), Some(t.dir.as_path()))),
+    );
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    for (key, dir) in dirs {
+        if let Some(d) = dir.filter(|d| !d.is_dir()) {
+            errors.push(ConfigError {
+                path: key,
+                msg: format!("{}: not a directory", d.display()),
+            });
+            continue;
+        }
+        let r = match build_router_in(cfg, dir) {
+            Ok(r) => r,
+            Err(es) => {
+                errors.extend(es);
+                continue;
+            }
+        };
+        let (code, prefix) = (r.city_code(), r.case_prefix());
+        let err = |msg: String| ConfigError {
+            path: format!("{key}: units.toml [city]"),
+            msg,
+        };
+        if !(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) && code.ends_with("00")) {
+            errors.push(err(format!(
+                "code {code:?} is not a city's division code (six digits ending in 00)"
+            )));
+        }
+        if !(1..=8).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
+            errors.push(err(format!(
+                "case_prefix {prefix:?} must be 1 to 8 capital letters A–Z"
+            )));
+        }
+        for (other, c, p) in &seen {
+            if c == code {
+                errors.push(err(format!("code {code} is also {other}'s")));
+            }
+            if p == prefix {
+                errors.push(err(format!("case_prefix {prefix} is also {other}'s")));
+            }
+        }
+        seen.push((key, code.to_string(), prefix.to_string()));
+        routers.push(r);
+    }
+    if errors.is_empty() {
+        Ok(routers)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The router of the rules in `dir` (the embedded ones where a file is
+/// absent), with `cfg`'s calendar, model and options.
+fn build_router_in(cfg: &Config, dir: Option<&Path>) -> Result<Router, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let texts = read_rules(dir, &mut errors);
     let model = match &cfg.rules.model {
         Some(p) => std::fs::read(p).unwrap_or_else(|e| {
             errors.push(ConfigError {
@@ -255,10 +323,7 @@ pub fn build_router(cfg: &Config) -> Result<Router, Vec<ConfigError>> {
         Ok(r) if errors.is_empty() => Ok(r),
         Ok(_) => Err(errors),
         Err(es) => {
-            let base = cfg
-                .rules
-                .dir
-                .as_ref()
+            let base = dir
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "embedded rules".into());
             errors.extend(es.into_iter().map(|e| ConfigError {

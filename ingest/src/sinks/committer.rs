@@ -30,11 +30,29 @@ pub enum Job {
 }
 
 /// Batching limits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CommitterConfig {
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub retention: Duration,
+    /// The tenant's city code: the `tenant` label of the queue gauge.
+    pub tenant: Arc<str>,
+}
+
+/// A flag of every tenant's committer (alive, writable): true while all
+/// of them are.
+#[derive(Clone, Default)]
+pub struct Flags(Arc<[Arc<AtomicBool>]>);
+
+impl Flags {
+    pub fn new(flags: Vec<Arc<AtomicBool>>) -> Flags {
+        Flags(flags.into())
+    }
+
+    /// Whether every flag is set.
+    pub fn all(&self) -> bool {
+        self.0.iter().all(|f| f.load(Ordering::SeqCst))
+    }
 }
 
 /// Handle to the running committer thread.
@@ -115,7 +133,7 @@ const STEP: Duration = Duration::from_micros(500);
 /// that brings nothing ends the wait: the senders are waiting for this
 /// commit (callers blocked on their answers, streams at their window, or a
 /// full queue).
-fn gather(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, cfg: CommitterConfig) {
+fn gather(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, cfg: &CommitterConfig) {
     let deadline = Instant::now() + cfg.batch_wait;
     let enough = (cfg.batch_max / 4).max(1);
     let mut queued = rx.len();
@@ -161,11 +179,12 @@ fn next_job(store: &mut Store, rx: &mut mpsc::Receiver<Job>, writable: &AtomicBo
 fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig, writable: &AtomicBool) {
     let mut batch: Vec<Job> = Vec::with_capacity(cfg.batch_max);
     let mut last_purge: Option<Instant> = None;
+    let depth = m::queue_depth(&cfg.tenant);
     while let Some(first) = next_job(&mut store, &mut rx, writable) {
         batch.push(first);
         drain(&mut rx, &mut batch, cfg.batch_max);
         if batch.len() >= BUSY && !cfg.batch_wait.is_zero() {
-            gather(&mut rx, &mut batch, cfg);
+            gather(&mut rx, &mut batch, &cfg);
         }
         let ok = commit(&mut store, &mut batch);
         if writable.swap(ok, Ordering::SeqCst) != ok {
@@ -175,7 +194,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig, writ
                 tracing::error!("store not writable: not ready until a commit succeeds");
             }
         }
-        m::queue_depth(rx.len());
+        depth.set(rx.len() as f64);
         if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             purge(&mut store, cfg.retention);
             last_purge = Some(Instant::now());

@@ -37,6 +37,8 @@ pub struct Outbox {
     /// The last outbox id Kafka has, for those who wait on it (the Kafka
     /// consumer stores an input offset only once its outputs are on Kafka).
     pub published: watch::Sender<i64>,
+    /// The tenant's city code: the `tenant` label of the backlog gauges.
+    pub tenant: Arc<str>,
 }
 
 /// Aborts a task when dropped (the metrics task ends with the publisher).
@@ -50,7 +52,7 @@ impl Drop for AbortOnDrop {
 
 /// Refreshes `hotline_outbox_unpublished` and `_oldest_age_seconds` every
 /// [`TICK`]: the rows after the last one Kafka has.
-async fn backlog_metrics(reader: Arc<Mutex<Reader>>, published: Arc<AtomicI64>) {
+async fn backlog_metrics(reader: Arc<Mutex<Reader>>, published: Arc<AtomicI64>, tenant: Arc<str>) {
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
@@ -58,7 +60,7 @@ async fn backlog_metrics(reader: Arc<Mutex<Reader>>, published: Arc<AtomicI64>) 
         if let Ok((rows, oldest)) = read(&reader, move |r| r.outbox_backlog(after)).await {
             let now = chrono::Utc::now().timestamp_millis();
             let age = oldest.map_or(0, |t| now.saturating_sub(t).max(0));
-            m::outbox_backlog(rows, Duration::from_millis(age as u64));
+            m::outbox_backlog(&tenant, rows, Duration::from_millis(age as u64));
         }
     }
 }
@@ -93,7 +95,11 @@ impl Outbox {
         let published_upto = Arc::new(AtomicI64::new(0));
         // The backlog metrics every second, also while a send waits on a
         // broker that does not answer (up to the delivery timeout).
-        let metrics = tokio::spawn(backlog_metrics(reader.clone(), published_upto.clone()));
+        let metrics = tokio::spawn(backlog_metrics(
+            reader.clone(),
+            published_upto.clone(),
+            self.tenant.clone(),
+        ));
         let _stop_metrics = AbortOnDrop(metrics);
         let mut retry = FIRST_RETRY;
         let mut stop_at: Option<Instant> = None;
@@ -113,7 +119,7 @@ impl Outbox {
             };
             if rows.is_empty() {
                 if stop_at.is_some() {
-                    m::outbox_backlog(0, Duration::ZERO);
+                    m::outbox_backlog(&self.tenant, 0, Duration::ZERO);
                     tracing::info!("outbox: everything published");
                     return;
                 }

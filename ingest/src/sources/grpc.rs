@@ -4,7 +4,8 @@
 //! and flow control for streams) and is answered once durable; Kafka is
 //! the outbox's business, never waited for here.
 use crate::admit::pipeline::{Decided, Refusal};
-use crate::admit::{AdmitError, Event, Queued, Settled, Shared};
+use crate::admit::tenants::Tenants;
+use crate::admit::{AdmitError, Event, Queued, Settled};
 use crate::auth::{require, Role};
 use crate::sinks::committer::EventReply;
 use crate::sinks::store::Reader;
@@ -15,7 +16,6 @@ use hotline_proto::v1 as pb;
 use hotline_proto::v1::intake_server::Intake;
 use prost::Message;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,9 +29,8 @@ const READY_CHUNK: usize = 64;
 /// The service state shared by every call.
 #[derive(Clone)]
 pub struct IntakeService {
-    admit: Shared,
+    tenants: Tenants,
     draining: Arc<AtomicBool>,
-    data_dir: PathBuf,
     window: usize,
 }
 
@@ -45,16 +44,10 @@ fn admit_status(e: AdmitError) -> Status {
 }
 
 impl IntakeService {
-    pub fn new(
-        shared: &Shared,
-        draining: Arc<AtomicBool>,
-        data_dir: PathBuf,
-        window: usize,
-    ) -> Self {
+    pub fn new(tenants: &Tenants, draining: Arc<AtomicBool>, window: usize) -> Self {
         IntakeService {
-            admit: shared.clone(),
+            tenants: tenants.clone(),
             draining,
-            data_dir,
             window: window.max(1),
         }
     }
@@ -68,16 +61,51 @@ impl IntakeService {
         Ok(())
     }
 
-    fn decide(&self, c: &pb::Contact) -> Result<Decided, Refusal> {
-        self.admit
-            .pipeline
-            .decide_one(c, Utc::now())
+    /// Decides a contact by its tenant's rules; returns the tenant too.
+    fn decide(&self, c: &pb::Contact) -> Result<(usize, Decided), Refusal> {
+        self.tenants
+            .of_contact(c)
+            .and_then(|t| {
+                let d = self.tenants.at(t).pipeline.decide_one(c, Utc::now())?;
+                Ok((t, d))
+            })
             .inspect_err(|r| m::reject(r.code))
     }
 
-    /// [`decide`](Self::decide) for contacts that arrived together.
-    fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<Decided, Refusal>> {
-        let out = self.admit.pipeline.decide_many(cs, Utc::now());
+    /// [`decide`](Self::decide) for contacts that arrived together: decided
+    /// together (see `Pipeline::decide_many`) when they are all one
+    /// tenant's, as is usual; one by one otherwise.
+    fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<(usize, Decided), Refusal>> {
+        let now = Utc::now();
+        let first = cs.first().map(|c| self.tenants.of_contact(c));
+        let one = match first {
+            Some(Ok(t))
+                if cs
+                    .iter()
+                    .skip(1)
+                    .all(|c| self.tenants.of_contact(c).ok() == Some(t)) =>
+            {
+                Some(t)
+            }
+            _ => None,
+        };
+        let out: Vec<Result<(usize, Decided), Refusal>> = match one {
+            Some(t) => self
+                .tenants
+                .at(t)
+                .pipeline
+                .decide_many(cs, now)
+                .into_iter()
+                .map(|d| d.map(|d| (t, d)))
+                .collect(),
+            None => cs
+                .iter()
+                .map(|c| {
+                    let t = self.tenants.of_contact(c)?;
+                    Ok((t, self.tenants.at(t).pipeline.decide_one(c, now)?))
+                })
+                .collect(),
+        };
         for r in out.iter().filter_map(|r| r.as_ref().err()) {
             m::reject(r.code);
         }
@@ -110,7 +138,7 @@ enum Pending {
 
 /// The ack of a stream contact once it is durable; a store failure is the
 /// contact's ack (`STORE_UNAVAILABLE`, resubmit), not the stream's end.
-async fn resolve(admit: &Shared, p: Pending) -> Result<pb::Ack, Status> {
+async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
     let (ack, queued, started) = match p {
         Pending::Ready(a) => return Ok(a),
         Pending::Fatal(s) => return Err(s),
@@ -120,7 +148,7 @@ async fn resolve(admit: &Shared, p: Pending) -> Result<pb::Ack, Status> {
             started,
         } => (ack, queued, started),
     };
-    let ack = match admit.settle(queued).await {
+    let ack = match queued.settle().await {
         Ok(Settled::New) => ack,
         Ok(Settled::Existing(d)) => pb::Ack {
             case_id: d.case_id,
@@ -151,15 +179,16 @@ impl Intake for IntakeService {
         let started = Instant::now();
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let decided = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let (t, decided) = self.decide(req.get_ref()).map_err(|r| r.status())?;
         let (queued, decision) = self
-            .admit
+            .tenants
+            .at(t)
             .try_queue(decided)
             .map_err(admit_status)?
             .ok_or_else(|| {
                 Status::resource_exhausted("intake queue is full; retry with backoff")
             })?;
-        let decision = match self.admit.settle(queued).await.map_err(admit_status)? {
+        let decision = match queued.settle().await.map_err(admit_status)? {
             Settled::New => decision,
             Settled::Existing(stored) => *stored,
         };
@@ -182,7 +211,7 @@ impl Intake for IntakeService {
         // Reader: decide and queue each contact in order; waiting on the
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
-            let mut shutdown = svc.admit.shutdown.clone();
+            let mut shutdown = svc.tenants.default_tenant().shutdown.clone();
             let mut chunk = Vec::with_capacity(READY_CHUNK);
             'read: loop {
                 let first = tokio::select! {
@@ -219,7 +248,7 @@ impl Intake for IntakeService {
                 for (contact, result) in chunk.drain(..).zip(results) {
                     let pending = match result {
                         Err(r) => Pending::Ready(error_ack(contact.contact_id, r.to_error())),
-                        Ok(decided) => match svc.admit.queue(decided).await {
+                        Ok((t, decided)) => match svc.tenants.at(t).queue(decided).await {
                             // The decision is not needed past the ack: its ids move.
                             Ok((queued, d)) => Pending::Waiting {
                                 ack: pb::Ack {
@@ -250,10 +279,9 @@ impl Intake for IntakeService {
             }
         });
         // Writer: acknowledge in order as each contact becomes durable.
-        let admit = self.admit.clone();
         tokio::spawn(async move {
             while let Some(p) = pend_rx.recv().await {
-                let ack = resolve(&admit, p).await;
+                let ack = resolve(p).await;
                 let fatal = ack.is_err();
                 if out_tx.send(ack).await.is_err() || fatal {
                     break;
@@ -320,9 +348,25 @@ impl Intake for IntakeService {
             Some(pb::get_decision_request::Key::CaseId(c)) if !c.is_empty() => (None, Some(c)),
             _ => return Err(Status::invalid_argument("give contact_id or case_id")),
         };
-        let dir = self.data_dir.clone();
+        // By case id: its tenant's store; by contact id: each tenant's in turn.
+        let dirs: Vec<std::path::PathBuf> = match &case_id {
+            Some(c) => vec![self.tenants.at(self.tenants.of_case(c)).data_dir.clone()],
+            None => self
+                .tenants
+                .all()
+                .iter()
+                .map(|t| t.data_dir.clone())
+                .collect(),
+        };
         let body = tokio::task::spawn_blocking(move || {
-            Reader::open(&dir)?.decision(contact_id.as_deref(), case_id.as_deref())
+            for dir in dirs {
+                let found =
+                    Reader::open(&dir)?.decision(contact_id.as_deref(), case_id.as_deref())?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            Ok::<_, crate::sinks::store::StoreError>(None)
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?
@@ -357,12 +401,12 @@ impl IntakeService {
                 biased;
                 reply = async {
                     match waiting.front_mut() {
-                        Some((rx, _)) => rx.await,
+                        Some((rx, _, _)) => rx.await,
                         None => std::future::pending().await,
                     }
                 }, if !waiting.is_empty() => {
-                    let Some((_, ev)) = waiting.pop_front() else { continue };
-                    self.settle(reply, &ev, &mut counts, &mut on_new).await?;
+                    let Some((_, ev, t)) = waiting.pop_front() else { continue };
+                    self.settle(reply, &ev, t, &mut counts, &mut on_new).await?;
                 }
                 next = inbound.message(), if !end && waiting.len() < self.window => {
                     match next? {
@@ -378,18 +422,29 @@ impl IntakeService {
                                 }
                                 Ok(row) => row,
                             };
+                            let t = match &ev {
+                                Event::Order(o) => self.tenants.of_case(&o.case_id),
+                                Event::Call(c) => match self.tenants.of_call(c) {
+                                    Ok(t) => t,
+                                    Err(r) => {
+                                        counts.reject(index, &ev, "INVALID_ARGUMENT", r.code, r.message);
+                                        continue;
+                                    }
+                                },
+                            };
                             // An order event is checked against its case's state with
                             // this stream's earlier events of the same case applied.
-                            while waiting.iter().any(|(_, w)| same_case(w, &ev)) {
-                                let Some((rx, w)) = waiting.pop_front() else { break };
-                                self.settle(rx.await, &w, &mut counts, &mut on_new).await?;
+                            while waiting.iter().any(|(_, w, _)| same_case(w, &ev)) {
+                                let Some((rx, w, wt)) = waiting.pop_front() else { break };
+                                self.settle(rx.await, &w, wt, &mut counts, &mut on_new).await?;
                             }
-                            if let Err(r) = self.admit.check_event(&ev, &row).await {
+                            let admit = self.tenants.at(t);
+                            if let Err(r) = admit.check_event(&ev, &row).await {
                                 counts.reject(index, &ev, r.status(), r.refusal.code(), r.refusal.to_string());
                                 continue;
                             }
-                            let rx = self.admit.queue_event(row).await.map_err(admit_status)?;
-                            waiting.push_back((rx, ev));
+                            let rx = admit.queue_event(row).await.map_err(admit_status)?;
+                            waiting.push_back((rx, ev, t));
                         }
                     }
                 }
@@ -404,11 +459,13 @@ impl IntakeService {
         &self,
         reply: Result<EventReply, tokio::sync::oneshot::error::RecvError>,
         ev: &Event,
+        tenant: usize,
         counts: &mut EventCounts,
         on_new: &mut impl FnMut(&Event, Option<i32>),
     ) -> Result<(), Status> {
         let settled = self
-            .admit
+            .tenants
+            .at(tenant)
             .settle_event(reply, ev)
             .await
             .map_err(admit_status)?;

@@ -5,7 +5,8 @@
 //! at-least-once pattern). Too many records in flight pause the assigned
 //! partitions while polling goes on; pending offsets are committed when
 //! partitions are revoked and at shutdown.
-use crate::admit::{AdmitError, Event, Shared};
+use crate::admit::tenants::Tenants;
+use crate::admit::{AdmitError, Event};
 use crate::sinks::kafka::Publisher;
 use crate::telemetry::log_limit::LogLimit;
 use crate::telemetry::metrics as m;
@@ -77,10 +78,21 @@ struct Inflight {
     done: oneshot::Receiver<Outcome>,
 }
 
+/// The record's outputs are on Kafka (through its tenant's outbox): only
+/// then may its offset be stored. Shutting down first leaves it for
+/// redelivery.
+async fn on_kafka(admit: &crate::admit::Shared) -> Result<(), Failure> {
+    if admit.published().await {
+        Ok(())
+    } else {
+        Err(Failure::ShuttingDown)
+    }
+}
+
 /// What each record task needs.
 #[derive(Clone)]
 struct Work {
-    admit: Shared,
+    tenants: Tenants,
     /// For dead letters only: decisions and alerts go through the outbox.
     publisher: Publisher,
     contacts: String,
@@ -100,7 +112,7 @@ impl KafkaIngest {
     pub fn new(
         consumer: StreamConsumer<Ctx>,
         topics: &crate::config::kafka::TopicsConfig,
-        shared: &crate::admit::Shared,
+        tenants: &Tenants,
         publisher: Publisher,
         max_in_flight: usize,
     ) -> rdkafka::error::KafkaResult<KafkaIngest> {
@@ -108,7 +120,7 @@ impl KafkaIngest {
         Ok(KafkaIngest {
             consumer: Arc::new(consumer),
             work: Work {
-                admit: shared.clone(),
+                tenants: tenants.clone(),
                 publisher,
                 contacts: topics.contacts.clone(),
                 call_events: topics.call_events.clone(),
@@ -156,7 +168,7 @@ impl KafkaIngest {
             drained.clone(),
             self.max_in_flight / 2,
         ));
-        let mut shutdown = self.work.admit.shutdown.clone();
+        let mut shutdown = self.work.tenants.default_tenant().shutdown.clone();
         let mut paused = false;
         // When the pipeline is full: stop taking records; if it stays full
         // for PAUSE_AFTER, pause the partitions (pausing drops librdkafka's
@@ -342,7 +354,7 @@ impl Work {
     /// Waits `backoff` before a retry, then doubles it up to `max`; `false`
     /// at once when the daemon stops (the record is left for redelivery).
     async fn pause(&self, backoff: &mut Duration, max: Duration) -> bool {
-        let mut shutdown = self.admit.shutdown.clone();
+        let mut shutdown = self.tenants.default_tenant().shutdown.clone();
         let slept = tokio::select! {
             _ = tokio::time::sleep(*backoff) => true,
             _ = shutdown.wait_for(|v| *v) => false,
@@ -371,20 +383,23 @@ impl Work {
     async fn contact(&self, msg: &OwnedMessage) -> Result<(), Failure> {
         let contact = pb::Contact::decode(msg.payload().unwrap_or_default())
             .map_err(|e| undecodable("Contact", e))?;
-        let decided = self
-            .admit
+        let refused = |r: crate::admit::pipeline::Refusal| {
+            m::reject(r.code);
+            Failure::Record(r.code, format!("{}: {}", r.field, r.message))
+        };
+        let admit = self
+            .tenants
+            .at(self.tenants.of_contact(&contact).map_err(refused)?);
+        let decided = admit
             .pipeline
             .decide_one(&contact, Utc::now())
-            .map_err(|r| {
-                m::reject(r.code);
-                Failure::Record(r.code, format!("{}: {}", r.field, r.message))
-            })?;
+            .map_err(refused)?;
         // Waiting for room in the committer's queue is backpressure: the
         // record stays in flight. A repeat of a stored contact id needs
         // nothing more: its decision went to the outbox when first stored.
-        let (queued, _) = self.admit.queue(decided).await.map_err(store_failure)?;
-        self.admit.settle(queued).await.map_err(store_failure)?;
-        self.on_kafka().await
+        let (queued, _) = admit.queue(decided).await.map_err(store_failure)?;
+        queued.settle().await.map_err(store_failure)?;
+        on_kafka(admit).await
     }
 
     async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), Failure> {
@@ -397,30 +412,27 @@ impl Work {
         let row = ev
             .row()
             .map_err(|f| Failure::Record("INVALID_EVENT", format!("bad or missing {f}")))?;
+        let t = match &ev {
+            Event::Order(o) => self.tenants.of_case(&o.case_id),
+            Event::Call(c) => self
+                .tenants
+                .of_call(c)
+                .map_err(|r| Failure::Record(r.code, r.message))?,
+        };
+        let admit = self.tenants.at(t);
         // An order event its case's state refuses is dead-lettered, not stored.
-        if let Err(r) = self.admit.check_event(&ev, &row).await {
+        if let Err(r) = admit.check_event(&ev, &row).await {
             return Err(Failure::Record(
                 "REJECTED",
                 format!("{} {}: {}", r.status(), r.refusal.code(), r.refusal),
             ));
         }
-        let rx = self.admit.queue_event(row).await.map_err(store_failure)?;
-        self.admit
+        let rx = admit.queue_event(row).await.map_err(store_failure)?;
+        admit
             .settle_event(rx.await, &ev)
             .await
             .map_err(store_failure)?;
-        self.on_kafka().await
-    }
-
-    /// The record's outputs are on Kafka (through the outbox): only then
-    /// may its offset be stored. Shutting down first leaves it for
-    /// redelivery.
-    async fn on_kafka(&self) -> Result<(), Failure> {
-        if self.admit.published().await {
-            Ok(())
-        } else {
-            Err(Failure::ShuttingDown)
-        }
+        on_kafka(admit).await
     }
 
     /// Dead-letters a record, retrying with backoff until it is delivered or

@@ -30,7 +30,7 @@ pub struct BoardSources {
     pub calendar: Calendar,
     /// `/ready`'s flags: serving, and the store can commit.
     pub ready: Arc<AtomicBool>,
-    pub writable: Arc<AtomicBool>,
+    pub writable: crate::sinks::committer::Flags,
 }
 
 /// The state the board keeps between seconds: sparklines and the rate.
@@ -164,7 +164,7 @@ impl BoardSources {
         });
         json!({
             "at": local.format("%Y-%m-%d %H:%M:%S").to_string(),
-            "ready": self.ready.load(Ordering::SeqCst) && self.writable.load(Ordering::SeqCst),
+            "ready": self.ready.load(Ordering::SeqCst) && self.writable.all(),
             // Deadlines in days past the known holiday calendar are provisional.
             "calendar_provisional": !self.calendar.knows(local.date_naive()),
             "queues": queues,

@@ -45,7 +45,7 @@ impl DedupStage {
     /// Sets the size and eviction metrics.
     pub fn report(&self) {
         if let Ok(idx) = self.index.lock() {
-            crate::telemetry::metrics::dedup_stats(&idx.stats());
+            crate::telemetry::metrics::dedup_stats(self.orders.tenant(), &idx.stats());
         }
     }
 }

@@ -115,6 +115,8 @@ pub fn safety_alert(d: &pb::Decision) -> Option<AlertOut> {
 
 /// The tracker and what alerts need.
 pub struct Orders {
+    /// The tenant's city code: the `tenant` label of its gauges.
+    tenant: String,
     tracker: Mutex<Tracker>,
     calendar: Calendar,
     /// Alerts raised elsewhere (dedup: escalation, hotspot), raised at the next tick.
@@ -376,6 +378,7 @@ impl Orders {
         dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
     ) -> Arc<Orders> {
         Arc::new(Orders {
+            tenant: router.city_code().to_string(),
             tracker: Mutex::new(Tracker::new(cfg)),
             calendar: router.calendar().clone(),
             pending: Mutex::new(Vec::new()),
@@ -391,6 +394,11 @@ impl Orders {
     /// The working-day calendar the deadlines are counted on.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// The tenant's city code.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
     }
 
     /// Queues an alert to raise at the next tick.
@@ -591,7 +599,7 @@ impl Orders {
         let fired = t.tick(now);
         self.count(t.take_tallies());
         // Set here, once a second, not on every contact.
-        gauge!("hotline_open_cases").set(t.len() as f64);
+        gauge!("hotline_open_cases", "tenant" => self.tenant.clone()).set(t.len() as f64);
         out.extend(fired.iter().map(|f| fired_alert(f, &t, now)));
         out
     }
@@ -654,20 +662,26 @@ fn fired_alert(f: &Fired, t: &Tracker, now: hotline_router::Instant) -> AlertOut
 
 /// Stores an alert (once: its key is deterministic; the store's outbox
 /// publishes it), then counts it.
-pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>) {
-    raise_all(vec![a], committer).await
+pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, tenant: &str) {
+    raise_all(vec![a], committer, tenant).await
 }
 
 /// Raises several alerts: queued for the committer in groups, so a group
 /// shares one transaction, then each newly stored one is announced in
 /// order. A group takes at most a quarter of the committer's queue (256 at
 /// most): contacts keep room to be queued while a tick raises thousands.
-pub async fn raise_all(alerts: Vec<AlertOut>, committer: &mpsc::Sender<Job>) {
+/// Each alert is stamped with `tenant`, the city whose committer stores it.
+pub async fn raise_all(alerts: Vec<AlertOut>, committer: &mpsc::Sender<Job>, tenant: &str) {
     let group = (committer.max_capacity() / 4).clamp(1, 256);
     let mut alerts = alerts.into_iter().peekable();
     while alerts.peek().is_some() {
         let mut stored = Vec::with_capacity(group);
-        for AlertOut { alert, row } in alerts.by_ref().take(group) {
+        for mut out in alerts.by_ref().take(group) {
+            if out.alert.tenant != tenant {
+                out.alert.tenant = tenant.to_string();
+                out.refresh();
+            }
+            let AlertOut { alert, row } = out;
             let (reply, rx) = oneshot::channel();
             if committer.send(Job::Event { row, reply }).await.is_err() {
                 return;
@@ -701,6 +715,7 @@ pub async fn raise_every_second(
     task: &'static str,
     mut due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<AlertOut>,
     committer: mpsc::Sender<Job>,
+    tenant: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -709,7 +724,7 @@ pub async fn raise_every_second(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        raise_all(due(chrono::Utc::now()), &committer).await;
+        raise_all(due(chrono::Utc::now()), &committer, &tenant).await;
         crate::telemetry::metrics::tick(task);
     }
 }

@@ -82,6 +82,8 @@ struct Messages {
 /// The shared tracker state.
 pub struct Sla {
     cfg: SlaConfig,
+    /// The tenant's city code: the `tenant` label of its gauges.
+    tenant: String,
     queues: Mutex<HashMap<String, QueueState>>,
     messages: Mutex<Messages>,
 }
@@ -165,9 +167,10 @@ fn accept_late(
 }
 
 impl Sla {
-    pub fn new(cfg: SlaConfig) -> Arc<Sla> {
+    pub fn new(cfg: SlaConfig, tenant: &str) -> Arc<Sla> {
         Arc::new(Sla {
             cfg,
+            tenant: tenant.to_string(),
             queues: Mutex::new(HashMap::new()),
             messages: Mutex::new(Messages {
                 acceptance: Acceptance::new(cfg.accept),
@@ -277,14 +280,23 @@ impl Sla {
                 q.calls.expire(now);
                 for w in Window::ALL {
                     let c = q.calls.window(w, now);
-                    let l = [("queue", label.clone()), ("window", w.as_str().to_string())];
+                    let l = [
+                        ("queue", label.clone()),
+                        ("window", w.as_str().to_string()),
+                        ("tenant", self.tenant.clone()),
+                    ];
                     for (outcome, n) in [
                         ("offered", c.offered),
                         ("answered", c.answered),
                         ("abandoned", c.abandoned),
                         ("short_abandoned", c.short_abandoned),
                     ] {
-                        let labels = [l[0].clone(), l[1].clone(), ("outcome", outcome.to_string())];
+                        let labels = [
+                            l[0].clone(),
+                            l[1].clone(),
+                            l[2].clone(),
+                            ("outcome", outcome.to_string()),
+                        ];
                         gauge!("hotline_window_calls", &labels).set(n as f64);
                     }
                     // No eligible call: report 1 (nothing missed) rather than a gap.
@@ -298,7 +310,7 @@ impl Sla {
                         }
                     }
                 }
-                gauge!("hotline_tracked_calls", "queue" => label.clone())
+                gauge!("hotline_tracked_calls", "queue" => label.clone(), "tenant" => self.tenant.clone())
                     .set(q.calls.tracked() as f64);
             }
         }
@@ -307,7 +319,8 @@ impl Sla {
             for l in m.acceptance.due(now) {
                 out.push(accept_late(&l.message_id, l.channel, "", l.due, now));
             }
-            gauge!("hotline_pending_messages").set(m.acceptance.len() as f64);
+            gauge!("hotline_pending_messages", "tenant" => self.tenant.clone())
+                .set(m.acceptance.len() as f64);
         }
         out
     }

@@ -25,6 +25,11 @@ pub struct Sources {
     pub orders: Arc<Orders>,
     pub dedup: Option<crate::state::dedup::DedupStage>,
     pub node: String,
+    /// The tenant's city code.
+    pub tenant: Arc<str>,
+    /// Whether the node-wide pipeline latency histogram goes into this
+    /// tenant's snapshots (the default tenant's).
+    pub pipeline_latency: bool,
 }
 
 impl Sources {
@@ -33,7 +38,10 @@ impl Sources {
         if let Some(d) = &self.dedup {
             d.report();
         }
-        let mut histograms = vec![hdr::snapshot("pipeline_latency", &hdr::take_pipeline())];
+        let mut histograms = Vec::new();
+        if self.pipeline_latency {
+            histograms.push(hdr::snapshot("pipeline_latency", &hdr::take_pipeline()));
+        }
         histograms.extend(self.sla.accept_histograms());
         pb::StatsSnapshot {
             at: Some(wire::timestamp(now)),
@@ -41,6 +49,7 @@ impl Sources {
             queues: self.sla.queue_stats(now),
             histograms,
             open_cases: self.orders.open_cases() as u64,
+            tenant: self.tenant.to_string(),
         }
     }
 }
@@ -66,7 +75,8 @@ pub async fn run(
         }
         let snap = src.snapshot(chrono::Utc::now());
         if let Some(p) = &publisher {
-            if let Err(e) = p.stats(&src.node, &snap.encode_to_vec()).await {
+            let key = format!("{}/{}", src.node, src.tenant);
+            if let Err(e) = p.stats(&key, &snap.encode_to_vec()).await {
                 tracing::warn!(error = %e, "stats snapshot not delivered to Kafka");
             }
         }
@@ -76,11 +86,12 @@ pub async fn run(
 
 /// `hotline.v1.Stats`.
 pub struct StatsService {
-    latest: Latest,
+    /// Each tenant's latest snapshot, the default tenant's first.
+    latest: Vec<(Arc<str>, Latest)>,
 }
 
 impl StatsService {
-    pub fn new(latest: Latest) -> StatsService {
+    pub fn new(latest: Vec<(Arc<str>, Latest)>) -> StatsService {
         StatsService { latest }
     }
 }
@@ -105,11 +116,21 @@ impl pb::stats_server::Stats for StatsService {
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         auth::require(&req, Role::Dashboard)?;
-        let queues = req.into_inner().queues;
+        let pb::WatchRequest { queues, tenant } = req.into_inner();
         if queues.len() > 64 {
             return Err(Status::invalid_argument("at most 64 queues"));
         }
-        let stream = tokio_stream::wrappers::WatchStream::new(self.latest.clone())
+        let latest = if tenant.is_empty() {
+            self.latest.first()
+        } else {
+            self.latest.iter().find(|(t, _)| **t == *tenant)
+        };
+        let Some((_, latest)) = latest else {
+            return Err(Status::not_found(format!(
+                "no tenant {tenant:?} is served here"
+            )));
+        };
+        let stream = tokio_stream::wrappers::WatchStream::new(latest.clone())
             .filter_map(move |s| s.map(|s| Ok(filtered(&s, &queues))));
         Ok(Response::new(Box::pin(stream)))
     }

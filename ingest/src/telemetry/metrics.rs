@@ -141,9 +141,6 @@ fn install_once() -> Result<PrometheusHandle, metrics_exporter_prometheus::Build
     for outcome in ["granted", "refused"] {
         counter!("hotline_extensions_total", "outcome" => outcome).increment(0);
     }
-    gauge!("hotline_open_cases").set(0.0);
-    gauge!("hotline_outbox_unpublished").set(0.0);
-    gauge!("hotline_outbox_oldest_age_seconds").set(0.0);
     counter!("hotline_outbox_published_total").increment(0);
     counter!("hotline_kafka_producer_renewals_total").increment(0);
     for reason in ["idle", "displaced", "over_limit"] {
@@ -276,9 +273,9 @@ pub fn commit_failed() {
     counter!("hotline_commit_failures_total").increment(1);
 }
 
-/// Jobs waiting for the committer.
-pub fn queue_depth(n: usize) {
-    gauge!("hotline_queue_jobs").set(n as f64);
+/// The gauge of the jobs waiting for a tenant's committer.
+pub fn queue_depth(tenant: &str) -> metrics::Gauge {
+    gauge!("hotline_queue_jobs", "tenant" => tenant.to_string())
 }
 
 /// Time from a decision entering the queue to being durable.
@@ -312,9 +309,10 @@ pub fn calendar_end(unix_secs: i64) {
 }
 
 /// The outbox's backlog: rows not yet on Kafka, and the age of the oldest.
-pub fn outbox_backlog(rows: u64, oldest_age: Duration) {
-    gauge!("hotline_outbox_unpublished").set(rows as f64);
-    gauge!("hotline_outbox_oldest_age_seconds").set(oldest_age.as_secs_f64());
+pub fn outbox_backlog(tenant: &str, rows: u64, oldest_age: Duration) {
+    let t = || ("tenant", tenant.to_string());
+    gauge!("hotline_outbox_unpublished", &[t()]).set(rows as f64);
+    gauge!("hotline_outbox_oldest_age_seconds", &[t()]).set(oldest_age.as_secs_f64());
 }
 
 /// Outbox rows Kafka acknowledged.
@@ -389,10 +387,11 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
 }
 
 /// Sizes of the dedup index and what it evicted so far.
-pub fn dedup_stats(s: &hotline_router::dedup::DedupStats) {
-    gauge!("hotline_dedup_callers").set(s.callers as f64);
-    gauge!("hotline_dedup_clusters").set(s.clusters as f64);
-    gauge!("hotline_dedup_closed_cases").set(s.closed_cases as f64);
+pub fn dedup_stats(tenant: &str, s: &hotline_router::dedup::DedupStats) {
+    let t = || ("tenant", tenant.to_string());
+    gauge!("hotline_dedup_callers", &[t()]).set(s.callers as f64);
+    gauge!("hotline_dedup_clusters", &[t()]).set(s.clusters as f64);
+    gauge!("hotline_dedup_closed_cases", &[t()]).set(s.closed_cases as f64);
     for (what, n) in [
         ("caller", s.evicted_callers),
         ("contact", s.evicted_contacts),

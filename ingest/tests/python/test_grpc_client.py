@@ -109,12 +109,13 @@ def test_call_events_become_service_level_gauges_that_a_prometheus_parser_reads(
     for family in text_string_to_metric_families(text):  # raises on malformed exposition
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    HOME = "510800"  # the default tenant: the shipped Guangyuan rules
     key = lambda name, **labels: samples[(name, tuple(sorted(labels.items())))]
-    assert key("hotline_answer_rate_ratio", queue="12345", window="1h") == pytest.approx(19 / 21)
-    assert key("hotline_service_level_ratio", queue="12345", window="1h") == pytest.approx(15 / 19)
-    assert key("hotline_service_level_with_abandons_ratio", queue="12345", window="1h") == pytest.approx(15 / 21)
-    assert key("hotline_window_calls", queue="12345", window="1h", outcome="offered") == 21
-    assert key("hotline_window_calls", queue="12345", window="15m", outcome="offered") == 0
+    assert key("hotline_answer_rate_ratio", tenant=HOME, queue="12345", window="1h") == pytest.approx(19 / 21)
+    assert key("hotline_service_level_ratio", tenant=HOME, queue="12345", window="1h") == pytest.approx(15 / 19)
+    assert key("hotline_service_level_with_abandons_ratio", tenant=HOME, queue="12345", window="1h") == pytest.approx(15 / 21)
+    assert key("hotline_window_calls", tenant=HOME, queue="12345", window="1h", outcome="offered") == 21
+    assert key("hotline_window_calls", tenant=HOME, queue="12345", window="15m", outcome="offered") == 0
     assert key("hotline_alerts_total", kind="ANSWER_RATE_LOW") == 1
     bucket_edges = {float(s.labels["le"]) for f in text_string_to_metric_families(text) for s in f.samples
                     if s.name == "hotline_answer_latency_seconds_bucket"}

@@ -145,20 +145,22 @@ def test_the_wallboard_shows_what_metrics_says_and_updates_live(stubs, hotlined,
         def g(name, **labels):
             return m[(name, tuple(sorted(labels.items())))]
 
+        home = "510800"  # the default tenant's gauges: the board shows its figures
+
         for q in ["12345", "12366"]:
             for w in ["15m", "1h", "day"]:
                 for figure, metric in [("answer_rate", "hotline_answer_rate_ratio"),
                                        ("service_level", "hotline_service_level_ratio")]:
-                    want = f"{g(metric, queue=q, window=w) * 100:.1f}%"
+                    want = f"{g(metric, queue=q, window=w, tenant=home) * 100:.1f}%"
                     assert page[f"q.{q}.{w}.{figure}"] == want, (q, w, figure, page)
             for outcome in ["offered", "answered", "abandoned"]:
-                assert int(page[f"q.{q}.day.{outcome}"]) == g("hotline_window_calls", queue=q, window="day", outcome=outcome)
+                assert int(page[f"q.{q}.day.{outcome}"]) == g("hotline_window_calls", queue=q, window="day", outcome=outcome, tenant=home)
         assert page["q.12345.1h.answer_rate"] == "75.0%"
-        assert int(page["orders.open"]) == g("hotline_open_cases") == 1
+        assert int(page["orders.open"]) == g("hotline_open_cases", tenant=home) == 1
         contacts = sum(v for (name, _), v in m.items() if name == "hotline_contacts_total")
         assert int(page["pipeline.contacts"]) == contacts == 1
         assert int(page["pipeline.dlq"]) == 0
-        assert int(page["pipeline.outbox_unpublished"]) == g("hotline_outbox_unpublished")
+        assert int(page["pipeline.outbox_unpublished"]) == g("hotline_outbox_unpublished", tenant=home)
         # The queue under target is marked, the other is not.
         assert browser.eval("document.querySelector('tr[data-queue=\"12345\"]').className") == "below"
         assert browser.eval("document.querySelector('tr[data-queue=\"12366\"]').className") == ""
@@ -167,7 +169,7 @@ def test_the_wallboard_shows_what_metrics_says_and_updates_live(stubs, hotlined,
         # Live: more calls to 12366 appear without a reload (in the 1 h
         # window: the day's may have begun at midnight, Beijing time, since).
         updates = browser.eval("window.__updates")
-        offered_1h = g("hotline_window_calls", queue="12366", window="1h", outcome="offered")
+        offered_1h = g("hotline_window_calls", queue="12366", window="1h", outcome="offered", tenant=home)
         assert offered_1h == 25
         with grpc.insecure_channel(addr) as ch:
             rpc.IntakeStub(ch).ReportCallEvents(iter(calls(pb, "12366", 10, 5, int(time.time()) - 60, "wb-c")))
