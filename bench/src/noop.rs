@@ -130,6 +130,7 @@ impl Durable {
                 row,
                 reply,
                 enqueued: std::time::Instant::now(),
+                epoch: 0,
             })
             .await
             .map_err(|_| Status::unavailable("committer stopped"))?;
@@ -219,6 +220,7 @@ pub async fn start_durable(dir: &std::path::Path) -> anyhow::Result<SocketAddr> 
             retention: std::time::Duration::from_secs(730 * 86_400),
             tenant: "510800".into(),
         },
+        hotline_ingest::sinks::ownership::Owner::always(),
     )?;
     // Runs as long as the process: the bench ends with it.
     std::mem::forget(committer);

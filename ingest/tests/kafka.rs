@@ -235,7 +235,7 @@ fn a_killed_members_partitions_are_finished_by_the_group() {
     let assigned = |d: &Daemon| -> f64 {
         let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
         m.lines()
-            .find_map(|l| l.strip_prefix("hotline_kafka_assigned_partitions "))
+            .find_map(|l| l.strip_prefix("hotline_kafka_assigned_partitions{consumer=\"input\"} "))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0)
     };

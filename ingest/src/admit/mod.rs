@@ -25,6 +25,11 @@ pub struct Shared {
     /// The tenant's city code and case-id prefix (its rules').
     pub tenant: Arc<str>,
     pub case_prefix: Arc<str>,
+    /// Whether this node decides for the tenant now (always, on one node).
+    pub owner: Arc<crate::sinks::ownership::Owner>,
+    /// `[kafka.cluster]`: a gRPC answer waits until the decision is on the
+    /// changelog (the node's disk is a cache; README.md, "More than one node").
+    pub replicated: bool,
     pub pipeline: Pipeline,
     pub committer: mpsc::Sender<Job>,
     pub sla: Arc<Sla>,
@@ -47,6 +52,18 @@ pub enum AdmitError {
     Closed,
     #[error("stored decision unreadable: {0}")]
     Unreadable(String),
+    /// `[kafka.cluster]`: the tenant's partition moved before the work was
+    /// stored; its new owner decides it.
+    #[error("the tenant is decided on another node now")]
+    NotOwner,
+}
+
+/// The admit error of a store error.
+fn store_error(e: &crate::sinks::store::StoreError) -> AdmitError {
+    match e {
+        crate::sinks::store::StoreError::NotOwner => AdmitError::NotOwner,
+        e => AdmitError::Store(e.to_string()),
+    }
 }
 
 /// A decided contact's place in the committer's queue.
@@ -79,7 +96,7 @@ impl Queued {
     pub async fn settle(self) -> Result<Settled, AdmitError> {
         let ins = match self.reply.await {
             Ok(Ok(ins)) => ins,
-            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
+            Ok(Err(e)) => return Err(store_error(&e)),
             Err(_) => return Err(AdmitError::Store("committer stopped".into())),
         };
         match ins {
@@ -106,7 +123,7 @@ impl Queued {
 impl Shared {
     /// The committer job of a decided contact, what settles it, and the
     /// decision (the source answers with it or drops it).
-    fn job(&self, decided: pipeline::Decided) -> (Job, Queued, pb::Decision) {
+    fn job(&self, decided: pipeline::Decided, epoch: u64) -> (Job, Queued, pb::Decision) {
         let (reply, rx) = oneshot::channel();
         let queued = Queued {
             reply: rx,
@@ -121,16 +138,20 @@ impl Shared {
             row: decided.row,
             reply,
             enqueued: std::time::Instant::now(),
+            epoch,
         };
         (job, queued, decided.decision)
     }
 
     /// Queues a decided contact, waiting for room (backpressure).
+    /// `epoch`: the tenant's ownership epoch when the contact was decided
+    /// (`Owner::owned_epoch`); the committer refuses it once that ended.
     pub async fn queue(
         &self,
         decided: pipeline::Decided,
+        epoch: u64,
     ) -> Result<(Queued, pb::Decision), AdmitError> {
-        let (job, queued, decision) = self.job(decided);
+        let (job, queued, decision) = self.job(decided, epoch);
         self.committer
             .send(job)
             .await
@@ -143,8 +164,9 @@ impl Shared {
     pub fn try_queue(
         &self,
         decided: pipeline::Decided,
+        epoch: u64,
     ) -> Result<Option<(Queued, pb::Decision)>, AdmitError> {
-        let (job, queued, decision) = self.job(decided);
+        let (job, queued, decision) = self.job(decided, epoch);
         match self.committer.try_send(job) {
             Ok(()) => Ok(Some((queued, decision))),
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -159,16 +181,20 @@ impl Shared {
     /// published id reaches the committed one): what a Kafka record waits
     /// for before its offset is stored, so that a node lost for good leaves
     /// nothing consumed and unpublished. `false`: shutting down first.
-    pub async fn published(&self) -> bool {
+    /// `epoch`: the tenant's ownership epoch the work was done in; if it
+    /// ends first (`[kafka.cluster]`: the tenant moved, and what was not
+    /// published is rolled back), `NotOwner`; shutting down, `Closed`.
+    pub async fn published(&self, epoch: u64) -> Result<(), AdmitError> {
         let Some((mark, published)) = &self.outbox else {
-            return true;
+            return Ok(());
         };
         let want = mark.load(std::sync::atomic::Ordering::SeqCst);
         let mut published = published.clone();
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
-            r = published.wait_for(|p| *p >= want) => r.is_ok(),
-            _ = shutdown.wait_for(|v| *v) => false,
+            r = published.wait_for(|p| *p >= want) => r.map(|_| ()).map_err(|_| AdmitError::Closed),
+            _ = shutdown.wait_for(|v| *v) => Err(AdmitError::Closed),
+            _ = self.owner.moved_from(epoch) => Err(AdmitError::NotOwner),
         }
     }
 
@@ -189,7 +215,7 @@ impl Shared {
             Err(mut r) => {
                 m::event("order", "rejected");
                 if let Some(a) = r.alert.take() {
-                    orders::raise(a, &self.committer, &self.tenant).await;
+                    orders::raise(a, &self.committer, &self.tenant, self.owner.epoch()).await;
                 }
                 Err(r)
             }
@@ -213,10 +239,11 @@ impl Shared {
     pub async fn queue_event(
         &self,
         row: EventRow,
+        epoch: u64,
     ) -> Result<oneshot::Receiver<EventReply>, AdmitError> {
         let (reply, rx) = oneshot::channel();
         self.committer
-            .send(Job::Event { row, reply })
+            .send(Job::Event { row, reply, epoch })
             .await
             .map_err(|_| AdmitError::Closed)?;
         Ok(rx)
@@ -232,7 +259,7 @@ impl Shared {
     ) -> Result<EventSettled, AdmitError> {
         let new = match reply {
             Ok(Ok(new)) => new,
-            Ok(Err(e)) => return Err(AdmitError::Store(e.to_string())),
+            Ok(Err(e)) => return Err(store_error(&e)),
             Err(_) => return Err(AdmitError::Store("committer stopped".into())),
         };
         m::event(ev.stream(), if new { "new" } else { "duplicate" });
@@ -247,7 +274,7 @@ impl Shared {
             };
             if let Some(a) = raised {
                 alert = Some(a.alert.kind);
-                orders::raise(a, &self.committer, &self.tenant).await;
+                orders::raise(a, &self.committer, &self.tenant, self.owner.epoch()).await;
             }
         }
         Ok(EventSettled { new, alert })

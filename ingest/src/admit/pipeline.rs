@@ -142,6 +142,11 @@ impl Pipeline {
         Pipeline { router, dedup }
     }
 
+    /// The tenant's rules.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// The dedup stage (None without dedup).
     pub fn dedup(&self) -> Option<&DedupStage> {
         self.dedup.as_ref()

@@ -2,6 +2,7 @@
 //! the embedded store holds: decisions, dedup records and order events, in
 //! one pass in time order — so a case completed and later reopened is open
 //! after a restart, and dedup knows which cases were closed when.
+use crate::admit::Shared;
 use crate::sinks::store::{Item, Reader, StoreError};
 use crate::state::dedup::DedupStage;
 use crate::state::orders::Orders;
@@ -68,4 +69,58 @@ pub fn replay(
     orders.discard_tallies();
     r.open_cases = orders.open_cases();
     Ok(r)
+}
+
+/// How far back the state looks: the tracker `tracker_days` (40, or the
+/// unresolved window if longer), the dedup index `dedup_days` (the
+/// unresolved window), the call windows 25 hours.
+#[derive(Debug, Clone, Copy)]
+pub struct Horizon {
+    pub tracker_days: i64,
+    pub dedup_days: i64,
+}
+
+impl Horizon {
+    pub fn of(cfg: &crate::config::Config) -> Horizon {
+        let unresolved = cfg
+            .dedup
+            .unresolved_window_days
+            .max(cfg.dedup.repeat_window_days);
+        Horizon {
+            tracker_days: unresolved.max(40),
+            dedup_days: unresolved,
+        }
+    }
+}
+
+/// Forgets a tenant's state in memory and rebuilds it from its store as of
+/// `now`: the call windows, the work-order tracker and the dedup index (a
+/// node taking over a tenant after its changelog is applied, and every
+/// start). Returns what was replayed and how many call events.
+pub fn rebuild(
+    shared: &Shared,
+    horizon: Horizon,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Restored, u64), StoreError> {
+    let reader = Reader::open(&shared.data_dir)?;
+    shared.sla.reset();
+    shared.orders.reset();
+    if let Some(stage) = shared.pipeline.dedup() {
+        stage.reset(shared.pipeline.router());
+    }
+    let calls = shared.sla.restore(
+        &reader,
+        (now - chrono::Duration::hours(25)).timestamp_millis(),
+    )?;
+    let restored = replay(
+        &reader,
+        (now - chrono::Duration::days(horizon.tracker_days)).timestamp_millis(),
+        (now - chrono::Duration::days(horizon.dedup_days)).timestamp_millis(),
+        &shared.orders,
+        shared.pipeline.dedup(),
+    )?;
+    if let Some(stage) = shared.pipeline.dedup() {
+        stage.report();
+    }
+    Ok((restored, calls))
 }

@@ -10,6 +10,7 @@ use crate::config::rules::build_tenant_routers;
 use crate::config::Config;
 use crate::sinks::committer::{Committer, CommitterConfig};
 use crate::sinks::kafka::Publisher;
+use crate::sinks::ownership::Owner;
 use crate::sinks::store::{Reader, Store};
 use crate::state::dedup::DedupStage;
 use crate::state::orders::Orders;
@@ -74,6 +75,23 @@ impl App {
     ) -> anyhow::Result<App> {
         // Pseudonyms are never made with the built-in key: without one in the
         // environment, the data directory's own (created the first time).
+        let clustered = cfg.kafka.as_ref().is_some_and(|k| k.cluster.is_some());
+        let shared_key = cfg
+            .privacy
+            .caller_key_file
+            .as_ref()
+            .is_some_and(|f| f.exists());
+        if clustered && !crate::config::rules::caller_secret_given(&cfg) && !shared_key {
+            // Repeats are matched on keyed caller hashes: nodes with keys of
+            // their own would never see one caller twice.
+            return Err(config_errors(
+                "privacy",
+                vec![crate::config::ConfigError {
+                    path: "privacy.caller_key_file".into(),
+                    msg: "with [kafka.cluster] every node must key callers alike: set the caller secret's environment variable, or caller_key_file to a key file every node has".into(),
+                }],
+            ));
+        }
         if !crate::config::rules::caller_secret_given(&cfg) {
             let f = crate::config::rules::ensure_caller_key_file(&cfg)
                 .map_err(|e| config_errors("privacy", vec![e]))?;
@@ -144,10 +162,28 @@ async fn build_tenant(
     data_dir: PathBuf,
     shutdown_rx: watch::Receiver<bool>,
 ) -> anyhow::Result<(Shared, TenantParts)> {
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    // The store creates its directory (0700); a tenant's parent too.
+    if let Some(parent) = data_dir.parent() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     let tenant: Arc<str> = router.city_code().into();
+    let clustered = cfg.kafka.as_ref().is_some_and(|k| k.cluster.is_some());
+    // One node decides for its tenants for good; a cluster's node once
+    // assigned their partition and restored (sources::kafka).
+    let owner = if clustered {
+        Owner::unowned()
+    } else {
+        Owner::always()
+    };
     let mut store = Store::open(&data_dir, cfg.store.synchronous).context("opening the store")?;
+    if clustered {
+        store.write_changelog(tenant.clone());
+    }
     // With Kafka, decisions and alerts reach it through the store's outbox.
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
     if cfg.kafka.is_some() {
@@ -165,17 +201,13 @@ async fn build_tenant(
             retention: Duration::from_secs(u64::from(cfg.store.retention_days) * 86_400),
             tenant: tenant.clone(),
         },
+        owner.clone(),
     )
     .context("starting the committer")?;
     // The call windows, rebuilt from the call events of the last 25 h, and the
     // work-order tracker, from what the store holds of the last 40 days.
     let reader = Reader::open(&data_dir).context("opening the store for reading")?;
     let sla = Sla::new(SlaConfig::from(&cfg.sla), &tenant);
-    let since = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp_millis();
-    let events = sla
-        .restore(&reader, since)
-        .context("restoring call windows")?;
-    tracing::info!(tenant = %tenant, call_events = events, "call windows restored");
     let (unpublished, _) = reader.outbox_backlog(0).context("reading the outbox")?;
     crate::telemetry::metrics::outbox_backlog(&tenant, unpublished, Duration::ZERO);
     if unpublished > 0 {
@@ -224,39 +256,13 @@ async fn build_tenant(
         index,
         orders: orders.clone(),
     });
-    // The tracker from the last 40 days (or the unresolved window, if
-    // longer); the dedup index from the unresolved window: a work order
-    // still open keeps its contacts past the repeat window, and the
-    // replay in time order closes and expires the others as they were.
-    let now = chrono::Utc::now();
-    let unresolved = cfg
-        .dedup
-        .unresolved_window_days
-        .max(cfg.dedup.repeat_window_days);
-    let restored = crate::admit::restore::replay(
-        &reader,
-        (now - chrono::Duration::days(unresolved.max(40))).timestamp_millis(),
-        (now - chrono::Duration::days(unresolved)).timestamp_millis(),
-        &orders,
-        dedup.as_ref(),
-    )
-    .context("restoring open work orders and the dedup index")?;
-    if let Some(stage) = &dedup {
-        stage.report();
-    }
-    tracing::info!(
-        tenant = %tenant,
-        open_cases = restored.open_cases,
-        decisions = restored.decisions,
-        dedup_records = restored.matters,
-        order_events = restored.order_events,
-        "work-order tracker and dedup index restored"
-    );
     drop(reader);
 
     let shared = Shared {
         tenant,
         case_prefix: router.case_prefix().into(),
+        owner,
+        replicated: clustered,
         pipeline: Pipeline::new(router, dedup.clone()),
         committer: tx,
         sla,
@@ -265,6 +271,26 @@ async fn build_tenant(
         outbox: cfg.kafka.is_some().then_some((outbox_mark, published_rx)),
         data_dir: data_dir.clone(),
     };
+    // The call windows from the call events of the last 25 h; the tracker
+    // from the last 40 days (or the unresolved window, if longer); the
+    // dedup index from the unresolved window: a work order still open
+    // keeps its contacts past the repeat window, and the replay in time
+    // order closes and expires the others as they were.
+    let (restored, calls) = crate::admit::restore::rebuild(
+        &shared,
+        crate::admit::restore::Horizon::of(cfg),
+        chrono::Utc::now(),
+    )
+    .context("restoring call windows, open work orders and the dedup index")?;
+    tracing::info!(
+        tenant = %shared.tenant,
+        call_events = calls,
+        open_cases = restored.open_cases,
+        decisions = restored.decisions,
+        dedup_records = restored.matters,
+        order_events = restored.order_events,
+        "state restored from the store"
+    );
     let parts = TenantParts {
         committer,
         dedup,

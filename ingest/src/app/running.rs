@@ -8,7 +8,7 @@ use crate::admin::{self, AdminState};
 use crate::sinks::committer::Committer;
 use crate::sinks::kafka::Publisher;
 use crate::sources::grpc::IntakeService;
-use crate::sources::kafka::{Ctx, KafkaIngest};
+use crate::sources::kafka::{Ctx, KafkaIngest, Role};
 use crate::state::stats::StatsService;
 use anyhow::Context;
 use hotline_proto::v1 as pb;
@@ -38,7 +38,8 @@ pub struct Running {
     /// Each tenant's tasks, the default tenant's first.
     tenants: Vec<TenantTasks>,
     board_task: JoinHandle<()>,
-    kafka_task: Option<JoinHandle<()>>,
+    /// The Kafka consumers (and a cluster's restore task).
+    kafka_tasks: Vec<JoinHandle<()>>,
     admin_task: JoinHandle<std::io::Result<()>>,
     /// The admin listener stops last: `/ready` answers 503 through the drain.
     admin_stop: watch::Sender<bool>,
@@ -88,6 +89,21 @@ impl App {
         let reflection_v1 = reflection().build_v1().context("reflection service")?;
         let reflection_v1alpha = reflection().build_v1alpha().context("reflection service")?;
         let drain_deadline = Duration::from_secs(cfg.pipeline.drain_timeout_secs);
+        // More than one node: the internal topics, and this node's part.
+        let mut cluster = None;
+        if let Some((k, c)) = cfg
+            .kafka
+            .as_ref()
+            .and_then(|k| k.cluster.as_ref().map(|c| (k, c)))
+        {
+            crate::sources::cluster::ensure_topics(k, c, cfg.store.retention_days)
+                .await
+                .context("kafka.cluster: internal topics")?;
+            let horizon = crate::admit::restore::Horizon::of(&cfg);
+            let (cl, restore_rx) = crate::sources::cluster::Cluster::new(k, c, &tenants, horizon)
+                .context("kafka.cluster")?;
+            cluster = Some((cl, restore_rx));
+        }
         let mut tenant_tasks = Vec::with_capacity(parts.len());
         let mut latest = Vec::with_capacity(parts.len());
         let mut alive = Vec::with_capacity(parts.len());
@@ -98,7 +114,8 @@ impl App {
                 part,
                 &cfg,
                 publisher.as_ref(),
-                i == 0,
+                i,
+                cluster.as_ref().map(|(c, _)| c),
                 drain_deadline,
             );
             latest.push((shared.tenant.clone(), stats_rx));
@@ -123,20 +140,49 @@ impl App {
             board_tx,
             shutdown_rx.clone(),
         ));
-        let mut kafka_task = None;
+        let mut kafka_tasks = Vec::new();
         if let (Some(k), Some(publisher)) = (&cfg.kafka, &publisher) {
-            if k.consume {
-                let c: StreamConsumer<Ctx> = k
+            let consumer = |group: &str, ctx: Ctx| -> anyhow::Result<StreamConsumer<Ctx>> {
+                let mut c = k
                     .consumer_config()
-                    .map_err(|e| config_errors("kafka", vec![e]))?
-                    .create_with_context(Ctx)
-                    .context("kafka consumer")?;
-                let ingest =
-                    KafkaIngest::new(c, &k.topics, &tenants, publisher.clone(), k.max_in_flight)
-                        .context("kafka subscribe")?;
-                kafka_task = Some(tokio::spawn(ingest.run(drain_deadline)));
+                    .map_err(|e| config_errors("kafka", vec![e]))?;
+                c.set("group.id", group);
+                c.create_with_context(ctx).context("kafka consumer")
+            };
+            let intake_role = match &cluster {
+                Some((c, _)) => Role::Repartition(c.clone()),
+                None => Role::Direct,
+            };
+            if k.consume {
+                let ingest = KafkaIngest::new(
+                    consumer(&k.group_id, Ctx::default())?,
+                    &k.topics,
+                    &tenants,
+                    publisher.clone(),
+                    k.max_in_flight,
+                    intake_role,
+                )
+                .context("kafka subscribe")?;
+                kafka_tasks.push(tokio::spawn(ingest.run(drain_deadline)));
             }
-            tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, "kafka configured");
+            if let Some((c, restore_rx)) = cluster.take() {
+                // The by-tenant topic's group: its assignment is what this
+                // node decides for.
+                let decide = KafkaIngest::new(
+                    consumer(&format!("{}.state", k.group_id), Ctx::owning(c.clone()))?,
+                    &k.topics,
+                    &tenants,
+                    publisher.clone(),
+                    k.max_in_flight,
+                    Role::Decide(c.clone()),
+                )
+                .context("kafka subscribe (by-tenant)")?;
+                kafka_tasks.push(tokio::spawn(crate::sources::cluster::restore_task(
+                    c, restore_rx,
+                )));
+                kafka_tasks.push(tokio::spawn(decide.run(drain_deadline)));
+            }
+            tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, cluster = k.cluster.is_some(), "kafka configured");
         }
         let intake = IntakeService::new(&tenants, draining.clone(), cfg.pipeline.stream_window);
         // The intake and the consumer hold their own senders; the committers stop once they are gone.
@@ -231,7 +277,7 @@ impl App {
             grpc_task,
             tenants: tenant_tasks,
             board_task,
-            kafka_task,
+            kafka_tasks,
             admin_task,
             admin_stop,
             publisher,
@@ -247,7 +293,8 @@ fn spawn_tenant(
     part: super::build::TenantParts,
     cfg: &crate::config::Config,
     publisher: Option<&Publisher>,
-    home: bool,
+    index: usize,
+    cluster: Option<&Arc<crate::sources::cluster::Cluster>>,
     drain_deadline: Duration,
 ) -> (TenantTasks, crate::state::stats::Latest) {
     let shutdown_rx = shared.shutdown.clone();
@@ -258,6 +305,7 @@ fn spawn_tenant(
         move |now| sla.refresh(now),
         shared.committer.clone(),
         shared.tenant.clone(),
+        shared.owner.clone(),
         shutdown_rx.clone(),
     ));
     let orders = shared.orders.clone();
@@ -266,6 +314,7 @@ fn spawn_tenant(
         move |now| orders.tick(now),
         shared.committer.clone(),
         shared.tenant.clone(),
+        shared.owner.clone(),
         shutdown_rx.clone(),
     ));
     let (stats_tx, stats_rx) = watch::channel(None);
@@ -276,7 +325,7 @@ fn spawn_tenant(
             dedup: part.dedup.clone(),
             node: cfg.stats.node_name(),
             tenant: shared.tenant.clone(),
-            pipeline_latency: home,
+            pipeline_latency: index == 0,
         },
         Duration::from_secs(cfg.stats.interval_secs),
         stats_tx,
@@ -291,6 +340,9 @@ fn spawn_tenant(
             wake: part.outbox_wake.clone(),
             published: part.published_tx,
             tenant: shared.tenant.clone(),
+            owner: shared.owner.clone(),
+            fence: cluster.map(|c| c.fence.clone()),
+            changelog: cluster.map(|c| (c.changelog.clone(), c.partition_of(index))),
         };
         tokio::spawn(outbox.run(shutdown_rx.clone(), drain_deadline))
     });
@@ -319,7 +371,7 @@ impl Running {
             grpc_task,
             tenants,
             board_task,
-            kafka_task,
+            kafka_tasks,
             admin_task,
             admin_stop,
             publisher,
@@ -372,7 +424,7 @@ impl Running {
             committers.push(t.committer);
         }
         // A consumer stopped at the deadline leaves its records for redelivery.
-        if let Some(t) = kafka_task {
+        for t in kafka_tasks {
             finish("kafka consumer", t, deadline, |()| None).await;
         }
         // The outboxes publish what is stored until they are empty or the

@@ -31,6 +31,50 @@ impl Default for TopicsConfig {
     }
 }
 
+/// `[kafka.cluster]`: several nodes share the tenants (README.md, "More
+/// than one node"). Input records are re-keyed by tenant into the by-tenant
+/// topic, whose partitions are the units of state: the node the consumer
+/// group assigns a partition decides for its tenants, after restoring their
+/// state from the changelog topic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    /// Partitions of the internal topics (by-tenant, changelog); fixed once
+    /// they are created.
+    pub partitions: i32,
+    /// Replicas of the internal topics the daemon creates; -1: the broker's
+    /// default.
+    pub replication_factor: i32,
+    /// The by-tenant topic (delete policy).
+    pub by_tenant: String,
+    /// The changelog topic (delete policy, kept `store.retention_days`).
+    pub changelog: String,
+    /// Tenant (city code) → partition of the internal topics: the fixed
+    /// table every node shares. A new tenant takes a partition of its own
+    /// or shares one; an existing tenant's never changes (its state is there).
+    pub tenant_partitions: BTreeMap<String, i32>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            partitions: 8,
+            replication_factor: -1,
+            by_tenant: "hotline.internal.by-tenant.v1".into(),
+            changelog: "hotline.internal.changelog.v1".into(),
+            tenant_partitions: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether `v` is a valid Kafka topic name.
+fn topic_name_ok(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 249
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// `[kafka]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -58,6 +102,9 @@ pub struct KafkaConfig {
     pub produce_timeout_ms: u64,
     /// Consume the input topics (false: produce only, gRPC input only).
     pub consume: bool,
+    /// Several nodes sharing the tenants; absent: this node decides for
+    /// every tenant it serves.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for KafkaConfig {
@@ -72,6 +119,7 @@ impl Default for KafkaConfig {
             max_in_flight: 10_000,
             produce_timeout_ms: 30_000,
             consume: true,
+            cluster: None,
         }
     }
 }
@@ -118,16 +166,47 @@ impl KafkaConfig {
             ("stats", &t.stats),
             ("dlq", &t.dlq),
         ] {
-            if v.is_empty()
-                || v.len() > 249
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            {
+            if !topic_name_ok(v) {
                 e.push(err(
                     &format!("topics.{name}"),
                     format!("{v:?} is not a valid topic name"),
                 ));
+            }
+        }
+        if let Some(c) = &self.cluster {
+            if !(1..=1024).contains(&c.partitions) {
+                e.push(err(
+                    "cluster.partitions",
+                    "must be between 1 and 1024".into(),
+                ));
+            }
+            if c.replication_factor == 0 || c.replication_factor < -1 {
+                e.push(err(
+                    "cluster.replication_factor",
+                    "must be -1 (the broker's default) or at least 1".into(),
+                ));
+            }
+            for (name, v) in [("by_tenant", &c.by_tenant), ("changelog", &c.changelog)] {
+                if !topic_name_ok(v) {
+                    e.push(err(
+                        &format!("cluster.{name}"),
+                        format!("{v:?} is not a valid topic name"),
+                    ));
+                }
+            }
+            if c.by_tenant == c.changelog {
+                e.push(err(
+                    "cluster.changelog",
+                    "must differ from by_tenant".into(),
+                ));
+            }
+            for (code, p) in &c.tenant_partitions {
+                if !(0..c.partitions).contains(p) {
+                    e.push(err(
+                        &format!("cluster.tenant_partitions.{code}"),
+                        format!("partition {p} is not one of 0..{}", c.partitions),
+                    ));
+                }
             }
         }
         if self.max_in_flight == 0 || self.max_in_flight > 1_000_000 {

@@ -2,8 +2,10 @@
 //! commits queued work in groups (many contacts per transaction, one fsync),
 //! then answers each job. The queue in front of it is bounded: that bound is
 //! the daemon's backpressure.
+use crate::sinks::ownership::Owner;
 use crate::sinks::store::{DecisionRow, EventRow, Inserted, Store, StoreError};
 use crate::telemetry::metrics as m;
+use hotline_proto::v1 as pb;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,17 +18,37 @@ pub type EventReply = Result<bool, Arc<StoreError>>;
 
 /// One unit of work.
 pub enum Job {
+    /// A decision made in the tenant's ownership `epoch` (see
+    /// `sinks::ownership`): not stored if that epoch has ended.
     Decision {
         row: DecisionRow,
         reply: oneshot::Sender<DecisionReply>,
         enqueued: Instant,
+        epoch: u64,
     },
     Event {
         row: EventRow,
         reply: oneshot::Sender<EventReply>,
+        epoch: u64,
     },
-    /// The outbox rows up to `upto` are on Kafka: forget them.
-    OutboxDone { upto: i64 },
+    /// The outbox rows up to `upto` are on Kafka: forget them; the
+    /// changelog's partition is on Kafka up to (not including) `checkpoint`'s offset.
+    OutboxDone {
+        upto: i64,
+        checkpoint: Option<(i32, i64)>,
+    },
+    /// Changelog records of another owner, applied in one transaction with
+    /// the partition's new checkpoint (`sinks::changelog`).
+    Restore {
+        records: Vec<pb::ChangelogRecord>,
+        partition: i32,
+        next_offset: i64,
+        reply: oneshot::Sender<Result<(), Arc<StoreError>>>,
+    },
+    /// Rows not on the changelog rolled back (`sinks::changelog`).
+    Rollback {
+        reply: oneshot::Sender<Result<usize, Arc<StoreError>>>,
+    },
 }
 
 /// Batching limits.
@@ -69,6 +91,7 @@ impl Committer {
         store: Store,
         rx: mpsc::Receiver<Job>,
         cfg: CommitterConfig,
+        owner: Arc<Owner>,
     ) -> std::io::Result<Committer> {
         let alive = Arc::new(AtomicBool::new(true));
         let writable = Arc::new(AtomicBool::new(true));
@@ -77,7 +100,7 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || {
-                run(store, rx, cfg, &w);
+                run(store, rx, cfg, &w, &owner);
                 flag.store(false, Ordering::SeqCst);
             })?;
         Ok(Committer {
@@ -176,7 +199,13 @@ fn next_job(store: &mut Store, rx: &mut mpsc::Receiver<Job>, writable: &AtomicBo
     }
 }
 
-fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig, writable: &AtomicBool) {
+fn run(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    cfg: CommitterConfig,
+    writable: &AtomicBool,
+    owner: &Owner,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(cfg.batch_max);
     let mut last_purge: Option<Instant> = None;
     let depth = m::queue_depth(&cfg.tenant);
@@ -186,7 +215,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, cfg: CommitterConfig, writ
         if batch.len() >= BUSY && !cfg.batch_wait.is_zero() {
             gather(&mut rx, &mut batch, &cfg);
         }
-        let ok = commit(&mut store, &mut batch);
+        let ok = commit(&mut store, &mut batch, owner);
         if writable.swap(ok, Ordering::SeqCst) != ok {
             if ok {
                 tracing::info!("store writable again");
@@ -217,20 +246,43 @@ fn purge(store: &mut Store, retention: Duration) {
 }
 
 /// Commits the batch and answers every job; false when the commit failed.
-fn commit(store: &mut Store, batch: &mut Vec<Job>) -> bool {
+fn commit(store: &mut Store, batch: &mut Vec<Job>, owner: &Owner) -> bool {
     let started = Instant::now();
     let n = batch.len();
     let result = store.transaction(|tx| {
         let mut outcomes = Vec::with_capacity(batch.len());
         for job in batch.iter() {
             match job {
+                Job::Decision { epoch, .. } | Job::Event { epoch, .. }
+                    if !owner.current(*epoch) =>
+                {
+                    outcomes.push(Outcome::NotOwner)
+                }
                 Job::Decision { row, .. } => {
                     outcomes.push(Outcome::Decision(tx.insert_decision(row)?))
                 }
                 Job::Event { row, .. } => outcomes.push(Outcome::Event(tx.insert_event(row)?)),
-                Job::OutboxDone { upto } => {
+                Job::OutboxDone { upto, checkpoint } => {
                     tx.outbox_done(*upto)?;
+                    if let Some((p, next)) = checkpoint {
+                        tx.set_checkpoint(*p, *next)?;
+                    }
                     outcomes.push(Outcome::Done);
+                }
+                Job::Restore {
+                    records,
+                    partition,
+                    next_offset,
+                    ..
+                } => {
+                    for r in records {
+                        tx.apply_changelog(r)?;
+                    }
+                    tx.set_checkpoint(*partition, *next_offset)?;
+                    outcomes.push(Outcome::Done);
+                }
+                Job::Rollback { .. } => {
+                    outcomes.push(Outcome::RolledBack(tx.rollback_unpublished()?))
                 }
             }
         }
@@ -253,6 +305,18 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) -> bool {
                     (Job::Event { reply, .. }, Outcome::Event(new)) => {
                         let _ = reply.send(Ok(new));
                     }
+                    (Job::Decision { reply, .. }, Outcome::NotOwner) => {
+                        let _ = reply.send(Err(Arc::new(StoreError::NotOwner)));
+                    }
+                    (Job::Event { reply, .. }, Outcome::NotOwner) => {
+                        let _ = reply.send(Err(Arc::new(StoreError::NotOwner)));
+                    }
+                    (Job::Restore { reply, .. }, _) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    (Job::Rollback { reply }, Outcome::RolledBack(n)) => {
+                        let _ = reply.send(Ok(n));
+                    }
                     // Outcomes are pushed in job order, one per job.
                     _ => {}
                 }
@@ -271,6 +335,12 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>) -> bool {
                     Job::Event { reply, .. } => {
                         let _ = reply.send(Err(e.clone()));
                     }
+                    Job::Restore { reply, .. } => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                    Job::Rollback { reply } => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
                     // The rows stay and are published again (identical bytes).
                     Job::OutboxDone { .. } => {}
                 }
@@ -284,4 +354,6 @@ enum Outcome {
     Decision(Inserted),
     Event(bool),
     Done,
+    NotOwner,
+    RolledBack(usize),
 }

@@ -174,6 +174,38 @@ impl Publisher {
         }
     }
 
+    /// A record to one partition of `topic` (the changelog); its offset.
+    pub async fn to_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &str,
+        body: &[u8],
+    ) -> Result<i64, PublishError> {
+        let Some(producer) = self.producer() else {
+            return Err(PublishError {
+                topic: topic.to_string(),
+                source: rdkafka::error::KafkaError::Canceled,
+            });
+        };
+        let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(partition)
+            .key(key.as_bytes())
+            .payload(body);
+        match producer.send(rec, Timeout::After(self.queue_timeout)).await {
+            Ok(d) => Ok(d.offset),
+            Err((source, _)) => {
+                if fatal(&producer, &source) {
+                    self.renew(&producer, &source);
+                }
+                Err(PublishError {
+                    topic: topic.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+
     /// A StatsSnapshot (protobuf bytes), keyed by the node that took it.
     pub async fn stats(&self, node: &str, body: &[u8]) -> Result<(), PublishError> {
         let rec = FutureRecord::to(&self.stats)

@@ -8,6 +8,7 @@
 //! the daemon stops is sent again: duplicates are byte-identical.
 use crate::sinks::committer::Job;
 use crate::sinks::kafka::Publisher;
+use crate::sinks::ownership::{Fence, Owner};
 use crate::sinks::store::{OutboxRow, Reader, StoreError};
 use crate::telemetry::metrics as m;
 use std::path::PathBuf;
@@ -39,6 +40,13 @@ pub struct Outbox {
     pub published: watch::Sender<i64>,
     /// The tenant's city code: the `tenant` label of the backlog gauges.
     pub tenant: Arc<str>,
+    /// Published only while this node decides for the tenant; on losing
+    /// it, what was not published is rolled back (`sinks::changelog`).
+    pub owner: Arc<Owner>,
+    /// `[kafka.cluster]`: checked before each batch (`sinks::ownership`).
+    pub fence: Option<Arc<Fence>>,
+    /// `[kafka.cluster]`: the changelog topic and the tenant's partition.
+    pub changelog: Option<(String, i32)>,
 }
 
 /// Aborts a task when dropped (the metrics task ends with the publisher).
@@ -80,6 +88,44 @@ async fn read<T: Send + 'static>(
 }
 
 impl Outbox {
+    /// Sends one row where it goes: a changelog record to the tenant's
+    /// partition (returning its offset), a decision or an alert to its topic.
+    async fn send(&self, r: &OutboxRow) -> Result<Option<i64>, crate::sinks::kafka::PublishError> {
+        match (&*r.topic, &self.changelog) {
+            ("changelog", Some((topic, p))) => self
+                .publisher
+                .to_partition(topic, *p, &r.key, &r.body)
+                .await
+                .map(Some),
+            // A changelog row without a cluster (the config changed): not published.
+            ("changelog", None) => Ok(None),
+            _ => self
+                .publisher
+                .outbox(&r.topic, &r.key, &r.body)
+                .await
+                .map(|()| None),
+        }
+    }
+
+    /// Rolls back what this store holds and the changelog does not (the
+    /// tenant went to another node, which decides its unpublished records).
+    async fn rollback(&self) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        if self.committer.send(Job::Rollback { reply }).await.is_err() {
+            return;
+        }
+        match rx.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(tenant = %self.tenant, rows = n, "outbox: the tenant moved; rows not on the changelog rolled back")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(tenant = %self.tenant, error = %e, "outbox: rollback failed; retried at the next assignment")
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Publishes until `shutdown`, then for at most `drain` more while rows
     /// remain (what is left is published after the next start).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
@@ -104,9 +150,33 @@ impl Outbox {
         let mut retry = FIRST_RETRY;
         let mut stop_at: Option<Instant> = None;
         let mut failures = 0u64;
+        // Whether rows may wait that an ended ownership left (rolled back
+        // once, when it ends).
+        let mut owned_before = self.owner.is_owned();
         loop {
             if stop_at.is_none() && *shutdown.borrow() {
                 stop_at = Some(Instant::now() + drain);
+            }
+            if !self.owner.is_owned() {
+                if owned_before {
+                    owned_before = false;
+                    self.rollback().await;
+                }
+                if stop_at.is_some() {
+                    return;
+                }
+                tokio::select! {
+                    _ = self.owner.owned(&mut shutdown) => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+                continue;
+            }
+            owned_before = true;
+            if let Some(f) = &self.fence {
+                if !f.passes().await {
+                    tokio::time::sleep(FIRST_RETRY).await;
+                    continue;
+                }
             }
             let after = cursor;
             let rows: Vec<OutboxRow> = match read(&reader, move |r| r.outbox(after, BATCH)).await {
@@ -132,20 +202,22 @@ impl Outbox {
             }
             // Sent together, awaited in order: what Kafka has up to the
             // first failure is forgotten; the rest is sent again.
-            let sends = rows
-                .iter()
-                .map(|r| self.publisher.outbox(&r.topic, &r.key, &r.body));
+            let sends = rows.iter().map(|r| self.send(r));
             let results = futures_util::future::join_all(sends).await;
             let mut upto = None;
             let mut sent = 0;
             let mut error = None;
+            let mut checkpoint = None;
             for (row, res) in rows.iter().zip(results) {
                 match res {
-                    Ok(()) if error.is_none() => {
+                    Ok(offset) if error.is_none() => {
                         upto = Some(row.id);
                         sent += 1;
+                        if let (Some(o), Some((_, p))) = (offset, &self.changelog) {
+                            checkpoint = Some((*p, o + 1));
+                        }
                     }
-                    Ok(()) => {}
+                    Ok(_) => {}
                     Err(e) => {
                         if error.is_none() {
                             error = Some(e);
@@ -160,7 +232,13 @@ impl Outbox {
                 m::outbox_published(sent);
                 // Lost if the committer is gone (shutting down): the rows
                 // are then sent again after the next start.
-                let _ = self.committer.send(Job::OutboxDone { upto: id }).await;
+                let _ = self
+                    .committer
+                    .send(Job::OutboxDone {
+                        upto: id,
+                        checkpoint,
+                    })
+                    .await;
             }
             match error {
                 None => {

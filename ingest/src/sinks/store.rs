@@ -21,6 +21,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("writing output: {0}")]
     Output(std::io::Error),
+    /// With `[kafka.cluster]`: the tenant's partition moved (or is being
+    /// restored) since the work began; its new owner decides it.
+    #[error("the tenant is not decided on this node now (its partition moved)")]
+    NotOwner,
 }
 
 /// A decision row to insert.
@@ -158,6 +162,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 -- Version 0 kept dedup records here; read on start until purged, no
 -- longer written (the decision row carries its record).
+-- With [kafka.cluster]: per partition of the changelog, the offset of the
+-- next record this store has not applied (README.md, "More than one node").
+CREATE TABLE IF NOT EXISTS changelog_checkpoint (
+    partition   INTEGER PRIMARY KEY,
+    next_offset INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS matters (
     id          INTEGER PRIMARY KEY, -- insertion order: the order dedup saw them
     at          INTEGER NOT NULL,    -- the contact's received_at, unix ms
@@ -295,6 +305,9 @@ pub struct Store {
     outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// The id of the last outbox row committed (0: none yet).
     outbox_mark: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// With `[kafka.cluster]`: every new row is also queued for this
+    /// tenant's changelog (`sinks::changelog`).
+    changelog: Option<std::sync::Arc<str>>,
 }
 
 /// How hard SQLite syncs: `full` survives power loss, `normal` only process crashes.
@@ -345,6 +358,7 @@ impl Store {
             conn,
             outbox: None,
             outbox_mark: Default::default(),
+            changelog: None,
         })
     }
 
@@ -367,6 +381,12 @@ impl Store {
         self.outbox = Some(wake);
     }
 
+    /// From now on every new decision and event row is also written to the
+    /// outbox for `tenant`'s changelog (before its output, if it has one).
+    pub fn write_changelog(&mut self, tenant: std::sync::Arc<str>) {
+        self.changelog = Some(tenant);
+    }
+
     /// The id of the last outbox row committed, as it moves: a record whose
     /// commit has been answered has its outbox row at or below it.
     pub fn outbox_mark(&self) -> std::sync::Arc<std::sync::atomic::AtomicI64> {
@@ -383,6 +403,7 @@ impl Store {
             tx: &tx,
             insert: Default::default(),
             outbox: self.outbox.is_some(),
+            changelog: self.changelog.clone(),
             queued: Default::default(),
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
@@ -440,6 +461,8 @@ pub struct Tx<'a> {
     insert: std::cell::RefCell<Option<rusqlite::CachedStatement<'a>>>,
     /// Write new decisions and alerts to the outbox too.
     outbox: bool,
+    /// Write every new row to the outbox for this tenant's changelog too.
+    changelog: Option<std::sync::Arc<str>>,
     /// The id of the last outbox row this transaction wrote, if any.
     queued: std::cell::Cell<Option<i64>>,
     now_ms: i64,
@@ -457,14 +480,28 @@ impl Tx<'_> {
                 .execute(params![r.contact_id, r.received_at_ms, label])?;
         }
         if ins == Inserted::New {
+            if let Some(t) = &self.changelog {
+                let rec = crate::sinks::changelog::decision_record(t, r);
+                self.to_outbox("changelog", &r.contact_id, &rec)?;
+            }
             self.to_outbox("decision", &r.case_id, &r.body)?;
         }
         Ok(ins)
     }
 
+    /// The transaction, for the changelog's statements (`sinks::changelog`).
+    pub(crate) fn sql(&self) -> &rusqlite::Transaction<'_> {
+        self.tx
+    }
+
     /// Queues a stored record for Kafka (when the store publishes through
     /// the outbox).
-    fn to_outbox(&self, topic: &str, key: &str, body: &[u8]) -> Result<(), rusqlite::Error> {
+    pub(crate) fn to_outbox(
+        &self,
+        topic: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<(), rusqlite::Error> {
         if !self.outbox {
             return Ok(());
         }
@@ -484,7 +521,11 @@ impl Tx<'_> {
 
     /// [`insert_decision`](Self::insert_decision) under a given key (tests
     /// force two contact ids onto one key with it).
-    fn insert_keyed(&self, r: &DecisionRow, key: i64) -> Result<Inserted, rusqlite::Error> {
+    pub(crate) fn insert_keyed(
+        &self,
+        r: &DecisionRow,
+        key: i64,
+    ) -> Result<Inserted, rusqlite::Error> {
         let mut slot = self.insert.borrow_mut();
         let ins = match &mut *slot {
             Some(s) => s,
@@ -521,6 +562,10 @@ impl Tx<'_> {
     pub fn insert_event(&self, e: &EventRow) -> Result<bool, rusqlite::Error> {
         let mut ins = self.tx.prepare_cached("INSERT INTO events(stream, key, type, at, body) VALUES (?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING")?;
         let new = ins.execute(params![e.stream, e.key, e.event_type, e.at_ms, e.body])? == 1;
+        if let (true, Some(t)) = (new, &self.changelog) {
+            let rec = crate::sinks::changelog::event_record(t, e);
+            self.to_outbox("changelog", &e.key, &rec)?;
+        }
         if let (true, Some(key)) = (new, &e.publish) {
             self.to_outbox("alert", key, &e.body)?;
         }
@@ -558,6 +603,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The connection, for the changelog's queries (`sinks::changelog`).
+    pub(crate) fn sql(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Opens the database in `data_dir` read-only.
     pub fn open(data_dir: &Path) -> Result<Reader, StoreError> {
         let path = data_dir.join(DB_FILE);

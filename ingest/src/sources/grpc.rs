@@ -23,6 +23,22 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+/// The reason code of a contact whose tenant this node does not decide for
+/// now (`[kafka.cluster]`: its partition is another node's, or restoring).
+pub const ELSEWHERE: &str = "TENANT_ELSEWHERE";
+
+/// The tenant's ownership epoch, if this node decides for it now.
+fn owned_epoch(tenants: &Tenants, t: usize) -> Result<u64, Refusal> {
+    tenants.at(t).owner.owned_epoch().ok_or_else(|| Refusal {
+        code: ELSEWHERE,
+        field: "tenant",
+        message: format!(
+            "tenant {} is decided on another node now; retry (README.md, \"More than one node\")",
+            tenants.at(t).tenant
+        ),
+    })
+}
+
 /// Most contacts of one stream decided together (see `Pipeline::decide_many`).
 const READY_CHUNK: usize = 64;
 
@@ -40,6 +56,9 @@ fn admit_status(e: AdmitError) -> Status {
         AdmitError::Store(m) => Status::unavailable(format!("store unavailable: {m}")),
         AdmitError::Closed => Status::unavailable("hotlined is shutting down"),
         AdmitError::Unreadable(m) => Status::internal(format!("stored decision unreadable: {m}")),
+        AdmitError::NotOwner => Status::unavailable(
+            "the tenant is decided on another node now; retry (README.md, \"More than one node\")",
+        ),
     }
 }
 
@@ -61,21 +80,28 @@ impl IntakeService {
         Ok(())
     }
 
-    /// Decides a contact by its tenant's rules; returns the tenant too.
-    fn decide(&self, c: &pb::Contact) -> Result<(usize, Decided), Refusal> {
-        self.tenants
+    /// Decides a contact by its tenant's rules; returns the tenant and its
+    /// ownership epoch too. A tenant another node decides for is refused
+    /// with [`ELSEWHERE`] (not counted as a reject: not the contact's fault).
+    fn decide(&self, c: &pb::Contact) -> Result<(usize, u64, Decided), Refusal> {
+        let t = self
+            .tenants
             .of_contact(c)
-            .and_then(|t| {
-                let d = self.tenants.at(t).pipeline.decide_one(c, Utc::now())?;
-                Ok((t, d))
-            })
-            .inspect_err(|r| m::reject(r.code))
+            .inspect_err(|r| m::reject(r.code))?;
+        let epoch = owned_epoch(&self.tenants, t)?;
+        let d = self
+            .tenants
+            .at(t)
+            .pipeline
+            .decide_one(c, Utc::now())
+            .inspect_err(|r| m::reject(r.code))?;
+        Ok((t, epoch, d))
     }
 
     /// [`decide`](Self::decide) for contacts that arrived together: decided
     /// together (see `Pipeline::decide_many`) when they are all one
     /// tenant's, as is usual; one by one otherwise.
-    fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<(usize, Decided), Refusal>> {
+    fn decide_many(&self, cs: &[pb::Contact]) -> Vec<Result<(usize, u64, Decided), Refusal>> {
         let now = Utc::now();
         let first = cs.first().map(|c| self.tenants.of_contact(c));
         let one = match first {
@@ -89,25 +115,31 @@ impl IntakeService {
             }
             _ => None,
         };
-        let out: Vec<Result<(usize, Decided), Refusal>> = match one {
-            Some(t) => self
-                .tenants
-                .at(t)
-                .pipeline
-                .decide_many(cs, now)
-                .into_iter()
-                .map(|d| d.map(|d| (t, d)))
-                .collect(),
+        let out: Vec<Result<(usize, u64, Decided), Refusal>> = match one {
+            Some(t) => match owned_epoch(&self.tenants, t) {
+                Ok(epoch) => self
+                    .tenants
+                    .at(t)
+                    .pipeline
+                    .decide_many(cs, now)
+                    .into_iter()
+                    .map(|d| d.map(|d| (t, epoch, d)))
+                    .collect(),
+                Err(r) => cs.iter().map(|_| Err(r.clone())).collect(),
+            },
             None => cs
                 .iter()
                 .map(|c| {
                     let t = self.tenants.of_contact(c)?;
-                    Ok((t, self.tenants.at(t).pipeline.decide_one(c, now)?))
+                    let epoch = owned_epoch(&self.tenants, t)?;
+                    Ok((t, epoch, self.tenants.at(t).pipeline.decide_one(c, now)?))
                 })
                 .collect(),
         };
         for r in out.iter().filter_map(|r| r.as_ref().err()) {
-            m::reject(r.code);
+            if r.code != ELSEWHERE {
+                m::reject(r.code);
+            }
         }
         out
     }
@@ -132,23 +164,32 @@ enum Pending {
         ack: pb::Ack,
         queued: Queued,
         started: Instant,
+        /// The tenant and the ownership epoch it was decided in.
+        tenant: (usize, u64),
     },
     Fatal(Status),
 }
 
 /// The ack of a stream contact once it is durable; a store failure is the
 /// contact's ack (`STORE_UNAVAILABLE`, resubmit), not the stream's end.
-async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
-    let (ack, queued, started) = match p {
+async fn resolve(tenants: &Tenants, p: Pending) -> Result<pb::Ack, Status> {
+    let (ack, queued, started, (t, epoch)) = match p {
         Pending::Ready(a) => return Ok(a),
         Pending::Fatal(s) => return Err(s),
         Pending::Waiting {
             ack,
             queued,
             started,
-        } => (ack, queued, started),
+            tenant,
+        } => (ack, queued, started, tenant),
     };
-    let ack = match queued.settle().await {
+    let admit = tenants.at(t);
+    let settled = match queued.settle().await {
+        // `[kafka.cluster]`: acknowledged once on the changelog.
+        Ok(s) if admit.replicated => admit.published(epoch).await.map(|()| s),
+        other => other,
+    };
+    let ack = match settled {
         Ok(Settled::New) => ack,
         Ok(Settled::Existing(d)) => pb::Ack {
             case_id: d.case_id,
@@ -159,6 +200,7 @@ async fn resolve(p: Pending) -> Result<pb::Ack, Status> {
         Err(e) => {
             let reason = match e {
                 AdmitError::Unreadable(_) => "STORED_DECISION_UNREADABLE",
+                AdmitError::NotOwner => ELSEWHERE,
                 _ => "STORE_UNAVAILABLE",
             };
             let error = pb::Error {
@@ -179,11 +221,17 @@ impl Intake for IntakeService {
         let started = Instant::now();
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let (t, decided) = self.decide(req.get_ref()).map_err(|r| r.status())?;
+        let (t, epoch, decided) = self.decide(req.get_ref()).map_err(|r| {
+            if r.code == ELSEWHERE {
+                Status::unavailable(r.message)
+            } else {
+                r.status()
+            }
+        })?;
         let (queued, decision) = self
             .tenants
             .at(t)
-            .try_queue(decided)
+            .try_queue(decided, epoch)
             .map_err(admit_status)?
             .ok_or_else(|| {
                 Status::resource_exhausted("intake queue is full; retry with backoff")
@@ -192,6 +240,10 @@ impl Intake for IntakeService {
             Settled::New => decision,
             Settled::Existing(stored) => *stored,
         };
+        let admit = self.tenants.at(t);
+        if admit.replicated {
+            admit.published(epoch).await.map_err(admit_status)?;
+        }
         m::answer_latency("submit", started.elapsed());
         Ok(Response::new(decision))
     }
@@ -248,21 +300,24 @@ impl Intake for IntakeService {
                 for (contact, result) in chunk.drain(..).zip(results) {
                     let pending = match result {
                         Err(r) => Pending::Ready(error_ack(contact.contact_id, r.to_error())),
-                        Ok((t, decided)) => match svc.tenants.at(t).queue(decided).await {
-                            // The decision is not needed past the ack: its ids move.
-                            Ok((queued, d)) => Pending::Waiting {
-                                ack: pb::Ack {
-                                    contact_id: d.contact_id,
-                                    case_id: d.case_id,
-                                    route: d.route,
-                                    error: None,
-                                    duplicate: false,
+                        Ok((t, epoch, decided)) => {
+                            match svc.tenants.at(t).queue(decided, epoch).await {
+                                // The decision is not needed past the ack: its ids move.
+                                Ok((queued, d)) => Pending::Waiting {
+                                    ack: pb::Ack {
+                                        contact_id: d.contact_id,
+                                        case_id: d.case_id,
+                                        route: d.route,
+                                        error: None,
+                                        duplicate: false,
+                                    },
+                                    queued,
+                                    started,
+                                    tenant: (t, epoch),
                                 },
-                                queued,
-                                started,
-                            },
-                            Err(e) => Pending::Fatal(admit_status(e)),
-                        },
+                                Err(e) => Pending::Fatal(admit_status(e)),
+                            }
+                        }
                     };
                     if pend_tx.send(pending).await.is_err() {
                         break 'read;
@@ -279,9 +334,10 @@ impl Intake for IntakeService {
             }
         });
         // Writer: acknowledge in order as each contact becomes durable.
+        let tenants = self.tenants.clone();
         tokio::spawn(async move {
             while let Some(p) = pend_rx.recv().await {
-                let ack = resolve(p).await;
+                let ack = resolve(&tenants, p).await;
                 let fatal = ack.is_err();
                 if out_tx.send(ack).await.is_err() || fatal {
                     break;
@@ -439,11 +495,18 @@ impl IntakeService {
                                 self.settle(rx.await, &w, wt, &mut counts, &mut on_new).await?;
                             }
                             let admit = self.tenants.at(t);
+                            let epoch = match owned_epoch(&self.tenants, t) {
+                                Ok(e) => e,
+                                Err(r) => {
+                                    counts.reject(index, &ev, "UNAVAILABLE", r.code, r.message);
+                                    continue;
+                                }
+                            };
                             if let Err(r) = admit.check_event(&ev, &row).await {
                                 counts.reject(index, &ev, r.status(), r.refusal.code(), r.refusal.to_string());
                                 continue;
                             }
-                            let rx = admit.queue_event(row).await.map_err(admit_status)?;
+                            let rx = admit.queue_event(row, epoch).await.map_err(admit_status)?;
                             waiting.push_back((rx, ev, t));
                         }
                     }

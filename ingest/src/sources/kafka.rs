@@ -8,6 +8,7 @@
 use crate::admit::tenants::Tenants;
 use crate::admit::{AdmitError, Event};
 use crate::sinks::kafka::Publisher;
+use crate::sources::cluster::{Cluster, Source};
 use crate::telemetry::log_limit::LogLimit;
 use crate::telemetry::metrics as m;
 use chrono::Utc;
@@ -19,7 +20,7 @@ use rdkafka::consumer::{
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::ClientContext;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -34,14 +35,40 @@ async fn sleep_until(t: Option<tokio::time::Instant>) {
     }
 }
 
-/// Rebalance hooks: commit what is stored before partitions go away.
-pub struct Ctx;
+/// Rebalance hooks: commit what is stored before partitions go away; count
+/// assignments (a record consumed under an earlier one stores no offset);
+/// with `[kafka.cluster]`, the by-tenant consumer's assignment is the
+/// node's ownership of tenants (`sources::cluster`).
+#[derive(Default)]
+pub struct Ctx {
+    generation: Arc<AtomicU64>,
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl Ctx {
+    /// The by-tenant consumer's context: its assignment owns tenants.
+    pub fn owning(cluster: Arc<Cluster>) -> Ctx {
+        Ctx {
+            generation: Arc::default(),
+            cluster: Some(cluster),
+        }
+    }
+}
+
+/// The partitions of a list.
+fn partitions(tpl: &rdkafka::TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
 
 impl ClientContext for Ctx {}
 
 impl ConsumerContext for Ctx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            if let Some(c) = &self.cluster {
+                c.revoked(&partitions(tpl));
+            }
             tracing::info!(
                 partitions = tpl.count(),
                 "kafka: partitions revoked; committing stored offsets"
@@ -55,10 +82,50 @@ impl ConsumerContext for Ctx {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         m::kafka_rebalance();
         if let Rebalance::Assign(tpl) = rebalance {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             tracing::info!(partitions = tpl.count(), "kafka: partitions assigned");
+            if let Some(c) = &self.cluster {
+                c.assigned(&partitions(tpl));
+            }
         }
         let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-        m::kafka_assigned(n);
+        let which = if self.cluster.is_some() {
+            "by_tenant"
+        } else {
+            "input"
+        };
+        m::kafka_assigned(which, n);
+    }
+}
+
+/// Whether the consumer is still a member of its group's current
+/// generation: its committed offsets committed again, which the group
+/// coordinator refuses from a member it has dropped. Passes when nothing
+/// was committed yet (nothing to test with).
+fn still_member(c: &StreamConsumer<Ctx>) -> bool {
+    let Ok(committed) = c.committed(Duration::from_secs(5)) else {
+        return false;
+    };
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for e in committed.elements() {
+        if let rdkafka::Offset::Offset(o) = e.offset() {
+            if tpl
+                .add_partition_offset(e.topic(), e.partition(), rdkafka::Offset::Offset(o))
+                .is_err()
+            {
+                return false;
+            }
+        }
+    }
+    if tpl.count() == 0 {
+        return !c.assignment().map(|a| a.count() == 0).unwrap_or(true);
+    }
+    match c.commit(&tpl, CommitMode::Sync) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cluster: this node is no longer a member of its group's generation; publishing stops");
+            false
+        }
     }
 }
 
@@ -69,9 +136,13 @@ enum Outcome {
     /// Could not be processed nor dead-lettered before shutdown: the offset
     /// must not move past it.
     Stuck,
+    /// Its partition went to another node first: the new owner decides it.
+    Abandoned,
 }
 
 struct Inflight {
+    /// The consumer's assignment generation when it was read.
+    generation: u64,
     topic: String,
     partition: i32,
     offset: i64,
@@ -81,18 +152,29 @@ struct Inflight {
 /// The record's outputs are on Kafka (through its tenant's outbox): only
 /// then may its offset be stored. Shutting down first leaves it for
 /// redelivery.
-async fn on_kafka(admit: &crate::admit::Shared) -> Result<(), Failure> {
-    if admit.published().await {
-        Ok(())
-    } else {
-        Err(Failure::ShuttingDown)
-    }
+async fn on_kafka(admit: &crate::admit::Shared, epoch: u64) -> Result<(), Failure> {
+    admit.published(epoch).await.map_err(store_failure)
+}
+
+/// What this consumer does with the records it reads.
+#[derive(Clone)]
+pub enum Role {
+    /// One node: the input topics are decided here.
+    Direct,
+    /// A cluster's intake: input records are re-keyed by tenant.
+    Repartition(Arc<Cluster>),
+    /// A cluster's by-tenant consumer: the records of the tenants whose
+    /// partitions are assigned here are decided here.
+    Decide(Arc<Cluster>),
 }
 
 /// What each record task needs.
 #[derive(Clone)]
 struct Work {
+    role: Role,
     tenants: Tenants,
+    /// The consumer's assignment generation (its context's).
+    generation: Arc<AtomicU64>,
     /// For dead letters only: decisions and alerts go through the outbox.
     publisher: Publisher,
     contacts: String,
@@ -115,11 +197,32 @@ impl KafkaIngest {
         tenants: &Tenants,
         publisher: Publisher,
         max_in_flight: usize,
+        role: Role,
     ) -> rdkafka::error::KafkaResult<KafkaIngest> {
-        consumer.subscribe(&[&topics.contacts, &topics.call_events, &topics.order_events])?;
+        match &role {
+            Role::Decide(c) => consumer.subscribe(&[&c.by_tenant])?,
+            _ => consumer.subscribe(&[
+                &topics.contacts,
+                &topics.call_events,
+                &topics.order_events,
+            ])?,
+        }
+        let consumer = Arc::new(consumer);
+        if let Role::Decide(c) = &role {
+            // The outboxes publish only while this node is a member of the
+            // group's current generation: a commit the coordinator refuses
+            // from a member it dropped says it is not.
+            let fenced = Arc::downgrade(&consumer);
+            c.fence.set(Arc::new(move || {
+                fenced.upgrade().is_some_and(|c| still_member(&c))
+            }));
+        }
+        let generation = consumer.context().generation.clone();
         Ok(KafkaIngest {
-            consumer: Arc::new(consumer),
+            consumer,
             work: Work {
+                role,
+                generation,
                 tenants: tenants.clone(),
                 publisher,
                 contacts: topics.contacts.clone(),
@@ -163,6 +266,7 @@ impl KafkaIngest {
         let (fifo_tx, fifo_rx) = mpsc::unbounded_channel::<Inflight>();
         let acker = tokio::spawn(ack_in_order(
             self.consumer.clone(),
+            self.work.generation.clone(),
             fifo_rx,
             in_flight.clone(),
             drained.clone(),
@@ -206,11 +310,12 @@ impl KafkaIngest {
                         }
                     };
                     let (done_tx, done) = oneshot::channel();
-                    let inflight = Inflight { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset(), done };
+                    let generation = self.work.generation.load(Ordering::SeqCst);
+                    let inflight = Inflight { generation, topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset(), done };
                     in_flight.fetch_add(1, Ordering::SeqCst);
                     let work = self.work.clone();
                     tokio::spawn(async move {
-                        let out = work.process(msg).await;
+                        let out = work.process(msg, generation).await;
                         let _ = done_tx.send(out);
                     });
                     if fifo_tx.send(inflight).is_err() {
@@ -236,6 +341,7 @@ impl KafkaIngest {
 /// consumer are done; a stuck record freezes its partition's offset.
 async fn ack_in_order(
     consumer: Arc<StreamConsumer<Ctx>>,
+    generation: Arc<AtomicU64>,
     mut fifo: mpsc::UnboundedReceiver<Inflight>,
     in_flight: Arc<AtomicUsize>,
     drained: Arc<Notify>,
@@ -253,14 +359,21 @@ async fn ack_in_order(
         };
         let outcome = next.done.await.unwrap_or(Outcome::Stuck);
         let key = (next.topic, next.partition);
+        // Read under an assignment since replaced: its partition's next owner
+        // (here or elsewhere) reads it again from the committed offset.
+        let current = generation.load(Ordering::SeqCst) == next.generation;
+        if !current {
+            stuck.remove(&key);
+        }
         match outcome {
-            Outcome::Done if !stuck.contains_key(&key) => {
+            Outcome::Done if current && !stuck.contains_key(&key) => {
                 if let Err(e) = consumer.store_offset(&key.0, key.1, next.offset) {
                     // The partition was revoked: its new owner redelivers from the last commit.
                     tracing::debug!(error = %e, "kafka: offset not stored");
                 }
             }
-            Outcome::Done => {}
+            Outcome::Done | Outcome::Abandoned => {}
+            Outcome::Stuck if !current => {}
             Outcome::Stuck => {
                 tracing::error!(
                     partition = key.1,
@@ -285,12 +398,15 @@ enum Failure {
     Store(String),
     /// The daemon stopped first: its offset stays for redelivery.
     ShuttingDown,
+    /// The tenant's partition went to another node first.
+    Abandoned,
 }
 
 /// Not admitted: the store's or the daemon's state, not the record's fault.
 fn store_failure(e: AdmitError) -> Failure {
     match e {
         AdmitError::Closed => Failure::ShuttingDown,
+        AdmitError::NotOwner => Failure::Abandoned,
         e => Failure::Store(e.to_string()),
     }
 }
@@ -320,12 +436,15 @@ impl Work {
     /// again with backoff, its offset held, until the store recovers or the
     /// daemon stops: the records then go on by themselves, as gRPC clients'
     /// retries do, and the partition's later offsets are not frozen.
-    async fn process(&self, msg: OwnedMessage) -> Outcome {
+    async fn process(&self, msg: OwnedMessage, generation: u64) -> Outcome {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let mut tries = 0u32;
         let result = loop {
-            match self.handle(&msg).await {
+            if self.generation.load(Ordering::SeqCst) != generation {
+                break Err(Failure::Abandoned);
+            }
+            match self.handle(&msg, generation).await {
                 Err(Failure::Store(error)) => {
                     tries += 1;
                     store_failure_logged(&error);
@@ -345,6 +464,10 @@ impl Work {
                 tracing::debug!("kafka: shutting down; record left for redelivery");
                 Outcome::Stuck
             }
+            Err(Failure::Abandoned) => {
+                tracing::debug!("kafka: partition moved; record left to its new owner");
+                Outcome::Abandoned
+            }
             Err(Failure::Record(reason, error)) => self.dead_letter(&msg, reason, &error).await,
         };
         m::answer_latency("kafka", started.elapsed());
@@ -363,24 +486,66 @@ impl Work {
         slept
     }
 
-    /// One try at a record, by its topic.
-    async fn handle(&self, msg: &OwnedMessage) -> Result<(), Failure> {
+    /// One try at a record: by its topic, or (a by-tenant record) by its
+    /// header; re-keyed by tenant when this is a cluster's intake.
+    async fn handle(&self, msg: &OwnedMessage, generation: u64) -> Result<(), Failure> {
         let topic = msg.topic();
-        if topic == self.contacts {
-            self.contact(msg).await
+        let source = if topic == self.contacts {
+            Some(Source::Contact)
         } else if topic == self.call_events {
-            self.event(msg, true).await
+            Some(Source::CallEvent)
         } else if topic == self.order_events {
-            self.event(msg, false).await
+            Some(Source::OrderEvent)
+        } else if matches!(&self.role, Role::Decide(c) if c.by_tenant == topic) {
+            Source::of(msg)
         } else {
-            Err(Failure::Record(
+            None
+        };
+        let Some(source) = source else {
+            return Err(Failure::Record(
                 "UNKNOWN_TOPIC",
                 format!("no handler for topic {topic}"),
-            ))
+            ));
+        };
+        if let Role::Repartition(c) = &self.role {
+            return c
+                .repartition(msg, source)
+                .await
+                .map_err(|(reason, error)| Failure::Record(reason, error));
+        }
+        match source {
+            Source::Contact => self.contact(msg, generation).await,
+            Source::CallEvent => self.event(msg, true, generation).await,
+            Source::OrderEvent => self.event(msg, false, generation).await,
         }
     }
 
-    async fn contact(&self, msg: &OwnedMessage) -> Result<(), Failure> {
+    /// The tenant's ownership epoch once this node decides for it: at once
+    /// on one node; a cluster's record waits while its tenant is restored,
+    /// and is abandoned if its partition moves meanwhile.
+    async fn owned(&self, admit: &crate::admit::Shared, generation: u64) -> Result<u64, Failure> {
+        let mut shutdown = admit.shutdown.clone();
+        loop {
+            if let Some(epoch) = admit.owner.owned_epoch() {
+                return Ok(epoch);
+            }
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return Err(Failure::Abandoned);
+            }
+            tokio::select! {
+                r = admit.owner.owned(&mut shutdown) => {
+                    if r.is_none() {
+                        return Err(Failure::ShuttingDown);
+                    }
+                }
+                // The generation moves without the tenant being owned again
+                // when its partition went elsewhere.
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    async fn contact(&self, msg: &OwnedMessage, generation: u64) -> Result<(), Failure> {
         let contact = pb::Contact::decode(msg.payload().unwrap_or_default())
             .map_err(|e| undecodable("Contact", e))?;
         let refused = |r: crate::admit::pipeline::Refusal| {
@@ -390,6 +555,7 @@ impl Work {
         let admit = self
             .tenants
             .at(self.tenants.of_contact(&contact).map_err(refused)?);
+        let epoch = self.owned(admit, generation).await?;
         let decided = admit
             .pipeline
             .decide_one(&contact, Utc::now())
@@ -397,12 +563,12 @@ impl Work {
         // Waiting for room in the committer's queue is backpressure: the
         // record stays in flight. A repeat of a stored contact id needs
         // nothing more: its decision went to the outbox when first stored.
-        let (queued, _) = admit.queue(decided).await.map_err(store_failure)?;
+        let (queued, _) = admit.queue(decided, epoch).await.map_err(store_failure)?;
         queued.settle().await.map_err(store_failure)?;
-        on_kafka(admit).await
+        on_kafka(admit, epoch).await
     }
 
-    async fn event(&self, msg: &OwnedMessage, call: bool) -> Result<(), Failure> {
+    async fn event(&self, msg: &OwnedMessage, call: bool, generation: u64) -> Result<(), Failure> {
         let bytes = msg.payload().unwrap_or_default();
         let ev = if call {
             Event::Call(pb::CallEvent::decode(bytes).map_err(|e| undecodable("CallEvent", e))?)
@@ -420,6 +586,7 @@ impl Work {
                 .map_err(|r| Failure::Record(r.code, r.message))?,
         };
         let admit = self.tenants.at(t);
+        let epoch = self.owned(admit, generation).await?;
         // An order event its case's state refuses is dead-lettered, not stored.
         if let Err(r) = admit.check_event(&ev, &row).await {
             return Err(Failure::Record(
@@ -427,12 +594,12 @@ impl Work {
                 format!("{} {}: {}", r.status(), r.refusal.code(), r.refusal),
             ));
         }
-        let rx = admit.queue_event(row).await.map_err(store_failure)?;
+        let rx = admit.queue_event(row, epoch).await.map_err(store_failure)?;
         admit
             .settle_event(rx.await, &ev)
             .await
             .map_err(store_failure)?;
-        on_kafka(admit).await
+        on_kafka(admit, epoch).await
     }
 
     /// Dead-letters a record, retrying with backoff until it is delivered or

@@ -42,6 +42,13 @@ impl DedupStage {
             .collect()
     }
 
+    /// Forgets everything indexed, before a rebuild from the store.
+    pub fn reset(&self, router: &hotline_router::Router) {
+        if let Ok(mut idx) = self.index.lock() {
+            *idx = Dedup::new(self.rules.clone(), router);
+        }
+    }
+
     /// Sets the size and eviction metrics.
     pub fn report(&self) {
         if let Ok(idx) = self.index.lock() {

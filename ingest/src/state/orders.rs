@@ -117,6 +117,7 @@ pub fn safety_alert(d: &pb::Decision) -> Option<AlertOut> {
 pub struct Orders {
     /// The tenant's city code: the `tenant` label of its gauges.
     tenant: String,
+    cfg: TrackerConfig,
     tracker: Mutex<Tracker>,
     calendar: Calendar,
     /// Alerts raised elsewhere (dedup: escalation, hotspot), raised at the next tick.
@@ -379,6 +380,7 @@ impl Orders {
     ) -> Arc<Orders> {
         Arc::new(Orders {
             tenant: router.city_code().to_string(),
+            cfg,
             tracker: Mutex::new(Tracker::new(cfg)),
             calendar: router.calendar().clone(),
             pending: Mutex::new(Vec::new()),
@@ -399,6 +401,20 @@ impl Orders {
     /// The tenant's city code.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// Forgets every case and pending alert, before a rebuild from the
+    /// store (`admit::restore::rebuild`).
+    pub fn reset(&self) {
+        if let Ok(mut t) = self.tracker.lock() {
+            *t = Tracker::new(self.cfg);
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            p.clear();
+        }
+        if let Ok(mut c) = self.completed_today.lock() {
+            *c = Today::default();
+        }
     }
 
     /// Queues an alert to raise at the next tick.
@@ -662,16 +678,22 @@ fn fired_alert(f: &Fired, t: &Tracker, now: hotline_router::Instant) -> AlertOut
 
 /// Stores an alert (once: its key is deterministic; the store's outbox
 /// publishes it), then counts it.
-pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, tenant: &str) {
-    raise_all(vec![a], committer, tenant).await
+pub async fn raise(a: AlertOut, committer: &mpsc::Sender<Job>, tenant: &str, epoch: u64) {
+    raise_all(vec![a], committer, tenant, epoch).await
 }
 
 /// Raises several alerts: queued for the committer in groups, so a group
 /// shares one transaction, then each newly stored one is announced in
 /// order. A group takes at most a quarter of the committer's queue (256 at
 /// most): contacts keep room to be queued while a tick raises thousands.
-/// Each alert is stamped with `tenant`, the city whose committer stores it.
-pub async fn raise_all(alerts: Vec<AlertOut>, committer: &mpsc::Sender<Job>, tenant: &str) {
+/// Each alert is stamped with `tenant`, the city whose committer stores it;
+/// `epoch` is the tenant's ownership epoch they were found in.
+pub async fn raise_all(
+    alerts: Vec<AlertOut>,
+    committer: &mpsc::Sender<Job>,
+    tenant: &str,
+    epoch: u64,
+) {
     let group = (committer.max_capacity() / 4).clamp(1, 256);
     let mut alerts = alerts.into_iter().peekable();
     while alerts.peek().is_some() {
@@ -683,7 +705,11 @@ pub async fn raise_all(alerts: Vec<AlertOut>, committer: &mpsc::Sender<Job>, ten
             }
             let AlertOut { alert, row } = out;
             let (reply, rx) = oneshot::channel();
-            if committer.send(Job::Event { row, reply }).await.is_err() {
+            if committer
+                .send(Job::Event { row, reply, epoch })
+                .await
+                .is_err()
+            {
                 return;
             }
             stored.push((alert, rx));
@@ -716,6 +742,7 @@ pub async fn raise_every_second(
     mut due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<AlertOut>,
     committer: mpsc::Sender<Job>,
     tenant: Arc<str>,
+    owner: Arc<crate::sinks::ownership::Owner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -724,7 +751,10 @@ pub async fn raise_every_second(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|v| *v) => break,
         }
-        raise_all(due(chrono::Utc::now()), &committer, &tenant).await;
+        // A tenant decided elsewhere raises nothing here.
+        if let Some(epoch) = owner.owned_epoch() {
+            raise_all(due(chrono::Utc::now()), &committer, &tenant, epoch).await;
+        }
         crate::telemetry::metrics::tick(task);
     }
 }

@@ -181,6 +181,22 @@ impl Sla {
         })
     }
 
+    /// Forgets every call window and pending message, before a rebuild
+    /// from the store (`admit::restore::rebuild`).
+    pub fn reset(&self) {
+        if let Ok(mut q) = self.queues.lock() {
+            q.clear();
+        }
+        if let Ok(mut m) = self.messages.lock() {
+            *m = Messages {
+                acceptance: Acceptance::new(self.cfg.accept),
+                latency: BTreeMap::new(),
+                today: Today::default(),
+                late: Vec::new(),
+            };
+        }
+    }
+
     /// Counts a call or message event that was stored for the first time.
     pub fn call_event(&self, ev: &pb::CallEvent) {
         let (Ok(t), Some(ts)) = (pb::CallEventType::try_from(ev.r#type), ev.at.as_ref()) else {

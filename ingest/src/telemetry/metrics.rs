@@ -345,8 +345,9 @@ pub fn kafka_rebalance() {
 }
 
 /// Partitions currently assigned to this instance.
-pub fn kafka_assigned(n: usize) {
-    gauge!("hotline_kafka_assigned_partitions").set(n as f64);
+/// `consumer`: `input` (the input topics) or `by_tenant` (a cluster's).
+pub fn kafka_assigned(consumer: &'static str, n: usize) {
+    gauge!("hotline_kafka_assigned_partitions", "consumer" => consumer).set(n as f64);
 }
 
 /// The consumer paused (backpressure) or resumed its partitions.
@@ -384,6 +385,11 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
     if !any {
         cached_counter("hotline_dedup_total", &[("outcome", "new_matter")]).increment(1);
     }
+}
+
+/// How long a tenant's restore took (changelog applied, state rebuilt).
+pub fn restore(secs: f64) {
+    histogram!("hotline_tenant_restore_seconds").record(secs);
 }
 
 /// Sizes of the dedup index and what it evicted so far.

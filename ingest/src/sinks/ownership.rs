@@ -1,0 +1,160 @@
+//! Which tenants this node decides for (README.md, "More than one node"),
+//! as the sinks check it before storing or publishing a tenant's work. On
+//! one node every tenant is owned, always. With `[kafka.cluster]` a
+//! tenant is owned while the node holds its partition of the by-tenant
+//! topic (consumer-group assignment) and has restored its state from the
+//! changelog; its records wait meanwhile, its clocks raise nothing and its
+//! outbox publishes nothing. Each assignment starts a new epoch: work
+//! decided in an earlier one is not stored (the committer checks).
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
+
+/// A tenant's state on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    /// Another node's (or nobody's): nothing is decided here.
+    Unowned = 0,
+    /// Assigned here; its state is being restored.
+    Restoring = 1,
+    /// Decided here.
+    Owned = 2,
+}
+
+/// One tenant's ownership.
+#[derive(Debug)]
+pub struct Owner {
+    stage: AtomicU8,
+    epoch: AtomicU64,
+    changed: Notify,
+}
+
+impl Owner {
+    /// Owned from the start, for good (one node).
+    pub fn always() -> Arc<Owner> {
+        Arc::new(Owner {
+            stage: AtomicU8::new(Stage::Owned as u8),
+            epoch: AtomicU64::new(0),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Not owned until assigned (a cluster's node).
+    pub fn unowned() -> Arc<Owner> {
+        Arc::new(Owner {
+            stage: AtomicU8::new(Stage::Unowned as u8),
+            epoch: AtomicU64::new(0),
+            changed: Notify::new(),
+        })
+    }
+
+    pub fn stage(&self) -> Stage {
+        match self.stage.load(Ordering::SeqCst) {
+            2 => Stage::Owned,
+            1 => Stage::Restoring,
+            _ => Stage::Unowned,
+        }
+    }
+
+    pub fn is_owned(&self) -> bool {
+        self.stage() == Stage::Owned
+    }
+
+    /// The current epoch: bumped by every assignment and revocation.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The epoch, if owned now: what work begun now carries.
+    pub fn owned_epoch(&self) -> Option<u64> {
+        let e = self.epoch();
+        (self.is_owned() && self.epoch() == e).then_some(e)
+    }
+
+    /// Whether work begun in `epoch` may still be stored.
+    pub fn current(&self, epoch: u64) -> bool {
+        self.is_owned() && self.epoch() == epoch
+    }
+
+    /// Assigned here: restoring, in a new epoch.
+    pub fn assign(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.stage.store(Stage::Restoring as u8, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Restored: owned.
+    pub fn restored(&self) {
+        self.stage.store(Stage::Owned as u8, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Revoked (or fenced): not owned, in a new epoch.
+    pub fn revoke(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.stage.store(Stage::Unowned as u8, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Resolves once the epoch is no longer `epoch` (assigned or revoked since).
+    pub async fn moved_from(&self, epoch: u64) {
+        loop {
+            let changed = self.changed.notified();
+            if self.epoch() != epoch {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Waits until owned; `None` if `shutdown` turns true first. Returns
+    /// the epoch it is owned in.
+    pub async fn owned(&self, shutdown: &mut watch::Receiver<bool>) -> Option<u64> {
+        loop {
+            let changed = self.changed.notified();
+            if self.is_owned() {
+                return Some(self.epoch());
+            }
+            if *shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// The check the outboxes make before each publish, so that a node that
+/// lost its group membership (paused past its session, say) publishes
+/// nothing more: set by the by-tenant consumer (a synchronous offset
+/// commit, which the group coordinator refuses from a member it has
+/// dropped). Passes when unset (one node).
+#[derive(Default)]
+pub struct Fence {
+    check: Mutex<Option<FenceCheck>>,
+}
+
+/// Whether this node is still a member of its group's current generation.
+pub type FenceCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+impl Fence {
+    pub fn set(&self, f: FenceCheck) {
+        if let Ok(mut c) = self.check.lock() {
+            *c = Some(f);
+        }
+    }
+
+    /// Runs the check on a blocking thread (it waits for the coordinator).
+    pub async fn passes(&self) -> bool {
+        let check = self.check.lock().ok().and_then(|c| c.clone());
+        let Some(check) = check else {
+            return true;
+        };
+        tokio::task::spawn_blocking(move || check())
+            .await
+            .unwrap_or(false)
+    }
+}
