@@ -380,13 +380,13 @@ fn alerts_and_stats_snapshots_go_to_their_topics() {
     );
     assert!(!a.encode_to_vec().windows(11).any(|w| w == b"13800138000"));
 
-    // Snapshots keyed by node; one of them shows the three calls.
+    // Snapshots keyed by node and tenant; one of them shows the three calls.
     let mut found = None;
     read_until(
         &format!("{}.stats", t.prefix),
         Duration::from_secs(20),
         |m| {
-            assert_eq!(m.key(), Some(&b"k-node"[..]));
+            assert_eq!(m.key(), Some(&b"k-node/510800"[..]));
             let s = pb::StatsSnapshot::decode(m.payload().unwrap_or_default()).expect("snapshot");
             let w = s
                 .queues
