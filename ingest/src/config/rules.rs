@@ -269,6 +269,17 @@ pub fn build_tenant_routers(cfg: &Config) -> Result<Vec<Router>, Vec<ConfigError
         seen.push((key, code.to_string(), prefix.to_string()));
         routers.push(r);
     }
+    // A cluster's table names every tenant served (its state's partition).
+    if let Some(c) = cfg.kafka.as_ref().and_then(|k| k.cluster.as_ref()) {
+        for r in &routers {
+            if !c.tenant_partitions.contains_key(r.city_code()) {
+                errors.push(ConfigError {
+                    path: "kafka.cluster.tenant_partitions".into(),
+                    msg: format!("no partition for tenant {}", r.city_code()),
+                });
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(routers)
     } else {

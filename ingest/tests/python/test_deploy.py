@@ -70,7 +70,7 @@ def k8s_docs():
 
 def test_kubernetes_manifests(hotlined, tmp_path):
     docs = k8s_docs()
-    for want in [("Deployment", "hotlined"), ("Service", "hotlined"), ("ConfigMap", "hotlined-config"),
+    for want in [("StatefulSet", "hotlined"), ("Service", "hotlined"), ("Service", "hotlined-nodes"), ("ConfigMap", "hotlined-config"),
                  ("ConfigMap", "hotlined-calendar"), ("Secret", "hotlined-secrets"),
                  ("PodDisruptionBudget", "hotlined"), ("HorizontalPodAutoscaler", "hotlined")]:
         assert want in docs, want
@@ -80,7 +80,13 @@ def test_kubernetes_manifests(hotlined, tmp_path):
     r = check_config(hotlined, cfg)
     assert r.returncode == 0, r.stdout + r.stderr
     drain = int(re.search(r"drain_timeout_secs = (\d+)", cfg.read_text()).group(1))
-    pod = docs[("Deployment", "hotlined")]["spec"]["template"]["spec"]
+    sts = docs[("StatefulSet", "hotlined")]["spec"]
+    # Stable identity and a volume per pod (the tenants' stores, a cache of the changelog).
+    assert sts["serviceName"] == "hotlined-nodes"
+    assert docs[("Service", "hotlined-nodes")]["spec"]["clusterIP"] == "None"
+    assert [v["metadata"]["name"] for v in sts["volumeClaimTemplates"]] == ["data"]
+    assert "[kafka.cluster]" in cfg.read_text()
+    pod = sts["template"]["spec"]
     c = pod["containers"][0]
     assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert c["livenessProbe"]["httpGet"]["path"] == "/live"
@@ -97,6 +103,9 @@ def test_kubernetes_manifests(hotlined, tmp_path):
     assert {p["port"] for p in svc["spec"]["ports"]} == {50051, 9464}
     hpa = docs[("HorizontalPodAutoscaler", "hotlined")]["spec"]
     assert hpa["maxReplicas"] >= hpa["minReplicas"]
+    assert hpa["scaleTargetRef"]["kind"] == "StatefulSet"
+    partitions = int(re.search(r"partitions = (\d+)", cfg.read_text()).group(1))
+    assert hpa["maxReplicas"] <= partitions, "a pod beyond the by-tenant partitions decides nothing"
     assert "partition" in (DEPLOY / "k8s" / "hpa.yaml").read_text()
 
 
