@@ -166,6 +166,19 @@ impl App {
                 kafka_tasks.push(tokio::spawn(ingest.run(drain_deadline)));
             }
             if let Some((c, restore_rx)) = cluster.take() {
+                // A node stopped past its session publishes nothing more
+                // for the tenants it had (sinks::ownership::Fence::watch).
+                let session = k
+                    .client
+                    .get("session.timeout.ms")
+                    .and_then(|v| v.parse().ok())
+                    .map_or(Duration::from_secs(10), Duration::from_millis);
+                let owners = tenants.all().iter().map(|t| t.owner.clone()).collect();
+                let fence = c.fence.clone();
+                let stop = shutdown_rx.clone();
+                kafka_tasks.push(tokio::spawn(async move {
+                    fence.watch(session, owners, stop).await
+                }));
                 // The by-tenant topic's group: its assignment is what this
                 // node decides for.
                 let decide = KafkaIngest::new(

@@ -135,7 +135,15 @@ impl Owner {
 #[derive(Default)]
 pub struct Fence {
     check: Mutex<Option<FenceCheck>>,
+    /// When the pause watchdog last ran (`Fence::watch`), in ms of `origin`.
+    alive_ms: std::sync::atomic::AtomicU64,
+    origin: std::sync::OnceLock<std::time::Instant>,
 }
+
+/// How often the pause watchdog runs, and how stale its mark may be before
+/// the outboxes wait for it (a process just resumed from a pause).
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const STALE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Whether this node is still a member of its group's current generation.
 pub type FenceCheck = Arc<dyn Fn() -> bool + Send + Sync>;
@@ -147,8 +155,55 @@ impl Fence {
         }
     }
 
-    /// Runs the check on a blocking thread (it waits for the coordinator).
+    fn now_ms(&self) -> u64 {
+        let origin = *self.origin.get_or_init(std::time::Instant::now);
+        u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The pause watchdog: every 100 ms it marks the node alive; a gap
+    /// longer than `session` (the process was stopped, or starved, past its
+    /// group session) means the group has dropped it, so every tenant in
+    /// `owners` is revoked at once, before anything else may publish —
+    /// the group's next assignment restores them. Runs until `shutdown`.
+    pub async fn watch(
+        &self,
+        session: std::time::Duration,
+        owners: Vec<Arc<Owner>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut last = std::time::Instant::now();
+        loop {
+            self.alive_ms.store(self.now_ms(), Ordering::SeqCst);
+            tokio::select! {
+                _ = tokio::time::sleep(WATCH_EVERY) => {}
+                _ = shutdown.wait_for(|v| *v) => return,
+            }
+            let gap = last.elapsed();
+            last = std::time::Instant::now();
+            if gap > session {
+                tracing::warn!(
+                    paused_ms = u64::try_from(gap.as_millis()).unwrap_or(u64::MAX),
+                    "cluster: this node was paused past its group session; its tenants are decided elsewhere until assigned again"
+                );
+                crate::telemetry::metrics::paused_past_session();
+                for o in &owners {
+                    if o.stage() != Stage::Unowned {
+                        o.revoke();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the outboxes may publish now: the pause watchdog ran lately
+    /// (after a pause, it runs — and revokes — first), and the consumer's
+    /// check passes. The check runs on a blocking thread (it waits for the
+    /// group coordinator).
     pub async fn passes(&self) -> bool {
+        let alive = self.alive_ms.load(Ordering::SeqCst);
+        if alive > 0 && self.now_ms().saturating_sub(alive) > STALE.as_millis() as u64 {
+            return false;
+        }
         let check = self.check.lock().ok().and_then(|c| c.clone());
         let Some(check) = check else {
             return true;

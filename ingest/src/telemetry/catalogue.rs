@@ -96,6 +96,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_order_events_refused_total", C, &["code"], "Order events refused by the case's state and not stored (UNKNOWN_CASE, LATE_RETURN, ASSIGNED_BY_LEADERSHIP, ...)."),
     m("hotline_unit_cases_total", C, &["unit", "measure"], "Per-unit scorecard (Art. 25, 26, 30): received, signed on or out of time, returned, completed on or out of time, overdue, extensions, satisfaction, re-handled; unit is a target code from the rules, else other."),
     m("hotline_dedup_total", C, &["outcome"], "Dedup outcomes: repeat, reopen, cluster, hotspot, escalation, raised_special, new_matter."),
+    m("hotline_cluster_paused_total", C, &[], "Times this node found it had been paused past its group session ([kafka.cluster]) and gave up its tenants before publishing anything more."),
     m("hotline_tenant_restore_seconds", H, &[], "Time a node took to restore a tenant assigned to it ([kafka.cluster]): changelog applied to its store, state rebuilt."),
     m("hotline_dedup_callers", G, &["tenant"], "Callers in the dedup index."),
     m("hotline_dedup_clusters", G, &["tenant"], "Clusters of several callers in the dedup index."),

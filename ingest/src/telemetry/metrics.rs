@@ -142,6 +142,7 @@ fn install_once() -> Result<PrometheusHandle, metrics_exporter_prometheus::Build
         counter!("hotline_extensions_total", "outcome" => outcome).increment(0);
     }
     counter!("hotline_outbox_published_total").increment(0);
+    counter!("hotline_cluster_paused_total").increment(0);
     counter!("hotline_kafka_producer_renewals_total").increment(0);
     for reason in ["idle", "displaced", "over_limit"] {
         counter!("hotline_connections_closed_total", "reason" => reason).increment(0);
@@ -385,6 +386,12 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
     if !any {
         cached_counter("hotline_dedup_total", &[("outcome", "new_matter")]).increment(1);
     }
+}
+
+/// The node found it had been paused past its group session and gave up
+/// its tenants (`sinks::ownership::Fence::watch`).
+pub fn paused_past_session() {
+    counter!("hotline_cluster_paused_total").increment(1);
 }
 
 /// How long a tenant's restore took (changelog applied, state rebuilt).
