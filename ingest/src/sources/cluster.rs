@@ -116,6 +116,9 @@ impl Cluster {
             .set("group.id", format!("{}.restore", k.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
+            // The restore reads to the end as fast as it can: no waiting
+            // for a fuller fetch.
+            .set("fetch.wait.max.ms", "10")
             .remove("group.instance.id");
         let (restore_tx, restore_rx) = mpsc::unbounded_channel();
         Ok((
