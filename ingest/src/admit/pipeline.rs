@@ -130,6 +130,9 @@ fn provisional_warning() {
     }
 }
 
+/// The tag of a decision made without the dedup index.
+pub const NO_DEDUP: &str = "no_dedup";
+
 /// The transform.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -242,6 +245,21 @@ impl Pipeline {
             .as_ref()
             .and_then(|r| Some(matched(&mut self.index()?, r)));
         Ok(self.finish(staged, found, now))
+    }
+
+    /// Decides one contact without the dedup index (its tenant's owner is
+    /// unknown: README.md, "More than one node"): route, kind and deadlines
+    /// as the rules give them, no repeat or cluster, tagged `no_dedup`. The
+    /// owner decides it again with dedup later (an update of the decision).
+    pub fn decide_without_dedup(
+        &self,
+        contact: &pb::Contact,
+        now: DateTime<Utc>,
+    ) -> Result<pb::Decision, Refusal> {
+        let staged = self.stage(contact, now)?;
+        let mut d = self.finish(staged, None, now).decision;
+        d.tags.push(NO_DEDUP.into());
+        Ok(d)
     }
 
     /// Decides contacts as seen at `now`, in order, one result each. Each

@@ -100,8 +100,21 @@ impl App {
                 .await
                 .context("kafka.cluster: internal topics")?;
             let horizon = crate::admit::restore::Horizon::of(&cfg);
-            let (cl, restore_rx) = crate::sources::cluster::Cluster::new(k, c, &tenants, horizon)
-                .context("kafka.cluster")?;
+            let advertise = if c.advertise.is_empty() {
+                advertised(grpc_addr)
+            } else {
+                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+                c.advertise.replace("{host}", &host)
+            };
+            let (cl, restore_rx) = crate::sources::cluster::Cluster::new(
+                k,
+                c,
+                &tenants,
+                horizon,
+                cfg.stats.node_name(),
+                advertise,
+            )
+            .context("kafka.cluster")?;
             cluster = Some((cl, restore_rx));
         }
         let mut tenant_tasks = Vec::with_capacity(parts.len());
@@ -141,6 +154,7 @@ impl App {
             shutdown_rx.clone(),
         ));
         let mut kafka_tasks = Vec::new();
+        let mut forward = None;
         if let (Some(k), Some(publisher)) = (&cfg.kafka, &publisher) {
             let consumer = |group: &str, ctx: Ctx| -> anyhow::Result<StreamConsumer<Ctx>> {
                 let mut c = k
@@ -166,6 +180,7 @@ impl App {
                 kafka_tasks.push(tokio::spawn(ingest.run(drain_deadline)));
             }
             if let Some((c, restore_rx)) = cluster.take() {
+                forward = Some(Arc::new(crate::sources::forward::Forwarder::new(c.clone())));
                 // A node stopped past its session publishes nothing more
                 // for the tenants it had (sinks::ownership::Fence::watch).
                 let session = k
@@ -173,6 +188,26 @@ impl App {
                     .get("session.timeout.ms")
                     .and_then(|v| v.parse().ok())
                     .map_or(Duration::from_secs(10), Duration::from_millis);
+                // Membership: announced, and read for forwarding gRPC.
+                let announcing = c.clone();
+                kafka_tasks.push(tokio::spawn(crate::sources::members::announce(
+                    c.members.clone(),
+                    c.producer(),
+                    move || announcing.owned_partitions(),
+                    shutdown_rx.clone(),
+                )));
+                let (members, reader) = (c.members.clone(), c.membership_reader());
+                let stop_reading = Arc::new(AtomicBool::new(false));
+                let stop = stop_reading.clone();
+                let mut on_shutdown = shutdown_rx.clone();
+                kafka_tasks.push(tokio::spawn(async move {
+                    let read = tokio::task::spawn_blocking(move || {
+                        crate::sources::members::read(&members, &reader, &stop)
+                    });
+                    let _ = on_shutdown.wait_for(|v| *v).await;
+                    stop_reading.store(true, Ordering::SeqCst);
+                    let _ = read.await;
+                }));
                 let owners = tenants.all().iter().map(|t| t.owner.clone()).collect();
                 let fence = c.fence.clone();
                 let stop = shutdown_rx.clone();
@@ -197,7 +232,12 @@ impl App {
             }
             tracing::info!(brokers = %k.brokers, group = %k.group_id, consume = k.consume, cluster = k.cluster.is_some(), "kafka configured");
         }
-        let intake = IntakeService::new(&tenants, draining.clone(), cfg.pipeline.stream_window);
+        let intake = IntakeService::new(
+            &tenants,
+            draining.clone(),
+            cfg.pipeline.stream_window,
+            forward,
+        );
         // The intake and the consumer hold their own senders; the committers stop once they are gone.
         drop(tenants);
         let auth_i = auth.clone();
@@ -295,6 +335,17 @@ impl App {
             admin_stop,
             publisher,
         })
+    }
+}
+
+/// The gRPC address other nodes reach this one at: the listener's, with the
+/// host name for an unspecified address.
+fn advertised(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        format!("{host}:{}", addr.port())
+    } else {
+        addr.to_string()
     }
 }
 

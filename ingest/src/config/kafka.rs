@@ -49,6 +49,14 @@ pub struct ClusterConfig {
     pub by_tenant: String,
     /// The changelog topic (delete policy, kept `store.retention_days`).
     pub changelog: String,
+    /// The membership topic (compacted): where each node says which
+    /// partitions it decides for and where to reach it over gRPC.
+    pub membership: String,
+    /// The gRPC address other nodes reach this one at, unique per node;
+    /// `{host}` stands for `$HOSTNAME` (`{host}.hotlined-nodes:50051` on the
+    /// StatefulSet). Empty: `server.grpc_addr`, with the host name for an
+    /// unspecified address.
+    pub advertise: String,
     /// Tenant (city code) → partition of the internal topics: the fixed
     /// table every node shares. A new tenant takes a partition of its own
     /// or shares one; an existing tenant's never changes (its state is there).
@@ -62,6 +70,8 @@ impl Default for ClusterConfig {
             replication_factor: -1,
             by_tenant: "hotline.internal.by-tenant.v1".into(),
             changelog: "hotline.internal.changelog.v1".into(),
+            membership: "hotline.internal.members.v1".into(),
+            advertise: String::new(),
             tenant_partitions: BTreeMap::new(),
         }
     }
@@ -186,7 +196,11 @@ impl KafkaConfig {
                     "must be -1 (the broker's default) or at least 1".into(),
                 ));
             }
-            for (name, v) in [("by_tenant", &c.by_tenant), ("changelog", &c.changelog)] {
+            for (name, v) in [
+                ("by_tenant", &c.by_tenant),
+                ("changelog", &c.changelog),
+                ("membership", &c.membership),
+            ] {
                 if !topic_name_ok(v) {
                     e.push(err(
                         &format!("cluster.{name}"),
@@ -194,10 +208,13 @@ impl KafkaConfig {
                     ));
                 }
             }
-            if c.by_tenant == c.changelog {
+            if c.by_tenant == c.changelog
+                || c.membership == c.by_tenant
+                || c.membership == c.changelog
+            {
                 e.push(err(
-                    "cluster.changelog",
-                    "must differ from by_tenant".into(),
+                    "cluster",
+                    "by_tenant, changelog and membership must be three topics".into(),
                 ));
             }
             for (code, p) in &c.tenant_partitions {

@@ -72,6 +72,8 @@ pub struct Cluster {
     /// The outboxes' check that this node is still a group member (set by
     /// the by-tenant consumer).
     pub fence: Arc<crate::sinks::ownership::Fence>,
+    /// Who decides for which partition (`sources::members`).
+    pub members: Arc<crate::sources::members::Members>,
 }
 
 /// Why the cluster cannot be set up.
@@ -95,6 +97,8 @@ impl Cluster {
         c: &ClusterConfig,
         tenants: &Tenants,
         horizon: Horizon,
+        node: String,
+        advertise: String,
     ) -> Result<(Arc<Cluster>, mpsc::UnboundedReceiver<i32>), ClusterError> {
         let mut partitions = Vec::new();
         for t in tenants.all() {
@@ -133,9 +137,65 @@ impl Cluster {
                 producer,
                 produce_timeout: Duration::from_millis(k.produce_timeout_ms),
                 fence: Arc::default(),
+                members: Arc::new(crate::sources::members::Members::new(
+                    node,
+                    advertise,
+                    c.membership.clone(),
+                )),
             }),
             restore_rx,
         ))
+    }
+
+    /// The partitions whose every tenant this node has restored and decides for.
+    pub fn owned_partitions(&self) -> Vec<i32> {
+        let mut ps: Vec<i32> = self.partitions.clone();
+        ps.sort_unstable();
+        ps.dedup();
+        ps.retain(|p| {
+            self.tenants_of(*p)
+                .all(|t| self.tenants.at(t).owner.is_owned())
+        });
+        ps
+    }
+
+    /// Where to forward a gRPC contact of the tenant at `i`: the node that
+    /// announced its partition last (not this one), if lately.
+    pub fn owner_addr(&self, i: usize) -> Option<String> {
+        self.members
+            .owner_of(self.partition_of(i), chrono::Utc::now().timestamp_millis())
+    }
+
+    /// The membership topic's reader config (no group, no end-of-partition events).
+    pub fn membership_reader(&self) -> ClientConfig {
+        let mut c = self.changelog_reader.clone();
+        c.set("enable.partition.eof", "false");
+        c
+    }
+
+    /// This node's producer (the membership announcements).
+    pub fn producer(&self) -> FutureProducer {
+        self.producer.clone()
+    }
+
+    /// Hands a contact this node may not decide to its tenant's partition of
+    /// the by-tenant topic, for its owner to decide (with dedup) when it has one.
+    pub async fn handoff(&self, contact: &pb::Contact, tenant: usize) -> Result<(), String> {
+        let bytes = contact.encode_to_vec();
+        let headers = OwnedHeaders::new().insert(Header {
+            key: SOURCE,
+            value: Some(Source::Contact.as_str()),
+        });
+        let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.by_tenant)
+            .partition(self.partition_of(tenant))
+            .key(contact.contact_id.as_bytes())
+            .payload(&bytes[..])
+            .headers(headers);
+        self.producer
+            .send(rec, Timeout::After(self.produce_timeout))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e.to_string())
     }
 
     /// The partition of the tenant at `i` of `tenants.all()`.
@@ -171,6 +231,7 @@ impl Cluster {
                 self.tenants.at(t).owner.revoke();
             }
         }
+        self.members.changed();
     }
 
     /// Re-keys an input record by tenant into the by-tenant topic: the
@@ -247,6 +308,7 @@ pub async fn restore_task(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver
                     // Revoked again meanwhile: a later assignment restores it.
                     if shared.owner.epoch() == epoch {
                         shared.owner.restored();
+                        cluster.members.changed();
                         let secs = started.elapsed().as_secs_f64();
                         m::restore(secs);
                         tracing::info!(
@@ -435,6 +497,16 @@ pub async fn ensure_topics(
             )
             .set("cleanup.policy", "delete")
             .set("retention.ms", &retention_ms),
+        );
+    }
+    if !exists(&c.membership) {
+        wanted.push(
+            NewTopic::new(
+                &c.membership,
+                1,
+                TopicReplication::Fixed(c.replication_factor),
+            )
+            .set("cleanup.policy", "compact"),
         );
     }
     if wanted.is_empty() {

@@ -46,6 +46,8 @@ const READY_CHUNK: usize = 64;
 #[derive(Clone)]
 pub struct IntakeService {
     tenants: Tenants,
+    /// `[kafka.cluster]`: contacts of tenants another node decides for.
+    forward: Option<Arc<crate::sources::forward::Forwarder>>,
     draining: Arc<AtomicBool>,
     window: usize,
 }
@@ -63,9 +65,15 @@ fn admit_status(e: AdmitError) -> Status {
 }
 
 impl IntakeService {
-    pub fn new(tenants: &Tenants, draining: Arc<AtomicBool>, window: usize) -> Self {
+    pub fn new(
+        tenants: &Tenants,
+        draining: Arc<AtomicBool>,
+        window: usize,
+        forward: Option<Arc<crate::sources::forward::Forwarder>>,
+    ) -> Self {
         IntakeService {
             tenants: tenants.clone(),
+            forward,
             draining,
             window: window.max(1),
         }
@@ -96,6 +104,21 @@ impl IntakeService {
             .decide_one(c, Utc::now())
             .inspect_err(|r| m::reject(r.code))?;
         Ok((t, epoch, d))
+    }
+
+    /// The decision of a contact whose tenant another node decides for
+    /// (`sources::forward`).
+    async fn elsewhere(
+        &self,
+        c: &pb::Contact,
+        auth: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+        forwarded: bool,
+    ) -> Result<pb::Decision, Status> {
+        let Some(f) = &self.forward else {
+            return Err(Status::unavailable("the tenant is decided on another node"));
+        };
+        let t = self.tenants.of_contact(c).map_err(|r| r.status())?;
+        f.decide(&self.tenants, t, c, auth, forwarded).await
     }
 
     /// [`decide`](Self::decide) for contacts that arrived together: decided
@@ -221,13 +244,20 @@ impl Intake for IntakeService {
         let started = Instant::now();
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let (t, epoch, decided) = self.decide(req.get_ref()).map_err(|r| {
-            if r.code == ELSEWHERE {
-                Status::unavailable(r.message)
-            } else {
-                r.status()
+        let (t, epoch, decided) = match self.decide(req.get_ref()) {
+            Ok(x) => x,
+            Err(r) if r.code == ELSEWHERE && self.forward.is_some() => {
+                let auth = req.metadata().get("authorization").cloned();
+                let forwarded = req
+                    .metadata()
+                    .contains_key(crate::sources::forward::FORWARDED);
+                let d = self.elsewhere(req.get_ref(), auth, forwarded).await?;
+                m::answer_latency("submit", started.elapsed());
+                return Ok(Response::new(d));
             }
-        })?;
+            Err(r) if r.code == ELSEWHERE => return Err(Status::unavailable(r.message)),
+            Err(r) => return Err(r.status()),
+        };
         let (queued, decision) = self
             .tenants
             .at(t)
@@ -256,10 +286,15 @@ impl Intake for IntakeService {
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
         require(&req, Role::Gateway)?;
         self.check_open()?;
+        let req_auth = req.metadata().get("authorization").cloned();
+        let forwarded = req
+            .metadata()
+            .contains_key(crate::sources::forward::FORWARDED);
         let mut inbound = req.into_inner();
         let (out_tx, out_rx) = mpsc::channel(self.window);
         let (pend_tx, mut pend_rx) = mpsc::channel::<Pending>(self.window);
         let svc = self.clone();
+        let auth = req_auth;
         // Reader: decide and queue each contact in order; waiting on the
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
@@ -299,6 +334,27 @@ impl Intake for IntakeService {
                 let results = svc.decide_many(&chunk);
                 for (contact, result) in chunk.drain(..).zip(results) {
                     let pending = match result {
+                        // Another node's tenant: its owner's decision, in order
+                        // (one contact at a time: the slower path).
+                        Err(r) if r.code == ELSEWHERE && svc.forward.is_some() => {
+                            match svc.elsewhere(&contact, auth.clone(), forwarded).await {
+                                Ok(d) => Pending::Ready(pb::Ack {
+                                    contact_id: d.contact_id,
+                                    case_id: d.case_id,
+                                    route: d.route,
+                                    error: None,
+                                    duplicate: false,
+                                }),
+                                Err(s) => Pending::Ready(error_ack(
+                                    contact.contact_id,
+                                    pb::Error {
+                                        reason: ELSEWHERE.into(),
+                                        field: "tenant".into(),
+                                        message: s.message().to_string(),
+                                    },
+                                )),
+                            }
+                        }
                         Err(r) => Pending::Ready(error_ack(contact.contact_id, r.to_error())),
                         Ok((t, epoch, decided)) => {
                             match svc.tenants.at(t).queue(decided, epoch).await {

@@ -96,6 +96,8 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_order_events_refused_total", C, &["code"], "Order events refused by the case's state and not stored (UNKNOWN_CASE, LATE_RETURN, ASSIGNED_BY_LEADERSHIP, ...)."),
     m("hotline_unit_cases_total", C, &["unit", "measure"], "Per-unit scorecard (Art. 25, 26, 30): received, signed on or out of time, returned, completed on or out of time, overdue, extensions, satisfaction, re-handled; unit is a target code from the rules, else other."),
     m("hotline_dedup_total", C, &["outcome"], "Dedup outcomes: repeat, reopen, cluster, hotspot, escalation, raised_special, new_matter."),
+    m("hotline_cluster_members", G, &[], "Nodes of the cluster that announced themselves in the last 10 s on the membership topic, this one included ([kafka.cluster])."),
+    m("hotline_forwarded_total", C, &["how"], "gRPC contacts of a tenant another node decides for ([kafka.cluster]): answered by the owner (how=\"owner\") or, with no owner to reach, decided here without dedup and handed to the tenant's partition (how=\"handed_off\")."),
     m("hotline_cluster_paused_total", C, &[], "Times this node found it had been paused past its group session ([kafka.cluster]) and gave up its tenants before publishing anything more."),
     m("hotline_tenant_restore_seconds", H, &[], "Time a node took to restore a tenant assigned to it ([kafka.cluster]): changelog applied to its store, state rebuilt."),
     m("hotline_dedup_callers", G, &["tenant"], "Callers in the dedup index."),

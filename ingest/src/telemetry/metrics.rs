@@ -388,6 +388,17 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
     }
 }
 
+/// The nodes of the cluster that announced themselves lately.
+pub fn cluster_members(n: usize) {
+    gauge!("hotline_cluster_members").set(n as f64);
+}
+
+/// A gRPC contact of a tenant another node decides for: answered by the
+/// owner (`owner`) or decided here without dedup and handed on (`handed_off`).
+pub fn forwarded(how: &'static str) {
+    counter!("hotline_forwarded_total", "how" => how).increment(1);
+}
+
 /// The node found it had been paused past its group session and gave up
 /// its tenants (`sinks::ownership::Fence::watch`).
 pub fn paused_past_session() {
