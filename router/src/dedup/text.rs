@@ -54,14 +54,6 @@ pub struct Lexicon {
 }
 
 impl Lexicon {
-    /// Matters in the lexicon.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
     pub fn parse(text: &str) -> Result<Lexicon, LexiconError> {
         let f: MattersFile =
             toml::from_str(text).map_err(|e| LexiconError::Parse(e.to_string()))?;
@@ -422,13 +414,6 @@ pub const LINE: u32 = 1 << 30;
 fn other_lines(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
     let lines = |x: &[u32; PLACES]| x.iter().any(|p| p & LINE != 0);
     lines(a) && lines(b) && !a.iter().any(|x| x & LINE != 0 && b.contains(x))
-}
-
-/// Whether two place sets share a place finer than a town: the same
-/// compound, street, village or shop (the cluster rule for matters the
-/// lexicon does not know), and not two different bus lines.
-pub fn same_fine_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
-    shares_fine_place(a, b) && !other_lines(a, b)
 }
 
 /// A place finer than a town named in both sets (bus lines not looked at).
@@ -864,6 +849,180 @@ mod filler_tests {
         assert_eq!(
             matter_chars("ＡＢＣ小区３号楼"),
             matter_chars("abc小区3号楼")
+        );
+    }
+}
+
+/// What the place and text helpers give, checked on their own (found by
+/// cargo-mutants: the dedup tests met them only through whole contacts).
+#[cfg(test)]
+mod helper_tests {
+    use super::*;
+
+    fn p(s: &str) -> [u32; PLACES] {
+        places(&[s])
+    }
+
+    #[test]
+    fn a_lexicon_holds_at_most_64_matters() {
+        let lexicon = |n: usize| {
+            (0..n)
+                .map(|i| format!("[[matter]]\nid = \"m{i}\"\nwords = [\"词{i}号\"]\n"))
+                .collect::<String>()
+        };
+        assert!(Lexicon::parse(&lexicon(64)).is_ok());
+        assert!(matches!(
+            Lexicon::parse(&lexicon(65)),
+            Err(LexiconError::TooMany(65))
+        ));
+    }
+
+    #[test]
+    fn matter_chars_drop_filler_and_fold_widths_and_case() {
+        assert_eq!(matter_chars("ＡＢＣ小区３号楼"), "abc小区3号楼");
+        assert_eq!(
+            matter_chars("ＡＢＣ小区３号楼"),
+            matter_chars("abc小区3号楼")
+        );
+    }
+
+    #[test]
+    fn common_words_ending_like_a_place_are_not_places() {
+        assert_eq!(p("走路去买菜"), [0; PLACES], "走路");
+        assert_eq!(p("马路上"), [0; PLACES], "马路");
+        assert_ne!(p("建设路")[0], 0, "a street");
+        // A two-character place word after such a character is still one.
+        assert_ne!(p("东大街道")[0], 0, "大 + 街道");
+    }
+
+    #[test]
+    fn a_bus_line_is_its_number_and_a_street_is_not_a_line() {
+        let line = p("坐11路")[0];
+        assert_ne!(line & LINE, 0);
+        assert_eq!(p("11路")[0], line, "whatever comes before the number");
+        assert_ne!(p("6路")[0], line);
+        assert_eq!(p("建设路")[0] & LINE, 0);
+        assert_eq!(
+            p("利州区东坝街道")[0] & AREA,
+            AREA,
+            "a subdistrict is an area"
+        );
+        assert_eq!(p("幸福小区")[0] & AREA, 0);
+    }
+
+    #[test]
+    fn fine_places_agree_only_when_both_name_one() {
+        let (town, town2) = (p("东坝街道"), p("嘉陵街道"));
+        let (compound, compound2) = (p("幸福小区"), p("阳光小区"));
+        assert_eq!(fine_place_agreement(&town, &town2), None, "areas only");
+        assert_eq!(
+            fine_place_agreement(&compound, &town),
+            None,
+            "one side fine"
+        );
+        assert_eq!(fine_place_agreement(&compound, &compound2), Some(false));
+        assert_eq!(fine_place_agreement(&compound, &compound), Some(true));
+    }
+
+    #[test]
+    fn place_names_are_cut_from_the_rest_but_common_words_stay() {
+        assert_eq!(
+            without_places(&["我家住幸福小区路灯坏了"]),
+            vec!["我", "路灯坏了"],
+            "the place word and up to four characters before it"
+        );
+        assert_eq!(without_places(&["走路很黑"]), vec!["走路很黑"]);
+        assert_eq!(
+            without_places(&["路灯坏了"]),
+            vec!["路灯坏了"],
+            "no name before"
+        );
+    }
+
+    #[test]
+    fn the_address_adds_its_fine_places_once_and_never_an_area() {
+        let lex = Lexicon::parse(EMBEDDED_MATTERS).expect("lexicon");
+        let none = lex.features_at("路灯坏了好几天", "");
+        assert_eq!(none.places, [0; PLACES]);
+        let at = lex.features_at("路灯坏了好几天", "幸福小区3栋");
+        assert_eq!(at.places[0], p("幸福小区")[0], "{:?}", at.places);
+        let town = lex.features_at("路灯坏了好几天", "利州区东坝街道");
+        assert_eq!(
+            town.places, [0; PLACES],
+            "a town alone places nothing finely"
+        );
+        let both = lex.features_at("阳光小区路灯坏了好几天", "幸福小区3栋");
+        assert!(both.places.contains(&p("阳光小区")[0]), "{:?}", both.places);
+        assert!(both.places.contains(&p("幸福小区")[0]), "{:?}", both.places);
+        let same = lex.features_at("幸福小区路灯坏了好几天", "幸福小区3栋");
+        assert_eq!(same.places[1], 0, "named once: {:?}", same.places);
+    }
+
+    #[test]
+    fn category_agreement_is_the_shared_probability() {
+        let mut a = Problem::default();
+        a.set_categories([("housing", 0.6), ("transport", 0.4)]);
+        let mut b = Problem::default();
+        b.set_categories([("housing", 0.2), ("water", 0.8)]);
+        assert!(
+            (a.category_agreement(&b) - 0.2).abs() < 0.01,
+            "{}",
+            a.category_agreement(&b)
+        );
+        assert!((a.category_agreement(&a) - 1.0).abs() < 0.01);
+        let mut c = Problem::default();
+        c.set_categories([("water", 1.0)]);
+        assert_eq!(a.category_agreement(&c), 0.0);
+    }
+
+    #[test]
+    fn word_characters_are_letters_digits_and_ideographs_of_any_script() {
+        assert_eq!(matter_chars("café，小区！"), "café小区");
+        assert_eq!(matter_chars("abc 12"), "abc12");
+    }
+
+    #[test]
+    fn an_empty_sketch_is_like_nothing() {
+        let empty = Sketch {
+            mins: [5; K],
+            len: 0,
+        };
+        let some = Sketch {
+            mins: [5; K],
+            len: 3,
+        };
+        assert_eq!(empty.jaccard(&some), 0.0);
+        assert_eq!(some.jaccard(&empty), 0.0);
+        assert_eq!(empty.containment(&some), 0.0);
+        assert_eq!(some.containment(&empty), 0.0);
+    }
+
+    /// A short text contained in a long one counts for its size: 3 bigrams
+    /// count half (3/6), 6 or more fully.
+    #[test]
+    fn containment_counts_for_short_texts_by_their_size() {
+        let mins = |shared: usize, other: u16| -> [u16; K] {
+            std::array::from_fn(|i| {
+                if i < shared {
+                    i as u16
+                } else {
+                    other + i as u16
+                }
+            })
+        };
+        let short = Sketch {
+            mins: mins(5, 100),
+            len: 3,
+        };
+        let long = Sketch {
+            mins: mins(5, 200),
+            len: 10,
+        };
+        assert_eq!(short.containment(&long), 1.0);
+        assert!(
+            (short.similarity(&long) - 0.5).abs() < 1e-9,
+            "{}",
+            short.similarity(&long)
         );
     }
 }
