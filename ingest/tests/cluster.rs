@@ -421,6 +421,26 @@ fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
         "cluster vs one node:\n{}",
         differ.join("\n")
     );
+    // One hotspot per tenant (12 callers within the hour), raised once, as
+    // one node raises them.
+    let mut hot = HashSet::new();
+    read_until(
+        &format!("{}.alerts", topics.prefix),
+        Duration::from_secs(60),
+        |m| {
+            if let Some(a) = m.payload().and_then(|b| pb::Alert::decode(b).ok()) {
+                if a.kind == pb::AlertKind::Hotspot as i32 {
+                    hot.insert(a.alert_id);
+                }
+            }
+            hot.len() >= 4
+        },
+    );
+    assert_eq!(
+        single.wait_metric("hotline_alerts_total{kind=\"HOTSPOT\"} ", 4.0),
+        hot.len() as f64,
+        "hotspots: the cluster's {hot:?}"
+    );
     let restores = [&b, &c, &d]
         .iter()
         .map(|n| n.metric("hotline_tenant_restore_seconds_count"))
@@ -452,10 +472,13 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     let b = Daemon::start_in(&dirs[1], Some(&config));
     let owned = |d: &Daemon| d.metric("hotline_kafka_assigned_partitions{consumer=\"by_tenant\"}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Both own partitions, and both know an owner of every partition.
     while owned(&a) < 1.0
         || owned(&b) < 1.0
         || a.metric("hotline_cluster_members") < 2.0
         || b.metric("hotline_cluster_members") < 2.0
+        || a.metric("hotline_cluster_partitions_decided") < 4.0
+        || b.metric("hotline_cluster_partitions_decided") < 4.0
     {
         assert!(
             std::time::Instant::now() < deadline,

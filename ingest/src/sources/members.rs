@@ -67,12 +67,23 @@ impl Members {
         }
     }
 
-    /// The nodes that announced themselves lately, this one included.
-    fn fresh(&self, now_ms: i64) -> usize {
-        self.table
-            .read()
-            .map(|t| t.values().filter(|m| now_ms - m.at_ms <= FRESH_MS).count())
-            .unwrap_or(0)
+    /// The nodes that announced themselves lately, this one included, and
+    /// the partitions they decide for.
+    fn fresh(&self, now_ms: i64) -> (usize, usize) {
+        let Ok(t) = self.table.read() else {
+            return (0, 0);
+        };
+        let fresh: Vec<&pb::Member> = t
+            .values()
+            .filter(|m| now_ms - m.at_ms <= FRESH_MS)
+            .collect();
+        let mut parts: Vec<i32> = fresh
+            .iter()
+            .flat_map(|m| m.partitions.iter().copied())
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        (fresh.len(), parts.len())
     }
 }
 
@@ -135,9 +146,8 @@ pub fn read(members: &Members, config: &ClientConfig, stop: &AtomicBool) {
         };
         if let Some(m) = msg.payload().and_then(|b| pb::Member::decode(b).ok()) {
             members.record(m);
-            crate::telemetry::metrics::cluster_members(
-                members.fresh(chrono::Utc::now().timestamp_millis()),
-            );
+            let (nodes, partitions) = members.fresh(chrono::Utc::now().timestamp_millis());
+            crate::telemetry::metrics::cluster_members(nodes, partitions);
         }
     }
 }

@@ -97,6 +97,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_unit_cases_total", C, &["unit", "measure"], "Per-unit scorecard (Art. 25, 26, 30): received, signed on or out of time, returned, completed on or out of time, overdue, extensions, satisfaction, re-handled; unit is a target code from the rules, else other."),
     m("hotline_dedup_total", C, &["outcome"], "Dedup outcomes: repeat, reopen, cluster, hotspot, escalation, raised_special, new_matter."),
     m("hotline_cluster_members", G, &[], "Nodes of the cluster that announced themselves in the last 10 s on the membership topic, this one included ([kafka.cluster])."),
+    m("hotline_cluster_partitions_decided", G, &[], "Partitions of the by-tenant topic that a node announced in the last 10 s it has restored and decides for ([kafka.cluster]); under kafka.cluster.partitions, some tenants have no owner (a failover)."),
     m("hotline_forwarded_total", C, &["how"], "gRPC contacts of a tenant another node decides for ([kafka.cluster]): answered by the owner (how=\"owner\") or, with no owner to reach, decided here without dedup and handed to the tenant's partition (how=\"handed_off\")."),
     m("hotline_cluster_paused_total", C, &[], "Times this node found it had been paused past its group session ([kafka.cluster]) and gave up its tenants before publishing anything more."),
     m("hotline_tenant_restore_seconds", H, &[], "Time a node took to restore a tenant assigned to it ([kafka.cluster]): changelog applied to its store, state rebuilt."),

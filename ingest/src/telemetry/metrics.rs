@@ -388,9 +388,11 @@ pub fn dedup_outcome(o: &hotline_router::dedup::DedupOutcome) {
     }
 }
 
-/// The nodes of the cluster that announced themselves lately.
-pub fn cluster_members(n: usize) {
-    gauge!("hotline_cluster_members").set(n as f64);
+/// The nodes of the cluster that announced themselves lately, and the
+/// partitions of the by-tenant topic they decide for.
+pub fn cluster_members(nodes: usize, partitions: usize) {
+    gauge!("hotline_cluster_members").set(nodes as f64);
+    gauge!("hotline_cluster_partitions_decided").set(partitions as f64);
 }
 
 /// A gRPC contact of a tenant another node decides for: answered by the
