@@ -600,6 +600,9 @@ mod tests {
             x -= 0.0137;
         }
         assert_eq!(exp_neg(-30.5), 0.0);
+        // Terms at e^-30 and below are left out of a head's sum.
+        assert_eq!(exp_neg(-30.0), 0.0);
+        assert!(exp_neg(-29.999) > 0.0);
         assert_eq!(exp_neg(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_neg(f32::NAN), 0.0);
         assert_eq!(exp_neg(0.0), 1.0);
@@ -617,5 +620,15 @@ mod tests {
             let want = (logits[*i] - max).exp() / sum;
             assert!((p - want).abs() < 1e-6, "{i}: {p} vs {want}");
         }
+    }
+
+    /// Equal logits keep the lower index first (found by cargo-mutants: no
+    /// test had ties).
+    #[test]
+    fn ties_rank_the_lower_index_first() {
+        let idx = |l: &[f32]| -> Vec<usize> { top3(l).iter().flatten().map(|x| x.0).collect() };
+        assert_eq!(idx(&[1.0, 1.0, 1.0, 1.0]), vec![0, 1, 2]);
+        assert_eq!(idx(&[0.0, 2.0, 2.0, 1.0, 1.0]), vec![1, 2, 3]);
+        assert_eq!(idx(&[0.0, 1.0, 2.0, 2.0]), vec![2, 3, 1]);
     }
 }

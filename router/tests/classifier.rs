@@ -146,6 +146,45 @@ fn confidence_alternatives_and_review() {
     assert!(d.review.is_none());
 }
 
+/// A decision of the model names, after `classify.model`, the keyword
+/// rules whose cues weighed for the kind and category it chose — at most
+/// three, strongest first — and no rule that weighed against them (found
+/// by cargo-mutants: the evidence was never looked at).
+#[test]
+fn the_models_decision_names_the_cues_that_weighed_for_it() {
+    let evidence = |d: &Decision| -> Vec<String> {
+        d.rule_ids
+            .iter()
+            .skip_while(|r| &***r != "classify.model")
+            .skip(1)
+            .take_while(|r| r.starts_with("kind.") || r.starts_with("category."))
+            .map(|r| r.to_string())
+            .collect()
+    };
+    let d = decide_text("我要投诉小区物业乱收停车费，一个月收三百");
+    assert!(d.rule_ids.iter().any(|r| &**r == "classify.model"));
+    let e = evidence(&d);
+    assert!(
+        e.iter().any(|r| r.starts_with("kind.complaint")),
+        "{e:?} in {:?}",
+        d.rule_ids
+    );
+    assert!(e.contains(&format!("category.{}", d.category)), "{e:?}");
+    assert!(e.len() <= 3, "{e:?}");
+    // A question about a complaint: the consultation cue weighs against a
+    // complaint and for a consultation, whichever the model chose.
+    let d = decide_text("请问怎么投诉物业乱收费");
+    let e = evidence(&d);
+    let kind = format!("kind.{}", d.kind.as_str());
+    assert!(
+        e.iter()
+            .filter(|r| r.starts_with("kind."))
+            .all(|r| *r == kind || r.starts_with(&format!("{kind}."))),
+        "{:?} chose {kind}: {e:?}",
+        d.rule_ids
+    );
+}
+
 /// The model in `router/data/model/` is the one the training split gives:
 /// a changed corpus or feature set without retraining fails here.
 #[test]
