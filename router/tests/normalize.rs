@@ -110,3 +110,71 @@ fn a_chinese_complaint_with_full_width_punctuation() {
         "您好,我要投诉!abc小区 路灯坏了(3天)"
     );
 }
+
+/// One key per caller, by the channel's preference: the phone when there
+/// is one, then the WeChat openid, then the account (found by
+/// cargo-mutants: the key itself was never looked at).
+#[test]
+fn the_caller_key_prefers_the_phone_then_the_openid_then_the_account() {
+    use hotline_router::normalize::normalize;
+    use hotline_router::{Caller, Channel, Contact};
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T02:00:00Z")
+        .expect("time")
+        .to_utc();
+    let key = |channel: Channel, phone: &str, openid: &str, account: &str| {
+        let c = Contact {
+            contact_id: "k".into(),
+            channel: Some(channel),
+            received_at: Some(now),
+            caller: Caller {
+                phone: phone.into(),
+                wechat_openid: openid.into(),
+                account_id: account.into(),
+            },
+            content: "路灯坏了".into(),
+            ..Default::default()
+        };
+        normalize(&c, now, "0839").map(|n| n.caller_key)
+    };
+    assert_eq!(
+        key(Channel::Phone, "13800138000", "", "").as_deref(),
+        Ok("m:13800138000")
+    );
+    assert_eq!(
+        key(Channel::Phone, "3212345", "", "").as_deref(),
+        Ok("t:08393212345")
+    );
+    assert_eq!(
+        key(Channel::Wechat, "", "o-abc", "").as_deref(),
+        Ok("wx:o-abc")
+    );
+    assert_eq!(
+        key(Channel::Wechat, "13800138000", "o-abc", "").as_deref(),
+        Ok("m:13800138000")
+    );
+    assert_eq!(
+        key(Channel::Web, "", "", "acc-1").as_deref(),
+        Ok("acct:acc-1")
+    );
+    assert_eq!(
+        key(Channel::Platform, "", "o-abc", "acc-1").as_deref(),
+        Ok("wx:o-abc")
+    );
+    assert!(
+        key(Channel::Phone, "", "o-abc", "").is_err(),
+        "a call needs its number"
+    );
+    assert!(
+        key(Channel::Wechat, "", "", "acc-1").is_err(),
+        "WeChat needs an openid or phone"
+    );
+    assert!(
+        key(Channel::Web, "", "o-abc", "").is_err(),
+        "the web needs an account or phone"
+    );
+    assert!(key(Channel::Platform, "", "", "").is_err());
+    assert!(
+        key(Channel::Phone, "12", "", "").is_err(),
+        "not a phone number"
+    );
+}

@@ -182,3 +182,36 @@ fn every_code_is_listed() {
     let codes: Vec<_> = all.iter().map(Reject::code).collect();
     assert_eq!(codes, Reject::CODES);
 }
+
+/// Limits are inclusive — a contact id of 128 bytes and a field of 512 are
+/// accepted, one byte more is refused — and only the address may hold a
+/// line break; an id-like field may not (found by cargo-mutants: the
+/// boundaries and the address's exception were never looked at).
+#[test]
+fn field_limits_are_inclusive_and_only_the_address_may_hold_a_line_break() {
+    let decided = |c: Contact| decide(router(), &c, at("2026-11-26 10:00")).is_ok();
+    assert!(decided(Contact {
+        contact_id: "x".repeat(128),
+        ..ok()
+    }));
+    let mut c = ok();
+    c.location.address = "路".repeat(170) + "xx";
+    assert_eq!(c.location.address.len(), 512);
+    assert!(decided(c.clone()));
+    c.location.address.push('x');
+    check(c, "INVALID_FIELD", "location.address");
+    let mut c = ok();
+    c.location.address = "利州区东坝\n幸福小区".into();
+    assert!(decided(c), "a line break in the address");
+    let mut c = ok();
+    c.call_id = "call\n1".into();
+    check(c, "INVALID_FIELD", "call_id");
+    let mut c = ok();
+    c.location.address = "利州区\u{0007}东坝".into();
+    check(c, "INVALID_FIELD", "location.address");
+    let mut c = ok();
+    c.call_id = "c".repeat(512);
+    assert!(decided(c.clone()));
+    c.call_id.push('c');
+    check(c, "INVALID_FIELD", "call_id");
+}
