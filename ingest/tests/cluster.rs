@@ -17,13 +17,13 @@ const TENANTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/ten
 
 /// The config of one node of the cluster of `topics`: every node keys
 /// callers with the same file.
-fn node_config(topics: &Topics) -> String {
+fn node_config(topics: &Topics, node: &str) -> String {
     let key = std::env::temp_dir().join(format!("{}.caller.key", topics.prefix));
     if !key.exists() {
         std::fs::write(&key, [7u8; 32]).expect("caller key");
     }
     let mut c = format!(
-        "[stats]\ninterval_secs = 1\n[privacy]\ncaller_key_file = \"{}\"\n",
+        "[stats]\ninterval_secs = 1\nnode = \"{node}\"\n[privacy]\ncaller_key_file = \"{}\"\n",
         key.display()
     );
     for code in ["510700", "511300", "511900"] {
@@ -89,8 +89,8 @@ fn a_second_node_takes_over_every_tenant_with_its_state() {
     let rt = rt();
     let topics = rt.block_on(create_topics("cluster", 4));
     let (dir_a, dir_b) = (temp_dir("cluster-a"), temp_dir("cluster-b"));
-    let a = Daemon::start_in(&dir_a, Some(&node_config(&topics)));
-    let b = Daemon::start_in(&dir_b, Some(&node_config(&topics)));
+    let a = Daemon::start_in(&dir_a, Some(&node_config(&topics, "a")));
+    let b = Daemon::start_in(&dir_b, Some(&node_config(&topics, "b")));
     // Both are in the by-tenant group before anything is produced.
     for d in [&a, &b] {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -151,7 +151,7 @@ fn a_second_node_takes_over_every_tenant_with_its_state() {
     a.kill9();
     std::thread::sleep(Duration::from_secs(8));
     let dir_c = temp_dir("cluster-c");
-    let c = Daemon::start_in(&dir_c, Some(&node_config(&topics)));
+    let c = Daemon::start_in(&dir_c, Some(&node_config(&topics, "c")));
     let owned = |d: &Daemon| d.metric("hotline_kafka_assigned_partitions{consumer=\"by_tenant\"}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while owned(&b) + owned(&c) < 4.0 || owned(&c) < 1.0 {
@@ -316,7 +316,6 @@ fn links(d: &pb::Decision) -> (String, String) {
 fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
     let rt = rt();
     let topics = rt.block_on(create_topics("chaos", 4));
-    let config = node_config(&topics);
     // The directories outlive their daemons (a TempDir removes its own on drop).
     let dirs: Vec<TempDir> = ["a", "b", "c", "d", "single"]
         .iter()
@@ -324,7 +323,8 @@ fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
         .collect();
     let nodes: Vec<Daemon> = dirs[..3]
         .iter()
-        .map(|dir| Daemon::start_in(dir, Some(&config)))
+        .zip(["a", "b", "c"])
+        .map(|(dir, n)| Daemon::start_in(dir, Some(&node_config(&topics, n))))
         .collect();
     let owned = |d: &Daemon| d.metric("hotline_kafka_assigned_partitions{consumer=\"by_tenant\"}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -367,9 +367,10 @@ fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
     };
     signal("-STOP");
     std::thread::sleep(Duration::from_secs(8));
-    let d = Daemon::start_in(&dirs[3], Some(&config));
+    let d = Daemon::start_in(&dirs[3], Some(&node_config(&topics, "d")));
     std::thread::sleep(Duration::from_secs(2));
     signal("-CONT");
+    let resumed_ms = now_secs() * 1000;
     producing.join().expect("producer");
     let got = decisions(&topics, all.len());
     let failover = killed_at.elapsed();
@@ -387,10 +388,37 @@ fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
             bodies.len()
         );
     }
-    // The paused node noticed and gave its tenants up before publishing.
+    // The paused node noticed and gave its tenants up before publishing:
+    // nothing it decided before the pause (its new owner decided that) and
+    // nothing it read before the pause is published by it afterwards.
     assert!(
         b.metric("hotline_cluster_paused_total") >= 1.0,
         "the paused node did not fence itself"
+    );
+    let mut publishers: HashMap<String, HashSet<(String, bool)>> = HashMap::new();
+    for m in read_until(&topics.decisions(), Duration::from_secs(20), |_| false) {
+        let Some(d) = m.payload().and_then(|b| pb::Decision::decode(b).ok()) else {
+            continue;
+        };
+        let node = header(&m, "hotline.node").unwrap_or_default();
+        let after = m.timestamp().to_millis().unwrap_or(0) >= resumed_ms;
+        publishers
+            .entry(d.contact_id)
+            .or_default()
+            .insert((node, after));
+    }
+    let zombie: Vec<&String> = publishers
+        .iter()
+        .filter(|(_, ps)| ps.contains(&("b".to_string(), true)) && ps.iter().any(|(n, _)| n != "b"))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        zombie.is_empty(),
+        "published by the paused node after it lost them: {zombie:?}"
+    );
+    assert!(
+        publishers.values().flatten().all(|(n, _)| !n.is_empty()),
+        "every decision names its node"
     );
     // The same contacts through one node, in the same waves: the same
     // repeats and clusters.
@@ -463,13 +491,12 @@ fn three_nodes_survive_a_kill_a_pause_past_the_session_and_a_newcomer() {
 fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     let rt = rt();
     let topics = rt.block_on(create_topics("forward", 4));
-    let config = node_config(&topics);
     let dirs: Vec<TempDir> = ["a", "b", "c"]
         .iter()
         .map(|n| temp_dir(&format!("fwd-{n}")))
         .collect();
-    let a = Daemon::start_in(&dirs[0], Some(&config));
-    let b = Daemon::start_in(&dirs[1], Some(&config));
+    let a = Daemon::start_in(&dirs[0], Some(&node_config(&topics, "a")));
+    let b = Daemon::start_in(&dirs[1], Some(&node_config(&topics, "b")));
     let owned = |d: &Daemon| d.metric("hotline_kafka_assigned_partitions{consumer=\"by_tenant\"}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     // Both own partitions, and both know an owner of every partition.
@@ -562,7 +589,7 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     }
     // A successor joins and decides what was handed over: the update.
     std::thread::sleep(Duration::from_secs(7));
-    let c = Daemon::start_in(&dirs[2], Some(&config));
+    let c = Daemon::start_in(&dirs[2], Some(&node_config(&topics, "c")));
     let got = decisions(&topics, 12);
     for (t, _) in CITIES {
         let ds = got

@@ -123,6 +123,7 @@ impl App {
                         .map_err(|e| config_errors("kafka", vec![e]))?,
                     &k.topics,
                     Duration::from_millis(k.produce_timeout_ms),
+                    &cfg.stats.node_name(),
                 )
                 .context("kafka producer")?,
             ),

@@ -21,6 +21,9 @@ pub mod headers {
     pub const SOURCE_OFFSET: &str = "hotline.source.offset";
     pub const REASON: &str = "hotline.reason";
     pub const ERROR: &str = "hotline.error";
+    /// On decisions, alerts and changelog records: the node that published
+    /// them (`stats.node`).
+    pub const NODE: &str = "hotline.node";
 }
 
 /// A produce that did not succeed within the delivery timeout.
@@ -59,6 +62,8 @@ pub struct Publisher {
     stats: String,
     dlq: String,
     queue_timeout: Duration,
+    /// This node's name, in the `hotline.node` header of what the outbox sends.
+    node: Arc<str>,
 }
 
 impl Publisher {
@@ -67,6 +72,7 @@ impl Publisher {
         config: ClientConfig,
         topics: &crate::config::kafka::TopicsConfig,
         queue_timeout: Duration,
+        node: &str,
     ) -> rdkafka::error::KafkaResult<Publisher> {
         let producer: FutureProducer = config.create()?;
         Ok(Publisher {
@@ -77,6 +83,7 @@ impl Publisher {
             stats: topics.stats.clone(),
             dlq: topics.dlq.clone(),
             queue_timeout,
+            node: node.into(),
         })
     }
 
@@ -126,11 +133,20 @@ impl Publisher {
         }
     }
 
+    /// The `hotline.node` header.
+    fn node_header(&self) -> OwnedHeaders {
+        OwnedHeaders::new().insert(Header {
+            key: headers::NODE,
+            value: Some(&*self.node),
+        })
+    }
+
     /// An alert (protobuf bytes), keyed by its case id.
     pub async fn alert(&self, case_id: &str, body: &[u8]) -> Result<(), PublishError> {
         let rec = FutureRecord::to(&self.alerts)
             .key(case_id.as_bytes())
-            .payload(body);
+            .payload(body)
+            .headers(self.node_header());
         self.send(&self.alerts, rec).await
     }
 
@@ -191,7 +207,8 @@ impl Publisher {
         let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
             .partition(partition)
             .key(key.as_bytes())
-            .payload(body);
+            .payload(body)
+            .headers(self.node_header());
         match producer.send(rec, Timeout::After(self.queue_timeout)).await {
             Ok(d) => Ok(d.offset),
             Err((source, _)) => {
@@ -218,7 +235,8 @@ impl Publisher {
     pub async fn decision(&self, case_id: &str, body: &[u8]) -> Result<(), PublishError> {
         let rec = FutureRecord::to(&self.decisions)
             .key(case_id.as_bytes())
-            .payload(body);
+            .payload(body)
+            .headers(self.node_header());
         self.send(&self.decisions, rec).await
     }
 

@@ -213,3 +213,56 @@ impl Fence {
             .unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Waits up to 5 s for `f`.
+    async fn until(f: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// A node stopped past its session (here: the whole runtime blocked, as
+    /// SIGSTOP stops the process) gives every tenant up, and the outboxes'
+    /// fence holds from the moment it resumes until the watchdog has run.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_pause_past_the_session_gives_every_tenant_up_before_the_fence_passes() {
+        let fence = Arc::new(Fence::default());
+        let owner = Owner::unowned();
+        owner.assign();
+        owner.restored();
+        let (stop, stopped) = watch::channel(false);
+        let (f, owners) = (fence.clone(), vec![owner.clone()]);
+        let task =
+            tokio::spawn(async move { f.watch(Duration::from_millis(300), owners, stopped).await });
+        assert!(until(|| fence.alive_ms.load(Ordering::SeqCst) > 0).await);
+        assert!(fence.passes().await, "a live node publishes");
+        // A short stall (under the session) changes nothing.
+        std::thread::sleep(Duration::from_millis(150));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(owner.is_owned());
+        // Stopped past the session: on resuming, the fence holds at once…
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(
+            !fence.passes().await,
+            "resumed: nothing published before the watchdog ran"
+        );
+        // …and the watchdog gives the tenant up.
+        assert!(until(|| !owner.is_owned()).await, "the tenant is given up");
+        assert!(
+            fence.passes().await,
+            "then the fence passes (the tenant no longer publishes)"
+        );
+        let _ = stop.send(true);
+        let _ = task.await;
+    }
+}
