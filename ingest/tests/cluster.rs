@@ -43,22 +43,6 @@ fn node_config(topics: &Topics, node: &str) -> String {
     c
 }
 
-/// A contact of `tenant` from `phone`, received `ago` seconds ago.
-fn city(id: &str, tenant: &str, district: &str, phone: &str, text: &str, ago: i64) -> pb::Contact {
-    let mut c = contact(id, text);
-    c.tenant = tenant.into();
-    c.received_at = ts(now_secs() - ago);
-    c.caller = Some(pb::Caller {
-        phone: phone.into(),
-        ..Default::default()
-    });
-    c.location = Some(pb::Location {
-        district_code: district.into(),
-        address: String::new(),
-    });
-    c
-}
-
 const CITIES: [(&str, &str); 4] = [
     ("510800", "510802"),
     ("510700", "510703"),
@@ -108,7 +92,7 @@ fn a_second_node_takes_over_every_tenant_with_its_state() {
         .iter()
         .enumerate()
         .map(|(i, (t, d))| {
-            city(
+            city_contact(
                 &format!("first-{t}"),
                 t,
                 d,
@@ -169,7 +153,7 @@ fn a_second_node_takes_over_every_tenant_with_its_state() {
         .iter()
         .enumerate()
         .map(|(i, (t, d))| {
-            city(
+            city_contact(
                 &format!("again-{t}"),
                 t,
                 d,
@@ -222,7 +206,7 @@ fn tenant_waves(tenant: &str, district: &str, n: usize) -> (Vec<pb::Contact>, Ve
     let (mut w1, mut w2) = (Vec::new(), Vec::new());
     for (i, m) in matters.iter().enumerate() {
         let phone = format!("1350{n}{i:06}");
-        w1.push(city(
+        w1.push(city_contact(
             &format!("{tenant}-r{i}-a"),
             tenant,
             district,
@@ -230,7 +214,7 @@ fn tenant_waves(tenant: &str, district: &str, n: usize) -> (Vec<pb::Contact>, Ve
             m,
             3_000,
         ));
-        w2.push(city(
+        w2.push(city_contact(
             &format!("{tenant}-r{i}-b"),
             tenant,
             district,
@@ -241,7 +225,7 @@ fn tenant_waves(tenant: &str, district: &str, n: usize) -> (Vec<pb::Contact>, Ve
     }
     let hot = "东风路和建设路口的红绿灯不亮了，车堵成一锅粥";
     for i in 0..12 {
-        let c = city(
+        let c = city_contact(
             &format!("{tenant}-h{i}"),
             tenant,
             district,
@@ -269,7 +253,7 @@ fn tenant_waves(tenant: &str, district: &str, n: usize) -> (Vec<pb::Contact>, Ve
         "单位拖欠了三个月工资不发",
     ];
     for (i, text) in singles.iter().enumerate() {
-        w1.push(city(
+        w1.push(city_contact(
             &format!("{tenant}-s{i}"),
             tenant,
             district,
@@ -518,7 +502,7 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     let first: HashMap<&str, pb::Decision> = rt.block_on(async {
         let mut out = HashMap::new();
         for (i, (t, d)) in CITIES.iter().enumerate() {
-            let c = city(
+            let c = city_contact(
                 &format!("f1-{t}"),
                 t,
                 d,
@@ -531,7 +515,7 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
             out.insert(*t, dec);
         }
         for (i, (t, d)) in CITIES.iter().enumerate() {
-            let c = city(
+            let c = city_contact(
                 &format!("f2-{t}"),
                 t,
                 d,
@@ -556,7 +540,7 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     let answered: Vec<pb::Decision> = rt.block_on(async {
         let mut out = Vec::new();
         for (i, (t, d)) in CITIES.iter().enumerate() {
-            let c = city(
+            let c = city_contact(
                 &format!("f3-{t}"),
                 t,
                 d,

@@ -18,21 +18,6 @@ fn config() -> String {
     c
 }
 
-/// A phone contact from `phone`, naming `tenant` (may be empty) and `district`.
-fn city_contact(id: &str, phone: &str, tenant: &str, district: &str, text: &str) -> pb::Contact {
-    let mut c = contact(id, text);
-    c.tenant = tenant.into();
-    c.caller = Some(pb::Caller {
-        phone: phone.into(),
-        ..Default::default()
-    });
-    c.location = Some(pb::Location {
-        district_code: district.into(),
-        address: String::new(),
-    });
-    c
-}
-
 #[test]
 fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
     let dir = temp_dir("tenants-rules");
@@ -43,10 +28,11 @@ fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
         let my = d
             .submit(city_contact(
                 "t-my-1",
-                "13900000001",
                 "510700",
                 "510703",
+                "13900000001",
                 "我要投诉小区物业乱收停车费，一个月收三百",
+                5,
             ))
             .await;
         assert_eq!(my.tenant, "510700");
@@ -60,10 +46,11 @@ fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
         let nc = d
             .submit(city_contact(
                 "t-nc-1",
-                "13900000002",
                 "",
                 "511302",
+                "13900000002",
                 "我要投诉小区物业乱收停车费，一个月收三百",
+                5,
             ))
             .await;
         assert_eq!(nc.tenant, "511300");
@@ -73,10 +60,11 @@ fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
         let water = d
             .submit(city_contact(
                 "t-bz-1",
-                "13900000003",
                 "511900",
                 "511902",
+                "13900000003",
                 "家里停水两天了，什么时候来水",
+                5,
             ))
             .await;
         assert_eq!(water.route, pb::RouteKind::UtilityLinkage as i32);
@@ -90,10 +78,11 @@ fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
             let gy = d
                 .submit(city_contact(
                     id,
-                    "13900000004",
                     "",
                     district,
+                    "13900000004",
                     "小区路灯坏了好几天了",
+                    5,
                 ))
                 .await;
             assert_eq!(gy.tenant, "510800", "{district:?}");
@@ -105,10 +94,11 @@ fn each_city_is_decided_by_its_own_rules_into_its_own_store() {
             .await
             .submit(city_contact(
                 "t-xx-1",
-                "13900000005",
                 "440100",
                 "440103",
+                "13900000005",
                 "路灯坏了",
+                5,
             ))
             .await
             .expect_err("refused");
@@ -170,11 +160,11 @@ fn repeats_order_events_and_stats_stay_within_a_city_across_a_restart() {
     let rt = rt();
     let (first_my, first_nc) = rt.block_on(async {
         let my = d
-            .submit(city_contact("r-my-1", phone, "510700", "510703", text))
+            .submit(city_contact("r-my-1", "510700", "510703", phone, text, 5))
             .await;
         // The same caller and words in another city: a matter of that city.
         let nc = d
-            .submit(city_contact("r-nc-1", phone, "511300", "511302", text))
+            .submit(city_contact("r-nc-1", "511300", "511302", phone, text, 5))
             .await;
         let links = nc.dedup.clone().unwrap_or_default();
         assert!(
@@ -233,12 +223,12 @@ fn repeats_order_events_and_stats_stay_within_a_city_across_a_restart() {
     let d = Daemon::start_in(&dir, Some(&config()));
     rt.block_on(async {
         let my = d
-            .submit(city_contact("r-my-2", phone, "510700", "510703", text))
+            .submit(city_contact("r-my-2", "510700", "510703", phone, text, 5))
             .await;
         let links = my.dedup.clone().unwrap_or_default();
         assert_eq!(links.repeat_of, first_my.case_id, "{links:?}");
         let nc = d
-            .submit(city_contact("r-nc-2", phone, "511300", "511302", text))
+            .submit(city_contact("r-nc-2", "511300", "511302", phone, text, 5))
             .await;
         let links = nc.dedup.clone().unwrap_or_default();
         assert_eq!(links.repeat_of, first_nc.case_id, "{links:?}");

@@ -351,6 +351,30 @@ pub fn contact(id: &str, text: &str) -> pb::Contact {
     }
 }
 
+/// A phone contact of `tenant` (empty: none named) in `district`, from
+/// `phone`, received `ago` seconds ago.
+pub fn city_contact(
+    id: &str,
+    tenant: &str,
+    district: &str,
+    phone: &str,
+    text: &str,
+    ago: i64,
+) -> pb::Contact {
+    let mut c = contact(id, text);
+    c.tenant = tenant.into();
+    c.received_at = ts(now_secs() - ago);
+    c.caller = Some(pb::Caller {
+        phone: phone.into(),
+        ..Default::default()
+    });
+    c.location = Some(pb::Location {
+        district_code: district.into(),
+        address: String::new(),
+    });
+    c
+}
+
 /// `n` valid contacts with ids `<prefix>-<i>`, a mix of matters and 5 000 callers.
 pub fn mixed_contacts(prefix: &str, n: usize) -> Vec<pb::Contact> {
     let texts = [
