@@ -74,3 +74,35 @@ fn contacts_older_than_the_age_limit_are_refused_at_the_limit_taken() {
         "the platform's limit"
     );
 }
+
+/// The kind the cue words vote for: each rule's weight times its hits, the
+/// more serious kind on a tie, the default when no kind rule matched (found
+/// by cargo-mutants: the weighting, the tie-break and the empty vote were
+/// never looked at).
+#[test]
+fn the_cue_words_vote_by_weight_times_hits_and_ties_go_to_the_more_serious_kind() {
+    use hotline_router::Kind;
+    let r = keyword_router(RouterOptions::default());
+    let kind = |text: &str| {
+        let d = hotline_router::decide(
+            &r,
+            &phone_contact("v", text, "510802"),
+            at("2026-11-26 10:00"),
+        )
+        .expect("decided");
+        (
+            d.kind,
+            d.rule_ids.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    // help 2 (帮忙) against suggestion 2 (建议): a tie, help is more serious.
+    let (k, ids) = kind("建议你们帮忙看一下");
+    assert_eq!(k, Kind::Help, "{ids:?}");
+    // help 2 × 2 hits (求助, 帮忙) = 4 against complaint 3 × 1 (投诉) = 3.
+    let (k, ids) = kind("求助，想投诉一下，请帮忙");
+    assert_eq!(k, Kind::Help, "{ids:?}");
+    // No kind rule matched: the default kind, said so.
+    let (k, ids) = kind("小区东门外的那棵树");
+    assert_eq!(k, Kind::Help, "{ids:?}");
+    assert!(ids.iter().any(|i| i == "kind.default"), "{ids:?}");
+}
