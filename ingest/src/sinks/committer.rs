@@ -51,6 +51,44 @@ pub enum Job {
     },
 }
 
+/// Sends the job `make` builds and waits for its answer; `Err`: why not.
+async fn ask<T>(
+    committer: &mpsc::Sender<Job>,
+    make: impl FnOnce(oneshot::Sender<Result<T, Arc<StoreError>>>) -> Job,
+) -> Result<T, String> {
+    let (reply, rx) = oneshot::channel();
+    committer
+        .send(make(reply))
+        .await
+        .map_err(|_| "committer stopped".to_string())?;
+    rx.await
+        .map_err(|_| "committer stopped".to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Rolls back the rows the store holds and the changelog does not
+/// (`sinks::changelog`); how many.
+pub async fn rollback(committer: &mpsc::Sender<Job>) -> Result<usize, String> {
+    ask(committer, |reply| Job::Rollback { reply }).await
+}
+
+/// Applies another owner's changelog records, with the partition's new
+/// checkpoint, in one transaction.
+pub async fn restore(
+    committer: &mpsc::Sender<Job>,
+    records: Vec<pb::ChangelogRecord>,
+    partition: i32,
+    next_offset: i64,
+) -> Result<(), String> {
+    ask(committer, |reply| Job::Restore {
+        records,
+        partition,
+        next_offset,
+        reply,
+    })
+    .await
+}
+
 /// Batching limits.
 #[derive(Debug, Clone)]
 pub struct CommitterConfig {

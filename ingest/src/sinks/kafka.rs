@@ -147,14 +147,16 @@ impl Publisher {
             .key(case_id.as_bytes())
             .payload(body)
             .headers(self.node_header());
-        self.send(&self.alerts, rec).await
+        self.send(&self.alerts, rec).await.map(drop)
     }
 
+    /// Sends a record, renewing the producer after a fatal error; the
+    /// offset it was stored at.
     async fn send(
         &self,
         topic: &str,
         rec: FutureRecord<'_, [u8], [u8]>,
-    ) -> Result<(), PublishError> {
+    ) -> Result<i64, PublishError> {
         let Some(producer) = self.producer() else {
             return Err(PublishError {
                 topic: topic.to_string(),
@@ -168,9 +170,9 @@ impl Publisher {
             }
         }
         match sent {
-            Ok(_) => {
+            Ok(d) => {
                 m::produced(self.label(topic), "ok");
-                Ok(())
+                Ok(d.offset)
             }
             Err((source, _)) => {
                 m::produced(self.label(topic), "error");
@@ -198,29 +200,12 @@ impl Publisher {
         key: &str,
         body: &[u8],
     ) -> Result<i64, PublishError> {
-        let Some(producer) = self.producer() else {
-            return Err(PublishError {
-                topic: topic.to_string(),
-                source: rdkafka::error::KafkaError::Canceled,
-            });
-        };
         let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
             .partition(partition)
             .key(key.as_bytes())
             .payload(body)
             .headers(self.node_header());
-        match producer.send(rec, Timeout::After(self.queue_timeout)).await {
-            Ok(d) => Ok(d.offset),
-            Err((source, _)) => {
-                if fatal(&producer, &source) {
-                    self.renew(&producer, &source);
-                }
-                Err(PublishError {
-                    topic: topic.to_string(),
-                    source,
-                })
-            }
-        }
+        self.send(topic, rec).await
     }
 
     /// A StatsSnapshot (protobuf bytes), keyed by the node that took it.
@@ -228,7 +213,7 @@ impl Publisher {
         let rec = FutureRecord::to(&self.stats)
             .key(node.as_bytes())
             .payload(body);
-        self.send(&self.stats, rec).await
+        self.send(&self.stats, rec).await.map(drop)
     }
 
     /// A decision (protobuf bytes), keyed by its case id.
@@ -237,7 +222,7 @@ impl Publisher {
             .key(case_id.as_bytes())
             .payload(body)
             .headers(self.node_header());
-        self.send(&self.decisions, rec).await
+        self.send(&self.decisions, rec).await.map(drop)
     }
 
     /// A dead letter: the original key, value and headers, plus where the
@@ -288,7 +273,7 @@ impl Publisher {
             rec = rec.payload(p);
         }
         m::dead_letter(reason_label(reason));
-        self.send(&self.dlq, rec).await
+        self.send(&self.dlq, rec).await.map(drop)
     }
 }
 

@@ -110,19 +110,14 @@ impl Outbox {
     /// Rolls back what this store holds and the changelog does not (the
     /// tenant went to another node, which decides its unpublished records).
     async fn rollback(&self) {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        if self.committer.send(Job::Rollback { reply }).await.is_err() {
-            return;
-        }
-        match rx.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
+        match crate::sinks::committer::rollback(&self.committer).await {
+            Ok(0) => {}
+            Ok(n) => {
                 tracing::info!(tenant = %self.tenant, rows = n, "outbox: the tenant moved; rows not on the changelog rolled back")
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::error!(tenant = %self.tenant, error = %e, "outbox: rollback failed; retried at the next assignment")
             }
-            Err(_) => {}
         }
     }
 
@@ -172,12 +167,6 @@ impl Outbox {
                 continue;
             }
             owned_before = true;
-            if let Some(f) = &self.fence {
-                if !f.passes().await {
-                    tokio::time::sleep(FIRST_RETRY).await;
-                    continue;
-                }
-            }
             let after = cursor;
             let rows: Vec<OutboxRow> = match read(&reader, move |r| r.outbox(after, BATCH)).await {
                 Ok(rows) => rows,
@@ -199,6 +188,14 @@ impl Outbox {
                     _ = shutdown.changed(), if stop_at.is_none() => {}
                 }
                 continue;
+            }
+            // Fenced (a commit round trip to the group coordinator) only
+            // when there is something to publish.
+            if let Some(f) = &self.fence {
+                if !f.passes().await {
+                    tokio::time::sleep(FIRST_RETRY).await;
+                    continue;
+                }
             }
             // Sent together, awaited in order: what Kafka has up to the
             // first failure is forgotten; the rest is sent again.

@@ -173,7 +173,8 @@ impl Fence {
     ) {
         let mut last = std::time::Instant::now();
         loop {
-            self.alive_ms.store(self.now_ms(), Ordering::SeqCst);
+            // Never 0, which says the watchdog has not run yet.
+            self.alive_ms.store(self.now_ms().max(1), Ordering::SeqCst);
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => {}
                 _ = shutdown.wait_for(|v| *v) => return,

@@ -11,7 +11,7 @@ use crate::admit::restore::Horizon;
 use crate::admit::tenants::Tenants;
 use crate::admit::Shared;
 use crate::config::kafka::{ClusterConfig, KafkaConfig};
-use crate::sinks::committer::Job;
+use crate::sinks::committer;
 use crate::telemetry::metrics as m;
 use hotline_proto::v1 as pb;
 use prost::Message as _;
@@ -23,7 +23,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// The header naming a by-tenant record's input stream.
 pub const SOURCE: &str = "hotline.source";
@@ -337,16 +337,7 @@ pub async fn restore_task(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver
 /// rebuilt from the store. Returns the records applied.
 async fn restore_tenant(cluster: &Cluster, shared: &Shared, partition: i32) -> Result<u64, String> {
     // 1. What this store holds and the changelog does not: rolled back.
-    let (reply, rx) = oneshot::channel();
-    shared
-        .committer
-        .send(Job::Rollback { reply })
-        .await
-        .map_err(|_| "committer stopped".to_string())?;
-    let rolled = rx
-        .await
-        .map_err(|_| "committer stopped".to_string())?
-        .map_err(|e| e.to_string())?;
+    let rolled = committer::rollback(&shared.committer).await?;
     if rolled > 0 {
         tracing::info!(tenant = %shared.tenant, rows = rolled, "cluster: rows not on the changelog rolled back");
     }
@@ -368,20 +359,7 @@ async fn restore_tenant(cluster: &Cluster, shared: &Shared, partition: i32) -> R
     let mut applied = 0u64;
     while let Some((records, next)) = batches_rx.recv().await {
         applied += records.len() as u64;
-        let (reply, rx) = oneshot::channel();
-        shared
-            .committer
-            .send(Job::Restore {
-                records,
-                partition,
-                next_offset: next,
-                reply,
-            })
-            .await
-            .map_err(|_| "committer stopped".to_string())?;
-        rx.await
-            .map_err(|_| "committer stopped".to_string())?
-            .map_err(|e| e.to_string())?;
+        committer::restore(&shared.committer, records, partition, next).await?;
     }
     read.await.map_err(|e| e.to_string())??;
     // 3. The state rebuilt from the store, as on start.
