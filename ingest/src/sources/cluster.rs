@@ -296,17 +296,23 @@ impl Cluster {
 }
 
 /// Restores the tenants of each partition the group assigns here, one
-/// partition at a time, until the channel closes.
+/// partition at a time, until the channel closes. A tenant whose restore
+/// fails is tried again (its partition's other tenants, restored and
+/// deciding, are left alone), as long as it is still assigned here.
 pub async fn restore_task(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<i32>) {
     while let Some(p) = rx.recv().await {
         for t in cluster.tenants_of(p).collect::<Vec<_>>() {
             let shared = cluster.tenants.at(t).clone();
             let epoch = shared.owner.epoch();
             let started = Instant::now();
-            match restore_tenant(&cluster, &shared, p).await {
-                Ok(applied) => {
-                    // Revoked again meanwhile: a later assignment restores it.
-                    if shared.owner.epoch() == epoch {
+            loop {
+                let restored = restore_tenant(&cluster, &shared, p).await;
+                // Revoked (or assigned again) meanwhile: that assignment restores it.
+                if shared.owner.epoch() != epoch {
+                    break;
+                }
+                match restored {
+                    Ok(applied) => {
                         shared.owner.restored();
                         cluster.members.changed();
                         let secs = started.elapsed().as_secs_f64();
@@ -318,13 +324,11 @@ pub async fn restore_task(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver
                             seconds = secs,
                             "cluster: tenant restored; deciding here"
                         );
+                        break;
                     }
-                }
-                Err(e) => {
-                    tracing::error!(tenant = %shared.tenant, partition = p, error = %e, "cluster: restore failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if shared.owner.epoch() == epoch {
-                        let _ = cluster.restore_tx.send(p);
+                    Err(e) => {
+                        tracing::error!(tenant = %shared.tenant, partition = p, error = %e, "cluster: restore failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
             }
