@@ -183,11 +183,7 @@ impl App {
                 forward = Some(Arc::new(crate::sources::forward::Forwarder::new(c.clone())));
                 // A node stopped past its session publishes nothing more
                 // for the tenants it had (sinks::ownership::Fence::watch).
-                let session = k
-                    .client
-                    .get("session.timeout.ms")
-                    .and_then(|v| v.parse().ok())
-                    .map_or(Duration::from_secs(10), Duration::from_millis);
+                let session = k.session_timeout();
                 // Membership: announced, and read for forwarding gRPC.
                 let announcing = c.clone();
                 kafka_tasks.push(tokio::spawn(crate::sources::members::announce(
@@ -196,18 +192,11 @@ impl App {
                     move || announcing.owned_partitions(),
                     shutdown_rx.clone(),
                 )));
-                let (members, reader) = (c.members.clone(), c.membership_reader());
-                let stop_reading = Arc::new(AtomicBool::new(false));
-                let stop = stop_reading.clone();
-                let mut on_shutdown = shutdown_rx.clone();
-                kafka_tasks.push(tokio::spawn(async move {
-                    let read = tokio::task::spawn_blocking(move || {
-                        crate::sources::members::read(&members, &reader, &stop)
-                    });
-                    let _ = on_shutdown.wait_for(|v| *v).await;
-                    stop_reading.store(true, Ordering::SeqCst);
-                    let _ = read.await;
-                }));
+                kafka_tasks.push(tokio::spawn(crate::sources::members::follow(
+                    c.members.clone(),
+                    c.membership_reader(),
+                    shutdown_rx.clone(),
+                )));
                 let owners = tenants.all().iter().map(|t| t.owner.clone()).collect();
                 let fence = c.fence.clone();
                 let stop = shutdown_rx.clone();
@@ -349,6 +338,25 @@ fn advertised(addr: std::net::SocketAddr) -> String {
     }
 }
 
+/// A tenant's per-second task: the alerts `due(now)` finds, raised while
+/// this node decides for the tenant (`state::orders::raise_every_second`).
+fn every_second(
+    shared: &crate::admit::Shared,
+    task: &'static str,
+    due: impl FnMut(chrono::DateTime<chrono::Utc>) -> Vec<crate::state::orders::AlertOut>
+        + Send
+        + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(crate::state::orders::raise_every_second(
+        task,
+        due,
+        shared.committer.clone(),
+        shared.tenant.clone(),
+        shared.owner.clone(),
+        shared.shutdown.clone(),
+    ))
+}
+
 /// Starts one tenant's tasks: the per-second ticks of its deadlines and
 /// service targets, its stats, and (with Kafka) its outbox. Returns them
 /// and its latest stats snapshot.
@@ -364,23 +372,9 @@ fn spawn_tenant(
     let shutdown_rx = shared.shutdown.clone();
     // Every second: SLA gauges and answer-rate crossings; deadline alerts.
     let sla = shared.sla.clone();
-    let sla_task = tokio::spawn(crate::state::orders::raise_every_second(
-        "service_targets",
-        move |now| sla.refresh(now),
-        shared.committer.clone(),
-        shared.tenant.clone(),
-        shared.owner.clone(),
-        shutdown_rx.clone(),
-    ));
+    let sla_task = every_second(shared, "service_targets", move |now| sla.refresh(now));
     let orders = shared.orders.clone();
-    let orders_task = tokio::spawn(crate::state::orders::raise_every_second(
-        "deadlines",
-        move |now| orders.tick(now),
-        shared.committer.clone(),
-        shared.tenant.clone(),
-        shared.owner.clone(),
-        shutdown_rx.clone(),
-    ));
+    let orders_task = every_second(shared, "deadlines", move |now| orders.tick(now));
     let (stats_tx, stats_rx) = watch::channel(None);
     let stats_task = tokio::spawn(crate::state::stats::run(
         crate::state::stats::Sources {

@@ -134,6 +134,9 @@ impl Default for KafkaConfig {
     }
 }
 
+/// The group session timeout unless `client` sets `session.timeout.ms`.
+const DEFAULT_SESSION_MS: u64 = 10_000;
+
 /// Properties the daemon sets itself; configuring them would break the
 /// delivery guarantees.
 const RESERVED: &[&str] = &[
@@ -269,6 +272,17 @@ impl KafkaConfig {
         Ok(c)
     }
 
+    /// The consumers' group session timeout: `client`'s
+    /// `session.timeout.ms`, else the daemon's default.
+    pub fn session_timeout(&self) -> std::time::Duration {
+        let ms = self
+            .client
+            .get("session.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_SESSION_MS);
+        std::time::Duration::from_millis(ms)
+    }
+
     /// The consumer: at-least-once with offsets stored by the application.
     pub fn consumer_config(&self) -> Result<ClientConfig, ConfigError> {
         let mut c = self.base()?;
@@ -282,7 +296,7 @@ impl KafkaConfig {
             c.set("group.instance.id", &self.instance_id);
         }
         if !self.client.contains_key("session.timeout.ms") {
-            c.set("session.timeout.ms", "10000");
+            c.set("session.timeout.ms", DEFAULT_SESSION_MS.to_string());
         }
         Ok(c)
     }

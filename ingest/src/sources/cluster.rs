@@ -182,20 +182,42 @@ impl Cluster {
     /// the by-tenant topic, for its owner to decide (with dedup) when it has one.
     pub async fn handoff(&self, contact: &pb::Contact, tenant: usize) -> Result<(), String> {
         let bytes = contact.encode_to_vec();
+        self.send_by_tenant(
+            tenant,
+            Some(contact.contact_id.as_bytes()),
+            &bytes,
+            Source::Contact,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// One record to the tenant's partition of the by-tenant topic, with
+    /// its `hotline.source` header.
+    async fn send_by_tenant(
+        &self,
+        tenant: usize,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        source: Source,
+    ) -> Result<(), rdkafka::error::KafkaError> {
         let headers = OwnedHeaders::new().insert(Header {
             key: SOURCE,
-            value: Some(Source::Contact.as_str()),
+            value: Some(source.as_str()),
         });
         let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.by_tenant)
             .partition(self.partition_of(tenant))
-            .key(contact.contact_id.as_bytes())
-            .payload(&bytes[..])
+            .payload(payload)
             .headers(headers);
+        let rec = match key {
+            Some(k) => rec.key(k),
+            None => rec,
+        };
         self.producer
             .send(rec, Timeout::After(self.produce_timeout))
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| e.to_string())
+            .map(drop)
+            .map_err(|(e, _)| e)
     }
 
     /// The partition of the tenant at `i` of `tenants.all()`.
@@ -261,31 +283,12 @@ impl Cluster {
                 self.tenants.of_case(&o.case_id)
             }
         };
-        let partition = self.partition_of(t);
-        let record = || {
-            let headers = OwnedHeaders::new().insert(Header {
-                key: SOURCE,
-                value: Some(source.as_str()),
-            });
-            let rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.by_tenant)
-                .partition(partition)
-                .payload(bytes)
-                .headers(headers);
-            match msg.key() {
-                Some(k) => rec.key(k),
-                None => rec,
-            }
-        };
         // Until delivered: the input offset waits for it (at least once).
         let mut backoff = Duration::from_millis(200);
         loop {
-            match self
-                .producer
-                .send(record(), Timeout::After(self.produce_timeout))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err((e, _)) => {
+            match self.send_by_tenant(t, msg.key(), bytes, source).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
                     tracing::warn!(error = %e, "cluster: by-tenant record not delivered; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -459,38 +462,33 @@ pub async fn ensure_topics(
             .any(|t| t.name() == name && t.error().is_none() && !t.partitions().is_empty())
     };
     let retention_ms = (u64::from(retention_days) * 86_400_000).to_string();
-    let mut wanted = Vec::new();
-    if !exists(&c.by_tenant) {
-        wanted.push(
-            NewTopic::new(
-                &c.by_tenant,
-                c.partitions,
+    // Name, partitions, cleanup policy, retention (None: the broker's).
+    let internal = [
+        (&c.by_tenant, c.partitions, "delete", None),
+        (
+            &c.changelog,
+            c.partitions,
+            "delete",
+            Some(retention_ms.as_str()),
+        ),
+        (&c.membership, 1, "compact", None),
+    ];
+    let wanted: Vec<NewTopic<'_>> = internal
+        .iter()
+        .filter(|(name, ..)| !exists(name))
+        .map(|&(name, partitions, policy, retention)| {
+            let t = NewTopic::new(
+                name,
+                partitions,
                 TopicReplication::Fixed(c.replication_factor),
             )
-            .set("cleanup.policy", "delete"),
-        );
-    }
-    if !exists(&c.changelog) {
-        wanted.push(
-            NewTopic::new(
-                &c.changelog,
-                c.partitions,
-                TopicReplication::Fixed(c.replication_factor),
-            )
-            .set("cleanup.policy", "delete")
-            .set("retention.ms", &retention_ms),
-        );
-    }
-    if !exists(&c.membership) {
-        wanted.push(
-            NewTopic::new(
-                &c.membership,
-                1,
-                TopicReplication::Fixed(c.replication_factor),
-            )
-            .set("cleanup.policy", "compact"),
-        );
-    }
+            .set("cleanup.policy", policy);
+            match retention {
+                Some(ms) => t.set("retention.ms", ms),
+                None => t,
+            }
+        })
+        .collect();
     if wanted.is_empty() {
         return Ok(());
     }

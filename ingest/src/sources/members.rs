@@ -121,9 +121,23 @@ pub async fn announce(
     }
 }
 
+/// Follows the membership topic on a thread of its own until `shutdown`.
+pub async fn follow(
+    members: Arc<Members>,
+    config: ClientConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = stop.clone();
+    let read = tokio::task::spawn_blocking(move || self::read(&members, &config, &reading));
+    let _ = shutdown.wait_for(|v| *v).await;
+    stop.store(true, Ordering::SeqCst);
+    let _ = read.await;
+}
+
 /// Reads the membership topic from its start until `stop` (a blocking
-/// loop: run it on its own thread).
-pub fn read(members: &Members, config: &ClientConfig, stop: &AtomicBool) {
+/// loop).
+fn read(members: &Members, config: &ClientConfig, stop: &AtomicBool) {
     let consumer: BaseConsumer = match config.create() {
         Ok(c) => c,
         Err(e) => {
