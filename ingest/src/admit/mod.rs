@@ -22,9 +22,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// What every source hands one tenant's records to (see [`tenants`]).
 #[derive(Clone)]
 pub struct Shared {
-    /// The tenant's city code and case-id prefix (its rules').
+    /// The tenant's city code (its rules'; shared into labels and tasks).
     pub tenant: Arc<str>,
-    pub case_prefix: Arc<str>,
     /// Whether this node decides for the tenant now (always, on one node).
     pub owner: Arc<crate::sinks::ownership::Owner>,
     /// `[kafka.cluster]`: a gRPC answer waits until the decision is on the

@@ -82,7 +82,7 @@ impl Tenants {
             .iter()
             .position(|s| {
                 case_id
-                    .strip_prefix(&*s.case_prefix)
+                    .strip_prefix(s.pipeline.router().case_prefix())
                     .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
             })
             .unwrap_or(0)

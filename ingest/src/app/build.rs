@@ -261,7 +261,6 @@ async fn build_tenant(
 
     let shared = Shared {
         tenant,
-        case_prefix: router.case_prefix().into(),
         owner,
         replicated: clustered,
         pipeline: Pipeline::new(router, dedup.clone()),

@@ -170,20 +170,27 @@ impl KafkaConfig {
             }
         }
         let t = &self.topics;
-        for (name, v) in [
-            ("contacts", &t.contacts),
-            ("call_events", &t.call_events),
-            ("order_events", &t.order_events),
-            ("decisions", &t.decisions),
-            ("alerts", &t.alerts),
-            ("stats", &t.stats),
-            ("dlq", &t.dlq),
-        ] {
+        let internal = self.cluster.iter().flat_map(|c| {
+            [
+                ("cluster.by_tenant", &c.by_tenant),
+                ("cluster.changelog", &c.changelog),
+                ("cluster.membership", &c.membership),
+            ]
+        });
+        for (path, v) in [
+            ("topics.contacts", &t.contacts),
+            ("topics.call_events", &t.call_events),
+            ("topics.order_events", &t.order_events),
+            ("topics.decisions", &t.decisions),
+            ("topics.alerts", &t.alerts),
+            ("topics.stats", &t.stats),
+            ("topics.dlq", &t.dlq),
+        ]
+        .into_iter()
+        .chain(internal)
+        {
             if !topic_name_ok(v) {
-                e.push(err(
-                    &format!("topics.{name}"),
-                    format!("{v:?} is not a valid topic name"),
-                ));
+                e.push(err(path, format!("{v:?} is not a valid topic name")));
             }
         }
         if let Some(c) = &self.cluster {
@@ -198,18 +205,6 @@ impl KafkaConfig {
                     "cluster.replication_factor",
                     "must be -1 (the broker's default) or at least 1".into(),
                 ));
-            }
-            for (name, v) in [
-                ("by_tenant", &c.by_tenant),
-                ("changelog", &c.changelog),
-                ("membership", &c.membership),
-            ] {
-                if !topic_name_ok(v) {
-                    e.push(err(
-                        &format!("cluster.{name}"),
-                        format!("{v:?} is not a valid topic name"),
-                    ));
-                }
             }
             if c.by_tenant == c.changelog
                 || c.membership == c.by_tenant
