@@ -59,11 +59,12 @@ impl Tenants {
         if self.all.len() == 1 {
             return Ok(0);
         }
-        Ok(
-            city_of(c.location.as_ref().map_or("", |l| l.district_code.as_str()))
-                .and_then(|city| self.get(&city))
-                .unwrap_or(0),
-        )
+        // Tenant codes are a city's (six digits ending in 00, checked at
+        // start): the city of 510802 is the code starting 5108.
+        let district = c.location.as_ref().map_or("", |l| l.district_code.as_str());
+        Ok(city_digits(district)
+            .and_then(|p| self.all.iter().position(|s| s.tenant.starts_with(p)))
+            .unwrap_or(0))
     }
 
     /// Which tenant a call event is for: the one it names, else the default.
@@ -89,8 +90,9 @@ impl Tenants {
     }
 }
 
-/// The city of a district code: its first four digits and "00" (GB/T 2260).
-pub fn city_of(district_code: &str) -> Option<String> {
+/// The city part of a district code: its first four digits (GB/T 2260);
+/// the city's own code is these and "00".
+fn city_digits(district_code: &str) -> Option<&str> {
     let d = district_code.trim();
-    (d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{}00", &d[..4]))
+    (d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit())).then(|| &d[..4])
 }
