@@ -278,3 +278,66 @@ fn category_of_a_redispatch_to_a_unit() {
     );
     assert_eq!(r.category_for_unit("no.such", ["transport"]), None);
 }
+
+/// When the model is unsure of the kind (its top below the review
+/// threshold), a question's cue words make the contact a consultation, with
+/// the model's own probability for consultation as the confidence; without
+/// such a cue the model's top kind stands (found by cargo-mutants: no test
+/// had the model unsure and the cue disagreeing with it).
+#[test]
+fn an_unsure_model_yields_to_a_questions_cue_words() {
+    use hotline_router::{Calendar, Router, RouterOptions};
+    let text = "问一下，小区垃圾没人清运，能不能处理";
+    let sure = decide_text(text);
+    let top = sure.confidence.as_ref().expect("confidence").kinds[0];
+    assert_ne!(
+        top.0,
+        Kind::Consultation,
+        "the model's own reading: {top:?}"
+    );
+    assert_eq!(sure.kind, top.0, "a sure model decides");
+    // The same rules with a threshold no probability reaches: always unsure.
+    let unsure = Router::build(
+        EMBEDDED,
+        Calendar::embedded().expect("calendar"),
+        RouterOptions {
+            review_threshold: 1.01,
+            ..RouterOptions::default()
+        },
+    )
+    .expect("rules");
+    let d = decide(
+        &unsure,
+        &phone_contact("u", text, "510802"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decided");
+    assert_eq!(d.kind, Kind::Consultation, "{:?}", d.rule_ids);
+    assert!(
+        d.rule_ids
+            .iter()
+            .any(|r| &**r == "kind.consultation.question"),
+        "{:?}",
+        d.rule_ids
+    );
+    let c = d.confidence.as_ref().expect("confidence");
+    let want = c
+        .kinds
+        .iter()
+        .find(|k| k.0 == Kind::Consultation)
+        .map_or(0.0, |k| k.1);
+    assert_eq!(c.kind, want, "{:?}", c.kinds);
+    // No question cue: the model's top kind, unsure as it is.
+    let plain = "小区垃圾没人清运，麻烦处理";
+    let d = decide(
+        &unsure,
+        &phone_contact("p", plain, "510802"),
+        at("2026-11-26 10:00"),
+    )
+    .expect("decided");
+    let top = d.confidence.as_ref().expect("confidence").kinds[0];
+    assert_eq!(
+        (d.kind, d.confidence.as_ref().map(|c| c.kind)),
+        (top.0, Some(top.1))
+    );
+}

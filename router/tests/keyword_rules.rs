@@ -106,3 +106,95 @@ fn the_cue_words_vote_by_weight_times_hits_and_ties_go_to_the_more_serious_kind(
     assert_eq!(k, Kind::Help, "{ids:?}");
     assert!(ids.iter().any(|i| i == "kind.default"), "{ids:?}");
 }
+
+/// Other categories' units co-handle (牵办) when their cue words matched at
+/// least twice and their unit is not the lead's: one category per unit, at
+/// most three, strongest first (found by cargo-mutants: no test had more
+/// than one candidate, so none of these conditions was looked at).
+#[test]
+fn co_units_come_from_other_units_categories_matched_twice_at_most_three() {
+    // The shipped categories and seven more, each a made-up cue word, so
+    // the hit counts are the test's.
+    let categories = format!(
+        "{}{}",
+        EMBEDDED.categories,
+        r#"
+[[category]]
+code = "t.lead"
+name = "主办"
+unit = "zjj"
+keywords = ["甲"]
+[[category]]
+code = "t.market"
+name = "市场"
+unit = "scjg"
+keywords = ["乙"]
+[[category]]
+code = "t.market2"
+name = "市场二"
+unit = "scjg"
+keywords = ["丙"]
+[[category]]
+code = "t.lead2"
+name = "住建二"
+unit = "zjj"
+keywords = ["丁"]
+[[category]]
+code = "t.env"
+name = "环境"
+unit = "sthj"
+keywords = ["戊"]
+[[category]]
+code = "t.labor"
+name = "人社"
+unit = "rsj"
+keywords = ["己"]
+[[category]]
+code = "t.transport"
+name = "交通"
+unit = "jtj"
+keywords = ["庚"]
+[[category]]
+code = "t.edu"
+name = "教育"
+unit = "jyj"
+keywords = ["辛"]
+"#
+    );
+    let calendar = Calendar::embedded().expect("the embedded calendar");
+    let r = Router::build(
+        RuleSources {
+            categories: &categories,
+            model: &[],
+            ..EMBEDDED
+        },
+        calendar,
+        RouterOptions::default(),
+    )
+    .expect("the test's categories");
+    let decide = |text: &str| {
+        hotline_router::decide(&r, &phone_contact("co", text, ""), at("2026-11-26 10:00"))
+            .expect("decided")
+    };
+    let units = |d: &hotline_router::Decision| -> Vec<String> {
+        d.co_units.iter().map(|u| u.to_string()).collect()
+    };
+    // Lead 6; 乙 5 and 丙 4 share a unit (the stronger counts); 丁 4 is the
+    // lead's unit; 戊 3 and 己 2 count; 庚 2 is a fourth (over the bound).
+    let d = decide("甲，甲，甲，甲，甲，甲。乙，乙，乙，乙，乙。丙，丙，丙，丙。丁，丁，丁，丁。戊，戊，戊。己，己。庚，庚。");
+    assert_eq!(&*d.category, "t.lead");
+    assert_eq!(
+        units(&d),
+        ["510800.scjg", "510800.sthj", "510800.rsj"],
+        "{:?}",
+        d.rule_ids
+    );
+    // One hit is not enough; exactly two is.
+    let d = decide("甲，甲，甲。辛。");
+    assert!(d.co_units.is_empty(), "{:?}", units(&d));
+    let d = decide("甲，甲，甲。辛，辛。");
+    assert_eq!(units(&d), ["510800.jyj"]);
+    // The lead's own unit never co-handles, however often matched.
+    let d = decide("甲，甲，甲。丁，丁。");
+    assert!(d.co_units.is_empty(), "{:?}", units(&d));
+}
