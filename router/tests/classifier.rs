@@ -340,4 +340,36 @@ fn an_unsure_model_yields_to_a_questions_cue_words() {
         (d.kind, d.confidence.as_ref().map(|c| c.kind)),
         (top.0, Some(top.1))
     );
+    // The review names the head that is unsure: with the kind given by an
+    // agent, only the category (found by cargo-mutants: `<` → `==`).
+    let mut hinted = phone_contact("h", plain, "510802");
+    hinted.kind_hint = Some(Kind::Complaint);
+    let d = decide(&unsure, &hinted, at("2026-11-26 10:00")).expect("decided");
+    let reason = d.review.as_deref().expect("the category is unsure");
+    assert!(reason.starts_with("category "), "{reason}");
+    assert!(!reason.contains("kind "), "{reason}");
+    // A probability exactly at the threshold is sure enough: no review.
+    let at_threshold = |p: f32| {
+        Router::build(
+            EMBEDDED,
+            Calendar::embedded().expect("calendar"),
+            RouterOptions {
+                review_threshold: p,
+                ..RouterOptions::default()
+            },
+        )
+        .expect("rules")
+    };
+    let p = d.confidence.as_ref().expect("confidence").category;
+    let d = decide(&at_threshold(p), &hinted, at("2026-11-26 10:00")).expect("decided");
+    assert_eq!(d.review, None, "category at {p}");
+    let mut hinted = phone_contact("k", plain, "510802");
+    hinted.category_hint = "urban.management".into();
+    let p = decide(&unsure, &hinted, at("2026-11-26 10:00"))
+        .expect("decided")
+        .confidence
+        .expect("confidence")
+        .kind;
+    let d = decide(&at_threshold(p), &hinted, at("2026-11-26 10:00")).expect("decided");
+    assert_eq!(d.review, None, "kind at {p}");
 }
