@@ -15,6 +15,25 @@ fn case_id_carries_the_shanghai_date_and_the_contact_key() {
     let jan = Utc.with_ymd_and_hms(2027, 1, 5, 1, 0, 0).unwrap();
     assert!(case_id("X", jan, "c").starts_with("X20270105-"));
     assert_eq!(case_key("GY20261127-xyz"), None);
+    // Exactly 16 hex digits: 15 would parse as a number, but are no key.
+    assert_eq!(case_key("GY20261127-00000000000002a"), None);
+    assert_eq!(case_key("GY20261127-000000000000002a"), Some(42));
+    assert_eq!(case_key("no dash"), None);
+}
+
+/// The contact key is xxh3-64 of the contact id (README.md, "Store
+/// layout": the store's unique index), so keys differ with the ids (found
+/// by cargo-mutants: a constant key passed every test).
+#[test]
+fn the_contact_key_is_xxh3_of_the_id() {
+    for id in ["pbx-1-000042", "pbx-1-000043", "", "短信-7"] {
+        assert_eq!(
+            contact_key(id),
+            xxhash_rust::xxh3::xxh3_64(id.as_bytes()),
+            "{id}"
+        );
+    }
+    assert_ne!(contact_key("a"), contact_key("b"));
 }
 
 #[test]

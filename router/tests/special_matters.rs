@@ -90,3 +90,23 @@ fn an_ordinary_matter_names_no_local_government() {
         codes(&d)
     );
 }
+
+/// A special matter whose category already found a unit keeps that unit as
+/// the lead; the matter's department and the local government are told
+/// beside it (found by cargo-mutants: every case above either had the
+/// department as the category's unit or no unit but the center).
+#[test]
+fn the_categorys_unit_keeps_the_lead_of_a_special_matter() {
+    let c = phone_contact(
+        "sp-lead",
+        "上周那家饭馆集体食物中毒的事，市场监管什么时候给说法",
+        "510802",
+    );
+    let d = decide(router(), &c, at("2026-11-26 10:00")).expect("decided");
+    assert_eq!(
+        (d.priority, d.route),
+        (Priority::SpecialEmergency, RouteKind::WorkOrder)
+    );
+    assert_eq!(d.lead_unit.as_deref(), Some("510802.scjg"));
+    assert_eq!(codes(&d), ["510802.scjg", "510802.wjw", "510802.gov"]);
+}
