@@ -21,6 +21,7 @@ admin_addr = "127.0.0.1:9464"
 unknown_a = 1
 [store]
 retention_days = 7
+page_size_kib = 12
 unknown_b = 2
 [pipeline]
 queue_capacity = 0
@@ -46,6 +47,7 @@ contacts = "bad topic!"
         "server.grpc_addr",
         "server.unknown_a",
         "store.retention_days",
+        "store.page_size_kib",
         "store.unknown_b",
         "pipeline",
         "auth.tokens[0].role",

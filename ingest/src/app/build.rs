@@ -181,7 +181,8 @@ async fn build_tenant(
     } else {
         Owner::always()
     };
-    let mut store = Store::open(&data_dir, cfg.store.synchronous).context("opening the store")?;
+    let mut store = Store::open_paged(&data_dir, cfg.store.synchronous, cfg.store.page_size_kib)
+        .context("opening the store")?;
     if clustered {
         store.write_changelog(tenant.clone());
     }

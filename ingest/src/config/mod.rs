@@ -109,6 +109,12 @@ pub struct StoreConfig {
     /// `full` (default) syncs every commit to disk and survives power loss;
     /// `normal` survives a crash of the process only.
     pub synchronous: crate::sinks::store::Sync,
+    /// Page size of a new database file, in KiB (4, 8, 16, 32 or 64; an
+    /// existing file keeps its own). 32 favours streams (fewer, larger WAL
+    /// frames for batches of thousands); 8 favours unary calls, whose small
+    /// commits then write a quarter of the bytes (BENCHMARKS.md, "Unary
+    /// latency with Kafka on").
+    pub page_size_kib: u32,
 }
 
 impl Default for StoreConfig {
@@ -117,6 +123,7 @@ impl Default for StoreConfig {
             data_dir: PathBuf::from("./data"),
             retention_days: MIN_RETENTION_DAYS,
             synchronous: crate::sinks::store::Sync::Full,
+            page_size_kib: crate::sinks::store::DEFAULT_PAGE_KIB,
         }
     }
 }
@@ -521,6 +528,16 @@ impl Config {
         }
         if self.store.data_dir.as_os_str().is_empty() {
             e.push(cerr("store.data_dir", "must not be empty"));
+        }
+        if !crate::sinks::store::PAGE_KIBS.contains(&self.store.page_size_kib) {
+            e.push(cerr(
+                "store.page_size_kib",
+                format!(
+                    "{} is not one of {:?}",
+                    self.store.page_size_kib,
+                    crate::sinks::store::PAGE_KIBS
+                ),
+            ));
         }
         if self.store.retention_days < MIN_RETENTION_DAYS {
             e.push(cerr(

@@ -292,8 +292,10 @@ fn private_file(file: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
 }
 
-/// Page size of a new database file.
-const PAGE_SIZE: i64 = 32 * 1024;
+/// Page size of a new database file by default, in KiB (`store.page_size_kib`).
+pub const DEFAULT_PAGE_KIB: u32 = 32;
+/// The page sizes a new file may have, in KiB.
+pub const PAGE_KIBS: [u32; 5] = [4, 8, 16, 32, 64];
 /// WAL size at which a commit copies the WAL back into the database.
 const WAL_CHECKPOINT_BYTES: i64 = 128 * 1024 * 1024;
 
@@ -320,8 +322,15 @@ pub enum Sync {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir`.
+    /// Opens (creating if needed) the database in `data_dir`, a new file
+    /// with the default page size.
     pub fn open(data_dir: &Path, sync: Sync) -> Result<Store, StoreError> {
+        Store::open_paged(data_dir, sync, DEFAULT_PAGE_KIB)
+    }
+
+    /// Opens (creating if needed) the database in `data_dir`; a new file
+    /// gets pages of `page_kib` KiB.
+    pub fn open_paged(data_dir: &Path, sync: Sync, page_kib: u32) -> Result<Store, StoreError> {
         private_dir(data_dir).map_err(|e| StoreError::DataDir(data_dir.to_path_buf(), e))?;
         let path = data_dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
@@ -333,7 +342,7 @@ impl Store {
         // write calls; 32 KiB pages hold ~40 decisions and make a batch
         // of thousands a fraction of the frames and bytes 8 KiB pages did.
         // Small commits write more bytes per touched page; see BENCHMARKS.md.
-        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+        conn.pragma_update(None, "page_size", i64::from(page_kib) * 1024)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Checkpoint every ~128 MiB of WAL instead of 4 MiB: hot index pages
         // are copied back far less often under a steady stream.
@@ -1092,6 +1101,13 @@ CREATE TABLE matters (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, body BLOB NOT
         }
         let store = Store::open(&old, Sync::Normal)?;
         assert_eq!(pragmas(&store.conn)?, (8_192, 16_384));
+        // `store.page_size_kib`: a new file gets it, an existing one keeps its own.
+        let small = dir("pages-small");
+        drop(Store::open_paged(&small, Sync::Normal, 8)?);
+        let store = Store::open_paged(&small, Sync::Normal, 64)?;
+        assert_eq!(pragmas(&store.conn)?, (8_192, 16_384));
+        let store = Store::open_paged(&dir("pages-large"), Sync::Normal, 64)?;
+        assert_eq!(pragmas(&store.conn)?, (65_536, 2_048));
         Ok(())
     }
 }
