@@ -178,3 +178,21 @@ fn the_caller_key_prefers_the_phone_then_the_openid_then_the_account() {
         "not a phone number"
     );
 }
+
+/// Malformed numbers give no key (the caller is then known by another
+/// field or not at all): a `+` only before the first digit and only once, a
+/// 13-digit number only with 86 in front of a mobile, and the international
+/// form of a landline without its trunk 0 (found by cargo-mutants: each of
+/// these conditions could be loosened without a test failing).
+#[test]
+fn malformed_phone_numbers_give_no_key() {
+    let key = |s: &str| normalize_phone(s, "0839");
+    assert_eq!(key("+8613800138000").as_deref(), Some("m:13800138000"));
+    assert_eq!(key("++8613800138000"), None);
+    assert_eq!(key("1380013+8000"), None);
+    assert_eq!(key("8613800138000").as_deref(), Some("m:13800138000"));
+    assert_eq!(key("0813800138000"), None);
+    assert_eq!(key("+86 839 1234567").as_deref(), Some("t:08391234567"));
+    assert_eq!(key("+86 0839 1234567"), None);
+    assert_eq!(key("+86 1234567890"), None);
+}
