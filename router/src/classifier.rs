@@ -243,25 +243,32 @@ fn norm(n: usize) -> f32 {
 /// e^x for x ≤ 0 (a logit less the head's largest), within 2e-6 (relative) of
 /// `f32::exp` and 0 below e^-30 (under f32's precision next to the largest
 /// term, 1): 2^(x·log2 e) as 2^n times a degree-6 polynomial of the
-/// remainder in [-0.5, 0.5]. Straight-line arithmetic, so a head's terms are
-/// summed in vector registers rather than one libm call each.
+/// remainder in [-0.5, 0.5]. Straight-line arithmetic on floats and their
+/// bits (no libm call, no saturating float-to-int conversion, no NaN-aware
+/// `max`), so a block of eight is computed in vector registers.
 #[inline(always)]
 fn exp_neg(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN_2: f32 = std::f32::consts::LN_2;
-    // Rounds to the nearest integer for |t| < 2^22 (1.5 × 2^23).
+    // Adding 1.5 × 2^23 rounds |t| < 2^22 to an integer held in the low
+    // mantissa bits of the sum.
     const ROUND: f32 = 12_582_912.0;
     let keep = x > -30.0;
-    let t = x.max(-44.0) * LOG2_E;
-    let n = (t + ROUND) - ROUND;
+    // NaN and anything below -44 are clamped (and then not kept).
+    let x = if x > -44.0 { x } else { -44.0 };
+    let t = x * LOG2_E;
+    let rounded = t + ROUND;
+    let n = rounded - ROUND;
     let r = (t - n) * LN_2;
     // e^r by its Taylor series to r^6 (|r| ≤ 0.35: error below 2e-7).
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n from its exponent bits (n ≥ -64: a normal number).
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from its exponent bits: n is the sum's bits less ROUND's (two's
+    // complement, -64 ≤ n ≤ 0: a normal number).
+    let n_bits = rounded.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     if keep {
         p * scale
     } else {
@@ -272,7 +279,10 @@ fn exp_neg(x: f32) -> f32 {
 /// The three largest logits of a head, highest first, as (index,
 /// probability), the probabilities over the whole head (softmax).
 fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // Not `f32::max` (NaN-aware, one at a time): a comparison vectorizes.
+    let max = logits
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
     // Summed in eight lanes, so the terms are computed side by side.
     let mut lanes = [0f32; LANES];
     let blocks = logits.chunks_exact(LANES);
