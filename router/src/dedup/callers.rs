@@ -267,3 +267,71 @@ impl Callers {
             .extend(again.into_iter().map(|(s, g)| (now, s, g)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(contact: u64, at: i64) -> Entry {
+        let case = CaseRef {
+            date: 20261102,
+            hash: contact,
+        };
+        Entry {
+            contact,
+            case,
+            chain: case,
+            opens_case: true,
+            at,
+            category: 1,
+            district: 1,
+            features: Default::default(),
+            escalated: false,
+        }
+    }
+
+    /// Expiry keeps one record per stored contact: a caller is queued
+    /// again only for a contact past the cutoff that `held` keeps, once,
+    /// and a stale record of a reused slot queues nothing (found by
+    /// cargo-mutants: loosening either test only grew the queue, which no
+    /// test looked at, and a queue that grows is memory that grows).
+    #[test]
+    fn expiry_queues_a_caller_again_only_for_a_held_contact() {
+        let mut c = Callers::new(100, 32);
+        // One caller, one contact dropped at the cutoff and one newer.
+        let a = c.resolve(&[1, 0, 0]);
+        c.push(a, entry(1, 100));
+        c.push(a, entry(2, 300));
+        c.expire(200, 1000, |_| false);
+        assert_eq!(c.entries(a).len(), 1);
+        assert_eq!(c.expiry.len(), 1, "{:?}", c.expiry);
+
+        // A caller merged into another leaves a stale record on its slot;
+        // the slot's next caller holds an old contact.
+        let mut c = Callers::new(100, 32);
+        let b = c.resolve(&[0, 2, 0]);
+        c.push(b, entry(10, 50));
+        let p = c.resolve(&[3, 0, 0]);
+        c.push(p, entry(11, 40));
+        let merged = c.resolve(&[3, 2, 0]);
+        assert_eq!(c.len(), 1);
+        let gone = if merged == b { p } else { b };
+        let next = c.resolve(&[4, 0, 0]);
+        assert_eq!(next, gone, "the freed slot is reused");
+        assert_ne!(next, merged);
+        c.push(next, entry(12, 60));
+        let queued = c.expiry.len();
+        c.expire(70, 1000, |e| e.contact == 12);
+        assert_eq!(contacts_of(&c, next), [12], "held");
+        // The merged caller's contacts are gone (and so is the caller); the
+        // held contact's caller is queued again at `now`, once.
+        assert!(c.entries(merged).is_empty());
+        let again: Vec<_> = c.expiry.iter().filter(|r| r.0 == 1000).collect();
+        assert_eq!(again.len(), 1, "{:?}", c.expiry);
+        assert!(c.expiry.len() < queued, "{:?}", c.expiry);
+    }
+
+    fn contacts_of(c: &Callers, slot: u32) -> Vec<u64> {
+        c.entries(slot).iter().map(|e| e.contact).collect()
+    }
+}

@@ -337,4 +337,20 @@ mod tests {
             prop_assert!(b.join(ms.len(), 1, &features(1)).is_none());
         }
     }
+
+    /// Expiry drops idle clusters and the buckets they leave empty, so a
+    /// district quiet for the window holds no memory (found by
+    /// cargo-mutants: `> 0` → `>= 0` kept every empty bucket).
+    #[test]
+    fn expiry_drops_idle_clusters_and_empty_buckets() {
+        let mut c = Clusters::new(8);
+        c.insert((1, 0), 0, (100, &features(1), 0), cluster());
+        c.insert((2, 0), 0, (300, &features(1), 0), cluster());
+        assert_eq!((c.len(), c.buckets.len()), (2, 2));
+        c.expire(200);
+        assert_eq!((c.len(), c.buckets.len()), (1, 1));
+        assert!(c.buckets.contains_key(&(2, 0)));
+        c.expire(300);
+        assert_eq!((c.len(), c.buckets.len()), (0, 0));
+    }
 }
