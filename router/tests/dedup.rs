@@ -1193,6 +1193,22 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     );
     assert!(a.features.matters == 0 && a.features.places[0] != 0);
     assert!(joined(a, other_category(b)), "the same place");
+    // No known matter, another category, a place on one side only (the
+    // cluster's place unknown): not compared, however alike the problems.
+    let a = record_of("c7", "13800000107", "养生馆骗老人买保健品，说能治糖尿病", t);
+    let mut b = record_of(
+        "c8",
+        "13800000108",
+        "阳光小区门口那家养生馆骗老人买保健品，说能治糖尿病",
+        later,
+    );
+    // The classifier read both alike (so the problems would agree).
+    (b.problem.cats, b.problem.cat_p) = (a.problem.cats, a.problem.cat_p);
+    assert!(a.features.places[0] == 0 && b.features.places[0] != 0);
+    assert!(
+        !joined(a, other_category(b)),
+        "a place on one side is no place in common"
+    );
     // A text naming a matter the cluster does not, no place, another
     // category, against a cluster naming none: not compared either.
     let a = record_of("c9", "13800000109", "养生馆骗老人买保健品，说能治糖尿病", t);
