@@ -6,6 +6,10 @@ use super::*;
 use crate::router::Router;
 use std::sync::Arc;
 
+/// Distinct callers a cluster remembers (enough to tell two from one; a
+/// hotspot's memory stays fixed however many call).
+const MAX_CLUSTER_CALLERS: usize = 64;
+
 /// A live cluster as a screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterView {
@@ -424,7 +428,7 @@ impl Dedup {
             return;
         };
         c.size += 1;
-        if !c.callers.contains(&slot) && c.callers.len() < 64 {
+        if !c.callers.contains(&slot) && c.callers.len() < MAX_CLUSTER_CALLERS {
             c.callers.push(slot);
         }
         c.reps.admit((r.features, r.problem, r.category));
@@ -452,5 +456,51 @@ impl Dedup {
             out.cluster_lead_unit = c.lead_unit.clone();
             out.cluster_size = c.size;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Caller, Channel, Contact, Location};
+    use chrono::TimeZone as _;
+
+    /// A cluster of 70 callers remembers 64 of them and counts all 70.
+    #[test]
+    fn a_cluster_remembers_a_bounded_number_of_callers() {
+        let router = Router::embedded().expect("embedded rules");
+        let rules = Arc::new(
+            DedupRules::new(DedupConfig::default(), text::EMBEDDED_MATTERS).expect("matters"),
+        );
+        let mut idx = Dedup::new(rules.clone(), &router);
+        let t0 = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 2, 2, 0, 0)
+            .single()
+            .expect("time");
+        for i in 0..70i64 {
+            let t = t0 + chrono::Duration::seconds(i * 30);
+            let c = Contact {
+                contact_id: format!("cb-{i}"),
+                channel: Some(Channel::Phone),
+                received_at: Some(t),
+                caller: Caller {
+                    phone: format!("138{:08}", 1000 + i),
+                    ..Default::default()
+                },
+                content: "万达广场的垃圾好几天没人清运了".into(),
+                location: Location {
+                    district_code: "510802".into(),
+                    address: String::new(),
+                },
+                ..Default::default()
+            };
+            let d = crate::decide(&router, &c, t).expect("decided");
+            let r = record(&router, &rules, &c, &d).expect("a record");
+            idx.apply(&r);
+        }
+        let largest = idx.clusters.largest(0, 1);
+        let (_, c) = largest.first().expect("one cluster");
+        assert_eq!(c.size, 70);
+        assert_eq!(c.callers.len(), MAX_CLUSTER_CALLERS);
     }
 }
