@@ -331,6 +331,23 @@ mod tests {
         assert!(c.expiry.len() < queued, "{:?}", c.expiry);
     }
 
+    /// A caller's contacts grow by half at a time, from one: most callers
+    /// call once or twice, and a Vec's own first step would reserve four
+    /// (found by cargo-mutants: bytes per indexed contact in BENCHMARKS.md
+    /// rest on it, and no test looked).
+    #[test]
+    fn a_callers_contacts_grow_from_one_by_half() {
+        let mut c = Callers::new(10, 32);
+        let s = c.resolve(&[9, 0, 0]);
+        let capacities: Vec<usize> = (0..6)
+            .map(|i| {
+                c.push(s, entry(i, i as i64));
+                c.slab[s as usize].entries.capacity()
+            })
+            .collect();
+        assert_eq!(capacities, [1, 2, 4, 4, 7, 7]);
+    }
+
     fn contacts_of(c: &Callers, slot: u32) -> Vec<u64> {
         c.entries(slot).iter().map(|e| e.contact).collect()
     }
