@@ -1759,3 +1759,33 @@ fn a_member_becomes_a_representative_only_when_phrased_differently() {
     assert!(!reps.admit(rep(sharing(0, 400), 14)), "no room");
     assert_eq!(reps.iter().count(), REPS);
 }
+
+/// A closure is remembered while a contact of its case may be (the longer
+/// of the repeat and unresolved windows) and forgotten at exactly that
+/// age, as the index's statistics show (found by cargo-mutants: `>` →
+/// `>=` kept closures one sweep longer unseen).
+#[test]
+fn a_closure_is_forgotten_at_exactly_the_horizon() {
+    let cfg = DedupConfig::default();
+    let horizon = cfg.repeat_window.max(cfg.unresolved_window);
+    let t = at(T0);
+    let closes_at = t + Duration::days(1);
+    let closed_after = |age: Duration| {
+        let mut idx = index(DedupConfig::default());
+        let r = record_of("h0", "13800000301", "万达广场的垃圾没人清运", t);
+        idx.apply(&r);
+        let case = r.case.format("GY");
+        idx.case_event(&case, true, closes_at.timestamp());
+        assert_eq!(idx.stats().closed_cases, 1);
+        // Another caller's contact moves the index's clock (and sweeps).
+        idx.apply(&record_of(
+            "h1",
+            "13800000302",
+            "滨江名苑电梯坏了",
+            closes_at + age,
+        ));
+        idx.stats().closed_cases
+    };
+    assert_eq!(closed_after(horizon - Duration::seconds(1)), 1);
+    assert_eq!(closed_after(horizon), 0);
+}
