@@ -937,6 +937,23 @@ mod helper_tests {
             vec!["路灯坏了"],
             "no name before"
         );
+        // A one-character place word after a name is cut too (found by
+        // cargo-mutants: only a common word before one had been tried).
+        let rest = without_places(&["人民路的路灯坏了"]).concat();
+        assert!(!rest.contains("人民"), "{rest}");
+        assert!(rest.contains("灯坏了"), "{rest}");
+    }
+
+    /// The features and problem are the record's, without the follow-up
+    /// test (the evaluation's pair dump uses them).
+    #[test]
+    fn features_and_problem_are_the_records_parts() {
+        let lex = Lexicon::parse(EMBEDDED_MATTERS).expect("lexicon");
+        let text = "幸福小区门口的垃圾好几天没人清运";
+        let (f, problem) = lex.features_and_problem(text, "");
+        let (f2, problem2, _) = lex.record_parts(text, "");
+        assert_eq!((f, problem), (f2, problem2));
+        assert!(f.matters != 0 && f.places[0] != 0, "{f:?}");
     }
 
     #[test]
