@@ -996,6 +996,14 @@ mod helper_tests {
     fn word_characters_are_letters_digits_and_ideographs_of_any_script() {
         assert_eq!(matter_chars("café，小区！"), "café小区");
         assert_eq!(matter_chars("abc 12"), "abc12");
+        // Chinese punctuation is no word character (found by cargo-mutants:
+        // the full-width forms above fold to ASCII first).
+        for c in "。《》、“”…—【】".chars() {
+            assert!(!is_word_char(c), "{c}");
+        }
+        for c in "é小Ж".chars() {
+            assert!(is_word_char(c), "{c}");
+        }
     }
 
     #[test]
