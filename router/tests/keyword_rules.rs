@@ -114,53 +114,25 @@ fn the_cue_words_vote_by_weight_times_hits_and_ties_go_to_the_more_serious_kind(
 #[test]
 fn co_units_come_from_other_units_categories_matched_twice_at_most_three() {
     // The shipped categories and seven more, each a made-up cue word, so
-    // the hit counts are the test's.
-    let categories = format!(
-        "{}{}",
-        EMBEDDED.categories,
-        r#"
-[[category]]
-code = "t.lead"
-name = "主办"
-unit = "zjj"
-keywords = ["甲"]
-[[category]]
-code = "t.market"
-name = "市场"
-unit = "scjg"
-keywords = ["乙"]
-[[category]]
-code = "t.market2"
-name = "市场二"
-unit = "scjg"
-keywords = ["丙"]
-[[category]]
-code = "t.lead2"
-name = "住建二"
-unit = "zjj"
-keywords = ["丁"]
-[[category]]
-code = "t.env"
-name = "环境"
-unit = "sthj"
-keywords = ["戊"]
-[[category]]
-code = "t.labor"
-name = "人社"
-unit = "rsj"
-keywords = ["己"]
-[[category]]
-code = "t.transport"
-name = "交通"
-unit = "jtj"
-keywords = ["庚"]
-[[category]]
-code = "t.edu"
-name = "教育"
-unit = "jyj"
-keywords = ["辛"]
-"#
-    );
+    // the hit counts are the test's: (code, unit, cue).
+    let extra = [
+        ("t.lead", "zjj", "甲"),
+        ("t.market", "scjg", "乙"),
+        ("t.market2", "scjg", "丙"),
+        ("t.lead2", "zjj", "丁"),
+        ("t.env", "sthj", "戊"),
+        ("t.labor", "rsj", "己"),
+        ("t.transport", "jtj", "庚"),
+        ("t.edu", "jyj", "辛"),
+    ];
+    let categories = extra
+        .iter()
+        .fold(EMBEDDED.categories.to_string(), |mut s, (code, unit, cue)| {
+            s.push_str(&format!(
+                "\n[[category]]\ncode = \"{code}\"\nname = \"{code}\"\nunit = \"{unit}\"\nkeywords = [\"{cue}\"]\n"
+            ));
+            s
+        });
     let calendar = Calendar::embedded().expect("the embedded calendar");
     let r = Router::build(
         RuleSources {

@@ -35,7 +35,7 @@ impl CaseRef {
 }
 
 /// One earlier contact of a caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Entry {
     pub contact: u64,
     /// The case this contact belongs to (its own, or the work order it joined).
@@ -273,20 +273,10 @@ mod tests {
     use super::*;
 
     fn entry(contact: u64, at: i64) -> Entry {
-        let case = CaseRef {
-            date: 20261102,
-            hash: contact,
-        };
         Entry {
             contact,
-            case,
-            chain: case,
-            opens_case: true,
             at,
-            category: 1,
-            district: 1,
-            features: Default::default(),
-            escalated: false,
+            ..Default::default()
         }
     }
 
