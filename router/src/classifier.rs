@@ -632,6 +632,49 @@ mod tests {
         }
     }
 
+    /// A head with no finite logit gives probabilities of 0, not NaN.
+    #[test]
+    fn a_head_without_a_finite_logit_has_no_probability() {
+        let top = top3(&[f32::NEG_INFINITY; 3]);
+        assert!(top.iter().flatten().all(|(_, p)| *p == 0.0), "{top:?}");
+    }
+
+    /// Evidence ranks the cues by their scaled weights for the kind plus
+    /// the category (found by cargo-mutants: dividing by the kind's scale
+    /// instead of multiplying went unseen).
+    #[test]
+    fn evidence_ranks_cues_by_their_scaled_weights() {
+        let row = NK + 1;
+        let dims = 4;
+        let mut weights = vec![0i8; dims * row];
+        let mut scales = vec![1.0f32; dims * 2];
+        // Row 1: kind 100 × 0.01 = 1. Row 2: kind 100 × 0.02 = 2. Row 3:
+        // category 100 × 0.015 = 1.5. Row 0: weighs against (not named).
+        weights[row] = 100;
+        scales[2] = 0.01;
+        weights[2 * row] = 100;
+        scales[4] = 0.02;
+        weights[3 * row + NK] = 100;
+        scales[7] = 0.015;
+        weights[0] = -100;
+        let m = Model::new(
+            vec![Arc::from("c")],
+            dims,
+            scales,
+            vec![0.0; NK],
+            vec![0.0],
+            weights,
+        );
+        let names: Vec<Arc<str>> = ["r0", "r1", "r2", "r3"].map(Arc::from).to_vec();
+        let cues: Vec<(u32, &Arc<str>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as u32, n))
+            .collect();
+        let got = m.evidence(&cues, 0, 0);
+        assert_eq!(got, ["r2", "r3", "r1"].map(Arc::from).to_vec());
+    }
+
     /// Equal logits keep the lower index first (found by cargo-mutants: no
     /// test had ties).
     #[test]
