@@ -673,6 +673,10 @@ mod tests {
             .collect();
         let got = m.evidence(&cues, 0, 0);
         assert_eq!(got, ["r2", "r3", "r1"].map(Arc::from).to_vec());
+        // A cue that weighs against (row 0) or nothing (row 1 for kind 1
+        // and the category) is no evidence.
+        assert!(m.evidence(&cues[..1], 0, 0).is_empty());
+        assert!(m.evidence(&cues[1..2], 1, 0).is_empty());
     }
 
     /// Equal logits keep the lower index first (found by cargo-mutants: no
