@@ -23,7 +23,8 @@ for _ in $(seq 1 300); do
   "$BIN" ready --admin-addr 127.0.0.1:9595 > /dev/null 2>&1 && break
   sleep 0.1
 done
-metric() { curl -s http://127.0.0.1:9595/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+# A gauge's value summed over its labels (the outbox gauges are per tenant).
+metric() { curl -s http://127.0.0.1:9595/metrics | awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $2; n++} END {if (n) print s}'; }
 kill -STOP "$TP"
 "$BENCH" grpc --mode stream --target 127.0.0.1:50591 --count "$N" --concurrency 4 --json > "$DIR/intake.json"
 python3 - "$DIR/intake.json" <<'PY'
