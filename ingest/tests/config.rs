@@ -117,3 +117,25 @@ fn rules_and_calendar_directories_are_loaded_and_checked() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The address other nodes reach this one at: the configured one, else the
+/// listener's own.
+#[test]
+fn a_node_advertises_its_configured_address_else_its_listeners() {
+    use hotline_ingest::config::kafka::ClusterConfig;
+    let listener: std::net::SocketAddr = "10.1.2.3:50051".parse().expect("addr");
+    let given = ClusterConfig {
+        advertise: "node-a.hotlined-nodes:50051".into(),
+        ..Default::default()
+    };
+    assert_eq!(given.advertised(listener), "node-a.hotlined-nodes:50051");
+    assert_eq!(
+        ClusterConfig::default().advertised(listener),
+        "10.1.2.3:50051"
+    );
+    let any: std::net::SocketAddr = "0.0.0.0:50051".parse().expect("addr");
+    assert!(ClusterConfig::default().advertised(any).ends_with(":50051"));
+    assert!(!ClusterConfig::default()
+        .advertised(any)
+        .starts_with("0.0.0.0"));
+}

@@ -100,12 +100,7 @@ impl App {
                 .await
                 .context("kafka.cluster: internal topics")?;
             let horizon = crate::admit::restore::Horizon::of(&cfg);
-            let advertise = if c.advertise.is_empty() {
-                advertised(grpc_addr)
-            } else {
-                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-                c.advertise.replace("{host}", &host)
-            };
+            let advertise = c.advertised(grpc_addr);
             let (cl, restore_rx) = crate::sources::cluster::Cluster::new(
                 k,
                 c,
@@ -324,17 +319,6 @@ impl App {
             admin_stop,
             publisher,
         })
-    }
-}
-
-/// The gRPC address other nodes reach this one at: the listener's, with the
-/// host name for an unspecified address.
-fn advertised(addr: std::net::SocketAddr) -> String {
-    if addr.ip().is_unspecified() {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-        format!("{host}:{}", addr.port())
-    } else {
-        addr.to_string()
     }
 }
 

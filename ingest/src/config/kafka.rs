@@ -134,6 +134,23 @@ impl Default for KafkaConfig {
     }
 }
 
+impl ClusterConfig {
+    /// The gRPC address other nodes reach this one at: `advertise` with
+    /// `{host}` replaced, else the listener's `grpc_addr` (the host name
+    /// for an unspecified address). The host name is `$HOSTNAME`, else
+    /// `localhost`.
+    pub fn advertised(&self, grpc_addr: std::net::SocketAddr) -> String {
+        let host = || std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        if !self.advertise.is_empty() {
+            self.advertise.replace("{host}", &host())
+        } else if grpc_addr.ip().is_unspecified() {
+            format!("{}:{}", host(), grpc_addr.port())
+        } else {
+            grpc_addr.to_string()
+        }
+    }
+}
+
 /// The group session timeout unless `client` sets `session.timeout.ms`.
 const DEFAULT_SESSION_MS: u64 = 10_000;
 

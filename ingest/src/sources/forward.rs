@@ -29,13 +29,23 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Forwarder {
     cluster: Arc<Cluster>,
     clients: Mutex<HashMap<String, IntakeClient<Channel>>>,
+    /// The [`FORWARDED`] header's value: this node's name, or `1` when the
+    /// name is not ASCII (the header must be there whatever the name: it
+    /// is what keeps a forwarded call from being forwarded again).
+    node: MetadataValue<Ascii>,
 }
 
 impl Forwarder {
     pub fn new(cluster: Arc<Cluster>) -> Forwarder {
+        let node = cluster
+            .members
+            .node
+            .parse()
+            .unwrap_or_else(|_| MetadataValue::from_static("1"));
         Forwarder {
             cluster,
             clients: Mutex::new(HashMap::new()),
+            node,
         }
     }
 
@@ -75,9 +85,7 @@ impl Forwarder {
                 if let Some(a) = auth.clone() {
                     req.metadata_mut().insert("authorization", a);
                 }
-                if let Ok(node) = self.cluster.members.node.parse() {
-                    req.metadata_mut().insert(FORWARDED, node);
-                }
+                req.metadata_mut().insert(FORWARDED, self.node.clone());
                 match self.client(&addr)?.submit(req).await {
                     Ok(d) => {
                         m::forwarded("owner");

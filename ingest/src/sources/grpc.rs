@@ -64,6 +64,21 @@ fn admit_status(e: AdmitError) -> Status {
     }
 }
 
+/// What a call forwarded to a tenant's owner carries on: the caller's
+/// authorization, and whether the call came from another node already (a
+/// forwarded call is never forwarded again).
+fn forwarding(
+    md: &tonic::metadata::MetadataMap,
+) -> (
+    Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    bool,
+) {
+    (
+        md.get("authorization").cloned(),
+        md.contains_key(crate::sources::forward::FORWARDED),
+    )
+}
+
 impl IntakeService {
     pub fn new(
         tenants: &Tenants,
@@ -107,7 +122,7 @@ impl IntakeService {
     }
 
     /// The decision of a contact whose tenant another node decides for
-    /// (`sources::forward`).
+    /// (`sources::forward`); `auth` and `forwarded` from [`forwarding`].
     async fn elsewhere(
         &self,
         c: &pb::Contact,
@@ -247,10 +262,7 @@ impl Intake for IntakeService {
         let (t, epoch, decided) = match self.decide(req.get_ref()) {
             Ok(x) => x,
             Err(r) if r.code == ELSEWHERE && self.forward.is_some() => {
-                let auth = req.metadata().get("authorization").cloned();
-                let forwarded = req
-                    .metadata()
-                    .contains_key(crate::sources::forward::FORWARDED);
+                let (auth, forwarded) = forwarding(req.metadata());
                 let d = self.elsewhere(req.get_ref(), auth, forwarded).await?;
                 m::answer_latency("submit", started.elapsed());
                 return Ok(Response::new(d));
@@ -286,15 +298,11 @@ impl Intake for IntakeService {
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
         require(&req, Role::Gateway)?;
         self.check_open()?;
-        let req_auth = req.metadata().get("authorization").cloned();
-        let forwarded = req
-            .metadata()
-            .contains_key(crate::sources::forward::FORWARDED);
+        let (auth, forwarded) = forwarding(req.metadata());
         let mut inbound = req.into_inner();
         let (out_tx, out_rx) = mpsc::channel(self.window);
         let (pend_tx, mut pend_rx) = mpsc::channel::<Pending>(self.window);
         let svc = self.clone();
-        let auth = req_auth;
         // Reader: decide and queue each contact in order; waiting on the
         // bounded queues here is what slows the client (HTTP/2 flow control).
         tokio::spawn(async move {
