@@ -136,47 +136,43 @@ fn the_caller_key_prefers_the_phone_then_the_openid_then_the_account() {
         };
         normalize(&c, now, "0839").map(|n| n.caller_key)
     };
-    assert_eq!(
-        key(Channel::Phone, "13800138000", "", "").as_deref(),
-        Ok("m:13800138000")
-    );
-    assert_eq!(
-        key(Channel::Phone, "3212345", "", "").as_deref(),
-        Ok("t:08393212345")
-    );
-    assert_eq!(
-        key(Channel::Wechat, "", "o-abc", "").as_deref(),
-        Ok("wx:o-abc")
-    );
-    assert_eq!(
-        key(Channel::Wechat, "13800138000", "o-abc", "").as_deref(),
-        Ok("m:13800138000")
-    );
-    assert_eq!(
-        key(Channel::Web, "", "", "acc-1").as_deref(),
-        Ok("acct:acc-1")
-    );
-    assert_eq!(
-        key(Channel::Platform, "", "o-abc", "acc-1").as_deref(),
-        Ok("wx:o-abc")
-    );
-    assert!(
-        key(Channel::Phone, "", "o-abc", "").is_err(),
-        "a call needs its number"
-    );
-    assert!(
-        key(Channel::Wechat, "", "", "acc-1").is_err(),
-        "WeChat needs an openid or phone"
-    );
-    assert!(
-        key(Channel::Web, "", "o-abc", "").is_err(),
-        "the web needs an account or phone"
-    );
-    assert!(key(Channel::Platform, "", "", "").is_err());
-    assert!(
-        key(Channel::Phone, "12", "", "").is_err(),
-        "not a phone number"
-    );
+    // (channel, phone, openid, account) → the key.
+    for (channel, phone, openid, account, want) in [
+        (Channel::Phone, "13800138000", "", "", "m:13800138000"),
+        (Channel::Phone, "3212345", "", "", "t:08393212345"),
+        (Channel::Wechat, "", "o-abc", "", "wx:o-abc"),
+        (Channel::Wechat, "13800138000", "o-abc", "", "m:13800138000"),
+        (Channel::Web, "", "", "acc-1", "acct:acc-1"),
+        (Channel::Platform, "", "o-abc", "acc-1", "wx:o-abc"),
+    ] {
+        assert_eq!(
+            key(channel, phone, openid, account).as_deref(),
+            Ok(want),
+            "{channel:?} {phone:?} {openid:?} {account:?}"
+        );
+    }
+    // No key the channel accepts: refused.
+    for (channel, phone, openid, account, why) in [
+        (Channel::Phone, "", "o-abc", "", "a call needs its number"),
+        (
+            Channel::Wechat,
+            "",
+            "",
+            "acc-1",
+            "WeChat needs an openid or phone",
+        ),
+        (
+            Channel::Web,
+            "",
+            "o-abc",
+            "",
+            "the web needs an account or phone",
+        ),
+        (Channel::Platform, "", "", "", "no identity at all"),
+        (Channel::Phone, "12", "", "", "not a phone number"),
+    ] {
+        assert!(key(channel, phone, openid, account).is_err(), "{why}");
+    }
 }
 
 /// Malformed numbers give no key (the caller is then known by another

@@ -467,16 +467,17 @@ mod tests {
 
     /// A cluster of 70 callers remembers 64 of them and counts all 70.
     #[test]
-    fn a_cluster_remembers_a_bounded_number_of_callers() {
-        let router = Router::embedded().expect("embedded rules");
-        let rules = Arc::new(
-            DedupRules::new(DedupConfig::default(), text::EMBEDDED_MATTERS).expect("matters"),
-        );
+    fn a_cluster_remembers_a_bounded_number_of_callers() -> Result<(), Box<dyn std::error::Error>> {
+        let router = Router::embedded().map_err(|e| format!("{e:?}"))?;
+        let rules = Arc::new(DedupRules::new(
+            DedupConfig::default(),
+            text::EMBEDDED_MATTERS,
+        )?);
         let mut idx = Dedup::new(rules.clone(), &router);
         let t0 = chrono::Utc
             .with_ymd_and_hms(2026, 11, 2, 2, 0, 0)
             .single()
-            .expect("time");
+            .ok_or("time")?;
         for i in 0..70i64 {
             let t = t0 + chrono::Duration::seconds(i * 30);
             let c = Contact {
@@ -494,13 +495,14 @@ mod tests {
                 },
                 ..Default::default()
             };
-            let d = crate::decide(&router, &c, t).expect("decided");
-            let r = record(&router, &rules, &c, &d).expect("a record");
+            let d = crate::decide(&router, &c, t)?;
+            let r = record(&router, &rules, &c, &d).ok_or("a record")?;
             idx.apply(&r);
         }
         let largest = idx.clusters.largest(0, 1);
-        let (_, c) = largest.first().expect("one cluster");
+        let (_, c) = largest.first().ok_or("one cluster")?;
         assert_eq!(c.size, 70);
         assert_eq!(c.callers.len(), MAX_CLUSTER_CALLERS);
+        Ok(())
     }
 }
