@@ -141,7 +141,12 @@ pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
                 case: d.case_id.clone(),
                 cluster: o.cluster_id.clone(),
             }),
-            Err(_) => refused += 1,
+            Err(e) => {
+                if std::env::var_os("HOTLINE_EVAL_REFUSED").is_some() {
+                    eprintln!("refused {}: {e}", c.contact_id);
+                }
+                refused += 1
+            }
         }
     }
     dump_pairs(&rules, &rows);

@@ -140,6 +140,9 @@ UNKNOWN_FLOORS = {
     "unknown_holdout.jsonl": {"cluster": (0.88, 0.39), "repeat": (0.95, 0.90)},
     "unknown_fresh.jsonl": {"cluster": (0.89, 0.38), "repeat": (0.99, 0.94)},
     "unknown_fresh2.jsonl": {"cluster": (0.78, 0.42), "repeat": (0.92, 0.92)},
+    # Thirteenth session: a sixth writer (a second tuning set) and a seventh (never tuned on).
+    "unknown_tuning2.jsonl": {"cluster": (0.82, 0.40), "repeat": (0.99, 0.89)},
+    "unknown_fresh3.jsonl": {"cluster": (0.85, 0.35), "repeat": (0.88, 0.86)},
 }
 
 
