@@ -42,10 +42,21 @@ fn contacts(seed: u64, callers: u64) -> impl Iterator<Item = hotline_router::Con
     .filter_map(|c| contact_from(&c).ok())
 }
 
-pub fn run(indexed: usize, measured: usize, callers: u64) -> anyhow::Result<DedupReport> {
+/// Runs the benchmark; `types: false` leaves the problem-type model out
+/// (what it costs, measured in the same build).
+pub fn run(
+    indexed: usize,
+    measured: usize,
+    callers: u64,
+    types: bool,
+) -> anyhow::Result<DedupReport> {
     let router = Router::embedded().map_err(|e| anyhow::anyhow!("rules: {} error(s)", e.len()))?;
-    let rules =
-        Arc::new(DedupRules::embedded(DedupConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut rules =
+        DedupRules::embedded(DedupConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !types {
+        rules.lexicon = rules.lexicon.with_types(None);
+    }
+    let rules = Arc::new(rules);
     let mut all = contacts(7, callers);
     // Records of the measured contacts, built before the index (not counted in its memory).
     let mut later: Vec<(hotline_router::Contact, hotline_router::Decision)> = Vec::new();

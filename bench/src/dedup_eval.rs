@@ -10,6 +10,7 @@
 //!   (a cluster's lead is the contact whose case leads it).
 use hotline_ingest::wire::contact_from;
 use hotline_proto::v1 as pb;
+use hotline_router::dedup::types::TypeModel;
 use hotline_router::dedup::{self, Dedup, DedupConfig, DedupRules};
 use hotline_router::Router;
 use serde::{Deserialize, Serialize};
@@ -108,11 +109,23 @@ struct Row {
 
 /// Evaluates the labeled JSON lines in `text`.
 pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
+    evaluate_with(text, cfg, None)
+}
+
+/// [`evaluate`] with another problem-type model (`Some(None)`: none).
+pub fn evaluate_with(
+    text: &str,
+    cfg: DedupConfig,
+    types: Option<Option<TypeModel>>,
+) -> anyhow::Result<EvalReport> {
     let router =
         Router::embedded().map_err(|e| anyhow::anyhow!("embedded rules: {} error(s)", e.len()))?;
-    let rules = std::sync::Arc::new(
-        DedupRules::embedded(cfg).map_err(|e| anyhow::anyhow!("matters lexicon: {e}"))?,
-    );
+    let mut rules =
+        DedupRules::embedded(cfg).map_err(|e| anyhow::anyhow!("matters lexicon: {e}"))?;
+    if let Some(t) = types {
+        rules.lexicon = rules.lexicon.with_types(t);
+    }
+    let rules = std::sync::Arc::new(rules);
     let mut idx = Dedup::new(rules.clone(), &router);
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -286,6 +299,7 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row]) {
                     "ov": dedup::rarity::overlap(&ra.problem, &rb.problem),
                     "agree": ra.problem.category_agreement(&rb.problem),
                     "samecat": ra.category == rb.category,
+                    "types": ra.problem.type_agreement(&rb.problem),
                     "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
                     "a": a.text, "b": b.text,
                 })

@@ -9,3 +9,4 @@ pub mod noop;
 pub mod report;
 pub mod tracker;
 pub mod traffic;
+pub mod train_problems;

@@ -117,12 +117,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Trains dedup's problem-type model on labeled paraphrases
+    /// (router/data/problems/corpus.jsonl) and writes the model file.
+    TrainProblems {
+        #[arg(long, default_value = "router/data/problems/corpus.jsonl")]
+        corpus: std::path::PathBuf,
+        #[arg(long, default_value = "router/data/model/problems.bin")]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 30)]
+        epochs: usize,
+        #[arg(long, default_value_t = 1.0)]
+        learning_rate: f32,
+        /// The model has 2^dims_log2 rows.
+        #[arg(long, default_value_t = 14)]
+        dims_log2: u32,
+    },
     /// Precision, recall and F1 of repeat and cluster detection on a
     /// labeled JSON-lines file (see bench/data/dedup/README.md).
     DedupEval {
         file: std::path::PathBuf,
         #[arg(long)]
         json: bool,
+        /// A problem-type model instead of the embedded
+        /// `router/data/model/problems.bin` (an empty file: none).
+        #[arg(long)]
+        types: Option<std::path::PathBuf>,
     },
     /// Dedup throughput on one core with a large index, and bytes per
     /// indexed contact, against a HashMap insert baseline.
@@ -133,6 +152,9 @@ enum Cmd {
         measured: usize,
         #[arg(long, default_value_t = 500_000)]
         callers: u64,
+        /// Without the problem-type model (to measure what it costs).
+        #[arg(long)]
+        no_types: bool,
         #[arg(long)]
         json: bool,
     },
@@ -181,18 +203,52 @@ fn main() -> anyhow::Result<()> {
         Cmd::Tracker { cases, json } => {
             hotline_bench::tracker::run(cases)?.print(json)?;
         }
-        Cmd::DedupEval { file, json } => {
+        Cmd::TrainProblems {
+            corpus,
+            out,
+            epochs,
+            learning_rate,
+            dims_log2,
+        } => {
+            let text = std::fs::read_to_string(&corpus)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
+            let cfg = hotline_router::dedup::types::TypesTrain {
+                epochs,
+                learning_rate,
+                dims_log2,
+                ..Default::default()
+            };
+            let bytes = hotline_bench::train_problems::run(&text, &cfg)?;
+            std::fs::write(&out, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        }
+        Cmd::DedupEval { file, json, types } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            hotline_bench::dedup_eval::evaluate(&text, Default::default())?.print(json)?;
+            let types = match types {
+                None => None,
+                Some(f) => {
+                    let b =
+                        std::fs::read(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                    if b.is_empty() {
+                        Some(None)
+                    } else {
+                        Some(Some(hotline_router::dedup::types::TypeModel::from_bytes(
+                            &b,
+                        )?))
+                    }
+                }
+            };
+            hotline_bench::dedup_eval::evaluate_with(&text, Default::default(), types)?
+                .print(json)?;
         }
         Cmd::Dedup {
             indexed,
             measured,
             callers,
+            no_types,
             json,
         } => {
-            hotline_bench::dedup_bench::run(indexed, measured, callers)?.print(json)?;
+            hotline_bench::dedup_bench::run(indexed, measured, callers, !no_types)?.print(json)?;
         }
         Cmd::Gen { count, seed } => {
             let mut out = BufWriter::new(std::io::stdout().lock());

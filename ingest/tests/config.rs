@@ -139,3 +139,47 @@ fn a_node_advertises_its_configured_address_else_its_listeners() {
         .advertised(any)
         .starts_with("0.0.0.0"));
 }
+
+/// The problem-type settings are checked like the others, and a model file
+/// that is missing or not a model is reported with its key; the shipped
+/// model written out is accepted.
+#[test]
+fn problem_type_settings_and_model_files_are_checked() {
+    let dir = std::env::temp_dir().join(format!("hotline-types-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let garbage = dir.join("garbage.bin");
+    std::fs::write(&garbage, b"not a model").expect("write");
+    let good = dir.join("problems.bin");
+    std::fs::write(&good, hotline_router::dedup::types::EMBEDDED_MODEL).expect("write");
+    let parse = |extra: &str| {
+        Config::parse(&format!("[dedup]\n{extra}\n"))
+            .err()
+            .map(|es| {
+                es.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    };
+    let all = parse("placed_types = 1.5\nother_types = -0.1");
+    assert!(
+        all.contains("dedup.placed_types") && all.contains("dedup.other_types"),
+        "{all}"
+    );
+    let all = parse(&format!("types_file = {:?}", garbage.display().to_string()));
+    assert!(
+        all.contains("dedup.types_file") && all.contains("not a hotline"),
+        "{all}"
+    );
+    let all = parse(&format!(
+        "types_file = {:?}",
+        dir.join("none.bin").display().to_string()
+    ));
+    assert!(all.contains("dedup.types_file"), "{all}");
+    assert_eq!(
+        parse(&format!("types_file = {:?}", good.display().to_string())),
+        ""
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -247,7 +247,7 @@ fn norm(n: usize) -> f32 {
 /// bits (no libm call, no saturating float-to-int conversion, no NaN-aware
 /// `max`), so a block of eight is computed in vector registers.
 #[inline(always)]
-fn exp_neg(x: f32) -> f32 {
+pub(crate) fn exp_neg(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN_2: f32 = std::f32::consts::LN_2;
     // Adding 1.5 × 2^23 rounds |t| < 2^22 to an integer held in the low

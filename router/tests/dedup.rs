@@ -748,7 +748,8 @@ fn unknown_matters_cluster_on_the_problem_and_the_place() {
     // Version 2 had no terms (8 × 2 bytes) and no categories (3 × 3 bytes)
     // after the sketch: cut them out.
     let at_terms = 1 + 8 + 24 + 8 + 4 + 4 + 1 + 8 + 12 + 2 + 2 * dedup::text::K;
-    v2.drain(at_terms..at_terms + 16 + 9);
+    // Nor problem types (4 × 3 bytes, version 5) after the categories.
+    v2.drain(at_terms..at_terms + 16 + 9 + 12);
     let old = MatterRecord::from_bytes(&v2).expect("a version-2 record reads");
     assert_eq!(old.problem, Default::default());
     assert_eq!(old.case, r.case);
@@ -932,10 +933,90 @@ fn the_follow_up_flag_is_stored_with_the_record() {
         v3[0] = 3;
         let flags = 1 + 8 + 24 + 8 + 4 + 4;
         v3[flags] = u8::from(r.special_category);
+        // Version 3 had no problem types after the categories.
+        let at_types = flags + 1 + 8 + 12 + 2 + 2 * dedup::text::K + 16 + 9;
+        v3.drain(at_types..at_types + 12);
         let old = MatterRecord::from_bytes(&v3).expect("a version-3 record reads");
         assert!(!old.follow_up && old.special_category);
-        assert_eq!(old.problem, r.problem);
+        assert_eq!(
+            (old.problem.terms, old.problem.cats),
+            (r.problem.terms, r.problem.cats)
+        );
+        assert_eq!(old.problem.types, [0; dedup::types::TOP]);
     }
+}
+
+/// Problem types (`dedup::types`): at one compound, two callers on one
+/// problem join by their types where the characters would not (here the
+/// characters are made to join nothing), and another problem at the
+/// compound is parted by its types where the characters would join it
+/// (here they are made to join everything). A record keeps its types, and
+/// one stored before them (version 4) reads with none.
+#[test]
+fn problem_types_join_one_problem_and_part_another() {
+    let texts = [
+        "幸福家园小区5栋有户人家养的狗一到半夜就叫，吵得人根本睡不着",
+        "幸福家园小区门口的快递柜坏了，取件码输进去柜门打不开",
+        "幸福家园那家养的犬只夜里吠个不停，严重影响休息",
+    ];
+    let t = at(T0);
+    // Whether the second and the third text join the first's cluster.
+    let joins_first = |cfg: DedupConfig, types: bool| {
+        let mut rules = DedupRules::new(cfg, EMBEDDED_MATTERS).expect("rules");
+        if !types {
+            rules.lexicon = rules.lexicon.with_types(None);
+        }
+        let mut idx = Dedup::new(Arc::new(rules), router());
+        let leads: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let c = contact(
+                    &format!("p{i}"),
+                    &format!("1390000{i:04}"),
+                    text,
+                    "510802",
+                    t + Duration::hours(i as i64),
+                );
+                let (d, o) = run(&mut idx, &c);
+                if o.cluster_lead_case.is_empty() {
+                    d.case_id
+                } else {
+                    o.cluster_lead_case
+                }
+            })
+            .collect();
+        (leads[1] == leads[0], leads[2] == leads[0])
+    };
+    let characters_never = DedupConfig {
+        placed_overlap: 1.01,
+        placed_agreement: 1.01,
+        ..DedupConfig::default()
+    };
+    assert_eq!(joins_first(characters_never.clone(), true), (false, true));
+    assert_eq!(joins_first(characters_never, false), (false, false));
+    let characters_always = DedupConfig {
+        placed_overlap: 0.0,
+        placed_agreement: 0.0,
+        ..DedupConfig::default()
+    };
+    assert_eq!(joins_first(characters_always.clone(), true), (false, true));
+    assert_eq!(joins_first(characters_always, false), (true, true));
+
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let c = contact("v", "13900009999", texts[2], "510802", t);
+    let mut idx = index(DedupConfig::default());
+    let (d, _) = run(&mut idx, &c);
+    let r = dedup::record(router(), &rules, &c, &d).expect("a record");
+    assert!(r.problem.types[0] != 0 && r.problem.type_p[0] == 255);
+    assert_eq!(MatterRecord::from_bytes(&r.to_bytes()).as_ref(), Some(&r));
+    let mut v4 = r.to_bytes();
+    v4[0] = 4;
+    let at_types = 1 + 8 + 24 + 8 + 4 + 4 + 1 + 8 + 12 + 2 + 2 * dedup::text::K + 16 + 9;
+    v4.drain(at_types..at_types + 12);
+    let old = MatterRecord::from_bytes(&v4).expect("a version-4 record reads");
+    assert_eq!(old.problem.types, [0; dedup::types::TOP]);
+    assert_eq!(old.problem.terms, r.problem.terms);
 }
 
 /// A bus line is an identity of its own (found on the tuning set, 6路 and
@@ -1705,11 +1786,14 @@ fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
     let ov = dedup::rarity::overlap(&a.problem, &b.problem);
     assert!(agree > 0.0 && ov > 0.0, "{agree} {ov}");
     let joins = |overlap: f64, agreement: f64| {
+        // The problem types neither join nor part here.
         let cfg = DedupConfig {
             placed_overlap: overlap,
             placed_agreement: agreement,
             unplaced_overlap: overlap,
             unplaced_agreement: agreement,
+            placed_types: 2.0,
+            other_types: 0.0,
             ..DedupConfig::default()
         };
         let rules = DedupRules::embedded(cfg).expect("rules");

@@ -233,9 +233,15 @@ async fn build_tenant(
             }
             None => hotline_router::dedup::text::EMBEDDED_MATTERS.to_string(),
         };
-        let rules = Arc::new(
-            DedupRules::new(cfg.dedup.to_config(), &matters).context("dedup matters lexicon")?,
-        );
+        let mut rules =
+            DedupRules::new(cfg.dedup.to_config(), &matters).context("dedup matters lexicon")?;
+        if let Some(f) = &cfg.dedup.types_file {
+            let b = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+            let model = hotline_router::dedup::types::TypeModel::from_bytes(&b)
+                .with_context(|| format!("dedup problem types {}", f.display()))?;
+            rules.lexicon = rules.lexicon.with_types(Some(model));
+        }
+        let rules = Arc::new(rules);
         let index = Arc::new(std::sync::Mutex::new(Dedup::new(rules.clone(), &router)));
         Some((rules, index))
     } else {

@@ -325,6 +325,14 @@ pub struct DedupSection {
     /// The same without a fine place known on both sides.
     pub unplaced_overlap: f64,
     pub unplaced_agreement: f64,
+    /// Problem types (`dedup::types`): at one fine place, two texts whose
+    /// types agree this much are one problem; below `other_types`, two
+    /// problems.
+    pub placed_types: f64,
+    pub other_types: f64,
+    /// A problem-type model replacing the embedded one
+    /// (`router/data/model/problems.bin`, `hotline-bench train-problems`).
+    pub types_file: Option<PathBuf>,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_district: usize,
@@ -351,6 +359,9 @@ impl Default for DedupSection {
             placed_agreement: d.placed_agreement,
             unplaced_overlap: d.unplaced_overlap,
             unplaced_agreement: d.unplaced_agreement,
+            placed_types: d.placed_types,
+            other_types: d.other_types,
+            types_file: None,
             max_callers: d.max_callers,
             max_contacts_per_caller: d.max_contacts_per_caller,
             max_clusters_per_district: d.max_clusters_per_bucket,
@@ -377,6 +388,8 @@ impl DedupSection {
             placed_agreement: self.placed_agreement,
             unplaced_overlap: self.unplaced_overlap,
             unplaced_agreement: self.unplaced_agreement,
+            placed_types: self.placed_types,
+            other_types: self.other_types,
             max_callers: self.max_callers,
             max_contacts_per_caller: self.max_contacts_per_caller,
             max_clusters_per_bucket: self.max_clusters_per_district,
@@ -729,6 +742,8 @@ impl Config {
             ("dedup.placed_agreement", d.placed_agreement),
             ("dedup.unplaced_overlap", d.unplaced_overlap),
             ("dedup.unplaced_agreement", d.unplaced_agreement),
+            ("dedup.placed_types", d.placed_types),
+            ("dedup.other_types", d.other_types),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 e.push(cerr(path, "must be between 0 and 1"));
@@ -742,6 +757,16 @@ impl Config {
                     }
                 }
                 Err(x) => e.push(cerr("dedup.matters_file", format!("{}: {x}", f.display()))),
+            }
+        }
+        if let Some(f) = &d.types_file {
+            match std::fs::read(f) {
+                Ok(b) => {
+                    if let Err(x) = hotline_router::dedup::types::TypeModel::from_bytes(&b) {
+                        e.push(cerr("dedup.types_file", x.to_string()));
+                    }
+                }
+                Err(x) => e.push(cerr("dedup.types_file", format!("{}: {x}", f.display()))),
             }
         }
         if let Some(k) = &self.kafka {

@@ -39,6 +39,13 @@ pub struct DedupConfig {
     /// recognised ending, 嘉陵春晓, 剑门关): a strong agreement.
     pub unplaced_overlap: f64,
     pub unplaced_agreement: f64,
+    /// At one compound, street, village or shop, two texts whose problem
+    /// types (`dedup::types`) agree this much (the cosine of their type
+    /// distributions) are on one problem, whatever words they use.
+    pub placed_types: f64,
+    /// Two texts whose problem types agree less than this are on different
+    /// problems, whatever characters and categories they share.
+    pub other_types: f64,
     pub max_callers: usize,
     pub max_contacts_per_caller: usize,
     pub max_clusters_per_bucket: usize,
@@ -72,6 +79,8 @@ impl Default for DedupConfig {
             placed_agreement: 0.2,
             unplaced_overlap: 0.8,
             unplaced_agreement: 0.5,
+            placed_types: 0.3,
+            other_types: 0.05,
             max_callers: 2_000_000,
             max_contacts_per_caller: 32,
             max_clusters_per_bucket: 256,

@@ -21,6 +21,7 @@ pub mod rarity;
 pub mod record;
 pub mod rules;
 pub mod text;
+pub mod types;
 
 pub use annotate::{annotate, decide};
 pub use config::DedupConfig;

@@ -109,9 +109,10 @@ pub fn record(
 }
 
 impl MatterRecord {
-    /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte);
-    /// a version-2 record reads with no terms, 2 and 3 as no follow-up.
-    const VERSION: u8 = 4;
+    /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte),
+    /// 5 the problem types; a version-2 record reads with no terms, 2 and
+    /// 3 as no follow-up, 2 to 4 with no types.
+    const VERSION: u8 = 5;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -142,6 +143,10 @@ impl MatterRecord {
             b.extend_from_slice(&c.to_le_bytes());
         }
         b.extend_from_slice(&p.cat_p);
+        for t in p.types {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        b.extend_from_slice(&p.type_p);
         b.extend_from_slice(&self.case.date.to_le_bytes());
         b.extend_from_slice(&self.case.hash.to_le_bytes());
         b.push(u8::from(self.opens_case));
@@ -188,6 +193,14 @@ impl MatterRecord {
                 *c = r.u16()?;
             }
             for p in problem.cat_p.iter_mut() {
+                *p = r.u8()?;
+            }
+        }
+        if version >= 5 {
+            for t in problem.types.iter_mut() {
+                *t = r.u16()?;
+            }
+            for p in problem.type_p.iter_mut() {
                 *p = r.u8()?;
             }
         }

@@ -101,8 +101,10 @@ impl DedupRules {
     }
 
     /// Different callers' texts on a problem the lexicon does not name (or
-    /// a point problem it names, away from a common fine place): one matter
-    /// when the problems share enough of their telling characters
+    /// a point problem it names, away from a common fine place): never when
+    /// their problem types ([`super::types`]) differ; at one compound,
+    /// street, village or shop, one matter when the types agree; else one
+    /// matter when the problems share enough of their telling characters
     /// ([`rarity::overlap`]) and the classifier's category distributions
     /// share enough probability ([`Problem::category_agreement`]) — a
     /// little of each at one compound, street, village or shop, much of
@@ -115,6 +117,15 @@ impl DedupRules {
         pb: &Problem,
     ) -> Option<f64> {
         let cfg = &self.cfg;
+        // The problem types: different ones are different problems; at
+        // one fine place, the same ones are one problem.
+        let types = pa.type_agreement(pb);
+        if types < cfg.other_types && pa.types[0] != 0 && pb.types[0] != 0 {
+            return None;
+        }
+        if fine_place == Some(true) && types >= cfg.placed_types {
+            return Some(1.0 + types.max(rarity::overlap(pa, pb)));
+        }
         let (need_ov, need_agree) = match fine_place {
             Some(true) => (cfg.placed_overlap, cfg.placed_agreement),
             // Two compounds, villages or shops: two matters, even in one town.

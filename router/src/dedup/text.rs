@@ -14,6 +14,8 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
+use super::types::{TypeModel, TypesError};
+
 /// The embedded matters lexicon.
 pub const EMBEDDED_MATTERS: &str = include_str!("../../data/matters.toml");
 
@@ -43,6 +45,8 @@ pub enum LexiconError {
     Short(String, String),
     #[error("matters file: automaton: {0}")]
     Build(String),
+    #[error("problem types: {0}")]
+    Types(String),
 }
 
 /// Words naming a matter, compiled into one automaton.
@@ -51,7 +55,14 @@ pub struct Lexicon {
     ac: AhoCorasick,
     matter_of: Vec<u8>,
     pub ids: Vec<String>,
+    /// The problem-type model ([`super::types`]); the embedded one unless
+    /// [`with_types`](Self::with_types) says otherwise.
+    types: Option<std::sync::Arc<TypeModel>>,
 }
+
+/// The embedded problem-type model, read once for every lexicon.
+static EMBEDDED_TYPES: std::sync::LazyLock<Result<std::sync::Arc<TypeModel>, TypesError>> =
+    std::sync::LazyLock::new(|| TypeModel::embedded().map(std::sync::Arc::new));
 
 impl Lexicon {
     pub fn parse(text: &str) -> Result<Lexicon, LexiconError> {
@@ -79,7 +90,29 @@ impl Lexicon {
             }
         }
         let ac = longest_first(&words).map_err(|e| LexiconError::Build(e.to_string()))?;
-        Ok(Lexicon { ac, matter_of, ids })
+        let types = Some(
+            EMBEDDED_TYPES
+                .clone()
+                .map_err(|e| LexiconError::Types(e.to_string()))?,
+        );
+        Ok(Lexicon {
+            ac,
+            matter_of,
+            ids,
+            types,
+        })
+    }
+
+    /// This lexicon with another problem-type model, or none (problems are
+    /// then compared on their characters and categories only).
+    pub fn with_types(mut self, types: Option<TypeModel>) -> Lexicon {
+        self.types = types.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The problem-type model in use.
+    pub fn types(&self) -> Option<&TypeModel> {
+        self.types.as_deref()
     }
 
     pub fn embedded() -> Result<Lexicon, LexiconError> {
@@ -123,6 +156,9 @@ impl Lexicon {
         let follow_up = super::follow_up::refers_back_simplified(&simplified);
         let mut problem = Problem::default();
         let f = self.features_with(&simplified, address, Some(&mut problem));
+        if let Some(m) = &self.types {
+            (problem.types, problem.type_p) = m.predict(&super::types::grams(&simplified));
+        }
         (f, problem, follow_up)
     }
 
@@ -201,6 +237,10 @@ pub struct Problem {
     /// share probability even when their likeliest categories differ.
     pub cats: [u16; CATS],
     pub cat_p: [u8; CATS],
+    /// The likeliest problem types ([`super::types`], ids from 1, 0 =
+    /// none) and their weights, the likeliest 255 (see [`super::types`]).
+    pub types: [u16; super::types::TOP],
+    pub type_p: [u8; super::types::TOP],
 }
 
 /// Categories kept per text.
@@ -211,6 +251,12 @@ impl Problem {
     pub fn set_terms(&mut self, terms: [u16; super::rarity::TERMS]) {
         self.terms = terms;
         self.weights = terms.map(super::rarity::weight);
+    }
+
+    /// The cosine of the two problems' type distributions (0 when either
+    /// has none).
+    pub fn type_agreement(&self, o: &Problem) -> f64 {
+        super::types::cosine((&self.types, &self.type_p), (&o.types, &o.type_p))
     }
 
     /// The probability two texts' category distributions share (the sum of
