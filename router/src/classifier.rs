@@ -318,7 +318,8 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
     })
 }
 
-fn softmax(v: &mut [f32]) {
+/// The soft-max in place (training this model and dedup's problem types).
+pub(crate) fn softmax(v: &mut [f32]) {
     let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for x in v.iter_mut() {

@@ -19,6 +19,7 @@
 //! soft-max, and the trainer is fifty lines of SGD that must give the same
 //! file for the same corpus.
 use super::text::mix;
+use crate::classifier::softmax;
 
 /// The shipped model.
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../data/model/problems.bin");
@@ -134,19 +135,6 @@ pub fn cosine(a: (&[u16; TOP], &[u8; TOP]), b: (&[u16; TOP], &[u8; TOP])) -> f64
         }
     }
     dot / (na * nb)
-}
-
-/// The soft-max in place (training).
-fn softmax(v: &mut [f32]) {
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for x in v.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
-    if sum > 0.0 {
-        v.iter_mut().for_each(|x| *x /= sum);
-    }
 }
 
 impl TypeModel {
