@@ -14,6 +14,7 @@
 //! Pure like the rest of the router: training and prediction are functions
 //! of their inputs; reading and writing the model file is the caller's.
 use crate::model::Kind;
+use crate::model_file::{Reader, Writer};
 use std::sync::Arc;
 
 /// Features are hashed into 2^20 buckets; a model folds them onto its own
@@ -499,79 +500,47 @@ impl Model {
         quantize(categories, &w, kb, cb)
     }
 
-    /// The model file: magic, category codes, scales, biases, weights.
+    /// The model file: magic, category codes, rows, biases, scales,
+    /// weights (`model_file`'s pieces).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.weights.len() + 1024);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.categories.len() as u32).to_le_bytes());
-        for c in &self.categories {
-            out.extend_from_slice(&(c.len() as u32).to_le_bytes());
-            out.extend_from_slice(c.as_bytes());
-        }
-        out.extend_from_slice(&(self.dims as u32).to_le_bytes());
-        for x in self
-            .kind_bias
-            .iter()
-            .chain(&self.cat_bias)
-            .chain(&self.scales)
-        {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend(self.weights.iter().map(|w| *w as u8));
-        out
+        let mut w = Writer::with_capacity(self.weights.len() + 1024);
+        w.bytes(MAGIC);
+        w.strs(self.categories.iter().map(|c| &**c));
+        w.size(self.dims);
+        w.f32s(
+            self.kind_bias
+                .iter()
+                .chain(&self.cat_bias)
+                .chain(&self.scales),
+        );
+        w.0.extend(self.weights.iter().map(|x| *x as u8));
+        w.0
     }
 
     /// Reads a model file written by [`to_bytes`](Self::to_bytes).
     pub fn from_bytes(b: &[u8]) -> Result<Model, ModelError> {
         let mut r = Reader(b);
-        if r.take(8)? != MAGIC {
+        if r.take(8).map_err(ModelError::Malformed)? != MAGIC {
             return Err(ModelError::Magic);
         }
-        let nc = r.u32()? as usize;
-        if nc == 0 || nc > MAX_CATEGORIES {
-            return Err(ModelError::Malformed("category count"));
-        }
-        let mut categories = Vec::with_capacity(nc);
-        for _ in 0..nc {
-            let n = r.u32()? as usize;
-            let s = std::str::from_utf8(r.take(n)?)
-                .map_err(|_| ModelError::Malformed("category code"))?;
-            categories.push(Arc::from(s));
-        }
-        let dims = r.u32()? as usize;
-        if !dims.is_power_of_two() || dims > 1 << 20 {
-            return Err(ModelError::Malformed("row count"));
-        }
-        let kind_bias: Vec<f32> = (0..NK).map(|_| r.f32()).collect::<Result<_, _>>()?;
-        let cat_bias: Vec<f32> = (0..nc).map(|_| r.f32()).collect::<Result<_, _>>()?;
-        let scales: Vec<f32> = (0..dims * 2).map(|_| r.f32()).collect::<Result<_, _>>()?;
-        let weights: Vec<i8> = r.take(dims * (NK + nc))?.iter().map(|x| *x as i8).collect();
-        if !r.0.is_empty() {
-            return Err(ModelError::Malformed("trailing bytes"));
-        }
-        Ok(Model::new(
-            categories, dims, scales, kind_bias, cat_bias, weights,
-        ))
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
-        if self.0.len() < n {
-            return Err(ModelError::Malformed("truncated"));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u32(&mut self) -> Result<u32, ModelError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn f32(&mut self) -> Result<f32, ModelError> {
-        Ok(f32::from_bits(self.u32()?))
+        let mut read = || -> Result<Model, &'static str> {
+            let categories: Vec<Arc<str>> = r
+                .strs(MAX_CATEGORIES, "category count", "category code")?
+                .into_iter()
+                .map(Arc::from)
+                .collect();
+            let nc = categories.len();
+            let dims = r.rows("row count")?;
+            let kind_bias = r.f32s(NK)?;
+            let cat_bias = r.f32s(nc)?;
+            let scales = r.f32s(dims * 2)?;
+            let weights: Vec<i8> = r.take(dims * (NK + nc))?.iter().map(|x| *x as i8).collect();
+            r.end()?;
+            Ok(Model::new(
+                categories, dims, scales, kind_bias, cat_bias, weights,
+            ))
+        };
+        read().map_err(ModelError::Malformed)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod dedup;
 pub mod ids;
 pub mod matcher;
 pub mod model;
+mod model_file;
 pub mod normalize;
 pub mod reject;
 pub mod route;

@@ -110,11 +110,6 @@ impl Lexicon {
         self
     }
 
-    /// The problem-type model in use.
-    pub fn types(&self) -> Option<&TypeModel> {
-        self.types.as_deref()
-    }
-
     pub fn embedded() -> Result<Lexicon, LexiconError> {
         Lexicon::parse(EMBEDDED_MATTERS)
     }
@@ -157,7 +152,7 @@ impl Lexicon {
         let mut problem = Problem::default();
         let f = self.features_with(&simplified, address, Some(&mut problem));
         if let Some(m) = &self.types {
-            (problem.types, problem.type_p) = m.predict(&super::types::grams(&simplified));
+            (problem.types, problem.type_p) = m.predict_text(&simplified);
         }
         (f, problem, follow_up)
     }

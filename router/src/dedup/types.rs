@@ -6,7 +6,7 @@
 //! one place land on different ones.
 //!
 //! A multinomial logistic regression over hashed character n-grams (1–3,
-//! log-scaled counts, L2-normalized), trained on paraphrases labeled with
+//! each occurrence weighing 1/√n in a text of n), trained on paraphrases labeled with
 //! their type (`router/data/problems/`, written for this by authors who
 //! never saw the evaluation sets) and shipped as
 //! `router/data/model/problems.bin`. Each row keeps its [`PER_ROW`]
@@ -14,12 +14,14 @@
 //! thousand multiply-adds and the model about 0.8 MB.
 //!
 //! A contact's record keeps its [`TOP`] likeliest types with their
-//! probabilities ([`super::text::Problem`]); [`cosine`] compares two.
+//! weights relative to the likeliest ([`super::text::Problem`]); [`cosine`]
+//! compares two.
 //! Hand-written rather than a crate: the model is one sparse matrix and a
 //! soft-max, and the trainer is fifty lines of SGD that must give the same
 //! file for the same corpus.
 use super::text::mix;
-use crate::classifier::softmax;
+use crate::classifier::{exp_neg, softmax};
+use crate::model_file::{Reader, Writer};
 
 /// The shipped model.
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../../data/model/problems.bin");
@@ -50,21 +52,14 @@ pub enum TypesError {
 #[derive(Debug, Clone)]
 pub struct TypeModel {
     pub labels: Vec<String>,
-    /// Rows (a power of two): a feature's row is its low bits.
-    dims: usize,
-    /// Per row: [`PER_ROW`] type indices ([`NONE`] pads).
-    classes: Vec<u16>,
-    /// Per row: [`PER_ROW`] weights, in units of the row's scale.
-    weights: Vec<i8>,
-    scales: Vec<f32>,
     bias: Vec<f32>,
-    /// For prediction: per row its slots, weights and scale together
-    /// (100 bytes, two cache lines), the padding pointing at the sink slot
-    /// with weight 0.
-    dense: Vec<Row>,
+    /// A power of two of rows (a feature's row is its low bits), each with
+    /// its slots, weights and scale together (52 bytes), the padding
+    /// pointing at the sink slot with weight 0.
+    rows: Vec<Row>,
 }
 
-/// One row for prediction.
+/// One row: [`PER_ROW`] type slots and weights in units of the scale.
 #[derive(Debug, Clone, Copy)]
 struct Row {
     slots: [u16; PER_ROW],
@@ -72,14 +67,16 @@ struct Row {
     scale: f32,
 }
 
-/// One labeled paraphrase for training: its [`grams`] and its type's index.
-pub type Example = (Vec<(u32, f32)>, usize);
+/// The sink slot, as stored in a row.
+const SINK: u16 = (SLOTS - 1) as u16;
 
-/// The hashed n-grams of a text (simplified characters), in text order,
-/// each occurrence weighing `1/√n` in a text of `n`. N-grams do not span
-/// a character that is not a letter, digit or ideograph.
-pub fn grams(simplified: &str) -> Vec<(u32, f32)> {
-    let mut hs: Vec<u32> = Vec::with_capacity(simplified.len() + 4);
+/// One labeled paraphrase for training: its [`grams`] and its type's index.
+pub type Example = (Vec<u32>, usize);
+
+/// Calls `f` with each hashed n-gram of a text (simplified characters), in
+/// text order. N-grams do not span a character that is not a letter, digit
+/// or ideograph.
+fn each_gram(simplified: &str, mut f: impl FnMut(u32)) {
     let (mut p, mut q) = (0u64, 0u64);
     for c in simplified.chars() {
         if !(crate::normalize::is_ideograph(c) || c.is_alphanumeric()) {
@@ -89,24 +86,33 @@ pub fn grams(simplified: &str) -> Vec<(u32, f32)> {
         // ASCII folded; other letters as they are (a Unicode case table
         // lookup per character costs more than the rest of the n-gram).
         let c = u64::from(c.to_ascii_lowercase() as u32);
-        hs.push(mix(c | 1 << 62) as u32);
+        f(mix(c | 1 << 62) as u32);
         if p != 0 {
-            hs.push(mix(p << 21 | c | 2 << 62) as u32);
+            f(mix(p << 21 | c | 2 << 62) as u32);
             if q != 0 {
-                hs.push(mix(q << 42 | p << 21 | c | 3 << 62) as u32);
+                f(mix(q << 42 | p << 21 | c | 3 << 62) as u32);
             }
         }
         (q, p) = (p, c);
     }
-    // Each occurrence weighs 1/√n in a text of n n-grams (no counting,
-    // no sort: a long narrative does not outvote a short text).
-    let v = 1.0 / (hs.len().max(1) as f32).sqrt();
-    hs.into_iter().map(|h| (h, v)).collect()
+}
+
+/// The hashed n-grams of a text (simplified characters), in text order.
+pub fn grams(simplified: &str) -> Vec<u32> {
+    let mut out = Vec::with_capacity(simplified.len());
+    each_gram(simplified, |h| out.push(h));
+    out
 }
 
 /// [`grams`] of a text as received (traditional characters simplified).
-pub fn grams_of(content: &str) -> Vec<(u32, f32)> {
+pub fn grams_of(content: &str) -> Vec<u32> {
     grams(&fast2s::convert(content))
+}
+
+/// What each n-gram occurrence weighs in a text of `n`: 1/√n, so a long
+/// narrative does not outvote a short text by its length alone.
+fn weight(n: usize) -> f32 {
+    1.0 / (n.max(1) as f32).sqrt()
 }
 
 /// The cosine of two records' type distributions (each its [`TOP`]
@@ -143,29 +149,48 @@ impl TypeModel {
     }
 
     /// The [`TOP`] likeliest types of a text's [`grams`] (ids from 1, 0 =
-    /// none) and their probabilities relative to the likeliest's (255), likeliest first.
-    pub fn predict(&self, grams: &[(u32, f32)]) -> ([u16; TOP], [u8; TOP]) {
+    /// none) and their weights relative to the likeliest's (255), likeliest
+    /// first.
+    pub fn predict(&self, grams: &[u32]) -> ([u16; TOP], [u8; TOP]) {
         let mut acc = [0f32; SLOTS];
-        let n = self.bias.len().min(MAX_TYPES);
-        acc[..n].copy_from_slice(&self.bias[..n]);
-        for &(h, v) in grams {
-            let Some(row) = self.dense.get(h as usize & (self.dims - 1)) else {
-                continue;
-            };
-            let sv = row.scale * v;
-            for (c, w) in row.slots.iter().zip(&row.weights) {
-                acc[usize::from(*c) & (SLOTS - 1)] += f32::from(*w) * sv;
-            }
+        for &h in grams {
+            self.add_row(&mut acc, h);
         }
-        let logits = &acc[..n];
-        // The four largest logits, then their probabilities: terms more
-        // than 20 below the largest add under 2e-9 each to the sum.
+        self.top(&acc, grams.len())
+    }
+
+    /// [`predict`](Self::predict) for a text (simplified characters), its
+    /// n-grams summed as they are read: nothing allocated per contact.
+    pub fn predict_text(&self, simplified: &str) -> ([u16; TOP], [u8; TOP]) {
+        let mut acc = [0f32; SLOTS];
+        let mut n = 0;
+        each_gram(simplified, |h| {
+            self.add_row(&mut acc, h);
+            n += 1;
+        });
+        self.top(&acc, n)
+    }
+
+    /// Adds an n-gram's row (its weights times the row's scale).
+    fn add_row(&self, acc: &mut [f32; SLOTS], h: u32) {
+        let Some(row) = self.rows.get(h as usize & self.rows.len().wrapping_sub(1)) else {
+            return;
+        };
+        for (c, w) in row.slots.iter().zip(&row.weights) {
+            acc[usize::from(*c) & (SLOTS - 1)] += f32::from(*w) * row.scale;
+        }
+    }
+
+    /// The likeliest types of `n` n-grams whose rows were summed in `acc`.
+    fn top(&self, acc: &[f32; SLOTS], n: usize) -> ([u16; TOP], [u8; TOP]) {
+        let v = weight(n);
         let mut top = [(f32::NEG_INFINITY, usize::MAX); TOP];
-        for (i, z) in logits.iter().enumerate() {
-            if *z > top[TOP - 1].0 {
-                let pos = top.iter().position(|(t, _)| z > t).unwrap_or(TOP - 1);
+        for (i, (a, b)) in acc.iter().zip(&self.bias).enumerate() {
+            let z = a * v + b;
+            if z > top[TOP - 1].0 {
+                let pos = top.iter().position(|(t, _)| z > *t).unwrap_or(TOP - 1);
                 top[pos..].rotate_right(1);
-                top[pos] = (*z, i);
+                top[pos] = (z, i);
             }
         }
         // Weights relative to the likeliest (255): the soft-max's sum is
@@ -179,9 +204,7 @@ impl TypeModel {
                 break;
             }
             ids[k] = *i as u16 + 1;
-            ps[k] = (crate::classifier::exp_neg(z - max) * 255.0)
-                .round()
-                .clamp(0.0, 255.0) as u8;
+            ps[k] = (exp_neg(z - max) * 255.0).round().clamp(0.0, 255.0) as u8;
         }
         (ids, ps)
     }
@@ -217,8 +240,9 @@ impl TypeModel {
                 if *y >= nc {
                     continue;
                 }
+                let v = weight(g.len());
                 p.copy_from_slice(&bias);
-                for &(h, v) in g {
+                for &h in g {
                     let r = h as usize & (dims - 1);
                     for (a, x) in p.iter_mut().zip(&w[r * nc..(r + 1) * nc]) {
                         *a += x * v;
@@ -229,7 +253,7 @@ impl TypeModel {
                 for (b, d) in bias.iter_mut().zip(&p) {
                     *b -= lr * d;
                 }
-                for &(h, v) in g {
+                for &h in g {
                     let r = h as usize & (dims - 1);
                     for (x, d) in w[r * nc..(r + 1) * nc].iter_mut().zip(&p) {
                         *x -= lr * (d * v + cfg.l2 * *x);
@@ -238,149 +262,102 @@ impl TypeModel {
             }
         }
         // Keep each row's strongest weights, as i8 with one scale.
-        let mut classes = vec![NONE; dims * PER_ROW];
-        let mut weights = vec![0i8; dims * PER_ROW];
-        let mut scales = vec![0f32; dims];
         let mut idx: Vec<usize> = Vec::with_capacity(nc);
-        for r in 0..dims {
-            let row = &w[r * nc..(r + 1) * nc];
-            idx.clear();
-            idx.extend((0..nc).filter(|c| row[*c] != 0.0));
-            idx.sort_by(|a, b| row[*b].abs().total_cmp(&row[*a].abs()).then(a.cmp(b)));
-            idx.truncate(PER_ROW);
-            let max = idx.iter().map(|c| row[*c].abs()).fold(0f32, f32::max);
-            if max == 0.0 {
-                continue;
-            }
-            let s = max / 127.0;
-            scales[r] = s;
-            for (k, c) in idx.iter().enumerate() {
-                classes[r * PER_ROW + k] = *c as u16;
-                weights[r * PER_ROW + k] = (row[*c] / s).round().clamp(-127.0, 127.0) as i8;
-            }
-        }
-        TypeModel::assemble(
-            labels.into_iter().take(nc).collect(),
-            dims,
-            classes,
-            weights,
-            scales,
-            bias,
-        )
-    }
-
-    /// The model from its stored parts, with its rows for prediction.
-    fn assemble(
-        labels: Vec<String>,
-        dims: usize,
-        classes: Vec<u16>,
-        weights: Vec<i8>,
-        scales: Vec<f32>,
-        bias: Vec<f32>,
-    ) -> TypeModel {
-        let dense = (0..dims)
-            .map(|r| {
-                let mut row = Row {
-                    slots: [(SLOTS - 1) as u16; PER_ROW],
+        let rows = w
+            .chunks(nc.max(1))
+            .map(|row| {
+                let mut out = Row {
+                    slots: [SINK; PER_ROW],
                     weights: [0; PER_ROW],
-                    scale: scales.get(r).copied().unwrap_or(0.0),
+                    scale: 0.0,
                 };
-                for k in 0..PER_ROW {
-                    let (Some(c), Some(w)) =
-                        (classes.get(r * PER_ROW + k), weights.get(r * PER_ROW + k))
-                    else {
-                        break;
-                    };
-                    if *c != NONE {
-                        row.slots[k] = *c;
-                        row.weights[k] = *w;
+                idx.clear();
+                idx.extend((0..nc).filter(|c| row[*c] != 0.0));
+                idx.sort_by(|a, b| row[*b].abs().total_cmp(&row[*a].abs()).then(a.cmp(b)));
+                idx.truncate(PER_ROW);
+                let max = idx.iter().map(|c| row[*c].abs()).fold(0f32, f32::max);
+                if max > 0.0 {
+                    out.scale = max / 127.0;
+                    for (k, c) in idx.iter().enumerate() {
+                        out.slots[k] = *c as u16;
+                        out.weights[k] = (row[*c] / out.scale).round().clamp(-127.0, 127.0) as i8;
                     }
                 }
-                row
+                out
             })
             .collect();
         TypeModel {
-            labels,
-            dims,
-            classes,
-            weights,
-            scales,
+            labels: labels.into_iter().take(nc).collect(),
             bias,
-            dense,
+            rows,
         }
     }
 
     /// The model file: magic, labels, rows, biases, scales, then per row
-    /// its type indices and weights.
+    /// its type indices ([`NONE`] pads) and weights (`model_file`'s pieces).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.classes.len() * 3 + 64 * 1024);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.labels.len() as u32).to_le_bytes());
-        for l in &self.labels {
-            out.extend_from_slice(&(l.len() as u32).to_le_bytes());
-            out.extend_from_slice(l.as_bytes());
+        let mut w = Writer::with_capacity(self.rows.len() * (PER_ROW * 3 + 4) + 64 * 1024);
+        w.bytes(MAGIC);
+        w.strs(self.labels.iter().map(String::as_str));
+        w.size(self.rows.len());
+        w.f32s(self.bias.iter().chain(self.rows.iter().map(|r| &r.scale)));
+        for r in &self.rows {
+            for c in r.slots {
+                w.bytes(&(if c == SINK { NONE } else { c }).to_le_bytes());
+            }
         }
-        out.extend_from_slice(&(self.dims as u32).to_le_bytes());
-        for x in self.bias.iter().chain(&self.scales) {
-            out.extend_from_slice(&x.to_le_bytes());
+        for r in &self.rows {
+            w.0.extend(r.weights.iter().map(|x| *x as u8));
         }
-        for c in &self.classes {
-            out.extend_from_slice(&c.to_le_bytes());
-        }
-        out.extend(self.weights.iter().map(|w| *w as u8));
-        out
+        w.0
     }
 
     /// Reads [`to_bytes`](Self::to_bytes).
     pub fn from_bytes(b: &[u8]) -> Result<TypeModel, TypesError> {
-        let mut r = b;
-        let mut take = |n: usize| -> Result<&[u8], TypesError> {
-            if r.len() < n {
-                return Err(TypesError::Malformed("truncated"));
-            }
-            let (x, rest) = r.split_at(n);
-            r = rest;
-            Ok(x)
-        };
-        if take(8)? != MAGIC {
+        let mut r = Reader(b);
+        if r.take(8).map_err(TypesError::Malformed)? != MAGIC {
             return Err(TypesError::Magic);
         }
-        let u32_of = |x: &[u8]| -> u32 { x.iter().rev().fold(0u32, |a, b| a << 8 | u32::from(*b)) };
-        let nc = u32_of(take(4)?) as usize;
-        if nc == 0 || nc > MAX_TYPES {
-            return Err(TypesError::Malformed("number of types"));
-        }
-        let mut labels = Vec::with_capacity(nc);
-        for _ in 0..nc {
-            let n = u32_of(take(4)?) as usize;
-            let s = std::str::from_utf8(take(n)?).map_err(|_| TypesError::Malformed("label"))?;
-            labels.push(s.to_string());
-        }
-        let dims = u32_of(take(4)?) as usize;
-        if !dims.is_power_of_two() || dims > 1 << 20 {
-            return Err(TypesError::Malformed("rows"));
-        }
-        let f32s = |x: &[u8]| -> Vec<f32> {
-            x.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
+        let mut read = || -> Result<TypeModel, &'static str> {
+            let labels: Vec<String> = r
+                .strs(MAX_TYPES, "number of types", "label")?
+                .into_iter()
+                .map(String::from)
+                .collect();
+            let nc = labels.len();
+            let dims = r.rows("rows")?;
+            let bias = r.f32s(nc)?;
+            let scales = r.f32s(dims)?;
+            let mut rows: Vec<Row> = scales
+                .into_iter()
+                .map(|scale| Row {
+                    slots: [SINK; PER_ROW],
+                    weights: [0; PER_ROW],
+                    scale,
+                })
+                .collect();
+            let slots = r.take(dims * PER_ROW * 2)?;
+            for (row, cs) in rows.iter_mut().zip(slots.chunks_exact(PER_ROW * 2)) {
+                for (slot, c) in row.slots.iter_mut().zip(cs.chunks_exact(2)) {
+                    let c = u16::from_le_bytes([c[0], c[1]]);
+                    if c != NONE {
+                        if usize::from(c) >= nc {
+                            return Err("type index");
+                        }
+                        *slot = c;
+                    }
+                }
+            }
+            let weights = r.take(dims * PER_ROW)?;
+            for (row, ws) in rows.iter_mut().zip(weights.chunks_exact(PER_ROW)) {
+                for (x, w) in row.weights.iter_mut().zip(ws) {
+                    *x = *w as i8;
+                }
+            }
+            r.end()?;
+            Ok(TypeModel { labels, bias, rows })
         };
-        let bias = f32s(take(nc * 4)?);
-        let scales = f32s(take(dims * 4)?);
-        let classes: Vec<u16> = take(dims * PER_ROW * 2)?
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        if classes.iter().any(|c| *c != NONE && usize::from(*c) >= nc) {
-            return Err(TypesError::Malformed("type index"));
-        }
-        let weights = take(dims * PER_ROW)?.iter().map(|w| *w as i8).collect();
-        if !r.is_empty() {
-            return Err(TypesError::Malformed("trailing bytes"));
-        }
-        Ok(TypeModel::assemble(
-            labels, dims, classes, weights, scales, bias,
-        ))
+        read().map_err(TypesError::Malformed)
     }
 }
 
@@ -497,6 +474,10 @@ mod tests {
             ok += usize::from(m.label(m.predict(&grams_of(t)).0[0]) == Some(y));
         }
         assert!(n > 3000, "{n} paraphrases");
+        assert!(
+            m.to_bytes() == EMBEDDED_MODEL,
+            "the file reads and writes back byte for byte"
+        );
         assert!(ok as f64 / n as f64 > 0.95, "{ok} of {n}");
         Ok(())
     }
