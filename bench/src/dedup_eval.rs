@@ -107,13 +107,9 @@ struct Row {
     record: Option<dedup::MatterRecord>,
 }
 
-/// Evaluates the labeled JSON lines in `text`.
-pub fn evaluate(text: &str, cfg: DedupConfig) -> anyhow::Result<EvalReport> {
-    evaluate_with(text, cfg, None)
-}
-
-/// [`evaluate`] with another problem-type model (`Some(None)`: none).
-pub fn evaluate_with(
+/// Evaluates the labeled JSON lines in `text`, with the embedded
+/// problem-type model unless `types` says otherwise (`Some(None)`: none).
+pub fn evaluate(
     text: &str,
     cfg: DedupConfig,
     types: Option<Option<TypeModel>>,

@@ -238,8 +238,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             };
-            hotline_bench::dedup_eval::evaluate_with(&text, Default::default(), types)?
-                .print(json)?;
+            hotline_bench::dedup_eval::evaluate(&text, Default::default(), types)?.print(json)?;
         }
         Cmd::Dedup {
             indexed,

@@ -235,10 +235,12 @@ async fn build_tenant(
         };
         let mut rules =
             DedupRules::new(cfg.dedup.to_config(), &matters).context("dedup matters lexicon")?;
-        if let Some(f) = &cfg.dedup.types_file {
-            let b = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-            let model = hotline_router::dedup::types::TypeModel::from_bytes(&b)
-                .with_context(|| format!("dedup problem types {}", f.display()))?;
+        if let Some(model) = cfg
+            .dedup
+            .types_model()
+            .map_err(anyhow::Error::msg)
+            .context("dedup problem types")?
+        {
             rules.lexicon = rules.lexicon.with_types(Some(model));
         }
         let rules = Arc::new(rules);

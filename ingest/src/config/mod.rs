@@ -371,6 +371,18 @@ impl Default for DedupSection {
 }
 
 impl DedupSection {
+    /// The problem-type model `types_file` names (`None`: the embedded
+    /// one), read and checked; the error names the file.
+    pub fn types_model(&self) -> Result<Option<hotline_router::dedup::types::TypeModel>, String> {
+        let Some(f) = &self.types_file else {
+            return Ok(None);
+        };
+        let b = std::fs::read(f).map_err(|x| format!("{}: {x}", f.display()))?;
+        hotline_router::dedup::types::TypeModel::from_bytes(&b)
+            .map(Some)
+            .map_err(|x| format!("{}: {x}", f.display()))
+    }
+
     /// The router's settings.
     pub fn to_config(&self) -> hotline_router::dedup::DedupConfig {
         hotline_router::dedup::DedupConfig {
@@ -759,15 +771,8 @@ impl Config {
                 Err(x) => e.push(cerr("dedup.matters_file", format!("{}: {x}", f.display()))),
             }
         }
-        if let Some(f) = &d.types_file {
-            match std::fs::read(f) {
-                Ok(b) => {
-                    if let Err(x) = hotline_router::dedup::types::TypeModel::from_bytes(&b) {
-                        e.push(cerr("dedup.types_file", x.to_string()));
-                    }
-                }
-                Err(x) => e.push(cerr("dedup.types_file", format!("{}: {x}", f.display()))),
-            }
+        if let Err(x) = d.types_model() {
+            e.push(cerr("dedup.types_file", x));
         }
         if let Some(k) = &self.kafka {
             e.extend(k.validate());
