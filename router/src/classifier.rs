@@ -519,10 +519,7 @@ impl Model {
 
     /// Reads a model file written by [`to_bytes`](Self::to_bytes).
     pub fn from_bytes(b: &[u8]) -> Result<Model, ModelError> {
-        let mut r = Reader(b);
-        if r.take(8).map_err(ModelError::Malformed)? != MAGIC {
-            return Err(ModelError::Magic);
-        }
+        let mut r = Reader::after_magic(b, MAGIC).ok_or(ModelError::Magic)?;
         let mut read = || -> Result<Model, &'static str> {
             let categories: Vec<Arc<str>> = r
                 .strs(MAX_CATEGORIES, "category count", "category code")?

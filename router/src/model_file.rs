@@ -42,6 +42,11 @@ impl Writer {
 pub(crate) struct Reader<'a>(pub &'a [u8]);
 
 impl<'a> Reader<'a> {
+    /// A reader past `magic`; `None` when the file does not start with it
+    /// (not this kind of model, or too short to tell).
+    pub fn after_magic(b: &'a [u8], magic: &[u8; 8]) -> Option<Reader<'a>> {
+        b.strip_prefix(magic.as_slice()).map(Reader)
+    }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         if self.0.len() < n {
             return Err("truncated");

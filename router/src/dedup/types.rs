@@ -314,10 +314,7 @@ impl TypeModel {
 
     /// Reads [`to_bytes`](Self::to_bytes).
     pub fn from_bytes(b: &[u8]) -> Result<TypeModel, TypesError> {
-        let mut r = Reader(b);
-        if r.take(8).map_err(TypesError::Malformed)? != MAGIC {
-            return Err(TypesError::Magic);
-        }
+        let mut r = Reader::after_magic(b, MAGIC).ok_or(TypesError::Magic)?;
         let mut read = || -> Result<TypeModel, &'static str> {
             let labels: Vec<String> = r
                 .strs(MAX_TYPES, "number of types", "label")?
