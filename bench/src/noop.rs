@@ -128,6 +128,7 @@ impl Durable {
         self.tx
             .send(hotline_ingest::sinks::committer::Job::Decision {
                 row,
+                alerts: Vec::new(),
                 reply,
                 enqueued: std::time::Instant::now(),
                 epoch: 0,

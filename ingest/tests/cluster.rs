@@ -589,3 +589,95 @@ fn grpc_to_any_node_gets_the_owners_decision_and_an_answer_during_failover() {
     }
     drop((b, c));
 }
+
+/// A changelog record is what a new owner takes as done: it is on Kafka only
+/// after the decision and alerts stored with it. With the decisions topic
+/// missing (the broker creates none), a decided contact's changelog record
+/// waits; once the topic exists, both arrive.
+#[test]
+#[ignore = "needs the Kafka-protocol broker that .ci/test starts"]
+fn a_changelog_record_waits_for_the_outputs_stored_with_it() {
+    let rt = rt();
+    let topics = rt.block_on(create_topics("order", 4));
+    let late = format!("{}.decisions-late", topics.prefix);
+    let config = node_config(&topics, "a")
+        .replace(
+            &format!("decisions = \"{}\"", topics.decisions()),
+            &format!("decisions = \"{late}\""),
+        )
+        .replace(
+            "[kafka.client]\n",
+            "produce_timeout_ms = 3000\n[kafka.client]\n",
+        );
+    let dir = temp_dir("order-a");
+    let a = Daemon::start_in(&dir, Some(&config));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while a.metric("hotline_kafka_assigned_partitions{consumer=\"by_tenant\"}") < 4.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group never formed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Acknowledged once on the changelog (README.md, "More than one node"):
+    // the answer waits too.
+    let (t, d) = CITIES[0];
+    let submit = {
+        let c = city_contact("late-1", t, d, "13800001111", MATTER, 60);
+        let url = a.url();
+        rt.spawn(async move {
+            let mut client = pb::intake_client::IntakeClient::connect(url)
+                .await
+                .expect("connect");
+            client.submit(c).await.map(|r| r.into_inner())
+        })
+    };
+    let on_changelog = |wait: Duration| {
+        read_until(&format!("{}.changelog", topics.prefix), wait, |m| {
+            changelog_decision(m).as_deref() == Some("late-1")
+        })
+        .iter()
+        .any(|m| changelog_decision(m).as_deref() == Some("late-1"))
+    };
+    // Sends to the missing topic fail (3 s each) and are retried: the
+    // changelog stays without the record meanwhile.
+    assert!(
+        !on_changelog(Duration::from_secs(8)),
+        "the changelog has a decision that is not on Kafka"
+    );
+    assert!(
+        a.metric_with(&["hotline_outbox_unpublished{", "tenant=\"510800\""])
+            .unwrap_or(0.0)
+            >= 1.0,
+        "held in the outbox"
+    );
+    assert!(!submit.is_finished(), "answered before it was replicated");
+    rt.block_on(create_topic(&late, 4));
+    let decided = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(90), submit).await })
+        .expect("answered once the topic exists")
+        .expect("the submit task")
+        .expect("submit");
+    assert!(!decided.tags.contains(&"no_dedup".to_string()));
+    let got = read_until(&late, Duration::from_secs(30), distinct_decisions(1));
+    assert!(
+        got.iter().any(|m| m
+            .payload()
+            .and_then(|b| pb::Decision::decode(b).ok())
+            .is_some_and(|x| x.contact_id == "late-1")),
+        "the decision reached its topic"
+    );
+    assert!(
+        on_changelog(Duration::from_secs(30)),
+        "then its changelog record"
+    );
+}
+
+/// The contact id of a changelog record that holds a decision.
+fn changelog_decision(m: &rdkafka::message::OwnedMessage) -> Option<String> {
+    let rec = pb::ChangelogRecord::decode(m.payload()?).ok()?;
+    match rec.row? {
+        pb::changelog_record::Row::Decision(d) => Some(d.contact_id),
+        _ => None,
+    }
+}

@@ -46,11 +46,23 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
         assert_eq!(l.repeat_count, i as u32 + 1);
         assert_eq!(x.case_id, first.case_id);
     }
+    let data = d.dir.join("data");
+    let stored = |kind: pb::AlertKind| {
+        stored_alerts(&data)
+            .iter()
+            .filter(|(k, _, _)| *k == kind as i32)
+            .count()
+    };
+    // Stored with the decision that raised it: durable when the answer
+    // comes, so a kill -9 right after it does not lose it.
+    assert_eq!(stored(pb::AlertKind::Escalation), 1);
     assert_eq!(
         d.wait_metric(ESCALATION, 1.0),
         1.0,
         "escalated at the third repeat"
     );
+    // The gauge is set once a second.
+    d.wait_ticks("deadlines", 1.0);
     assert_eq!(
         d.metric("hotline_open_cases{tenant=\"510800\"} "),
         1.0,
@@ -74,6 +86,7 @@ fn repeats_clusters_hotspots_and_escalation_survive_a_restart() {
             assert_eq!(l.cluster_size, i as u32 + 1);
         }
     }
+    assert_eq!(stored(pb::AlertKind::Hotspot), 1, "stored with the 12th");
     assert_eq!(d.wait_metric(HOTSPOT, 1.0), 1.0);
     // The ticket system can read the original decision by its case.
     let got = rt.block_on(async {

@@ -76,20 +76,6 @@ fn check_decisions(a: &pb::Decision, b: &pb::Decision, c: &pb::Decision) {
     assert!(c.deadlines.unwrap_or_default().relay_by.is_some());
 }
 
-/// The (kind, deadline, case id) of every alert stored in `data`.
-fn stored_alerts(data: &std::path::Path) -> Vec<(i32, String, String)> {
-    let mut out = Vec::new();
-    if let Ok(r) = hotline_ingest::sinks::store::Reader::open(data) {
-        let _ = r.events("alert", 0, |body| {
-            if let Ok(a) = pb::Alert::decode(&body[..]) {
-                out.push((a.kind, a.deadline, a.case_id));
-            }
-            Ok(())
-        });
-    }
-    out
-}
-
 fn relay_overdue(alerts: &[(i32, String, String)]) -> Vec<String> {
     let mut ids: Vec<String> = alerts
         .iter()
@@ -106,9 +92,25 @@ fn relay_clocks_alert_at_once_and_go_overdue_unless_relayed() {
     let d = Daemon::start_in(&dir, None);
     let (a, b, c) = relay_clocks(&d);
     check_decisions(&a, &b, &c);
+    // Each alert is stored with its decision: durable when the answer
+    // comes, so no crash between the two loses it.
+    let data = d.dir.join("data");
+    let at_once = stored_alerts(&data);
+    for (x, kind) in [
+        (&a, pb::AlertKind::EmergencyRelay),
+        (&b, pb::AlertKind::EmergencyRelay),
+        (&c, pb::AlertKind::PossibleEmergency),
+    ] {
+        assert!(
+            at_once
+                .iter()
+                .any(|(k, _, id)| *k == kind as i32 && *id == x.case_id),
+            "{}: {kind:?} not stored with the decision: {at_once:?}",
+            x.contact_id
+        );
+    }
     // Wait for C's OVERDUE: alerts are raised in the order of their due
     // times, so B's (due earlier) would be stored by then.
-    let data = d.dir.join("data");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut alerts = stored_alerts(&data);
     while !relay_overdue(&alerts).contains(&c.case_id) && std::time::Instant::now() < deadline {

@@ -75,9 +75,10 @@ pub struct Queued {
     pub route: &'static str,
     pub outcome: m::Outcome,
     pub track: Option<Track>,
-    /// Dedup's alerts, raised once the contact is durable (never for one
-    /// that was not stored, nor again for a resubmitted contact id).
-    alerts: Vec<crate::state::orders::AlertOut>,
+    /// Its alerts, stored with it (never for a contact that was not
+    /// stored, nor again for a resubmitted contact id): counted and logged
+    /// once durable.
+    alerts: Vec<pb::Alert>,
 }
 
 /// A contact once durable.
@@ -99,17 +100,19 @@ impl Queued {
             Err(_) => return Err(AdmitError::Store("committer stopped".into())),
         };
         match ins {
-            Inserted::New => {
+            (Inserted::New, raised) => {
                 m::contact(self.channel, self.route, self.outcome);
                 if let Some(t) = &self.track {
                     self.orders.open_track(t);
                 }
-                for a in self.alerts {
-                    self.orders.queue(a);
+                for (a, new) in self.alerts.iter().zip(raised) {
+                    if new {
+                        orders::announce(a);
+                    }
                 }
                 Ok(Settled::New)
             }
-            Inserted::Existing(body) => {
+            (Inserted::Existing(body), _) => {
                 m::duplicate();
                 pb::Decision::decode(&body[..])
                     .map(|d| Settled::Existing(Box::new(d)))
@@ -124,6 +127,15 @@ impl Shared {
     /// decision (the source answers with it or drops it).
     fn job(&self, decided: pipeline::Decided, epoch: u64) -> (Job, Queued, pb::Decision) {
         let (reply, rx) = oneshot::channel();
+        let mut alerts: Vec<orders::AlertOut> = orders::safety_alert(&decided.decision)
+            .into_iter()
+            .collect();
+        alerts.extend(decided.alerts);
+        for a in &mut alerts {
+            self.orders.address(a);
+        }
+        let (alerts, rows): (Vec<pb::Alert>, Vec<EventRow>) =
+            alerts.into_iter().map(|a| (a.alert, a.row)).unzip();
         let queued = Queued {
             reply: rx,
             orders: self.orders.clone(),
@@ -131,10 +143,11 @@ impl Shared {
             route: decided.route,
             outcome: decided.outcome,
             track: orders::track_of(&decided.decision),
-            alerts: decided.alerts,
+            alerts,
         };
         let job = Job::Decision {
             row: decided.row,
+            alerts: rows,
             reply,
             enqueued: std::time::Instant::now(),
             epoch,

@@ -11,17 +11,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// What the committer answers for a decision.
-pub type DecisionReply = Result<Inserted, Arc<StoreError>>;
+/// What the committer answers for a decision: whether it is new, and for
+/// each of its alerts whether it was stored now (not before).
+pub type DecisionReply = Result<(Inserted, Vec<bool>), Arc<StoreError>>;
 /// What the committer answers for an event: `true` when new.
 pub type EventReply = Result<bool, Arc<StoreError>>;
 
 /// One unit of work.
 pub enum Job {
     /// A decision made in the tenant's ownership `epoch` (see
-    /// `sinks::ownership`): not stored if that epoch has ended.
+    /// `sinks::ownership`): not stored if that epoch has ended. Its
+    /// `alerts` (a possible emergency's, dedup's escalation and hotspot) are
+    /// stored in the same transaction when the decision is new: durable and
+    /// on the outbox together, so no crash or takeover keeps one without
+    /// the other.
     Decision {
         row: DecisionRow,
+        alerts: Vec<EventRow>,
         reply: oneshot::Sender<DecisionReply>,
         enqueued: Instant,
         epoch: u64,
@@ -296,8 +302,15 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>, owner: &Owner) -> bool {
                 {
                     outcomes.push(Outcome::NotOwner)
                 }
-                Job::Decision { row, .. } => {
-                    outcomes.push(Outcome::Decision(tx.insert_decision(row)?))
+                Job::Decision { row, alerts, .. } => {
+                    let ins = tx.insert_decision(row)?;
+                    let mut raised = Vec::with_capacity(alerts.len());
+                    if ins == Inserted::New {
+                        for a in alerts {
+                            raised.push(tx.insert_event(a)?);
+                        }
+                    }
+                    outcomes.push(Outcome::Decision(ins, raised))
                 }
                 Job::Event { row, .. } => outcomes.push(Outcome::Event(tx.insert_event(row)?)),
                 Job::OutboxDone { upto, checkpoint } => {
@@ -335,10 +348,10 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>, owner: &Owner) -> bool {
                         Job::Decision {
                             reply, enqueued, ..
                         },
-                        Outcome::Decision(ins),
+                        Outcome::Decision(ins, raised),
                     ) => {
                         m::durable_latency(enqueued.elapsed());
-                        let _ = reply.send(Ok(ins));
+                        let _ = reply.send(Ok((ins, raised)));
                     }
                     (Job::Event { reply, .. }, Outcome::Event(new)) => {
                         let _ = reply.send(Ok(new));
@@ -389,7 +402,7 @@ fn commit(store: &mut Store, batch: &mut Vec<Job>, owner: &Owner) -> bool {
 }
 
 enum Outcome {
-    Decision(Inserted),
+    Decision(Inserted, Vec<bool>),
     Event(bool),
     Done,
     NotOwner,

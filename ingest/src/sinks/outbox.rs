@@ -7,7 +7,7 @@
 //! is back, also after a restart. A row sent but not yet forgotten when
 //! the daemon stops is sent again: duplicates are byte-identical.
 use crate::sinks::committer::Job;
-use crate::sinks::kafka::Publisher;
+use crate::sinks::kafka::{PublishError, Publisher};
 use crate::sinks::ownership::{Fence, Owner};
 use crate::sinks::store::{OutboxRow, Reader, StoreError};
 use crate::telemetry::metrics as m;
@@ -47,6 +47,20 @@ pub struct Outbox {
     pub fence: Option<Arc<Fence>>,
     /// `[kafka.cluster]`: the changelog topic and the tenant's partition.
     pub changelog: Option<(String, i32)>,
+}
+
+/// What a batch put on Kafka: the prefix of its rows up to the first that
+/// failed.
+#[derive(Default)]
+struct Sent {
+    /// The id of the prefix's last row.
+    upto: Option<i64>,
+    /// How many rows the prefix has.
+    rows: usize,
+    /// The first failure.
+    error: Option<PublishError>,
+    /// The changelog partition's next offset after the prefix.
+    checkpoint: Option<(i32, i64)>,
 }
 
 /// Aborts a task when dropped (the metrics task ends with the publisher).
@@ -90,7 +104,7 @@ async fn read<T: Send + 'static>(
 impl Outbox {
     /// Sends one row where it goes: a changelog record to the tenant's
     /// partition (returning its offset), a decision or an alert to its topic.
-    async fn send(&self, r: &OutboxRow) -> Result<Option<i64>, crate::sinks::kafka::PublishError> {
+    async fn send(&self, r: &OutboxRow) -> Result<Option<i64>, PublishError> {
         match (&*r.topic, &self.changelog) {
             ("changelog", Some((topic, p))) => self
                 .publisher
@@ -105,6 +119,59 @@ impl Outbox {
                 .await
                 .map(|()| None),
         }
+    }
+
+    /// Sends a batch in two rounds: its decisions and alerts, then the
+    /// changelog records of the rows before the first that failed. A
+    /// record on the changelog is what a new owner takes as done (it does
+    /// not decide that contact again), so it must never be there before
+    /// the outputs stored with it are on Kafka (sent together, the
+    /// changelog's could land first and the node die before the rest).
+    /// Each round is sent together and awaited in order; what Kafka has
+    /// after the first failure is forgotten and sent again.
+    async fn send_batch(&self, rows: &[OutboxRow]) -> Sent {
+        let is_changelog = |r: &OutboxRow| &*r.topic == "changelog";
+        let mut results: Vec<Option<Result<Option<i64>, PublishError>>> =
+            rows.iter().map(|_| None).collect();
+        let outputs = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !is_changelog(r))
+            .map(|(i, r)| async move { (i, self.send(r).await) });
+        for (i, res) in futures_util::future::join_all(outputs).await {
+            results[i] = Some(res);
+        }
+        let failed = results
+            .iter()
+            .position(|r| matches!(r, Some(Err(_))))
+            .unwrap_or(rows.len());
+        // Not fenced again: a node paused between the rounds sends, once
+        // resumed, records of decisions its successor makes again the same
+        // (its offsets were never stored), which apply as no change.
+        let records: Vec<usize> = (0..failed).filter(|&i| is_changelog(&rows[i])).collect();
+        let sends = records
+            .iter()
+            .map(|&i| async move { (i, self.send(&rows[i]).await) });
+        for (i, res) in futures_util::future::join_all(sends).await {
+            results[i] = Some(res);
+        }
+        let mut sent = Sent::default();
+        for (row, res) in rows.iter().zip(results) {
+            match res {
+                Some(Ok(offset)) if sent.error.is_none() => {
+                    sent.upto = Some(row.id);
+                    sent.rows += 1;
+                    if let (Some(o), Some((_, p))) = (offset, &self.changelog) {
+                        sent.checkpoint = Some((*p, o + 1));
+                    }
+                }
+                Some(Err(e)) if sent.error.is_none() => sent.error = Some(e),
+                // Not sent: a changelog record after a failed output.
+                None => break,
+                _ => {}
+            }
+        }
+        sent
     }
 
     /// Rolls back what this store holds and the changelog does not (the
@@ -197,31 +264,12 @@ impl Outbox {
                     continue;
                 }
             }
-            // Sent together, awaited in order: what Kafka has up to the
-            // first failure is forgotten; the rest is sent again.
-            let sends = rows.iter().map(|r| self.send(r));
-            let results = futures_util::future::join_all(sends).await;
-            let mut upto = None;
-            let mut sent = 0;
-            let mut error = None;
-            let mut checkpoint = None;
-            for (row, res) in rows.iter().zip(results) {
-                match res {
-                    Ok(offset) if error.is_none() => {
-                        upto = Some(row.id);
-                        sent += 1;
-                        if let (Some(o), Some((_, p))) = (offset, &self.changelog) {
-                            checkpoint = Some((*p, o + 1));
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        if error.is_none() {
-                            error = Some(e);
-                        }
-                    }
-                }
-            }
+            let Sent {
+                upto,
+                rows: sent,
+                error,
+                checkpoint,
+            } = self.send_batch(&rows).await;
             if let Some(id) = upto {
                 cursor = id;
                 published_upto.store(id, Ordering::Relaxed);

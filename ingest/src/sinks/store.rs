@@ -414,9 +414,13 @@ impl Store {
             outbox: self.outbox.is_some(),
             changelog: self.changelog.clone(),
             queued: Default::default(),
+            records: Default::default(),
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         let out = f(&t)?;
+        for (key, rec) in t.records.take() {
+            t.to_outbox("changelog", &key, &rec)?;
+        }
         let last = t.queued.get();
         drop(t);
         tx.commit()?;
@@ -474,6 +478,12 @@ pub struct Tx<'a> {
     changelog: Option<std::sync::Arc<str>>,
     /// The id of the last outbox row this transaction wrote, if any.
     queued: std::cell::Cell<Option<i64>>,
+    /// The changelog records of this transaction's rows (key, record),
+    /// written to the outbox after every decision and alert it wrote there:
+    /// the outbox sends a record only once the outputs before it are on
+    /// Kafka (`sinks::outbox`), and a new owner takes a record on the
+    /// changelog as done.
+    records: std::cell::RefCell<Vec<(String, Vec<u8>)>>,
     now_ms: i64,
 }
 
@@ -491,7 +501,7 @@ impl Tx<'_> {
         if ins == Inserted::New {
             if let Some(t) = &self.changelog {
                 let rec = crate::sinks::changelog::decision_record(t, r);
-                self.to_outbox("changelog", &r.contact_id, &rec)?;
+                self.records.borrow_mut().push((r.contact_id.clone(), rec));
             }
             self.to_outbox("decision", &r.case_id, &r.body)?;
         }
@@ -573,7 +583,7 @@ impl Tx<'_> {
         let new = ins.execute(params![e.stream, e.key, e.event_type, e.at_ms, e.body])? == 1;
         if let (true, Some(t)) = (new, &self.changelog) {
             let rec = crate::sinks::changelog::event_record(t, e);
-            self.to_outbox("changelog", &e.key, &rec)?;
+            self.records.borrow_mut().push((e.key.clone(), rec));
         }
         if let (true, Some(key)) = (new, &e.publish) {
             self.to_outbox("alert", key, &e.body)?;

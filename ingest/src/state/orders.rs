@@ -31,9 +31,6 @@ pub struct Track {
     unit: String,
     district: String,
     received_at: Option<hotline_router::Instant>,
-    /// The alert that puts a (possible) emergency in front of an agent at
-    /// once, raised when the case opens: after its decision is stored.
-    safety_alert: Option<Box<AlertOut>>,
 }
 
 impl Track {
@@ -74,7 +71,6 @@ pub fn track_of(d: &pb::Decision) -> Option<Track> {
         },
         district: d.district_code.clone(),
         received_at: ts(&d.received_at),
-        safety_alert: safety_alert(d).map(Box::new),
     })
 }
 
@@ -120,7 +116,7 @@ pub struct Orders {
     cfg: TrackerConfig,
     tracker: Mutex<Tracker>,
     calendar: Calendar,
-    /// Alerts raised elsewhere (dedup: escalation, hotspot), raised at the next tick.
+    /// Alerts raised at the next tick: a replayed case's safety alert (`open`).
     pending: Mutex<Vec<AlertOut>>,
     /// The dedup index, told when a case closes or reopens.
     dedup: Option<Arc<Mutex<hotline_router::dedup::Dedup>>>,
@@ -424,21 +420,48 @@ impl Orders {
         }
     }
 
-    /// Starts tracking a newly stored decision that needs it.
+    /// Starts tracking a stored decision that needs it, read back from the
+    /// store (a restart, a takeover). Its (possible) emergency's alert is
+    /// raised again at the next tick: stored with the decision, it is the
+    /// same row and changes nothing; a store written before alerts were
+    /// stored with their decision gets it.
     pub fn open(&self, d: &pb::Decision) {
         if let Some(t) = track_of(d) {
             self.open_track(&t);
         }
+        if let Some(a) = safety_alert(d) {
+            self.queue(a);
+        }
     }
 
-    /// Starts tracking a case; a (possible) emergency's alert is raised at
-    /// the next tick.
+    /// Starts tracking a case (its alerts were stored with its decision).
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
             x.open_in(&mut t);
         }
-        if let Some(a) = &x.safety_alert {
-            self.queue((**a).clone());
+    }
+
+    /// Makes an alert about a case name the unit answering for it now (a
+    /// case re-dispatched since) and the tenant that raises it.
+    pub fn address(&self, out: &mut AlertOut) {
+        let unit = self.tracker.lock().ok().and_then(|t| {
+            t.unit(&out.alert.case_id)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+        });
+        let mut changed = false;
+        if let Some(u) = unit {
+            if out.alert.unit != u {
+                out.alert.unit = u;
+                changed = true;
+            }
+        }
+        if out.alert.tenant != self.tenant {
+            out.alert.tenant = self.tenant.clone();
+            changed = true;
+        }
+        if changed {
+            out.refresh();
         }
     }
 
@@ -599,19 +622,12 @@ impl Orders {
             .lock()
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default();
+        for a in &mut out {
+            self.address(a);
+        }
         let Ok(mut t) = self.tracker.lock() else {
             return out;
         };
-        // An alert raised elsewhere about a tracked case names the unit
-        // answering for the case now.
-        for a in &mut out {
-            if let Some(u) = t.unit(&a.alert.case_id).filter(|u| !u.is_empty()) {
-                if a.alert.unit != u {
-                    a.alert.unit = u.to_string();
-                    a.refresh();
-                }
-            }
-        }
         let fired = t.tick(now);
         self.count(t.take_tallies());
         // Set here, once a second, not on every contact.
@@ -723,7 +739,7 @@ pub async fn raise_all(
 }
 
 /// Counts and logs an alert once it is stored.
-fn announce(alert: &pb::Alert) {
+pub fn announce(alert: &pb::Alert) {
     let kind = pb::AlertKind::try_from(alert.kind)
         .map(|k| k.as_str_name())
         .unwrap_or("ALERT_UNSPECIFIED");

@@ -75,6 +75,24 @@ impl Topics {
     }
 }
 
+/// Creates one topic with `partitions` (a test that starts without it).
+pub async fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("admin client");
+    let res = admin
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("create topic");
+    for r in res {
+        r.unwrap_or_else(|(topic, e)| panic!("creating {topic}: {e}"));
+    }
+}
+
 /// Creates this test's topics: the contacts topic with `partitions`, the rest with 1.
 pub async fn create_topics(name: &str, partitions: i32) -> Topics {
     let prefix = format!("t{}-{}-{}", std::process::id(), name, super::free_port());

@@ -318,6 +318,20 @@ fn wait_until<T: PartialEq>(want: T, read: impl Fn() -> T) -> T {
     }
 }
 
+/// The (kind, deadline, case id) of every alert stored in `data`.
+pub fn stored_alerts(data: &std::path::Path) -> Vec<(i32, String, String)> {
+    let mut out = Vec::new();
+    if let Ok(r) = hotline_ingest::sinks::store::Reader::open(data) {
+        let _ = r.events("alert", 0, |body| {
+            if let Ok(a) = <pb::Alert as prost::Message>::decode(&body[..]) {
+                out.push((a.kind, a.deadline, a.case_id));
+            }
+            Ok(())
+        });
+    }
+    out
+}
+
 pub fn ts(secs: i64) -> Option<hotline_proto::Timestamp> {
     Some(hotline_proto::Timestamp {
         seconds: secs,
