@@ -175,12 +175,16 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
         &t.contacts(),
         contacts.iter().map(keyed).collect(),
     ));
-    // A stable instance id: the restarted daemon takes its partitions back at once.
-    let config = t.config("g-restart", "instance_id = \"node-1\"");
+    // A short session, so that the restart need not wait long for it.
+    let config = t.config(
+        "g-restart",
+        "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"",
+    );
     let d = Daemon::start_in(&dir, Some(&config));
     // Kill it while it is processing.
     let partial = read_until(&t.decisions(), Duration::from_secs(120), count(3000));
     assert!(partial.len() >= 3000);
+    let killed = std::time::Instant::now();
     d.kill9();
     // The kill came mid-way: the store holds fewer decisions than contacts
     // (else the restart would prove nothing).
@@ -189,6 +193,14 @@ fn kill_9_and_restart_loses_nothing_and_creates_no_second_case() {
         stored_before < N,
         "killed after finishing: {stored_before} of {N} stored"
     );
+    // Restarted once the killed member's session (6 s) has expired, as an
+    // orchestrator restarts a failed node: tansu 0.6 gives no partitions to
+    // a member that joins while a dead one's session is open, and with a
+    // static instance id (which avoids that) it revoked the restarted
+    // member's partitions a few seconds after assigning them and never
+    // assigned them again (seen in CI, one run in three here under load).
+    // Apache Kafka does neither; README.md, "Testing against tansu".
+    std::thread::sleep(Duration::from_secs(8).saturating_sub(killed.elapsed()));
     let _d = Daemon::start_in(&dir, Some(&config));
     let out = read_until(
         &t.decisions(),

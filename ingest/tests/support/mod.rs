@@ -121,14 +121,16 @@ impl Daemon {
                     .stdout(Stdio::null())
                     .stderr(f);
             }
-            // Warnings and errors kept for a failing test to show.
+            // Warnings and errors kept for a failing test to show (more
+            // with HOTLINE_TEST_LOG, e.g. `info`).
             None => {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(dir.join("hotlined.log"))
                     .expect("log file");
-                cmd.env("HOTLINE_LOG", "warn")
+                let level = std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "warn".into());
+                cmd.env("HOTLINE_LOG", level)
                     .stdout(Stdio::null())
                     .stderr(f);
             }
