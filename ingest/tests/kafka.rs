@@ -242,8 +242,12 @@ fn a_killed_members_partitions_are_finished_by_the_group() {
     let rt = rt();
     let t = rt.block_on(create_topics("group", 4));
     let config = t.config("g-two", "");
-    let a = Daemon::start_in(&temp_dir("ka"), Some(&config));
-    let b = Daemon::start_in(&temp_dir("kb"), Some(&config));
+    // The directories live as long as the test: a TempDir dropped at once
+    // would remove the store under its running daemon (an outbox that
+    // could no longer read it failed this test in CI).
+    let dirs = [temp_dir("ka"), temp_dir("kb"), temp_dir("kc")];
+    let a = Daemon::start_in(&dirs[0], Some(&config));
+    let b = Daemon::start_in(&dirs[1], Some(&config));
     let assigned = |d: &Daemon| -> f64 {
         let (_, m) = http_get(d.admin, "/metrics").unwrap_or_default();
         m.lines()
@@ -276,7 +280,7 @@ fn a_killed_members_partitions_are_finished_by_the_group() {
     // reassigned (seen in CI). Apache Kafka rebalances on the expiry
     // itself; README.md, "Testing against tansu".
     std::thread::sleep(Duration::from_secs(12));
-    let c = Daemon::start_in(&temp_dir("kc"), Some(&config));
+    let c = Daemon::start_in(&dirs[2], Some(&config));
     let mut originals = HashSet::new();
     let out = read_until(&t.decisions(), Duration::from_secs(300), |m| {
         if let Some(d) = m.payload().and_then(|b| pb::Decision::decode(b).ok()) {
