@@ -319,6 +319,18 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
     })
 }
 
+/// Shuffles a training order in place: Fisher–Yates with xorshift, so an
+/// epoch's order depends only on the seed `rng` started from (both models'
+/// trainers: the same corpus gives the same file).
+pub(crate) fn shuffle(order: &mut [usize], rng: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        order.swap(i, (*rng % (i as u64 + 1)) as usize);
+    }
+}
+
 /// The soft-max in place (training this model and dedup's problem types).
 pub(crate) fn softmax(v: &mut [f32]) {
     let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -442,13 +454,7 @@ impl Model {
         let mut kp = vec![0f32; NK];
         let mut cp = vec![0f32; nc];
         for epoch in 0..cfg.epochs {
-            // Fisher–Yates with xorshift: deterministic for a seed.
-            for i in (1..order.len()).rev() {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                order.swap(i, (rng % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut rng);
             let lr = cfg.learning_rate / (1.0 + epoch as f32 * 0.5);
             for &i in &order {
                 let ex = &examples[i];

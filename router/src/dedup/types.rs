@@ -20,7 +20,7 @@
 //! soft-max, and the trainer is fifty lines of SGD that must give the same
 //! file for the same corpus.
 use super::text::mix;
-use crate::classifier::{exp_neg, softmax};
+use crate::classifier::{exp_neg, shuffle, softmax};
 use crate::model_file::{Reader, Writer};
 
 /// The shipped model.
@@ -228,12 +228,7 @@ impl TypeModel {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         let mut rng = cfg.seed | 1;
         for epoch in 0..cfg.epochs {
-            for i in (1..order.len()).rev() {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                order.swap(i, (rng % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut rng);
             let lr = cfg.learning_rate / (1.0 + epoch as f32 * cfg.decay);
             for &i in &order {
                 let (g, y) = &examples[i];
