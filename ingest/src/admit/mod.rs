@@ -127,15 +127,14 @@ impl Shared {
     /// decision (the source answers with it or drops it).
     fn job(&self, decided: pipeline::Decided, epoch: u64) -> (Job, Queued, pb::Decision) {
         let (reply, rx) = oneshot::channel();
-        let mut alerts: Vec<orders::AlertOut> = orders::safety_alert(&decided.decision)
+        let (alerts, rows): (Vec<pb::Alert>, Vec<EventRow>) = decided
+            .alerts
             .into_iter()
-            .collect();
-        alerts.extend(decided.alerts);
-        for a in &mut alerts {
-            self.orders.address(a);
-        }
-        let (alerts, rows): (Vec<pb::Alert>, Vec<EventRow>) =
-            alerts.into_iter().map(|a| (a.alert, a.row)).unzip();
+            .map(|mut a| {
+                self.orders.address(&mut a);
+                (a.alert, a.row)
+            })
+            .unzip();
         let queued = Queued {
             reply: rx,
             orders: self.orders.clone(),

@@ -68,8 +68,8 @@ pub struct Decided {
     pub route: &'static str,
     /// Life safety and review, as counted.
     pub outcome: crate::telemetry::metrics::Outcome,
-    /// What dedup found worth an alert (escalation, hotspot): raised by
-    /// whoever settles the contact, once it is durable.
+    /// Its alerts (a possible emergency's or a relay's, dedup's
+    /// escalation and hotspot): stored with it, in its transaction.
     pub alerts: Vec<AlertOut>,
 }
 
@@ -208,10 +208,7 @@ impl Pipeline {
         let outcome = crate::telemetry::metrics::Outcome::of(&decision);
         let mut decision = decision_to(decision);
         decision.tenant = self.router.city_code().to_string();
-        let alerts = found
-            .as_ref()
-            .map(|out| dedup_alerts(out, &decision))
-            .unwrap_or_default();
+        let alerts = alerts_of(&decision, found.as_ref());
         let route = route_name(decision.route);
         let row = DecisionRow {
             contact_id: decision.contact_id.clone(),
@@ -307,14 +304,17 @@ fn matched(index: &mut LockResult<MutexGuard<'_, Dedup>>, r: &MatterRecord) -> D
     }
 }
 
-/// ESCALATION and HOTSPOT of a decision dedup annotated (Art. 21, 27(1)).
-fn dedup_alerts(out: &DedupOutcome, d: &pb::Decision) -> Vec<AlertOut> {
-    let mut alerts = Vec::new();
-    if out.escalate {
-        alerts.push(crate::state::orders::escalation_alert(d));
-    }
-    if out.hotspot {
-        alerts.push(crate::state::orders::hotspot_alert(d));
+/// A decision's own alerts: a (possible) emergency's (Art. 10(3), 15), and
+/// the ESCALATION and HOTSPOT dedup found (Art. 21, 27(1)).
+fn alerts_of(d: &pb::Decision, dedup: Option<&DedupOutcome>) -> Vec<AlertOut> {
+    let mut alerts: Vec<AlertOut> = crate::state::orders::safety_alert(d).into_iter().collect();
+    if let Some(out) = dedup {
+        if out.escalate {
+            alerts.push(crate::state::orders::escalation_alert(d));
+        }
+        if out.hotspot {
+            alerts.push(crate::state::orders::hotspot_alert(d));
+        }
     }
     alerts
 }

@@ -414,7 +414,7 @@ impl Orders {
     }
 
     /// Queues an alert to raise at the next tick.
-    pub fn queue(&self, a: AlertOut) {
+    fn queue(&self, a: AlertOut) {
         if let Ok(mut p) = self.pending.lock() {
             p.push(a);
         }
