@@ -14,19 +14,28 @@ DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 T=$(getconf CLK_TCK)
 
+# A free loopback port (fixed ones collide with whatever else runs: a daemon
+# that cannot bind exits, and another's /ready would answer for it).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 one() {
   local bin=$1 label=$2
+  local grpc admin
+  grpc=$(free_port); admin=$(free_port)
   rm -rf "$DIR/data"
-  "$bin" serve --data-dir "$DIR/data" --grpc-addr 127.0.0.1:50571 --admin-addr 127.0.0.1:9584 \
+  "$bin" serve --data-dir "$DIR/data" --grpc-addr "127.0.0.1:$grpc" --admin-addr "127.0.0.1:$admin" \
     > "$DIR/daemon.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do
-    "$bin" ready --admin-addr 127.0.0.1:9584 > /dev/null 2>&1 && break
+    "$bin" ready --admin-addr "127.0.0.1:$admin" > /dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { echo "$label: hotlined exited:" >&2; cat "$DIR/daemon.log" >&2; exit 1; }
     sleep 0.1
   done
   read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
   local w1; w1=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
-  local out; out=$("$BENCH" grpc-stream --target 127.0.0.1:50571 --count "$N" --concurrency 4)
+  local out; out=$("$BENCH" grpc-stream --target "127.0.0.1:$grpc" --count "$N" --concurrency 4)
   read -r u2 s2 < <(awk '{print $14, $15}' /proc/$pid/stat)
   local w2; w2=$(awk '/^write_bytes/ {print $2}' /proc/$pid/io)
   kill "$pid"; wait "$pid" 2>/dev/null || true
