@@ -11,11 +11,33 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hotlined");
 
+/// A loopback port that is free now, below the kernel's ephemeral range
+/// (32768–60999 by default), so an outgoing connection of another test
+/// cannot take it before the daemon binds it; never the same port twice
+/// in one test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let mut x = seed | 1;
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let port = 20_000 + (x % 12_000) as u16;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000-31999");
 }
 
 pub fn temp_dir(name: &str) -> TempDir {
@@ -96,6 +118,20 @@ impl Daemon {
     }
 
     fn start_with(dir: &Path, config: Option<&str>, log: Option<&str>) -> Daemon {
+        // A port taken between the check and the daemon's bind (another
+        // process) makes the daemon exit "binding …": start again on others.
+        for _ in 0..5 {
+            match Daemon::try_start(dir, config, log) {
+                Ok(d) => return d,
+                Err(log) if log.contains("binding") => continue,
+                Err(log) => panic!("hotlined exited before it was ready:\n{log}"),
+            }
+        }
+        panic!("hotlined could not bind free ports in 5 tries");
+    }
+
+    /// Spawns and waits until ready; the daemon's log if it exited first.
+    fn try_start(dir: &Path, config: Option<&str>, log: Option<&str>) -> Result<Daemon, String> {
         let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut cmd = Command::new(BIN);
@@ -114,9 +150,10 @@ impl Daemon {
         if let Some(p) = &config_path {
             cmd.arg("--config").arg(p);
         }
+        let log_path = dir.join("hotlined.log");
         match log {
             Some(level) => {
-                let f = std::fs::File::create(dir.join("hotlined.log")).expect("log file");
+                let f = std::fs::File::create(&log_path).expect("log file");
                 cmd.env("HOTLINE_LOG", level)
                     .stdout(Stdio::null())
                     .stderr(f);
@@ -127,7 +164,7 @@ impl Daemon {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(dir.join("hotlined.log"))
+                    .open(&log_path)
                     .expect("log file");
                 let level = std::env::var("HOTLINE_TEST_LOG").unwrap_or_else(|_| "warn".into());
                 cmd.env("HOTLINE_LOG", level)
@@ -136,26 +173,26 @@ impl Daemon {
             }
         }
         let child = cmd.spawn().expect("spawn hotlined");
-        let d = Daemon {
+        let mut d = Daemon {
             child,
             grpc,
             admin,
             dir: dir.to_path_buf(),
             config: config_path,
         };
-        d.wait_ready();
-        d
-    }
-
-    pub fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if matches!(http_get(self.admin, "/ready"), Some((200, _))) {
-                return;
+            if matches!(http_get(d.admin, "/ready"), Some((200, _))) {
+                return Ok(d);
+            }
+            if let Ok(Some(status)) = d.child.try_wait() {
+                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                return Err(format!("{status}\n{text}"));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("hotlined did not become ready");
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        panic!("hotlined did not become ready in 60 s; its log:\n{text}");
     }
 
     /// Submits one contact; the decision (panics on an error status).
