@@ -748,8 +748,9 @@ fn unknown_matters_cluster_on_the_problem_and_the_place() {
     // Version 2 had no terms (8 × 2 bytes) and no categories (3 × 3 bytes)
     // after the sketch: cut them out.
     let at_terms = 1 + 8 + 24 + 8 + 4 + 4 + 1 + 8 + 12 + 2 + 2 * dedup::text::K;
-    // Nor problem types (4 × 3 bytes, version 5) after the categories.
-    v2.drain(at_terms..at_terms + 16 + 9 + 12);
+    // Nor problem types (4 × 3 bytes, version 5) after the categories,
+    // nor names (6 × 4 bytes, version 6).
+    v2.drain(at_terms..at_terms + 16 + 9 + 12 + 4 * dedup::names::NAMES);
     let old = MatterRecord::from_bytes(&v2).expect("a version-2 record reads");
     assert_eq!(old.problem, Default::default());
     assert_eq!(old.case, r.case);
@@ -1013,10 +1014,17 @@ fn problem_types_join_one_problem_and_part_another() {
     let mut v4 = r.to_bytes();
     v4[0] = 4;
     let at_types = 1 + 8 + 24 + 8 + 4 + 4 + 1 + 8 + 12 + 2 + 2 * dedup::text::K + 16 + 9;
-    v4.drain(at_types..at_types + 12);
+    let mut v5 = v4.clone();
+    v4.drain(at_types..at_types + 12 + 4 * dedup::names::NAMES);
     let old = MatterRecord::from_bytes(&v4).expect("a version-4 record reads");
     assert_eq!(old.problem.types, [0; dedup::types::TOP]);
     assert_eq!(old.problem.terms, r.problem.terms);
+    // Version 5: types, no names.
+    v5[0] = 5;
+    v5.drain(at_types + 12..at_types + 12 + 4 * dedup::names::NAMES);
+    let old = MatterRecord::from_bytes(&v5).expect("a version-5 record reads");
+    assert_eq!(old.problem.types, r.problem.types);
+    assert_eq!(old.problem.names, [0; dedup::names::NAMES]);
 }
 
 /// A bus line is an identity of its own (found on the tuning set, 6路 and
@@ -1217,12 +1225,12 @@ fn record_of(id: &str, phone: &str, text: &str, t: Instant) -> MatterRecord {
 
 /// Which clusters a contact is even compared with (the candidates, before
 /// the same-matter test): a common matter whatever the categories; with
-/// none in common, the same category or the same place; never another
-/// place. Records are built from real texts and then given another
+/// none in common, the same category, the same place or a proper name;
+/// never another place. Records are built from real texts and then given another
 /// category, so each branch is met alone (found by cargo-mutants: no test
 /// told the candidate tests apart).
 #[test]
-fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
+fn the_candidate_clusters_are_those_sharing_a_matter_a_category_a_place_or_a_name() {
     let t = at(T0);
     let later = t + Duration::minutes(30);
     let joined = |a: MatterRecord, b: MatterRecord| {
@@ -1234,6 +1242,10 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     };
     let other_category = |mut r: MatterRecord| {
         r.category ^= 0x5a5a_5a5a;
+        r
+    };
+    let nameless = |mut r: MatterRecord| {
+        r.problem.names = [0; dedup::names::NAMES];
         r
     };
     // A common matter (an outage), no place, another category: compared, one matter.
@@ -1255,9 +1267,17 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     );
     assert!(a.features.matters == 0 && a.features.places[0] == 0);
     assert!(joined(a.clone(), b.clone()), "the same category");
+    // The same text shares its unseen pairs (馆骗 …): a proper name in
+    // common ([`dedup::names`]) makes them candidates …
+    assert!(a.problem.shares_a_name(&b.problem));
     assert!(
-        !joined(a, other_category(b)),
-        "no matter, category or place in common"
+        joined(a.clone(), other_category(b.clone())),
+        "a name in common"
+    );
+    // … and without it they are not even compared.
+    assert!(
+        !joined(nameless(a), other_category(nameless(b))),
+        "no matter, category, place or name in common"
     );
     // No known matter, another category, the same compound: compared, one matter.
     let a = record_of(
@@ -1287,7 +1307,7 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
     (b.problem.cats, b.problem.cat_p) = (a.problem.cats, a.problem.cat_p);
     assert!(a.features.places[0] == 0 && b.features.places[0] != 0);
     assert!(
-        !joined(a, other_category(b)),
+        !joined(nameless(a), other_category(nameless(b))),
         "a place on one side is no place in common"
     );
     // A text naming a matter the cluster does not, no place, another
@@ -1304,7 +1324,7 @@ fn the_candidate_clusters_are_those_sharing_a_matter_a_category_or_a_place() {
         .matters;
     assert!(b.features.matters != 0);
     assert!(
-        !joined(a, b),
+        !joined(nameless(a), nameless(b)),
         "a matter on one side only is no common matter"
     );
     // A common matter and category at another compound: never.
@@ -1872,4 +1892,80 @@ fn a_closure_is_forgotten_at_exactly_the_horizon() {
     };
     assert_eq!(closed_after(horizon - Duration::seconds(1)), 1);
     assert_eq!(closed_after(horizon), 0);
+}
+
+/// A shop, compound or school named without an ending the place reader
+/// knows (福康养生馆, 安顺驾校 …) is still one place to two callers who
+/// name it: its name's character pairs are in no contact of the
+/// background corpus (`dedup::names`). Another problem there is another
+/// cluster; the same problem at a differently named shop is not joined.
+#[test]
+fn a_shared_proper_name_places_an_unknown_problem() {
+    let t = at(T0);
+    let texts = [
+        "东坝福康养生馆天天免费送鸡蛋，把老年人哄进去听课，然后卖几千块一盒的保健品",
+        "福康养生馆骗老人买保健品，说能治糖尿病，能不能查一下",
+        "东坝长寿堂天天哄老年人去听课，卖几千块一盒的保健品",
+        "福康养生馆门口的电动车乱停，人行道都走不通了",
+    ];
+    let mut idx = index(DedupConfig::default());
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let mut records = Vec::new();
+    let mut leads = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let c = contact(
+            &format!("n{i}"),
+            &format!("1370000{i:04}"),
+            text,
+            "510802",
+            t + Duration::hours(i as i64),
+        );
+        let (d, o) = run(&mut idx, &c);
+        records.push(dedup::record(router(), &rules, &c, &d).expect("a record"));
+        leads.push(if o.cluster_lead_case.is_empty() {
+            d.case_id
+        } else {
+            o.cluster_lead_case
+        });
+    }
+    assert_eq!(leads[1], leads[0], "one shop, one problem, no ending known");
+    assert_ne!(leads[2], leads[0], "another shop's name");
+    assert_ne!(leads[3], leads[0], "another problem at the shop");
+    // It is the name that joins them.
+    let same = |a: &dedup::MatterRecord, b: &dedup::MatterRecord| {
+        rules
+            .same_cluster_matter(
+                (&a.features, &a.problem, a.category),
+                (&b.features, &b.problem, b.category),
+                rules.cfg.cluster_similarity,
+            )
+            .is_some()
+    };
+    assert!(same(&records[0], &records[1]));
+    let mut nameless = records[1].clone();
+    nameless.problem.names = [0; dedup::names::NAMES];
+    assert!(!same(&records[0], &nameless));
+}
+
+/// A place's town is no part of its name (白驿镇卫生院 is 白驿卫生院), and
+/// a place referred to rather than named ("那个幼儿园", "我们的小区") is no
+/// place: it would join every caller who says so.
+#[test]
+fn a_place_is_its_name_without_its_town_and_a_reference_is_no_place() {
+    let lex = dedup::text::Lexicon::embedded().expect("lexicon");
+    let places = |t: &str| lex.features(t).places;
+    let (a, b) = (
+        places("白驿镇卫生院晚上没人值班"),
+        places("白驿卫生院晚上没人值班"),
+    );
+    assert!(a[0] != 0);
+    assert_eq!(dedup::text::fine_place_agreement(&a, &b), Some(true));
+    assert_ne!(
+        dedup::text::fine_place_agreement(&a, &places("东溪卫生院晚上没人值班")),
+        Some(true)
+    );
+    assert_eq!(places("那个幼儿园关门了")[0], 0);
+    assert_eq!(places("我们的小区停车难")[0], 0);
+    assert_eq!(places("那家店卖过期食品")[0], 0);
+    assert!(places("童心幼儿园关门了")[0] != 0);
 }

@@ -6,6 +6,7 @@
 //! [`REPS`] representative sketches; a bucket holds at most `max_per_bucket`
 //! live clusters (the one idle longest is evicted, counted).
 use super::callers::CaseRef;
+use super::names::NAMES;
 use super::text::{Features, Problem, PLACES};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -93,6 +94,11 @@ pub struct Head {
     pub places: [u32; PLACES],
     /// The lead's category.
     pub category: u32,
+    /// The lead's proper names ([`super::names`]): a contact of another
+    /// category naming no place is a candidate when it shares one.
+    pub names: [u32; NAMES],
+    /// Their [`super::names::signature`].
+    pub name_bits: u64,
 }
 
 impl Head {
@@ -127,10 +133,13 @@ impl Bucket {
 
     fn push(&mut self, at: i64, f: &Features, category: u32, c: Cluster) {
         self.matters.push(f.matters);
+        let names = c.reps.iter().next().map(|r| r.1.names).unwrap_or_default();
         self.heads.push(Head {
             last_at: at,
             places: f.places,
             category,
+            names,
+            name_bits: super::names::signature(&names),
         });
         self.items.push(c);
     }

@@ -373,10 +373,11 @@ impl Dedup {
         let bucket = self.clusters.bucket(key);
         let rm = r.features.matters;
         let r_places = r.features.places[0] != 0;
+        let r_names = super::names::signature(&r.problem.names);
         // Candidates (see `same_matter`): a common matter, or — where one
-        // side names none — the same category or the same place; never
-        // another place. The bucket tests matters; the tests that need no
-        // place come next.
+        // side names none — the same category, the same place or a proper
+        // name in common ([`super::names`]); never another place. The
+        // bucket tests matters; the tests that need no place come next.
         let mut best: Option<(f64, usize)> = None;
         bucket.each_candidate(rm, |i, hm, h, c| {
             if h.last_at <= cutoff {
@@ -384,11 +385,16 @@ impl Dedup {
             }
             let common = hm & rm != 0;
             let same_category = h.category == r.category;
-            if !common && !same_category && !r_places {
+            if !common && !same_category && !r_places && r_names & h.name_bits == 0 {
                 return;
             }
             let place = text::same_place(&h.places, &r.features.places);
-            if place == Some(false) || !(common || same_category || place == Some(true)) {
+            if place == Some(false) {
+                return;
+            }
+            let named =
+                || r_names & h.name_bits != 0 && super::names::shared(&h.names, &r.problem.names);
+            if !(common || same_category || place == Some(true) || named()) {
                 return;
             }
             let score = c

@@ -17,6 +17,7 @@ pub mod clusters;
 pub mod config;
 pub mod follow_up;
 pub mod index;
+pub mod names;
 pub mod rarity;
 pub mod record;
 pub mod rules;

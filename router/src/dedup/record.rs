@@ -110,9 +110,10 @@ pub fn record(
 
 impl MatterRecord {
     /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte),
-    /// 5 the problem types; a version-2 record reads with no terms, 2 and
-    /// 3 as no follow-up, 2 to 4 with no types.
-    const VERSION: u8 = 5;
+    /// 5 the problem types, 6 the names; a version-2 record reads with no
+    /// terms, 2 and 3 as no follow-up, 2 to 4 with no types, 2 to 5 with
+    /// no names.
+    const VERSION: u8 = 6;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -147,6 +148,9 @@ impl MatterRecord {
             b.extend_from_slice(&t.to_le_bytes());
         }
         b.extend_from_slice(&p.type_p);
+        for x in p.names {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
         b.extend_from_slice(&self.case.date.to_le_bytes());
         b.extend_from_slice(&self.case.hash.to_le_bytes());
         b.push(u8::from(self.opens_case));
@@ -202,6 +206,11 @@ impl MatterRecord {
             }
             for p in problem.type_p.iter_mut() {
                 *p = r.u8()?;
+            }
+        }
+        if version >= 6 {
+            for x in problem.names.iter_mut() {
+                *x = r.u32()?;
             }
         }
         let case = CaseRef {

@@ -17,6 +17,7 @@ pub struct DedupRules {
 impl DedupRules {
     pub fn new(cfg: DedupConfig, matters: &str) -> Result<DedupRules, LexiconError> {
         let lexicon = Lexicon::parse(matters)?;
+        super::names::load();
         let special_matters = lexicon
             .ids
             .iter()
@@ -117,6 +118,13 @@ impl DedupRules {
         pb: &Problem,
     ) -> Option<f64> {
         let cfg = &self.cfg;
+        // A proper name both texts use (a shop, compound or school the
+        // place reader has no ending for) stands for a fine place in
+        // common when no fine place is known on both sides.
+        let fine_place = match fine_place {
+            None if pa.shares_a_name(pb) => Some(true),
+            x => x,
+        };
         // The problem types: different ones are different problems; at
         // one fine place, the same ones are one problem.
         let types = pa.type_agreement(pb);

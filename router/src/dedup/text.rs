@@ -151,9 +151,14 @@ impl Lexicon {
         let follow_up = super::follow_up::refers_back_simplified(&simplified);
         let mut problem = Problem::default();
         let f = self.features_with(&simplified, address, Some(&mut problem));
-        if let Some(m) = &self.types {
-            (problem.types, problem.type_p) = m.predict_text(&simplified);
-        }
+        problem.names = match &self.types {
+            Some(m) => {
+                let mut names = super::names::Names::default();
+                (problem.types, problem.type_p) = m.predict_text_and_names(&simplified, &mut names);
+                names.get()
+            }
+            None => super::names::of(&simplified),
+        };
         (f, problem, follow_up)
     }
 
@@ -236,6 +241,8 @@ pub struct Problem {
     /// none) and their weights, the likeliest 255 (see [`super::types`]).
     pub types: [u16; super::types::TOP],
     pub type_p: [u8; super::types::TOP],
+    /// The proper names the text uses ([`super::names`]), 0 = none.
+    pub names: [u32; super::names::NAMES],
 }
 
 /// Categories kept per text.
@@ -250,6 +257,12 @@ impl Problem {
 
     /// The cosine of the two problems' type distributions (0 when either
     /// has none).
+    /// Whether the two texts name one thing by a proper name
+    /// ([`super::names`]).
+    pub fn shares_a_name(&self, o: &Problem) -> bool {
+        super::names::shared(&self.names, &o.names)
+    }
+
     pub fn type_agreement(&self, o: &Problem) -> f64 {
         super::types::cosine((&self.types, &self.type_p), (&o.types, &o.type_p))
     }
@@ -394,12 +407,26 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
     for s in segs {
         for m in ac.find_iter(s) {
             let before = &s[..m.start()];
-            let mut prev = before.chars().rev();
+            let suf = &s[m.start()..m.end()];
+            let area_suffix = matches!(suf, "镇" | "乡" | "城" | "街道");
+            let mut prev = before.chars().rev().peekable();
+            // The town a place is in is no part of its name: 白驿镇卫生院
+            // and 白驿卫生院 are one clinic.
+            if !area_suffix && prev.next_if(|c| "镇乡县区".contains(*c)).is_some() {
+                prev.next_if(|c| "街".contains(*c));
+            }
             let (Some(p1), p2) = (prev.next(), prev.next()) else {
                 continue;
             };
-            let suf = &s[m.start()..m.end()];
             if suf.chars().count() == 1 && not_a_place(p1) {
+                continue;
+            }
+            // "那个幼儿园", "我们的小区", "那家店": a place referred to, not
+            // named; it tells nothing about which one.
+            if p1 == '个'
+                || p1 == '的'
+                || ("家所座条间栋".contains(p1) && p2.is_none_or(|c| "那这一哪".contains(c)))
+            {
                 continue;
             }
             // A number before 路 is a bus line (6路, 11路), an identity of
@@ -424,11 +451,7 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             key.push_str(suf);
             // The top bit marks an area (a town or township named alone),
             // which places nothing finely enough to join different callers.
-            let area = if matches!(suf, "镇" | "乡" | "城" | "街道") {
-                AREA
-            } else {
-                0
-            };
+            let area = if area_suffix { AREA } else { 0 };
             let line = if is_line { LINE } else { 0 };
             let h = ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32) & !(AREA | LINE))
                 .max(1)

@@ -76,10 +76,19 @@ pub type Example = (Vec<u32>, usize);
 /// Calls `f` with each hashed n-gram of a text (simplified characters), in
 /// text order. N-grams do not span a character that is not a letter, digit
 /// or ideograph.
-fn each_gram(simplified: &str, mut f: impl FnMut(u32)) {
+fn each_gram(simplified: &str, f: impl FnMut(u32)) {
+    each_gram_and_pair(simplified, f, |_| {});
+}
+
+/// [`each_gram`], and `pair` with the full hash of each bigram of two
+/// ideographs ([`super::names::pair_hash`]): the names are read in the
+/// same pass.
+fn each_gram_and_pair(simplified: &str, mut f: impl FnMut(u32), mut pair: impl FnMut(u64)) {
     let (mut p, mut q) = (0u64, 0u64);
+    let mut p_ideograph = false;
     for c in simplified.chars() {
-        if !(crate::normalize::is_ideograph(c) || c.is_alphanumeric()) {
+        let ideograph = crate::normalize::is_ideograph(c);
+        if !(ideograph || c.is_alphanumeric()) {
             (p, q) = (0, 0);
             continue;
         }
@@ -88,12 +97,17 @@ fn each_gram(simplified: &str, mut f: impl FnMut(u32)) {
         let c = u64::from(c.to_ascii_lowercase() as u32);
         f(mix(c | 1 << 62) as u32);
         if p != 0 {
-            f(mix(p << 21 | c | 2 << 62) as u32);
+            let h = mix(p << 21 | c | 2 << 62);
+            f(h as u32);
+            if ideograph && p_ideograph {
+                pair(h);
+            }
             if q != 0 {
                 f(mix(q << 42 | p << 21 | c | 3 << 62) as u32);
             }
         }
         (q, p) = (p, c);
+        p_ideograph = ideograph;
     }
 }
 
@@ -162,12 +176,27 @@ impl TypeModel {
     /// [`predict`](Self::predict) for a text (simplified characters), its
     /// n-grams summed as they are read: nothing allocated per contact.
     pub fn predict_text(&self, simplified: &str) -> ([u16; TOP], [u8; TOP]) {
+        let mut names = super::names::Names::default();
+        self.predict_text_and_names(simplified, &mut names)
+    }
+
+    /// [`predict_text`](Self::predict_text), and the text's names
+    /// ([`super::names`]) gathered in the same pass.
+    pub fn predict_text_and_names(
+        &self,
+        simplified: &str,
+        names: &mut super::names::Names,
+    ) -> ([u16; TOP], [u8; TOP]) {
         let mut acc = [0f32; SLOTS];
         let mut n = 0;
-        each_gram(simplified, |h| {
-            self.add_row(&mut acc, h);
-            n += 1;
-        });
+        each_gram_and_pair(
+            simplified,
+            |h| {
+                self.add_row(&mut acc, h);
+                n += 1;
+            },
+            |h| names.offer(h),
+        );
         self.top(&acc, n)
     }
 
