@@ -1968,21 +1968,4 @@ fn a_place_is_its_name_without_its_town_and_a_reference_is_no_place() {
     assert_eq!(places("我们的小区停车难")[0], 0);
     assert_eq!(places("那家店卖过期食品")[0], 0);
     assert!(places("童心幼儿园关门了")[0] != 0);
-    // A street and a compound may be one inside the other: not two
-    // places. Two compounds, or two streets, are.
-    let (street, compound) = (places("滨河路边上那个楼盘"), places("阳光水岸逾期交房"));
-    assert!(street[0] != 0 && compound[0] != 0);
-    assert_eq!(dedup::text::same_place(&street, &compound), None);
-    assert_eq!(dedup::text::fine_place_agreement(&street, &compound), None);
-    let other_compound = places("锦绣华庭逾期交房");
-    assert_eq!(
-        dedup::text::same_place(&compound, &other_compound),
-        Some(false)
-    );
-    assert_eq!(
-        dedup::text::fine_place_agreement(&compound, &other_compound),
-        Some(false)
-    );
-    let other_street = places("建设路边上那个楼盘");
-    assert_eq!(dedup::text::same_place(&street, &other_street), Some(false));
 }

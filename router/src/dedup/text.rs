@@ -453,17 +453,10 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             // which places nothing finely enough to join different callers.
             let area = if area_suffix { AREA } else { 0 };
             let line = if is_line { LINE } else { 0 };
-            let level = if area != 0 || is_line {
-                0
-            } else {
-                level_of(suf)
-            };
-            let h = ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32)
-                & !(AREA | LINE | LEVEL))
+            let h = ((mix(xxhash_rust::xxh3::xxh3_64(key.as_bytes())) as u32) & !(AREA | LINE))
                 .max(1)
                 | area
-                | line
-                | level;
+                | line;
             if n < PLACES && !out[..n].contains(&h) {
                 out[n] = h;
                 n += 1;
@@ -480,20 +473,6 @@ pub const AREA: u32 = 1 << 31;
 /// The bit of a place hash that marks a bus line (6路): compared as a
 /// place, and two sets naming only different lines never agree.
 pub const LINE: u32 = 1 << 30;
-
-/// The bits of a place hash that give its level: a street, a village, or
-/// a site (a compound, shop, school …). Two places of one level are two
-/// places; a street and a compound may be one inside the other.
-pub const LEVEL: u32 = 3 << 28;
-
-/// The [`LEVEL`] bits of a fine place by its ending.
-fn level_of(suffix: &str) -> u32 {
-    match suffix {
-        "路" | "街" | "大道" | "巷" => 1 << 28,
-        "村" | "社区" | "新村" => 2 << 28,
-        _ => 3 << 28,
-    }
-}
 
 /// Whether both place sets name bus lines and none in common.
 fn other_lines(a: &[u32; PLACES], b: &[u32; PLACES]) -> bool {
@@ -517,15 +496,8 @@ pub fn fine_place_agreement(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool
     if shares_fine_place(a, b) {
         return Some(true);
     }
-    // Levels at which each names a fine place: two of one level are two
-    // places; a street on one side and a compound on the other may be one
-    // inside the other, which is not known.
-    let levels = |x: &[u32; PLACES]| {
-        x.iter()
-            .filter(|p| **p != 0 && *p & AREA == 0)
-            .fold(0u32, |m, p| m | 1 << ((p & LEVEL) >> 28))
-    };
-    (levels(a) & levels(b) != 0).then_some(false)
+    let fine = |x: &[u32; PLACES]| x.iter().any(|p| *p != 0 && p & AREA == 0);
+    (fine(a) && fine(b)).then_some(false)
 }
 
 /// Whether two place sets are known and share a place (`Some(true)`),
@@ -534,21 +506,7 @@ pub fn same_place(a: &[u32; PLACES], b: &[u32; PLACES]) -> Option<bool> {
     if a[0] == 0 || b[0] == 0 {
         return None;
     }
-    if other_lines(a, b) {
-        return Some(false);
-    }
-    if a.iter().any(|x| *x != 0 && b.contains(x)) {
-        return Some(true);
-    }
-    // Nothing in common: two places, unless all either names is of
-    // another level than all the other names (a street, and a compound
-    // that may be on it).
-    let levels = |x: &[u32; PLACES]| {
-        x.iter()
-            .filter(|p| **p != 0)
-            .fold(0u32, |m, p| m | 1 << ((p & (LEVEL | AREA)) >> 28))
-    };
-    (levels(a) & levels(b) != 0).then_some(false)
+    Some(a.iter().any(|x| *x != 0 && b.contains(x)) && !other_lines(a, b))
 }
 
 /// MinHash size: 16 values of 16 bits (32 bytes per sketch).
