@@ -142,6 +142,7 @@ UNKNOWN_FLOORS = {
     "unknown_fresh.jsonl": {"cluster": (0.84, 0.60), "repeat": (0.99, 0.94)},
     "unknown_fresh2.jsonl": {"cluster": (0.82, 0.58), "repeat": (0.92, 0.92)},
     "unknown_fresh3.jsonl": {"cluster": (0.88, 0.53), "repeat": (0.88, 0.86)},
+    "unknown_fresh4.jsonl": {"cluster": (0.90, 0.50), "repeat": (0.99, 0.93)},
 }
 
 
