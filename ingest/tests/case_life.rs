@@ -447,3 +447,72 @@ fn a_replayed_batch_is_accepted_and_applied_once() {
         "{csv}"
     );
 }
+
+/// An order event's alert is stored in a transaction after the event's.
+/// A crash between the two left the event stored and its alert lost for
+/// good: the client, never answered, retries, and a stored event is a
+/// duplicate that raises nothing. Here the alert row is removed from the
+/// store while the daemon is down, as that crash would leave it: the
+/// restart's replay raises it again, once.
+#[test]
+fn an_order_events_alert_lost_before_its_commit_is_raised_after_a_restart() {
+    use pb::OrderEventType as T;
+    let dir = temp_dir("event-alert");
+    let d = Daemon::start_in(&dir, None);
+    let r = now_secs() - 60;
+    let case = submit_at(&d, "ext-1", "我要投诉小区物业，电梯坏了一个月都没人修", r).case_id;
+    let mut ext = ev(&case, T::ExtensionRequested, r + 30);
+    ext.extension_days = 3;
+    let s = send(
+        &d,
+        vec![
+            ev(&case, T::Dispatched, r + 10),
+            ev(&case, T::Signed, r + 20),
+            ext,
+        ],
+    );
+    assert_eq!((s.accepted, s.extensions_refused), (3, 1), "{s:?}");
+    let refused = pb::AlertKind::ExtensionRefused as i32;
+    let has = |dir: &std::path::Path| {
+        stored_alerts(&dir.join("data"))
+            .iter()
+            .any(|(k, _, c)| *k == refused && *c == case)
+    };
+    assert!(has(&dir), "stored before the answer");
+    d.terminate();
+
+    let db = rusqlite::Connection::open(dir.join("data").join("hotline.db")).expect("store");
+    let gone = db
+        .execute(
+            "DELETE FROM events WHERE stream = 'alert' AND key = ?1",
+            [&case],
+        )
+        .expect("delete");
+    drop(db);
+    assert_eq!(gone, 1);
+    assert!(!has(&dir));
+
+    let d = Daemon::start_in(&dir, None);
+    d.wait_ticks("deadlines", 2.0);
+    assert!(has(&dir), "raised again by the replay");
+    assert_eq!(
+        d.metric("hotline_alerts_total{kind=\"EXTENSION_REFUSED\"} "),
+        1.0,
+        "counted once, as newly stored"
+    );
+    d.terminate();
+    // Stored: a further restart replays it as the same row.
+    let d = Daemon::start_in(&dir, None);
+    d.wait_ticks("deadlines", 2.0);
+    assert_eq!(
+        d.metric("hotline_alerts_total{kind=\"EXTENSION_REFUSED\"} "),
+        0.0
+    );
+    assert_eq!(
+        stored_alerts(&dir.join("data"))
+            .iter()
+            .filter(|(k, _, _)| *k == refused)
+            .count(),
+        1
+    );
+}

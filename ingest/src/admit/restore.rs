@@ -56,8 +56,7 @@ pub fn replay(
             }
             Item::Order(body) => {
                 if let Ok(ev) = pb::OrderEvent::decode(&body[..]) {
-                    // Alerts it would raise were raised before the restart.
-                    let _ = orders.event(&ev);
+                    orders.replay_event(&ev);
                     r.order_events += 1;
                 }
             }

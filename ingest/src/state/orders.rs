@@ -434,6 +434,18 @@ impl Orders {
         }
     }
 
+    /// Applies an order event read back from the store (a restart, a
+    /// takeover). The alert it raises is raised again at the next tick:
+    /// stored before, it is the same row and changes nothing; lost to a
+    /// crash between the event's commit and its alert's (the client, never
+    /// answered, retries, and a stored event raises nothing twice), it is
+    /// stored now.
+    pub fn replay_event(&self, ev: &pb::OrderEvent) {
+        if let Some(a) = self.event(ev) {
+            self.queue(a);
+        }
+    }
+
     /// Starts tracking a case (its alerts were stored with its decision).
     pub fn open_track(&self, x: &Track) {
         if let Ok(mut t) = self.tracker.lock() {
