@@ -38,6 +38,49 @@ fn run(idx: &mut Dedup, c: &Contact) -> (Decision, DedupOutcome) {
     dedup::decide(router(), idx, c, now).expect("decided")
 }
 
+/// Each text as another caller's contact in 510802 (ids `{id}{i}`, phones
+/// `{phones}{i:04}`), an hour apart from `t`: the case leading the
+/// cluster each joined (its own when it joined none), with its contact
+/// and decision.
+fn leads_of(
+    idx: &mut Dedup,
+    texts: &[&str],
+    (id, phones): (&str, &str),
+    t: Instant,
+) -> Vec<(String, Contact, Decision)> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let c = contact(
+                &format!("{id}{i}"),
+                &format!("{phones}{i:04}"),
+                text,
+                "510802",
+                t + Duration::hours(i as i64),
+            );
+            let (d, o) = run(idx, &c);
+            let lead = if o.cluster_lead_case.is_empty() {
+                d.case_id.clone()
+            } else {
+                o.cluster_lead_case
+            };
+            (lead, c, d)
+        })
+        .collect()
+}
+
+/// Whether `rules` take two records' texts as one cluster's matter.
+fn same_cluster(rules: &DedupRules, a: &MatterRecord, b: &MatterRecord) -> bool {
+    rules
+        .same_cluster_matter(
+            (&a.features, &a.problem, a.category),
+            (&b.features, &b.problem, b.category),
+            rules.cfg.cluster_similarity,
+        )
+        .is_some()
+}
+
 const T0: &str = "2026-11-02 09:00";
 
 #[test]
@@ -968,26 +1011,8 @@ fn problem_types_join_one_problem_and_part_another() {
             rules.lexicon = rules.lexicon.with_types(None);
         }
         let mut idx = Dedup::new(Arc::new(rules), router());
-        let leads: Vec<String> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let c = contact(
-                    &format!("p{i}"),
-                    &format!("1390000{i:04}"),
-                    text,
-                    "510802",
-                    t + Duration::hours(i as i64),
-                );
-                let (d, o) = run(&mut idx, &c);
-                if o.cluster_lead_case.is_empty() {
-                    d.case_id
-                } else {
-                    o.cluster_lead_case
-                }
-            })
-            .collect();
-        (leads[1] == leads[0], leads[2] == leads[0])
+        let leads = leads_of(&mut idx, &texts, ("p", "1390000"), t);
+        (leads[1].0 == leads[0].0, leads[2].0 == leads[0].0)
     };
     let characters_never = DedupConfig {
         placed_overlap: 1.01,
@@ -1816,14 +1841,7 @@ fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
             other_types: 0.0,
             ..DedupConfig::default()
         };
-        let rules = DedupRules::embedded(cfg).expect("rules");
-        rules
-            .same_cluster_matter(
-                (&a.features, &a.problem, a.category),
-                (&b.features, &b.problem, b.category),
-                rules.cfg.cluster_similarity,
-            )
-            .is_some()
+        same_cluster(&DedupRules::embedded(cfg).expect("rules"), &a, &b)
     };
     assert!(joins(ov, agree), "at the minimums");
     assert!(!joins(ov.next_up(), agree), "overlap a step short");
@@ -1910,41 +1928,20 @@ fn a_shared_proper_name_places_an_unknown_problem() {
     ];
     let mut idx = index(DedupConfig::default());
     let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
-    let mut records = Vec::new();
-    let mut leads = Vec::new();
-    for (i, text) in texts.iter().enumerate() {
-        let c = contact(
-            &format!("n{i}"),
-            &format!("1370000{i:04}"),
-            text,
-            "510802",
-            t + Duration::hours(i as i64),
-        );
-        let (d, o) = run(&mut idx, &c);
-        records.push(dedup::record(router(), &rules, &c, &d).expect("a record"));
-        leads.push(if o.cluster_lead_case.is_empty() {
-            d.case_id
-        } else {
-            o.cluster_lead_case
-        });
-    }
+    let run = leads_of(&mut idx, &texts, ("n", "1370000"), t);
+    let leads: Vec<&String> = run.iter().map(|(lead, _, _)| lead).collect();
+    let records: Vec<MatterRecord> = run
+        .iter()
+        .map(|(_, c, d)| dedup::record(router(), &rules, c, d).expect("a record"))
+        .collect();
     assert_eq!(leads[1], leads[0], "one shop, one problem, no ending known");
     assert_ne!(leads[2], leads[0], "another shop's name");
     assert_ne!(leads[3], leads[0], "another problem at the shop");
     // It is the name that joins them.
-    let same = |a: &dedup::MatterRecord, b: &dedup::MatterRecord| {
-        rules
-            .same_cluster_matter(
-                (&a.features, &a.problem, a.category),
-                (&b.features, &b.problem, b.category),
-                rules.cfg.cluster_similarity,
-            )
-            .is_some()
-    };
-    assert!(same(&records[0], &records[1]));
+    assert!(same_cluster(&rules, &records[0], &records[1]));
     let mut nameless = records[1].clone();
     nameless.problem.names = [0; dedup::names::NAMES];
-    assert!(!same(&records[0], &nameless));
+    assert!(!same_cluster(&rules, &records[0], &nameless));
 }
 
 /// A place's town is no part of its name (白驿镇卫生院 is 白驿卫生院), and
