@@ -249,3 +249,36 @@ fn a_full_disk_keeps_the_kafka_offsets_across_a_kill() {
     );
     drop(fs);
 }
+
+/// A data directory removed under the running daemon (an operator's
+/// mistake, a cleanup script): SQLite would go on writing to the unlinked
+/// file and every contact acknowledged from then on would be gone at the
+/// next start. The daemon notices at the next commit: `Submit` answers
+/// `UNAVAILABLE` naming the cause, nothing more is acknowledged, and
+/// `/ready` turns 503 and stays so (there is nothing to recover to but a
+/// restart, which opens a new store).
+#[test]
+fn a_store_removed_under_the_daemon_acknowledges_nothing_more() {
+    let dir = temp_dir("store-removed");
+    let d = Daemon::start_in(&dir, None);
+    let rt = rt();
+    rt.block_on(d.submit(contact("before-1", "小区门口的路灯坏了好几天了")));
+    std::fs::remove_dir_all(dir.join("data")).expect("remove the data directory");
+    let err = rt.block_on(async {
+        d.client()
+            .await
+            .submit(contact("after-1", "小区门口的路灯坏了好几天了"))
+            .await
+            .expect_err("not acknowledged into a removed store")
+    });
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("removed or replaced"), "{err:?}");
+    assert!(wait_ready_is(&d, 503), "/ready turns 503");
+    // The idle committer's probe finds the same: still not ready.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(ready(&d), 503);
+    // A restart opens a new, empty store and takes contacts again.
+    d.kill9();
+    let d = Daemon::start_in(&dir, None);
+    rt.block_on(d.submit(contact("after-2", "小区门口的路灯坏了好几天了")));
+}

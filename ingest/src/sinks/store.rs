@@ -25,6 +25,10 @@ pub enum StoreError {
     /// restored) since the work began; its new owner decides it.
     #[error("the tenant is not decided on this node now (its partition moved)")]
     NotOwner,
+    /// The database file was removed or replaced under the running daemon:
+    /// what it would commit goes to a file no restart reads.
+    #[error("the store file {0} was removed or replaced while the daemon ran: nothing more is acknowledged; restart hotlined")]
+    Replaced(PathBuf),
 }
 
 /// A decision row to insert.
@@ -310,6 +314,22 @@ pub struct Store {
     /// With `[kafka.cluster]`: every new row is also queued for this
     /// tenant's changelog (`sinks::changelog`).
     changelog: Option<std::sync::Arc<str>>,
+    /// The database file and its (device, inode) when opened.
+    file: (PathBuf, Option<(u64, u64)>),
+}
+
+/// A file's (device, inode), if it is there.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// [`Store::still_there`] of a file opened with this identity.
+fn still_there((path, opened): &(PathBuf, Option<(u64, u64)>)) -> Result<(), StoreError> {
+    if opened.is_some() && identity(path) != *opened {
+        return Err(StoreError::Replaced(path.clone()));
+    }
+    Ok(())
 }
 
 /// How hard SQLite syncs: `full` survives power loss, `normal` only process crashes.
@@ -363,17 +383,28 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         migrate(&mut conn, key_of)?;
+        let id = identity(&path);
         Ok(Store {
             conn,
             outbox: None,
             outbox_mark: Default::default(),
             changelog: None,
+            file: (path, id),
         })
+    }
+
+    /// Whether the database file is still the one opened: a data directory
+    /// removed (or the file replaced) under the daemon leaves SQLite
+    /// writing to an unlinked file, and every acknowledgement would be
+    /// lost at the next start. One `stat` per transaction.
+    fn still_there(&self) -> Result<(), StoreError> {
+        still_there(&self.file)
     }
 
     /// Writes and removes a row in one transaction (pages to the WAL and an
     /// fsync, like a commit of contacts): whether the store can commit.
     pub fn probe(&mut self) -> Result<(), StoreError> {
+        self.still_there()?;
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS probe (at INTEGER NOT NULL);
@@ -423,6 +454,9 @@ impl Store {
         }
         let last = t.queued.get();
         drop(t);
+        // Checked last, just before the commit: nothing is acknowledged
+        // into a file no restart reads (rolled back as `tx` drops).
+        still_there(&self.file)?;
         tx.commit()?;
         if let Some(id) = last {
             self.outbox_mark
