@@ -318,18 +318,25 @@ pub struct Store {
     file: (PathBuf, Option<(u64, u64)>),
 }
 
-/// A file's (device, inode), if it is there.
-fn identity(path: &Path) -> Option<(u64, u64)> {
+/// A file's (device, inode): `Ok(None)` when it is not there, `Err` when
+/// it cannot be told (permissions, an I/O error).
+fn identity(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// [`Store::still_there`] of a file opened with this identity.
+/// A `stat` that fails for another reason than the file's absence tells
+/// nothing: the commit itself then finds out whether the store works.
 fn still_there((path, opened): &(PathBuf, Option<(u64, u64)>)) -> Result<(), StoreError> {
-    if opened.is_some() && identity(path) != *opened {
-        return Err(StoreError::Replaced(path.clone()));
+    match (opened, identity(path)) {
+        (Some(_), Ok(now)) if now != *opened => Err(StoreError::Replaced(path.clone())),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// How hard SQLite syncs: `full` survives power loss, `normal` only process crashes.
@@ -383,7 +390,13 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         migrate(&mut conn, key_of)?;
-        let id = identity(&path);
+        let id = identity(&path).ok().flatten();
+        if id.is_none() {
+            tracing::warn!(
+                path = %path.display(),
+                "cannot stat the store file: a store removed under the daemon will not be noticed"
+            );
+        }
         Ok(Store {
             conn,
             outbox: None,

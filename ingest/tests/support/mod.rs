@@ -120,14 +120,15 @@ impl Daemon {
     fn start_with(dir: &Path, config: Option<&str>, log: Option<&str>) -> Daemon {
         // A port taken between the check and the daemon's bind (another
         // process) makes the daemon exit "binding …": start again on others.
+        let mut last = String::new();
         for _ in 0..5 {
             match Daemon::try_start(dir, config, log) {
                 Ok(d) => return d,
-                Err(log) if log.contains("binding") => continue,
+                Err(log) if log.contains("binding") => last = log,
                 Err(log) => panic!("hotlined exited before it was ready:\n{log}"),
             }
         }
-        panic!("hotlined could not bind free ports in 5 tries");
+        panic!("hotlined could not bind free ports in 5 tries; the last:\n{last}");
     }
 
     /// Spawns and waits until ready; the daemon's log if it exited first.
@@ -172,6 +173,12 @@ impl Daemon {
                     .stderr(f);
             }
         }
+        // What this start writes (the log is appended to across starts).
+        let since = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
+        let log_since = || {
+            let text = std::fs::read(&log_path).unwrap_or_default();
+            String::from_utf8_lossy(text.get(since..).unwrap_or_default()).into_owned()
+        };
         let child = cmd.spawn().expect("spawn hotlined");
         let mut d = Daemon {
             child,
@@ -186,13 +193,14 @@ impl Daemon {
                 return Ok(d);
             }
             if let Ok(Some(status)) = d.child.try_wait() {
-                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("{status}\n{text}"));
+                return Err(format!("{status}\n{}", log_since()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        panic!("hotlined did not become ready in 60 s; its log:\n{text}");
+        panic!(
+            "hotlined did not become ready in 60 s; its log:\n{}",
+            log_since()
+        );
     }
 
     /// Submits one contact; the decision (panics on an error status).

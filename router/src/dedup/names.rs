@@ -39,7 +39,7 @@ static SEEN: LazyLock<Seen> = LazyLock::new(|| {
             let Ok(row) = serde_json::from_str::<Row>(line) else {
                 continue;
             };
-            each_pair(&fast2s::convert(&row.text), |h| s.insert(h));
+            each_pair(&fast2s::convert(&row.text), |_, _, _, h| s.insert(h));
         }
     }
     s
@@ -80,40 +80,58 @@ pub fn pair_hash(p: char, c: char) -> u64 {
     mix(u64::from(p as u32) << 21 | u64::from(c as u32) | 2 << 62)
 }
 
-/// Calls `f` with the [`pair_hash`] of each pair of adjacent ideographs of
-/// a text (simplified characters), in text order.
-fn each_pair(simplified: &str, mut f: impl FnMut(u64)) {
+/// Calls `f(i, p, c, hash)` with the [`pair_hash`] of each pair of
+/// adjacent ideographs of a text (simplified characters), in text order,
+/// `i` the index of `c` among the text's characters.
+fn each_pair(simplified: &str, mut f: impl FnMut(usize, char, char, u64)) {
     let mut prev: Option<char> = None;
-    for c in simplified.chars() {
+    for (i, c) in simplified.chars().enumerate() {
         if !crate::normalize::is_ideograph(c) {
             prev = None;
             continue;
         }
         if let Some(p) = prev {
-            f(pair_hash(p, c));
+            f(i, p, c, pair_hash(p, c));
         }
         prev = Some(c);
     }
 }
 
+/// Characters that end (or are) a town, district or street name: a pair
+/// with one, or right before one, names an area (宝轮镇, 东坝街道), which
+/// joins nothing (Art. 12(3): one matter needs one place), not a shop or
+/// compound. The place reader has them as places of their own.
+const AREA: &str = "镇乡区县街";
+
 /// A text's names as its pairs are offered, in text order: the first
-/// [`NAMES`] distinct pairs the background does not use.
+/// [`NAMES`] distinct pairs the background does not use, none of them an
+/// area's ([`AREA`]).
 #[derive(Debug, Default)]
 pub struct Names {
     out: [u32; NAMES],
     n: usize,
+    /// Where the last pair kept ends (its second character's index): it
+    /// is withdrawn if the next character ends an area's name.
+    last_kept: Option<usize>,
 }
 
 impl Names {
-    /// Offers a pair's [`pair_hash`].
-    pub fn offer(&mut self, h: u64) {
-        if self.n == NAMES || SEEN.contains(h) {
+    /// Offers the pair (`p`, `c`) ending at character `i`, and its
+    /// [`pair_hash`].
+    pub fn offer(&mut self, i: usize, p: char, c: char, h: u64) {
+        if AREA.contains(c) && self.last_kept.is_some_and(|at| at + 1 == i) {
+            self.n -= 1;
+            self.out[self.n] = 0;
+        }
+        self.last_kept = None;
+        if self.n == NAMES || AREA.contains(p) || AREA.contains(c) || SEEN.contains(h) {
             return;
         }
         let x = (h as u32).max(1);
         if !self.out[..self.n].contains(&x) {
             self.out[self.n] = x;
             self.n += 1;
+            self.last_kept = Some(i);
         }
     }
 
@@ -127,7 +145,7 @@ impl Names {
 /// [`NAMES`] distinct pairs the background does not use (0 = none).
 pub fn of(simplified: &str) -> [u32; NAMES] {
     let mut names = Names::default();
-    each_pair(simplified, |h| names.offer(h));
+    each_pair(simplified, |i, p, c, h| names.offer(i, p, c, h));
     names.get()
 }
 
@@ -184,6 +202,7 @@ mod tests {
     fn at_most_names_distinct_pairs_are_kept() {
         let long = "鑫鑫鑫淼淼淼焱焱焱垚垚垚犇犇犇骉骉骉".repeat(3);
         let n = of(&long);
+        assert!(n.iter().all(|x| *x != 0), "{n:?}");
         let mut distinct = n.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
@@ -197,6 +216,41 @@ mod tests {
         assert!(shared(&a, &b));
         assert_ne!(signature(&a) & signature(&b), 0);
         assert_eq!(signature(&[0; NAMES]), 0);
+    }
+
+    /// A town's or street's name is an area, not a name: two texts
+    /// naming only one town share nothing (Art. 12(3)).
+    #[test]
+    fn an_areas_name_is_no_name() {
+        assert!(names("鹤鸣镇").is_empty(), "{:?}", names("鹤鸣镇"));
+        assert!(names("鹤鸣乡的路").is_empty());
+        assert!(names("鹤鸣街道").is_empty());
+        // A shop's name after it still is one, and one before a gap too.
+        assert!(shared(
+            &of("鹤鸣镇福康养生馆骗老人"),
+            &of("福康养生馆卖保健品")
+        ));
+        assert!(shared(&of("福康，鹤鸣镇"), &of("福康养生馆卖保健品")));
+    }
+
+    /// The background is every training file of the classifier and the
+    /// problem paraphrases: a file added there is read here too.
+    #[test]
+    fn the_background_is_every_training_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus");
+        let mut files = 0;
+        for e in std::fs::read_dir(&dir).expect("corpus dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("train") && name.ends_with(".jsonl") {
+                let text = std::fs::read_to_string(e.path()).expect("read");
+                assert!(
+                    BACKGROUND.contains(&text.as_str()),
+                    "{name} is not in BACKGROUND"
+                );
+                files += 1;
+            }
+        }
+        assert_eq!(files + 1, BACKGROUND.len());
     }
 
     /// The names gathered in the problem types' pass are the same.

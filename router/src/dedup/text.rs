@@ -255,14 +255,14 @@ impl Problem {
         self.weights = terms.map(super::rarity::weight);
     }
 
-    /// The cosine of the two problems' type distributions (0 when either
-    /// has none).
     /// Whether the two texts name one thing by a proper name
     /// ([`super::names`]).
     pub fn shares_a_name(&self, o: &Problem) -> bool {
         super::names::shared(&self.names, &o.names)
     }
 
+    /// The cosine of the two problems' type distributions (0 when either
+    /// has none).
     pub fn type_agreement(&self, o: &Problem) -> f64 {
         super::types::cosine((&self.types, &self.type_p), (&o.types, &o.type_p))
     }
@@ -412,7 +412,9 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             let mut prev = before.chars().rev().peekable();
             // The town a place is in is no part of its name: 白驿镇卫生院
             // and 白驿卫生院 are one clinic.
-            if !area_suffix && prev.next_if(|c| "镇乡县区".contains(*c)).is_some() {
+            // (Not before 路: "3区路口" would read as bus line 3.)
+            if !area_suffix && suf != "路" && prev.next_if(|c| "镇乡县区".contains(*c)).is_some()
+            {
                 prev.next_if(|c| "街".contains(*c));
             }
             let (Some(p1), p2) = (prev.next(), prev.next()) else {

@@ -77,37 +77,43 @@ pub type Example = (Vec<u32>, usize);
 /// text order. N-grams do not span a character that is not a letter, digit
 /// or ideograph.
 fn each_gram(simplified: &str, f: impl FnMut(u32)) {
-    each_gram_and_pair(simplified, f, |_| {});
+    each_gram_and_pair(simplified, f, |_, _, _, _| {});
 }
 
-/// [`each_gram`], and `pair` with the full hash of each bigram of two
-/// ideographs ([`super::names::pair_hash`]): the names are read in the
+/// [`each_gram`], and `pair(i, p, c, hash)` for each bigram of two
+/// ideographs, its full hash ([`super::names::pair_hash`]) and `i` the
+/// index of `c` among the text's characters: the names are read in the
 /// same pass.
-fn each_gram_and_pair(simplified: &str, mut f: impl FnMut(u32), mut pair: impl FnMut(u64)) {
+fn each_gram_and_pair(
+    simplified: &str,
+    mut f: impl FnMut(u32),
+    mut pair: impl FnMut(usize, char, char, u64),
+) {
     let (mut p, mut q) = (0u64, 0u64);
-    let mut p_ideograph = false;
-    for c in simplified.chars() {
-        let ideograph = crate::normalize::is_ideograph(c);
-        if !(ideograph || c.is_alphanumeric()) {
+    let mut prev_ideograph: Option<char> = None;
+    for (i, ch) in simplified.chars().enumerate() {
+        let ideograph = crate::normalize::is_ideograph(ch);
+        if !(ideograph || ch.is_alphanumeric()) {
             (p, q) = (0, 0);
+            prev_ideograph = None;
             continue;
         }
         // ASCII folded; other letters as they are (a Unicode case table
         // lookup per character costs more than the rest of the n-gram).
-        let c = u64::from(c.to_ascii_lowercase() as u32);
+        let c = u64::from(ch.to_ascii_lowercase() as u32);
         f(mix(c | 1 << 62) as u32);
         if p != 0 {
             let h = mix(p << 21 | c | 2 << 62);
             f(h as u32);
-            if ideograph && p_ideograph {
-                pair(h);
+            if let (true, Some(pc)) = (ideograph, prev_ideograph) {
+                pair(i, pc, ch, h);
             }
             if q != 0 {
                 f(mix(q << 42 | p << 21 | c | 3 << 62) as u32);
             }
         }
         (q, p) = (p, c);
-        p_ideograph = ideograph;
+        prev_ideograph = ideograph.then_some(ch);
     }
 }
 
@@ -195,7 +201,7 @@ impl TypeModel {
                 self.add_row(&mut acc, h);
                 n += 1;
             },
-            |h| names.offer(h),
+            |i, p, c, h| names.offer(i, p, c, h),
         );
         self.top(&acc, n)
     }
