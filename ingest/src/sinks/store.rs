@@ -329,8 +329,10 @@ fn identity(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
     }
 }
 
-/// [`Store::still_there`] of a file opened with this identity.
-/// A `stat` that fails for another reason than the file's absence tells
+/// Whether the database file is still the one opened with this identity:
+/// a data directory removed (or the file replaced) under the daemon leaves
+/// SQLite writing to an unlinked file, and every acknowledgement would be
+/// lost at the next start. One `stat` per transaction. A `stat` that fails for another reason than the file's absence tells
 /// nothing: the commit itself then finds out whether the store works.
 fn still_there((path, opened): &(PathBuf, Option<(u64, u64)>)) -> Result<(), StoreError> {
     match (opened, identity(path)) {
@@ -406,18 +408,10 @@ impl Store {
         })
     }
 
-    /// Whether the database file is still the one opened: a data directory
-    /// removed (or the file replaced) under the daemon leaves SQLite
-    /// writing to an unlinked file, and every acknowledgement would be
-    /// lost at the next start. One `stat` per transaction.
-    fn still_there(&self) -> Result<(), StoreError> {
-        still_there(&self.file)
-    }
-
     /// Writes and removes a row in one transaction (pages to the WAL and an
     /// fsync, like a commit of contacts): whether the store can commit.
     pub fn probe(&mut self) -> Result<(), StoreError> {
-        self.still_there()?;
+        still_there(&self.file)?;
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS probe (at INTEGER NOT NULL);

@@ -16,9 +16,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_hotlined");
 /// cannot take it before the daemon binds it; never the same port twice
 /// in one test process.
 pub fn free_port() -> u16 {
-    use std::collections::HashSet;
+    use std::collections::BTreeSet;
     use std::sync::Mutex;
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -26,7 +26,6 @@ pub fn free_port() -> u16 {
         ^ std::process::id().wrapping_mul(2_654_435_761);
     let mut x = seed | 1;
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    let given = given.get_or_insert_with(HashSet::new);
     for _ in 0..10_000 {
         x ^= x << 13;
         x ^= x >> 17;

@@ -6,7 +6,6 @@
 //! [`REPS`] representative sketches; a bucket holds at most `max_per_bucket`
 //! live clusters (the one idle longest is evicted, counted).
 use super::callers::CaseRef;
-use super::names::NAMES;
 use super::text::{Features, Problem, PLACES};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,10 +93,9 @@ pub struct Head {
     pub places: [u32; PLACES],
     /// The lead's category.
     pub category: u32,
-    /// The lead's proper names ([`super::names`]): a contact of another
-    /// category naming no place is a candidate when it shares one.
-    pub names: [u32; NAMES],
-    /// Their [`super::names::signature`].
+    /// The [`super::names::signature`] of the lead's proper names: a
+    /// contact of another category may be a candidate when it shares one
+    /// (the names themselves are read from the lead only then).
     pub name_bits: u64,
 }
 
@@ -133,13 +131,16 @@ impl Bucket {
 
     fn push(&mut self, at: i64, f: &Features, category: u32, c: Cluster) {
         self.matters.push(f.matters);
-        let names = c.reps.iter().next().map(|r| r.1.names).unwrap_or_default();
+        let name_bits = c
+            .reps
+            .iter()
+            .next()
+            .map_or(0, |r| super::names::signature(&r.1.names));
         self.heads.push(Head {
             last_at: at,
             places: f.places,
             category,
-            names,
-            name_bits: super::names::signature(&names),
+            name_bits,
         });
         self.items.push(c);
     }

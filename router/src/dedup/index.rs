@@ -392,8 +392,13 @@ impl Dedup {
             if place == Some(false) {
                 return;
             }
-            let named =
-                || r_names & h.name_bits != 0 && super::names::shared(&h.names, &r.problem.names);
+            let named = || {
+                r_names & h.name_bits != 0
+                    && c.reps
+                        .iter()
+                        .next()
+                        .is_some_and(|lead| lead.1.shares_a_name(&r.problem))
+            };
             if !(common || same_category || place == Some(true) || named()) {
                 return;
             }

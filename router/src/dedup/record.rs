@@ -117,7 +117,8 @@ impl MatterRecord {
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(160);
+        // About 180 bytes and the lead unit's code: one allocation.
+        let mut b = Vec::with_capacity(224);
         b.push(Self::VERSION);
         b.extend_from_slice(&self.contact.to_le_bytes());
         for i in self.idents {
