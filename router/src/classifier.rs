@@ -55,6 +55,22 @@ pub struct Model {
 type Lanes = [f32; LANES];
 const LANES: usize = 8;
 
+/// The logits' blocks while a text's rows are summed: the kind block,
+/// then the category blocks (`len` of them in use).
+struct Acc {
+    blocks: [Lanes; 1 + MAX_CATEGORIES.div_ceil(LANES)],
+    len: usize,
+}
+
+impl Acc {
+    fn new(len: usize) -> Acc {
+        Acc {
+            blocks: [[0f32; LANES]; 1 + MAX_CATEGORIES.div_ceil(LANES)],
+            len: len.min(1 + MAX_CATEGORIES.div_ceil(LANES)),
+        }
+    }
+}
+
 /// Lane-wise sum of two blocks (by value, so it compiles to vector adds).
 #[inline(always)]
 fn add_lanes(a: Lanes, b: &Lanes) -> Lanes {
@@ -205,6 +221,14 @@ fn filler_at(rest: &str, c: char) -> Option<usize> {
 /// not a letter, digit or ideograph: the text is read in segments cut there.
 pub fn features<'a>(text: &str, rule_ids: impl Iterator<Item = &'a str>) -> Vec<u32> {
     let mut out = Vec::with_capacity(text.len() + 8);
+    each_gram(text, |f| out.push(f));
+    out.extend(rule_ids.map(rule_feature));
+    out
+}
+
+/// Calls `f` with the bucket of each n-gram of [`features`], in text
+/// order (prediction sums the rows as they are read; training keeps the list).
+fn each_gram(text: &str, mut f: impl FnMut(u32)) {
     // The two characters before this one in the segment (0: none).
     let (mut p, mut q) = (0u64, 0u64);
     let mut rest = text;
@@ -222,17 +246,15 @@ pub fn features<'a>(text: &str, rule_ids: impl Iterator<Item = &'a str>) -> Vec<
             continue;
         }
         let c = u64::from(c as u32);
-        out.push(bucket(c | 1 << 62));
+        f(bucket(c | 1 << 62));
         if p != 0 {
-            out.push(bucket(p << 21 | c | 2 << 62));
+            f(bucket(p << 21 | c | 2 << 62));
             if q != 0 {
-                out.push(bucket(q << 42 | p << 21 | c | 3 << 62));
+                f(bucket(q << 42 | p << 21 | c | 3 << 62));
             }
         }
         (q, p) = (p, c);
     }
-    out.extend(rule_ids.map(rule_feature));
-    out
 }
 
 /// Each feature weighs 1/√n in a text of n features: a long narrative
@@ -277,6 +299,34 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
     }
 }
 
+/// [`exp_neg`] of eight terms, each step written lane by lane so the
+/// compiler computes the block in vector registers (`exp_neg` called per
+/// lane stays scalar).
+#[inline(always)]
+fn exp_neg_lanes(x: Lanes) -> Lanes {
+    use std::array::from_fn;
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN_2: f32 = std::f32::consts::LN_2;
+    const ROUND: f32 = 12_582_912.0;
+    let keep: [bool; LANES] = from_fn(|i| x[i] > -30.0);
+    let x: Lanes = from_fn(|i| if x[i] > -44.0 { x[i] } else { -44.0 });
+    let t: Lanes = from_fn(|i| x[i] * LOG2_E);
+    let rounded: Lanes = from_fn(|i| t[i] + ROUND);
+    let r: Lanes = from_fn(|i| (t[i] - (rounded[i] - ROUND)) * LN_2);
+    let p: Lanes = from_fn(|i| {
+        let r = r[i];
+        1.0 + r
+            * (1.0
+                + r * (0.5
+                    + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))))
+    });
+    let scale: Lanes = from_fn(|i| {
+        let n_bits = rounded[i].to_bits().wrapping_sub(ROUND.to_bits());
+        f32::from_bits(n_bits.wrapping_add(127) << 23)
+    });
+    from_fn(|i| if keep[i] { p[i] * scale[i] } else { 0.0 })
+}
+
 /// The three largest logits of a head, highest first, as (index,
 /// probability), the probabilities over the whole head (softmax).
 fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
@@ -284,14 +334,14 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
     let max = logits
         .iter()
         .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
-    // Summed in eight lanes, so the terms are computed side by side.
+    // Eight terms at a time, a short last block padded with e^-inf = 0.
     let mut lanes = [0f32; LANES];
-    let blocks = logits.chunks_exact(LANES);
-    let tail: f32 = blocks.remainder().iter().map(|&l| exp_neg(l - max)).sum();
-    for b in blocks {
-        lanes = std::array::from_fn(|i| lanes[i] + exp_neg(b[i] - max));
+    for b in logits.chunks(LANES) {
+        let x: Lanes = std::array::from_fn(|i| b.get(i).map_or(f32::NEG_INFINITY, |l| l - max));
+        let e = exp_neg_lanes(x);
+        lanes = std::array::from_fn(|i| lanes[i] + e[i]);
     }
-    let sum = lanes.iter().sum::<f32>() + tail;
+    let sum = lanes.iter().sum::<f32>();
     // Insertion into three slots, highest first (ties keep the lower index).
     let mut top = [(usize::MAX, f32::NEG_INFINITY); 3];
     for (i, &l) in logits.iter().enumerate() {
@@ -378,21 +428,47 @@ impl Model {
     /// categories, and of the keyword rules in `cues` (feature, name) the
     /// ones that weighed most for the kind and category chosen.
     pub fn predict(&self, features: &[u32], cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let nc = self.categories.len();
-        let nb = blocks(nc);
-        // Logits: the kind block, then the category blocks.
-        let mut acc = [[0f32; LANES]; 1 + MAX_CATEGORIES.div_ceil(LANES)];
-        let acc = &mut acc[..nb];
+        let mut acc = Acc::new(blocks(self.categories.len()));
         for &f in features {
-            let f = f as usize & (self.dims - 1);
-            let Some(w) = self.dense.get(f * nb..(f + 1) * nb) else {
-                continue;
-            };
-            for (a, x) in acc.iter_mut().zip(w) {
-                *a = add_lanes(*a, x);
-            }
+            self.add_row(&mut acc, f);
         }
-        let norm = norm(features.len());
+        self.finish(&acc, features.len(), cues)
+    }
+
+    /// [`predict`](Self::predict) of a normalized text and its matched
+    /// keyword rules' cues, the n-grams' rows summed as they are read (no
+    /// feature list): what `decide` calls.
+    pub fn predict_text(&self, text: &str, cues: &[(u32, &Arc<str>)]) -> Prediction {
+        let mut acc = Acc::new(blocks(self.categories.len()));
+        let mut n = cues.len();
+        each_gram(text, |f| {
+            self.add_row(&mut acc, f);
+            n += 1;
+        });
+        for &(f, _) in cues {
+            self.add_row(&mut acc, f);
+        }
+        self.finish(&acc, n, cues)
+    }
+
+    /// Adds a feature's row to the logits' blocks.
+    #[inline(always)]
+    fn add_row(&self, acc: &mut Acc, f: u32) {
+        let nb = acc.len;
+        let f = f as usize & (self.dims - 1);
+        let Some(w) = self.dense.get(f * nb..(f + 1) * nb) else {
+            return;
+        };
+        for (a, x) in acc.blocks.iter_mut().zip(w) {
+            *a = add_lanes(*a, x);
+        }
+    }
+
+    /// The prediction from the summed rows of `n` features.
+    fn finish(&self, acc: &Acc, n: usize, cues: &[(u32, &Arc<str>)]) -> Prediction {
+        let nc = self.categories.len();
+        let acc = &acc.blocks[..acc.len];
+        let norm = norm(n);
         let mut logits = [0f32; NK + MAX_CATEGORIES];
         let (kl, cl) = logits.split_at_mut(NK);
         for ((l, a), b) in kl.iter_mut().zip(&acc[0]).zip(&self.kind_bias) {
@@ -591,6 +667,33 @@ mod tests {
         assert_eq!(exp_neg(0.0), 1.0);
     }
 
+    /// The eight-lane e^x is the scalar one, lane for lane.
+    #[test]
+    fn the_lane_exponential_is_the_scalar_one() {
+        let mut x = 1.0f32;
+        while x > -50.0 {
+            let xs: Lanes = std::array::from_fn(|i| x - i as f32 * 0.37);
+            let got = exp_neg_lanes(xs);
+            for (g, v) in got.iter().zip(xs) {
+                assert_eq!(g.to_bits(), exp_neg(v).to_bits(), "e^{v}");
+            }
+            x -= 0.0913;
+        }
+        let odd = [
+            f32::NAN,
+            f32::NEG_INFINITY,
+            0.0,
+            -30.0,
+            -29.999,
+            -44.0,
+            -100.0,
+            -0.0,
+        ];
+        for (g, v) in exp_neg_lanes(odd).iter().zip(odd) {
+            assert_eq!(g.to_bits(), exp_neg(v).to_bits(), "e^{v}");
+        }
+    }
+
     #[test]
     fn probabilities_of_a_head_sum_to_one_and_rank_the_logits() {
         let logits = [0.5f32, 3.0, -2.0, 2.9, 0.0, -40.0, 1.0, 1.5, 2.0, -1.0, 0.2];
@@ -650,6 +753,25 @@ mod tests {
         // and the category) is no evidence.
         assert!(m.evidence(&cues[..1], 0, 0).is_empty());
         assert!(m.evidence(&cues[1..2], 1, 0).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Summing the rows as the text is read gives what the feature
+        /// list gives (the list is what the trainer sees): the same
+        /// probabilities, bit for bit, and the same evidence.
+        #[test]
+        fn prediction_from_the_text_is_prediction_from_its_features(
+            text in "[喂你好那个谢谢楼下狗叫停水了税务局 ,。！a-z0-9]{0,40}",
+            cue_ids in proptest::collection::vec("[a-z.]{1,12}", 0..4),
+        ) {
+            let m = Model::from_bytes(crate::rules::EMBEDDED.model).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{e}"))
+            })?;
+            let names: Vec<Arc<str>> = cue_ids.iter().map(|s| Arc::from(s.as_str())).collect();
+            let cues: Vec<(u32, &Arc<str>)> = names.iter().map(|n| (rule_feature(n), n)).collect();
+            let f = features(&text, names.iter().map(|n| &**n));
+            proptest::prop_assert_eq!(m.predict_text(&text, &cues), m.predict(&f, &cues));
+        }
     }
 
     /// Equal logits keep the lower index first (found by cargo-mutants: no

@@ -116,8 +116,7 @@ fn with_model(
         .matched(hits)
         .map(|(_, id, _)| (crate::classifier::rule_feature(id), id))
         .collect();
-    let features = crate::classifier::features(text, cues.iter().map(|(_, id)| &***id));
-    let p = rt.model.predict(&features, &cues);
+    let p = rt.model.predict_text(text, &cues);
     let hinted_kind = contact.kind_hint;
     if hinted_kind.is_some() {
         rule_ids.push(ids::KIND_HINT.clone());
