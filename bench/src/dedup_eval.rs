@@ -296,6 +296,7 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row]) {
                     "agree": ra.problem.category_agreement(&rb.problem),
                     "samecat": ra.category == rb.category,
                     "types": ra.problem.type_agreement(&rb.problem),
+                    "named": ra.problem.shares_a_name(&rb.problem),
                     "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
                     "a": a.text, "b": b.text,
                 })

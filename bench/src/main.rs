@@ -131,6 +131,11 @@ enum Cmd {
         /// The model has 2^dims_log2 rows.
         #[arg(long, default_value_t = 14)]
         dims_log2: u32,
+        /// Paraphrases by other writers (same format) to score the model
+        /// on: accuracy, and how often two texts of one type agree and two
+        /// of different types meet (the thresholds dedup uses).
+        #[arg(long)]
+        eval: Vec<std::path::PathBuf>,
     },
     /// Precision, recall and F1 of repeat and cluster detection on a
     /// labeled JSON-lines file (see bench/data/dedup/README.md).
@@ -209,16 +214,25 @@ fn main() -> anyhow::Result<()> {
             epochs,
             learning_rate,
             dims_log2,
+            eval,
         } => {
             let text = std::fs::read_to_string(&corpus)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
+            let eval = eval
+                .iter()
+                .map(|f| {
+                    std::fs::read_to_string(f)
+                        .map(|t| (f.display().to_string(), t))
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let cfg = hotline_router::dedup::types::TypesTrain {
                 epochs,
                 learning_rate,
                 dims_log2,
                 ..Default::default()
             };
-            let bytes = hotline_bench::train_problems::run(&text, &cfg)?;
+            let bytes = hotline_bench::train_problems::run(&text, &cfg, &eval)?;
             std::fs::write(&out, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
         }
         Cmd::DedupEval { file, json, types } => {

@@ -3,7 +3,7 @@
 //! (`router/data/problems/corpus.jsonl`: JSON lines `{"text", "type"}`),
 //! written where the router embeds it, with its accuracy on the corpus
 //! itself and on a held-out tenth (trained without it first).
-use hotline_router::dedup::types::{grams_of, Example, TypeModel, TypesTrain};
+use hotline_router::dedup::types::{cosine, grams_of, Example, TypeModel, TypesTrain};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -50,8 +50,50 @@ fn accuracy(m: &TypeModel, ex: &[Example]) -> f64 {
     ok as f64 / ex.len().max(1) as f64
 }
 
-/// Trains, reports, and returns the model file's bytes.
-pub fn run(text: &str, cfg: &TypesTrain) -> anyhow::Result<Vec<u8>> {
+/// How a model does on another writer's paraphrases: accuracy; the share
+/// of same-type pairs whose types agree as dedup's `placed_types` asks
+/// (cosine ≥ 0.3); the share of different-type pairs that still meet
+/// (≥ 0.05, below which dedup parts two problems).
+fn score_other(m: &TypeModel, labels: &[String], name: &str, text: &str) -> anyhow::Result<()> {
+    let (their_labels, examples) = read(text)?;
+    // Their label indexes, as this model's (a type it lacks scores wrong).
+    let ex: Vec<(Vec<u32>, Option<usize>)> = examples
+        .into_iter()
+        .map(|(g, y)| (g, labels.binary_search(&their_labels[y]).ok()))
+        .collect();
+    let preds: Vec<_> = ex.iter().map(|(g, _)| m.predict(g)).collect();
+    let ok = ex
+        .iter()
+        .zip(&preds)
+        .filter(|((_, y), p)| y.is_some_and(|y| usize::from(p.0[0]) == y + 1))
+        .count();
+    let (mut same, mut same_agree, mut other, mut other_meet) = (0u64, 0u64, 0u64, 0u64);
+    for i in 0..ex.len() {
+        for j in i + 1..ex.len() {
+            let c = cosine((&preds[i].0, &preds[i].1), (&preds[j].0, &preds[j].1));
+            if ex[i].1.is_some() && ex[i].1 == ex[j].1 {
+                same += 1;
+                same_agree += u64::from(c >= 0.3);
+            } else {
+                other += 1;
+                other_meet += u64::from(c >= 0.05);
+            }
+        }
+    }
+    eprintln!(
+        "{name}: {} paraphrases, accuracy {:.3}; same type agreeing (>= 0.3) {:.3} of {same} pairs; \
+         different types meeting (>= 0.05) {:.4} of {other}",
+        ex.len(),
+        ok as f64 / ex.len().max(1) as f64,
+        same_agree as f64 / same.max(1) as f64,
+        other_meet as f64 / other.max(1) as f64,
+    );
+    Ok(())
+}
+
+/// Trains, reports (also on each of `eval`'s files: name and text), and
+/// returns the model file's bytes.
+pub fn run(text: &str, cfg: &TypesTrain, eval: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
     let (labels, examples) = read(text)?;
     anyhow::ensure!(!examples.is_empty(), "no labeled paraphrases");
     let (train, held): (Vec<_>, Vec<_>) = examples
@@ -69,7 +111,10 @@ pub fn run(text: &str, cfg: &TypesTrain) -> anyhow::Result<Vec<u8>> {
         accuracy(&dev, &train),
         accuracy(&dev, &held)
     );
-    let model = TypeModel::train(labels, &examples, cfg);
+    let model = TypeModel::train(labels.clone(), &examples, cfg);
     eprintln!("trained on all: {:.3} on them", accuracy(&model, &examples));
+    for (name, text) in eval {
+        score_other(&model, &labels, name, text)?;
+    }
     Ok(model.to_bytes())
 }
