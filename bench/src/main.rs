@@ -118,10 +118,15 @@ enum Cmd {
         json: bool,
     },
     /// Trains dedup's problem-type model on labeled paraphrases
-    /// (router/data/problems/corpus.jsonl) and writes the model file.
+    /// (router/data/problems/corpus.jsonl and corpus2.jsonl) and writes the
+    /// model file.
     TrainProblems {
-        #[arg(long, default_value = "router/data/problems/corpus.jsonl")]
-        corpus: std::path::PathBuf,
+        /// Corpus files, read one after the other (repeat the flag).
+        #[arg(
+            long,
+            default_values = ["router/data/problems/corpus.jsonl", "router/data/problems/corpus2.jsonl"]
+        )]
+        corpus: Vec<std::path::PathBuf>,
         #[arg(long, default_value = "router/data/model/problems.bin")]
         out: std::path::PathBuf,
         #[arg(long, default_value_t = 30)]
@@ -216,8 +221,15 @@ fn main() -> anyhow::Result<()> {
             dims_log2,
             eval,
         } => {
-            let text = std::fs::read_to_string(&corpus)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", corpus.display()))?;
+            let mut text = String::new();
+            for f in &corpus {
+                let t = std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                text.push_str(&t);
+                if !t.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
             let eval = eval
                 .iter()
                 .map(|f| {

@@ -1,6 +1,7 @@
 //! `hotline-bench train-problems`: the problem-type model of dedup
 //! (`hotline_router::dedup::types`) trained on labeled paraphrases
-//! (`router/data/problems/corpus.jsonl`: JSON lines `{"text", "type"}`),
+//! (`router/data/problems/corpus.jsonl` and `corpus2.jsonl`: JSON lines
+//! `{"text", "type"}`),
 //! written where the router embeds it, with its accuracy on the corpus
 //! itself and on a held-out tenth (trained without it first).
 use hotline_router::dedup::types::{cosine, grams_of, Example, TypeModel, TypesTrain};

@@ -79,7 +79,7 @@ impl Default for DedupConfig {
             placed_agreement: 0.2,
             unplaced_overlap: 0.8,
             unplaced_agreement: 0.5,
-            placed_types: 0.3,
+            placed_types: 0.2,
             other_types: 0.05,
             max_callers: 2_000_000,
             max_contacts_per_caller: 32,
