@@ -13,7 +13,13 @@ tansu broker of its own, with the four tenants of deploy/config/tenants,
   failover    from the kill to the first decision of a contact produced
               right after it (the newcomer must join, be assigned and restore).
 
-Usage: cluster.py --hotlined BIN --tansu BIN [--contacts N]. Prints JSON.
+  unary       with --bench BIN: after the one-node run, gRPC Submit on that
+              node (32 callers): the maximum for 5 s, then paced at half of
+              it for 10 s, twice; a cluster node answers once the decision's
+              changelog records are on Kafka (ARCHITECTURE.md, "Across
+              nodes"), so this is the broker round trip in the answer.
+
+Usage: cluster.py --hotlined BIN --tansu BIN [--contacts N] [--bench BIN]. Prints JSON.
 """
 import argparse
 import json
@@ -85,6 +91,7 @@ class Broker:
 
 
 BATCH_ONE = True
+CLIENT = []
 
 
 def config(port, prefix, key):
@@ -96,6 +103,7 @@ brokers = "127.0.0.1:{port}"
 group_id = "{prefix}"
 [kafka.client]
 {'"batch.num.messages" = "1"' if BATCH_ONE else ""}
+{chr(10).join(f'"{k}" = "{v}"' for k, _, v in (x.partition("=") for x in CLIENT))}
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
 [kafka.topics]
@@ -225,6 +233,21 @@ def run(args, pb, broker, workdir, n_nodes, key):
     return result, nodes, prefix, brokers, cfg
 
 
+def unary(bench, node):
+    """gRPC Submit on a cluster node: the maximum, then twice at half of it."""
+    def load(extra):
+        out = subprocess.run([bench, "grpc", "--mode", "unary", "--target", f"127.0.0.1:{node.grpc}",
+                              "--concurrency", "32", "--json", *extra],
+                             check=True, capture_output=True, text=True).stdout
+        r = json.loads(out)["subject"]
+        lat = {k: round(r["latency_us"][k] / 1000, 2) for k in ("p50", "p99", "p999")}
+        return {"per_second": round(r["per_second"]), "errors": r["errors"], "latency_ms": lat}
+    top = load(["--duration", "5"])
+    half = max(top["per_second"] // 2, 1)
+    return {"maximum": top,
+            "at_half": [load(["--duration", "10", "--rate", str(half)]) for _ in range(2)]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hotlined", required=True)
@@ -233,9 +256,14 @@ def main():
     ap.add_argument("--batched", action="store_true",
                     help="let the nodes batch their records (tansu cannot serve a fetch from inside a "
                          "batch: fine here, where every read starts at a batch boundary)")
+    ap.add_argument("--bench", help="hotline-bench, to measure gRPC Submit latency on a cluster node")
+    ap.add_argument("--unary-only", action="store_true", help="with --bench: stop after the latency")
+    ap.add_argument("--client", action="append", default=[], metavar="KEY=VALUE",
+                    help="a librdkafka setting for the nodes' [kafka.client] (repeat)")
     args = ap.parse_args()
-    global BATCH_ONE
+    global BATCH_ONE, CLIENT
     BATCH_ONE = not args.batched
+    CLIENT = args.client
     pb, _ = stubs()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="hotline-cluster-bench-"))
     key = workdir / "caller.key"
@@ -245,6 +273,11 @@ def main():
     try:
         one, nodes, prefix, brokers, cfg = run(args, pb, broker, workdir, 1, key)
         report["one_node"] = one
+        if args.bench:
+            report["unary"] = unary(args.bench, nodes[0])
+            if args.unary_only:
+                nodes[0].stop()
+                return
         # Restore and failover: the node dies, a newcomer with an empty store joins.
         killed = time.time()
         nodes[0].kill()
@@ -271,7 +304,7 @@ def main():
             n.stop()
     finally:
         broker.stop()
-    print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

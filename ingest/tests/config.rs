@@ -140,6 +140,29 @@ fn a_node_advertises_its_configured_address_else_its_listeners() {
         .starts_with("0.0.0.0"));
 }
 
+/// The producer lingers 5 ms to batch on one node; with `[kafka.cluster]`,
+/// where a Submit's answer waits for its changelog records on Kafka, it
+/// sends at once; a `[kafka.client]` setting wins either way.
+#[test]
+fn the_producer_lingers_only_where_no_answer_waits_for_kafka() {
+    let linger = |extra: &str| {
+        let cfg = Config::parse(&format!(
+            "[kafka]\nbrokers = \"127.0.0.1:9092\"\n{extra}\n[kafka.topics]\ndecisions = \"d\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let kafka = cfg.kafka.unwrap_or_else(|| panic!("no [kafka]"));
+        let producer = kafka.producer_config().unwrap_or_else(|e| panic!("{e}"));
+        producer.get("linger.ms").map(str::to_string)
+    };
+    assert_eq!(linger("").as_deref(), Some("5"));
+    let cluster = "[kafka.cluster]\npartitions = 4\nby_tenant = \"t\"\nchangelog = \"c\"";
+    assert_eq!(linger(cluster).as_deref(), Some("0"));
+    assert_eq!(
+        linger(&format!("[kafka.client]\n\"linger.ms\" = \"2\"\n{cluster}")).as_deref(),
+        Some("2")
+    );
+}
+
 /// The problem-type settings are checked like the others, and a model file
 /// that is missing or not a model is reported with its key; the shipped
 /// model written out is accepted.

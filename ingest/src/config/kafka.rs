@@ -269,15 +269,22 @@ impl KafkaConfig {
         Ok(c)
     }
 
-    /// The producer: idempotent, acks=all, bounded delivery time; batching
-    /// (`linger.ms` 5) and `compression.type` (lz4) unless `client` sets them.
+    /// The producer: idempotent, acks=all, bounded delivery time;
+    /// `linger.ms` and `compression.type` (lz4) unless `client` or
+    /// `client_env` sets them. `linger.ms` is 5 (batching) on one node,
+    /// where no answer waits for Kafka, and 0 with `[kafka.cluster]`, where
+    /// a Submit is answered once its changelog records are on Kafka: each
+    /// of those produce rounds would otherwise wait 5 ms (BENCHMARKS.md,
+    /// "More than one node": p50 34 -> 12 ms, the Kafka intake's rate
+    /// unchanged).
     pub fn producer_config(&self) -> Result<ClientConfig, ConfigError> {
         let mut c = self.base()?;
         c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", self.produce_timeout_ms.to_string());
-        for (k, v) in [("linger.ms", "5"), ("compression.type", "lz4")] {
-            if !self.client.contains_key(k) {
+        let linger = if self.cluster.is_some() { "0" } else { "5" };
+        for (k, v) in [("linger.ms", linger), ("compression.type", "lz4")] {
+            if !self.client.contains_key(k) && !self.client_env.contains_key(k) {
                 c.set(k, v);
             }
         }
