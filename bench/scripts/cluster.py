@@ -13,11 +13,14 @@ tansu broker of its own, with the four tenants of deploy/config/tenants,
   failover    from the kill to the first decision of a contact produced
               right after it (the newcomer must join, be assigned and restore).
 
-  unary       with --bench BIN: after the one-node run, gRPC Submit on that
-              node (32 callers): the maximum for 5 s, then paced at half of
-              it for 10 s, twice; a cluster node answers once the decision's
+  unary       with --bench BIN: after restore and failover (on the newcomer,
+              which then owns every tenant), gRPC Submit on one node (32
+              callers): the maximum for 5 s, then paced at half of it for
+              10 s, twice (each load also runs hotline-bench's no-op
+              baselines); a cluster node answers once the decision's
               changelog records are on Kafka (ARCHITECTURE.md, "Across
-              nodes"), so this is the broker round trip in the answer.
+              nodes"), so this is the broker round trip in the answer. With
+              --unary-only, on the one-node run's node, and nothing after.
 
 Usage: cluster.py --hotlined BIN --tansu BIN [--contacts N] [--bench BIN]. Prints JSON.
 """
@@ -261,6 +264,13 @@ def main():
     ap.add_argument("--client", action="append", default=[], metavar="KEY=VALUE",
                     help="a librdkafka setting for the nodes' [kafka.client] (repeat)")
     args = ap.parse_args()
+    if args.unary_only and not args.bench:
+        ap.error("--unary-only needs --bench")
+    for x in args.client:
+        if "=" not in x or not x.partition("=")[0]:
+            ap.error(f"--client {x!r}: expected KEY=VALUE")
+        if x.partition("=")[0] in ("batch.num.messages", "session.timeout.ms", "heartbeat.interval.ms"):
+            ap.error(f"--client {x!r}: the script sets that key itself")
     global BATCH_ONE, CLIENT
     BATCH_ONE = not args.batched
     CLIENT = args.client
@@ -273,11 +283,12 @@ def main():
     try:
         one, nodes, prefix, brokers, cfg = run(args, pb, broker, workdir, 1, key)
         report["one_node"] = one
-        if args.bench:
-            report["unary"] = unary(args.bench, nodes[0])
-            if args.unary_only:
+        if args.unary_only:
+            try:
+                report["unary"] = unary(args.bench, nodes[0])
+            finally:
                 nodes[0].stop()
-                return
+            return
         # Restore and failover: the node dies, a newcomer with an empty store joins.
         killed = time.time()
         nodes[0].kill()
@@ -296,6 +307,11 @@ def main():
                              "seconds_per_million_records": round(restore_secs / max(records, 1) * 1e6, 1)}
         report["failover_seconds"] = round(first_after - killed, 1) if first_after else None
         report["failover_after_join_seconds"] = round(first_after - joined, 1) if first_after else None
+        if args.bench:
+            try:
+                report["unary"] = unary(args.bench, newcomer)
+            finally:
+                newcomer.stop()
         newcomer.stop()
         three, nodes3, *_ = run(args, pb, broker, workdir, 3, key)
         report["three_nodes"] = three

@@ -221,30 +221,23 @@ fn main() -> anyhow::Result<()> {
             dims_log2,
             eval,
         } => {
-            let mut text = String::new();
-            for f in &corpus {
-                let t = std::fs::read_to_string(f)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-                text.push_str(&t);
-                if !t.ends_with('\n') {
-                    text.push('\n');
-                }
-            }
-            let eval = eval
+            let read = |f: &std::path::PathBuf| {
+                std::fs::read_to_string(f)
+                    .map(|t| (f.display().to_string(), t))
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            };
+            let corpus = corpus
                 .iter()
-                .map(|f| {
-                    std::fs::read_to_string(f)
-                        .map(|t| (f.display().to_string(), t))
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
-                })
+                .map(read)
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            let eval = eval.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
             let cfg = hotline_router::dedup::types::TypesTrain {
                 epochs,
                 learning_rate,
                 dims_log2,
                 ..Default::default()
             };
-            let bytes = hotline_bench::train_problems::run(&text, &cfg, &eval)?;
+            let bytes = hotline_bench::train_problems::run(&corpus, &cfg, &eval)?;
             std::fs::write(&out, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
         }
         Cmd::DedupEval { file, json, types } => {

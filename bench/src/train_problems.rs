@@ -5,6 +5,7 @@
 //! written where the router embeds it, with its accuracy on the corpus
 //! itself and on a held-out tenth (trained without it first).
 use hotline_router::dedup::types::{cosine, grams_of, Example, TypeModel, TypesTrain};
+use hotline_router::dedup::DedupConfig;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -16,16 +17,26 @@ struct Line {
     kind: String,
 }
 
-/// Reads a corpus: the labels (sorted) and the examples.
-pub fn read(text: &str) -> anyhow::Result<(Vec<String>, Vec<Example>)> {
+/// One file's paraphrases; a line that does not parse is reported with
+/// the file's name and the line's number.
+fn lines(name: &str, text: &str) -> anyhow::Result<Vec<Line>> {
     let mut rows = Vec::new();
     for (i, l) in text.lines().enumerate() {
         if l.trim().is_empty() {
             continue;
         }
         let r: Line =
-            serde_json::from_str(l).map_err(|e| anyhow::anyhow!("line {}: {e}", i + 1))?;
+            serde_json::from_str(l).map_err(|e| anyhow::anyhow!("{name}: line {}: {e}", i + 1))?;
         rows.push(r);
+    }
+    Ok(rows)
+}
+
+/// Reads corpus files (name, text): the labels (sorted) and the examples.
+pub fn read(files: &[(String, String)]) -> anyhow::Result<(Vec<String>, Vec<Example>)> {
+    let mut rows = Vec::new();
+    for (name, text) in files {
+        rows.extend(lines(name, text)?);
     }
     let labels: Vec<String> = rows
         .iter()
@@ -52,50 +63,61 @@ fn accuracy(m: &TypeModel, ex: &[Example]) -> f64 {
 }
 
 /// How a model does on another writer's paraphrases: accuracy; the share
-/// of same-type pairs whose types agree as dedup's `placed_types` asks
-/// (cosine ≥ 0.3); the share of different-type pairs that still meet
-/// (≥ 0.05, below which dedup parts two problems).
-fn score_other(m: &TypeModel, labels: &[String], name: &str, text: &str) -> anyhow::Result<()> {
-    let (their_labels, examples) = read(text)?;
-    // Their label indexes, as this model's (a type it lacks scores wrong).
-    let ex: Vec<(Vec<u32>, Option<usize>)> = examples
-        .into_iter()
-        .map(|(g, y)| (g, labels.binary_search(&their_labels[y]).ok()))
-        .collect();
-    let preds: Vec<_> = ex.iter().map(|(g, _)| m.predict(g)).collect();
-    let ok = ex
+/// of same-type pairs whose types agree as dedup's `placed_types` asks;
+/// the share of different-type pairs that still meet (dedup's
+/// `other_types`, below which it parts two problems).
+fn score_other(m: &TypeModel, labels: &[String], name: &str, rows: &[Line]) {
+    let cfg = DedupConfig::default();
+    let preds: Vec<_> = rows.iter().map(|r| m.predict(&grams_of(&r.text))).collect();
+    // A type the model lacks scores wrong.
+    let ok = rows
         .iter()
         .zip(&preds)
-        .filter(|((_, y), p)| y.is_some_and(|y| usize::from(p.0[0]) == y + 1))
+        .filter(|(r, p)| {
+            labels
+                .binary_search(&r.kind)
+                .is_ok_and(|y| usize::from(p.0[0]) == y + 1)
+        })
         .count();
     let (mut same, mut same_agree, mut other, mut other_meet) = (0u64, 0u64, 0u64, 0u64);
-    for i in 0..ex.len() {
-        for j in i + 1..ex.len() {
+    for i in 0..rows.len() {
+        for j in i + 1..rows.len() {
             let c = cosine((&preds[i].0, &preds[i].1), (&preds[j].0, &preds[j].1));
-            if ex[i].1.is_some() && ex[i].1 == ex[j].1 {
+            // Same or different by the file's own labels.
+            if rows[i].kind == rows[j].kind {
                 same += 1;
-                same_agree += u64::from(c >= 0.3);
+                same_agree += u64::from(c >= cfg.placed_types);
             } else {
                 other += 1;
-                other_meet += u64::from(c >= 0.05);
+                other_meet += u64::from(c >= cfg.other_types);
             }
         }
     }
     eprintln!(
-        "{name}: {} paraphrases, accuracy {:.3}; same type agreeing (>= 0.3) {:.3} of {same} pairs; \
-         different types meeting (>= 0.05) {:.4} of {other}",
-        ex.len(),
-        ok as f64 / ex.len().max(1) as f64,
+        "{name}: {} paraphrases, accuracy {:.3}; same type agreeing (>= {}) {:.3} of {same} pairs; \
+         different types meeting (>= {}) {:.4} of {other}",
+        rows.len(),
+        ok as f64 / rows.len().max(1) as f64,
+        cfg.placed_types,
         same_agree as f64 / same.max(1) as f64,
+        cfg.other_types,
         other_meet as f64 / other.max(1) as f64,
     );
-    Ok(())
 }
 
 /// Trains, reports (also on each of `eval`'s files: name and text), and
 /// returns the model file's bytes.
-pub fn run(text: &str, cfg: &TypesTrain, eval: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
-    let (labels, examples) = read(text)?;
+pub fn run(
+    corpus: &[(String, String)],
+    cfg: &TypesTrain,
+    eval: &[(String, String)],
+) -> anyhow::Result<Vec<u8>> {
+    let (labels, examples) = read(corpus)?;
+    // The other writers' files are read before any training.
+    let eval = eval
+        .iter()
+        .map(|(name, text)| Ok((name, lines(name, text)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!examples.is_empty(), "no labeled paraphrases");
     let (train, held): (Vec<_>, Vec<_>) = examples
         .iter()
@@ -114,8 +136,8 @@ pub fn run(text: &str, cfg: &TypesTrain, eval: &[(String, String)]) -> anyhow::R
     );
     let model = TypeModel::train(labels.clone(), &examples, cfg);
     eprintln!("trained on all: {:.3} on them", accuracy(&model, &examples));
-    for (name, text) in eval {
-        score_other(&model, &labels, name, text)?;
+    for (name, rows) in &eval {
+        score_other(&model, &labels, name, rows);
     }
     Ok(model.to_bytes())
 }

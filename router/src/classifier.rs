@@ -454,19 +454,22 @@ impl Model {
     /// Adds a feature's row to the logits' blocks.
     #[inline(always)]
     fn add_row(&self, acc: &mut Acc, f: u32) {
-        let nb = acc.len;
+        let nb = blocks(self.categories.len());
         let f = f as usize & (self.dims - 1);
         let Some(w) = self.dense.get(f * nb..(f + 1) * nb) else {
             return;
         };
-        for (a, x) in acc.blocks.iter_mut().zip(w) {
+        for (a, x) in acc.blocks[..acc.len].iter_mut().zip(w) {
             *a = add_lanes(*a, x);
         }
     }
 
     /// The prediction from the summed rows of `n` features.
     fn finish(&self, acc: &Acc, n: usize, cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let nc = self.categories.len();
+        // A model trained on more categories than a file may hold (the
+        // trainer takes the rules' list) predicts among the first ones; its
+        // file is refused on reading.
+        let nc = self.categories.len().min(MAX_CATEGORIES);
         let acc = &acc.blocks[..acc.len];
         let norm = norm(n);
         let mut logits = [0f32; NK + MAX_CATEGORIES];
@@ -772,6 +775,30 @@ mod tests {
             let f = features(&text, names.iter().map(|n| &**n));
             proptest::prop_assert_eq!(m.predict_text(&text, &cues), m.predict(&f, &cues));
         }
+    }
+
+    /// A model trained on more categories than a model file may hold does
+    /// not panic when it predicts, and its file is refused.
+    #[test]
+    fn a_model_with_too_many_categories_predicts_and_is_refused_on_reading() {
+        let categories: Vec<Arc<str>> = (0..MAX_CATEGORIES + 9)
+            .map(|i| Arc::from(format!("c{i}")))
+            .collect();
+        let examples = [Example {
+            features: features("楼下的狗叫", std::iter::empty()),
+            kind: Kind::Complaint,
+            category: MAX_CATEGORIES + 3,
+        }];
+        let cfg = TrainConfig {
+            epochs: 2,
+            dims_log2: 6,
+            ..TrainConfig::default()
+        };
+        let m = Model::train(categories, &examples, &cfg);
+        let p = m.predict_text("楼下的狗叫", &[]);
+        assert_eq!(p.kinds.len(), 3);
+        assert!(p.categories.iter().all(|(i, _)| *i < MAX_CATEGORIES));
+        assert!(Model::from_bytes(&m.to_bytes()).is_err());
     }
 
     /// Equal logits keep the lower index first (found by cargo-mutants: no
