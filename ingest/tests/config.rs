@@ -161,6 +161,15 @@ fn the_producer_lingers_only_where_no_answer_waits_for_kafka() {
         linger(&format!("[kafka.client]\n\"linger.ms\" = \"2\"\n{cluster}")).as_deref(),
         Some("2")
     );
+    // A setting read from the environment wins too (HOME: set in any test
+    // run; librdkafka would refuse it, but the config only passes it on).
+    let home = std::env::var("HOME").unwrap_or_else(|_| panic!("HOME is not set"));
+    assert_eq!(
+        linger(&format!(
+            "[kafka.client_env]\n\"linger.ms\" = \"HOME\"\n{cluster}"
+        )),
+        Some(home)
+    );
 }
 
 /// The problem-type settings are checked like the others, and a model file
