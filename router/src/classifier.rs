@@ -55,21 +55,10 @@ pub struct Model {
 type Lanes = [f32; LANES];
 const LANES: usize = 8;
 
-/// The logits' blocks while a text's rows are summed: the kind block,
-/// then the category blocks (`len` of them in use).
-struct Acc {
-    blocks: [Lanes; 1 + MAX_CATEGORIES.div_ceil(LANES)],
-    len: usize,
-}
-
-impl Acc {
-    fn new(len: usize) -> Acc {
-        Acc {
-            blocks: [[0f32; LANES]; 1 + MAX_CATEGORIES.div_ceil(LANES)],
-            len: len.min(1 + MAX_CATEGORIES.div_ceil(LANES)),
-        }
-    }
-}
+/// Blocks of logits a prediction sums into (the kind block, then the
+/// category blocks of the largest model a file may hold).
+const ACC_BLOCKS: usize = 1 + MAX_CATEGORIES.div_ceil(LANES);
+type Acc = [Lanes; ACC_BLOCKS];
 
 /// Lane-wise sum of two blocks (by value, so it compiles to vector adds).
 #[inline(always)]
@@ -263,56 +252,29 @@ fn norm(n: usize) -> f32 {
     1.0 / (n.max(1) as f32).sqrt()
 }
 
-/// e^x for x ≤ 0 (a logit less the head's largest), within 2e-6 (relative) of
-/// `f32::exp` and 0 below e^-30 (under f32's precision next to the largest
-/// term, 1): 2^(x·log2 e) as 2^n times a degree-6 polynomial of the
-/// remainder in [-0.5, 0.5]. Straight-line arithmetic on floats and their
-/// bits (no libm call, no saturating float-to-int conversion, no NaN-aware
-/// `max`), so a block of eight is computed in vector registers.
-#[inline(always)]
-pub(crate) fn exp_neg(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    const LN_2: f32 = std::f32::consts::LN_2;
-    // Adding 1.5 × 2^23 rounds |t| < 2^22 to an integer held in the low
-    // mantissa bits of the sum.
-    const ROUND: f32 = 12_582_912.0;
-    let keep = x > -30.0;
-    // NaN and anything below -44 are clamped (and then not kept).
-    let x = if x > -44.0 { x } else { -44.0 };
-    let t = x * LOG2_E;
-    let rounded = t + ROUND;
-    let n = rounded - ROUND;
-    let r = (t - n) * LN_2;
-    // e^r by its Taylor series to r^6 (|r| ≤ 0.35: error below 2e-7).
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    // 2^n from its exponent bits: n is the sum's bits less ROUND's (two's
-    // complement, -64 ≤ n ≤ 0: a normal number).
-    let n_bits = rounded.to_bits().wrapping_sub(ROUND.to_bits());
-    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
-    if keep {
-        p * scale
-    } else {
-        0.0
-    }
-}
-
-/// [`exp_neg`] of eight terms, each step written lane by lane so the
-/// compiler computes the block in vector registers (`exp_neg` called per
-/// lane stays scalar).
+/// e^x for x ≤ 0 (a logit less the head's largest), eight at a time,
+/// within 2e-6 (relative) of `f32::exp` and 0 below e^-30 (under f32's
+/// precision next to the largest term, 1): 2^(x·log2 e) as 2^n times a
+/// degree-6 polynomial of the remainder in [-0.5, 0.5]. Straight-line
+/// arithmetic on floats and their bits (no libm call, no saturating
+/// float-to-int conversion, no NaN-aware `max`), each step written lane by
+/// lane so the compiler keeps the block in vector registers (a scalar
+/// function called per lane stays scalar).
 #[inline(always)]
 fn exp_neg_lanes(x: Lanes) -> Lanes {
     use std::array::from_fn;
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN_2: f32 = std::f32::consts::LN_2;
+    // Adding 1.5 × 2^23 rounds |t| < 2^22 to an integer held in the low
+    // mantissa bits of the sum.
     const ROUND: f32 = 12_582_912.0;
     let keep: [bool; LANES] = from_fn(|i| x[i] > -30.0);
+    // NaN and anything below -44 are clamped (and then not kept).
     let x: Lanes = from_fn(|i| if x[i] > -44.0 { x[i] } else { -44.0 });
     let t: Lanes = from_fn(|i| x[i] * LOG2_E);
     let rounded: Lanes = from_fn(|i| t[i] + ROUND);
     let r: Lanes = from_fn(|i| (t[i] - (rounded[i] - ROUND)) * LN_2);
+    // e^r by its Taylor series to r^6 (|r| ≤ 0.35: error below 2e-7).
     let p: Lanes = from_fn(|i| {
         let r = r[i];
         1.0 + r
@@ -320,11 +282,20 @@ fn exp_neg_lanes(x: Lanes) -> Lanes {
                 + r * (0.5
                     + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))))
     });
+    // 2^n from its exponent bits: n is the sum's bits less ROUND's (two's
+    // complement, -64 ≤ n ≤ 0: a normal number).
     let scale: Lanes = from_fn(|i| {
         let n_bits = rounded[i].to_bits().wrapping_sub(ROUND.to_bits());
         f32::from_bits(n_bits.wrapping_add(127) << 23)
     });
     from_fn(|i| if keep[i] { p[i] * scale[i] } else { 0.0 })
+}
+
+/// [`exp_neg_lanes`] of one term (the other lanes' work is dead code the
+/// compiler drops).
+#[inline(always)]
+pub(crate) fn exp_neg(x: f32) -> f32 {
+    exp_neg_lanes([x; LANES])[0]
 }
 
 /// The three largest logits of a head, highest first, as (index,
@@ -428,7 +399,7 @@ impl Model {
     /// categories, and of the keyword rules in `cues` (feature, name) the
     /// ones that weighed most for the kind and category chosen.
     pub fn predict(&self, features: &[u32], cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let mut acc = Acc::new(blocks(self.categories.len()));
+        let mut acc: Acc = [[0f32; LANES]; ACC_BLOCKS];
         for &f in features {
             self.add_row(&mut acc, f);
         }
@@ -439,7 +410,7 @@ impl Model {
     /// keyword rules' cues, the n-grams' rows summed as they are read (no
     /// feature list): what `decide` calls.
     pub fn predict_text(&self, text: &str, cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let mut acc = Acc::new(blocks(self.categories.len()));
+        let mut acc: Acc = [[0f32; LANES]; ACC_BLOCKS];
         let mut n = cues.len();
         each_gram(text, |f| {
             self.add_row(&mut acc, f);
@@ -459,7 +430,7 @@ impl Model {
         let Some(w) = self.dense.get(f * nb..(f + 1) * nb) else {
             return;
         };
-        for (a, x) in acc.blocks[..acc.len].iter_mut().zip(w) {
+        for (a, x) in acc.iter_mut().zip(w) {
             *a = add_lanes(*a, x);
         }
     }
@@ -470,7 +441,6 @@ impl Model {
         // trainer takes the rules' list) predicts among the first ones; its
         // file is refused on reading.
         let nc = self.categories.len().min(MAX_CATEGORIES);
-        let acc = &acc.blocks[..acc.len];
         let norm = norm(n);
         let mut logits = [0f32; NK + MAX_CATEGORIES];
         let (kl, cl) = logits.split_at_mut(NK);
