@@ -127,10 +127,10 @@ impl DedupRules {
         };
         // The problem types: different ones are different problems; at
         // one fine place, the same ones are one problem.
-        let types = pa.type_agreement(pb);
-        if types < cfg.other_types && pa.types[0] != 0 && pb.types[0] != 0 {
+        if pa.types_differ(pb, cfg.other_types) {
             return None;
         }
+        let types = pa.type_agreement(pb);
         if fine_place == Some(true) && types >= cfg.placed_types {
             return Some(1.0 + types.max(rarity::overlap(pa, pb)));
         }
@@ -160,6 +160,19 @@ impl DedupRules {
             return None;
         }
         let shared = fa.matters & fb.matters;
+        if let (Some((pa, pb)), true) =
+            (cluster, shared != 0 && shared & !self.lexicon.domains == 0)
+        {
+            // Only a service or field in common (the 8 bus, a school, a
+            // pharmacy's insurance): not yet a problem in common — a late
+            // bus and a rude driver. The problems are compared as unknown.
+            let problems = !self.lexicon.domains;
+            if fa.matters & problems != 0 && fb.matters & problems != 0 {
+                return None;
+            }
+            let fine_place = text::fine_place_agreement(&fa.places, &fb.places);
+            return self.same_unknown_problem(fine_place, pa, pb);
+        }
         if let (Some((pa, pb)), true) = (cluster, shared != 0 && shared & self.special_matters == 0)
         {
             // A point problem (noise, rubbish, a smell …), unlike an outage
@@ -174,6 +187,13 @@ impl DedupRules {
             return self.same_unknown_problem(fine_place, pa, pb);
         }
         if shared != 0 {
+            // An outage or pollution covers an area, but not two compounds,
+            // villages or shops named apart: two sources, two clusters.
+            if cluster.is_some()
+                && text::fine_place_agreement(&fa.places, &fb.places) == Some(false)
+            {
+                return None;
+            }
             if place == Some(true) {
                 return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }

@@ -30,6 +30,11 @@ struct MattersFile {
 struct MatterDef {
     id: String,
     words: Vec<String>,
+    /// The words name a service or a field (a bus line, a school, a
+    /// shop's sales), not one problem with it: two texts sharing such a
+    /// matter are one matter only if their problems do not differ.
+    #[serde(default)]
+    domain: bool,
 }
 
 /// A problem of the lexicon could not be loaded.
@@ -55,6 +60,9 @@ pub struct Lexicon {
     ac: AhoCorasick,
     matter_of: Vec<u8>,
     pub ids: Vec<String>,
+    /// The matters that name a service or field rather than a problem
+    /// (`domain = true`), as a bit set.
+    pub domains: u64,
     /// The problem-type model ([`super::types`]); the embedded one unless
     /// [`with_types`](Self::with_types) says otherwise.
     types: Option<std::sync::Arc<TypeModel>>,
@@ -74,11 +82,15 @@ impl Lexicon {
         let mut words = Vec::new();
         let mut matter_of = Vec::new();
         let mut ids = Vec::new();
+        let mut domains = 0u64;
         for (i, m) in f.matter.iter().enumerate() {
             if m.words.is_empty() {
                 return Err(LexiconError::Empty(m.id.clone()));
             }
             ids.push(m.id.clone());
+            if m.domain {
+                domains |= 1 << i;
+            }
             for w in &m.words {
                 // Matched on matter text: simplified, numerals as digits.
                 let c = matter_chars_raw(w);
@@ -99,6 +111,7 @@ impl Lexicon {
             ac,
             matter_of,
             ids,
+            domains,
             types,
         })
     }
@@ -178,7 +191,13 @@ impl Lexicon {
     ) -> Features {
         let text = matter_chars_simplified(simplified);
         let (matters, segs) = self.split(&text);
-        let mut places = places(&segs);
+        let mut places = match without_other_places(simplified) {
+            None => places(&segs),
+            Some(own) => {
+                let own = matter_chars_simplified(&own);
+                places(&self.split(&own).1)
+            }
+        };
         // The sketch is of the problem: place names (up to four characters
         // before a place word, and the word) are left out, so two problems
         // at one place do not look alike for naming it.
@@ -265,6 +284,12 @@ impl Problem {
     /// has none).
     pub fn type_agreement(&self, o: &Problem) -> f64 {
         super::types::cosine((&self.types, &self.type_p), (&o.types, &o.type_p))
+    }
+
+    /// Whether both texts' problem types are known and agree less than
+    /// `below`: two different problems, wherever they are.
+    pub fn types_differ(&self, o: &Problem, below: f64) -> bool {
+        self.types[0] != 0 && o.types[0] != 0 && self.type_agreement(o) < below
     }
 
     /// The probability two texts' category distributions share (the sum of
@@ -366,6 +391,13 @@ fn not_a_place(prev: char) -> bool {
     "走马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
 }
 
+/// Whether a town word is a common word, not a town's name: 县城, 场镇
+/// (the market town), 进城, 城管, 镇上, 乡下 … (`p1` the character
+/// before it, `next` the one after).
+fn generic_area(p1: char, next: Option<char>) -> bool {
+    "县市场进回城下老家省".contains(p1) || next.is_some_and(|c| "上里管区".contains(c))
+}
+
 /// The segments with every place name cut out (the place word and up to
 /// four characters before it), as more segments.
 fn without_places<'a>(segs: &[&'a str]) -> Vec<&'a str> {
@@ -396,6 +428,70 @@ fn without_places<'a>(segs: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
+/// Words after which a caller names a place only to tell which one it
+/// is not (不是锦绣华庭, 18路，不是8路) — not after 是, as in the question
+/// 是不是 — and words that name a place as a landmark beside the caller's
+/// own (就在滨河丽景隔壁, 就是滨江花园隔壁那个小区).
+const DENIAL: &str = "不是";
+const NEAR: &[&str] = &["就在", "就是"];
+const BESIDE: &[&str] = &["隔壁", "旁边", "对面", "背后", "后面", "附近", "边上"];
+
+/// The text with every place it names only to deny it or as a landmark
+/// blanked out (up to the next punctuation; at most twelve characters), or
+/// `None` when it has none: places are then read from the text as it is.
+fn without_other_places(simplified: &str) -> Option<String> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let span_end = |from: usize| {
+        simplified[from..]
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| !c.is_alphanumeric())
+            .map_or_else(
+                || {
+                    simplified[from..]
+                        .char_indices()
+                        .nth(12)
+                        .map_or(simplified.len(), |(i, _)| from + i)
+                },
+                |(i, _)| from + i,
+            )
+    };
+    for (at, _) in simplified.match_indices(DENIAL) {
+        if simplified[..at].ends_with('是') {
+            continue;
+        }
+        let from = at + DENIAL.len();
+        spans.push((from, span_end(from)));
+    }
+    for (at, near) in NEAR.iter().flat_map(|w| simplified.match_indices(w)) {
+        let from = at + near.len();
+        let end = span_end(from);
+        if let Some(cut) = BESIDE
+            .iter()
+            .filter_map(|w| simplified[from..end].find(w))
+            .min()
+        {
+            spans.push((from, from + cut));
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(simplified.len());
+    let mut last = 0;
+    spans.sort_unstable();
+    for (from, to) in spans {
+        if from < last {
+            continue;
+        }
+        out.push_str(&simplified[last..from]);
+        out.push('，');
+        last = to;
+    }
+    out.push_str(&simplified[last..]);
+    Some(out)
+}
+
 /// Hashes of "two characters before a place suffix + the suffix": the
 /// stable end of a place name whatever precedes it.
 pub fn places(segs: &[&str]) -> [u32; PLACES] {
@@ -421,6 +517,9 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
                 continue;
             };
             if suf.chars().count() == 1 && not_a_place(p1) {
+                continue;
+            }
+            if area_suffix && generic_area(p1, s[m.end()..].chars().next()) {
                 continue;
             }
             // "那个幼儿园", "我们的小区", "那家店": a place referred to, not
@@ -951,6 +1050,33 @@ mod helper_tests {
         assert_ne!(p("建设路")[0], 0, "a street");
         // A two-character place word after such a character is still one.
         assert_ne!(p("东大街道")[0], 0, "大 + 街道");
+    }
+
+    #[test]
+    fn common_words_with_a_town_word_are_no_town() {
+        let areas = |s: &str| p(s).iter().filter(|x| **x & AREA != 0).count();
+        assert_eq!(areas("只有开车跑到县城去"), 0, "县城");
+        assert_eq!(areas("喊城管来看一下"), 0, "城管");
+        assert_eq!(areas("场镇那个超市"), 0, "场镇");
+        assert_eq!(areas("水渠的事镇上来人看了"), 0, "镇上");
+        assert_eq!(areas("元山镇青岗村"), 1, "a town");
+        assert_eq!(areas("昭化古城东门"), 1, "a town's name");
+    }
+
+    #[test]
+    fn a_place_denied_or_beside_is_blanked_and_nothing_else() {
+        let own = |s: &str| without_other_places(s);
+        assert_eq!(
+            own("我是锦华苑的，不是锦绣华庭哈").as_deref(),
+            Some("我是锦华苑的，不是，")
+        );
+        assert_eq!(own("是不是锦绣华庭停水了"), None);
+        assert_eq!(
+            own("滨河雅居，就在滨河丽景隔壁，没水").as_deref(),
+            Some("滨河雅居，就在，隔壁，没水")
+        );
+        assert_eq!(own("就在滨河丽景门口"), None, "no landmark word");
+        assert_eq!(own("幸福小区停水了"), None);
     }
 
     #[test]
