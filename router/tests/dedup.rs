@@ -2028,12 +2028,29 @@ fn a_place_denied_or_named_as_a_landmark_is_not_the_callers() {
         Some(false)
     );
     assert_eq!(agree("垃圾就在滨河丽景小区门口，没人清", liji), Some(true));
+    // Unpunctuated speech: the caller's own place after 是 is kept.
+    assert_eq!(
+        agree(
+            "不是锦绣华庭是锦华苑3栋楼道垃圾堆满了",
+            "锦华苑楼道垃圾没人清"
+        ),
+        Some(true)
+    );
+    // A landmark with no other place named is the only clue, and kept.
+    assert_eq!(
+        agree(
+            "垃圾就在滨河丽景小区旁边，好几天了",
+            "滨河丽景小区旁边垃圾堆成山"
+        ),
+        Some(true)
+    );
 }
 
 /// An outage or pollution covers an area, so its callers join without a
-/// compound in common; but two villages named apart are two sources (a
-/// quarry's dust and a brick kiln's smoke in one town: found on the third
-/// tuning set).
+/// compound in common; but a cluster's place must agree, and two villages
+/// named apart are two matters (a quarry's dust and a brick kiln's smoke
+/// in one town: found on the third tuning set). A caller naming only the
+/// town joins a village's outage.
 #[test]
 fn pollution_at_two_named_villages_of_one_town_is_two_clusters() {
     let texts = [
@@ -2045,4 +2062,10 @@ fn pollution_at_two_named_villages_of_one_town_is_two_clusters() {
     let leads = leads_of(&mut idx, &texts, ("q", "1390002"), at(T0));
     assert_eq!(leads[2].0, leads[0].0, "one village's quarry");
     assert_ne!(leads[1].0, leads[0].0, "another village's kiln");
+    let outage = [
+        "元山镇青岗村停电了，一整天都没电",
+        "元山镇停电了，冰箱里的东西都要坏了",
+    ];
+    let leads = leads_of(&mut idx, &outage, ("o", "1390003"), at(T0));
+    assert_eq!(leads[1].0, leads[0].0, "the town's outage");
 }

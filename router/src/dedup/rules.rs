@@ -160,11 +160,12 @@ impl DedupRules {
             return None;
         }
         let shared = fa.matters & fb.matters;
-        if let (Some((pa, pb)), true) =
-            (cluster, shared != 0 && shared & !self.lexicon.domains == 0)
-        {
+        let only_domains =
+            shared & !self.lexicon.domains == 0 && shared & self.special_matters == 0;
+        if let (Some((pa, pb)), true) = (cluster, shared != 0 && only_domains) {
             // Only a service or field in common (the 8 bus, a school, a
-            // pharmacy's insurance): not yet a problem in common — a late
+            // pharmacy's insurance) or a matter whose words name several
+            // problems of one field: not yet a problem in common — a late
             // bus and a rude driver. The problems are compared as unknown.
             let problems = !self.lexicon.domains;
             if fa.matters & problems != 0 && fb.matters & problems != 0 {
@@ -187,8 +188,10 @@ impl DedupRules {
             return self.same_unknown_problem(fine_place, pa, pb);
         }
         if shared != 0 {
-            // An outage or pollution covers an area, but not two compounds,
-            // villages or shops named apart: two sources, two clusters.
+            // An outage or pollution covers an area, but a cluster's place
+            // must agree: two compounds, villages or shops named apart are
+            // two matters (two pipe bursts, a quarry and a kiln); callers
+            // naming only the town join either.
             if cluster.is_some()
                 && text::fine_place_agreement(&fa.places, &fb.places) == Some(false)
             {

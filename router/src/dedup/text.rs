@@ -127,6 +127,37 @@ impl Lexicon {
         Lexicon::parse(EMBEDDED_MATTERS)
     }
 
+    /// The places of a text (`segs`: its matter text's segments), without
+    /// those it names only to deny them, nor those it names as a landmark
+    /// beside another place it names (a landmark alone is the only clue
+    /// to where the caller is, and is kept).
+    fn own_places(&self, simplified: &str, segs: &[&str]) -> [u32; PLACES] {
+        let (denials, landmarks) = other_place_spans(simplified);
+        if denials.is_empty() && landmarks.is_empty() {
+            return places(segs);
+        }
+        // Each piece is read on its own, so no place name is made up of
+        // the characters on both sides of a blank.
+        let read = |spans: &[(usize, usize)]| {
+            let pieces: Vec<String> = outside(simplified, spans)
+                .into_iter()
+                .map(matter_chars_simplified)
+                .collect();
+            let segs: Vec<&str> = pieces.iter().flat_map(|p| self.split(p).1).collect();
+            places(&segs)
+        };
+        let fine = |p: &[u32; PLACES]| p.iter().any(|x| *x != 0 && x & AREA == 0);
+        if !landmarks.is_empty() {
+            let mut both = [denials.as_slice(), landmarks.as_slice()].concat();
+            both.sort_unstable();
+            let own = read(&both);
+            if fine(&own) {
+                return own;
+            }
+        }
+        read(&denials)
+    }
+
     /// The matters named in `chars` (a bit each) and the rest of the text as
     /// segments between the matter words.
     pub fn split<'a>(&self, s: &'a str) -> (u64, Vec<&'a str>) {
@@ -191,13 +222,7 @@ impl Lexicon {
     ) -> Features {
         let text = matter_chars_simplified(simplified);
         let (matters, segs) = self.split(&text);
-        let mut places = match without_other_places(simplified) {
-            None => places(&segs),
-            Some(own) => {
-                let own = matter_chars_simplified(&own);
-                places(&self.split(&own).1)
-            }
-        };
+        let mut places = self.own_places(simplified, &segs);
         // The sketch is of the problem: place names (up to four characters
         // before a place word, and the word) are left out, so two problems
         // at one place do not look alike for naming it.
@@ -391,11 +416,17 @@ fn not_a_place(prev: char) -> bool {
     "走马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
 }
 
-/// Whether a town word is a common word, not a town's name: 县城, 场镇
-/// (the market town), 进城, 城管, 镇上, 乡下 … (`p1` the character
-/// before it, `next` the one after).
-fn generic_area(p1: char, next: Option<char>) -> bool {
-    "县市场进回城下老家省".contains(p1) || next.is_some_and(|c| "上里管区".contains(c))
+/// Whether a town word is part of a common word, not a town's name: 县城,
+/// 进城, 回城, 省城, 城管, 城区, 城里, 下乡, 城乡, 老乡, 回乡 (`suf` the
+/// town word, `p1` the character before it, `next` the one after). Only
+/// words no town of the city is named by: 罗家乡, 新场镇 and 元山镇上坝村
+/// keep their towns.
+fn generic_area(suf: &str, p1: char, next: Option<char>) -> bool {
+    match suf {
+        "城" => "县进回省".contains(p1) || next.is_some_and(|c| "管区里".contains(c)),
+        "乡" => "下城老回".contains(p1),
+        _ => false,
+    }
 }
 
 /// The segments with every place name cut out (the place word and up to
@@ -436,60 +467,73 @@ const DENIAL: &str = "不是";
 const NEAR: &[&str] = &["就在", "就是"];
 const BESIDE: &[&str] = &["隔壁", "旁边", "对面", "背后", "后面", "附近", "边上"];
 
-/// The text with every place it names only to deny it or as a landmark
-/// blanked out (up to the next punctuation; at most twelve characters), or
-/// `None` when it has none: places are then read from the text as it is.
-fn without_other_places(simplified: &str) -> Option<String> {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let span_end = |from: usize| {
-        simplified[from..]
-            .char_indices()
-            .take(12)
-            .find(|(_, c)| !c.is_alphanumeric())
-            .map_or_else(
-                || {
-                    simplified[from..]
-                        .char_indices()
-                        .nth(12)
-                        .map_or(simplified.len(), |(i, _)| from + i)
-                },
-                |(i, _)| from + i,
-            )
-    };
+/// The longest span a denied or landmark place is looked for in, in
+/// characters.
+const SPAN: usize = 12;
+
+/// Where a denied or landmark place's span that starts at `from` ends: at
+/// the first character that is not a letter or digit (punctuation, a
+/// space), at 是 (不是锦绣华庭是锦华苑: the caller's own place follows), or
+/// after [`SPAN`] characters.
+fn span_end(text: &str, from: usize) -> usize {
+    text[from..]
+        .char_indices()
+        .take(SPAN)
+        .find(|&(_, c)| !c.is_alphanumeric() || c == '是')
+        .map_or_else(
+            || {
+                text[from..]
+                    .char_indices()
+                    .nth(SPAN)
+                    .map_or(text.len(), |(i, _)| from + i)
+            },
+            |(i, _)| from + i,
+        )
+}
+
+/// Byte spans of a text, sorted.
+type Spans = Vec<(usize, usize)>;
+
+/// The byte spans of `simplified` that hold a place named only to deny it
+/// (`denials`) or as a landmark (`landmarks`).
+fn other_place_spans(simplified: &str) -> (Spans, Spans) {
+    let mut denials = Vec::new();
     for (at, _) in simplified.match_indices(DENIAL) {
         if simplified[..at].ends_with('是') {
             continue;
         }
         let from = at + DENIAL.len();
-        spans.push((from, span_end(from)));
+        denials.push((from, span_end(simplified, from)));
     }
+    let mut landmarks = Vec::new();
     for (at, near) in NEAR.iter().flat_map(|w| simplified.match_indices(w)) {
         let from = at + near.len();
-        let end = span_end(from);
+        let end = span_end(simplified, from);
         if let Some(cut) = BESIDE
             .iter()
             .filter_map(|w| simplified[from..end].find(w))
             .min()
         {
-            spans.push((from, from + cut));
+            landmarks.push((from, from + cut));
         }
     }
-    if spans.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(simplified.len());
+    denials.sort_unstable();
+    landmarks.sort_unstable();
+    (denials, landmarks)
+}
+
+/// The pieces of `text` outside `spans` (sorted; overlapping ones merged).
+fn outside<'a>(text: &'a str, spans: &[(usize, usize)]) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(spans.len() + 1);
     let mut last = 0;
-    spans.sort_unstable();
-    for (from, to) in spans {
-        if from < last {
-            continue;
+    for &(from, to) in spans {
+        if from >= last {
+            out.push(&text[last..from]);
         }
-        out.push_str(&simplified[last..from]);
-        out.push('，');
-        last = to;
+        last = last.max(to);
     }
-    out.push_str(&simplified[last..]);
-    Some(out)
+    out.push(&text[last..]);
+    out
 }
 
 /// Hashes of "two characters before a place suffix + the suffix": the
@@ -519,7 +563,7 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             if suf.chars().count() == 1 && not_a_place(p1) {
                 continue;
             }
-            if area_suffix && generic_area(p1, s[m.end()..].chars().next()) {
+            if area_suffix && generic_area(suf, p1, s[m.end()..].chars().next()) {
                 continue;
             }
             // "那个幼儿园", "我们的小区", "那家店": a place referred to, not
@@ -1057,26 +1101,42 @@ mod helper_tests {
         let areas = |s: &str| p(s).iter().filter(|x| **x & AREA != 0).count();
         assert_eq!(areas("只有开车跑到县城去"), 0, "县城");
         assert_eq!(areas("喊城管来看一下"), 0, "城管");
-        assert_eq!(areas("场镇那个超市"), 0, "场镇");
-        assert_eq!(areas("水渠的事镇上来人看了"), 0, "镇上");
+        assert_eq!(areas("城里的老乡都晓得"), 0, "城里, 老乡");
         assert_eq!(areas("元山镇青岗村"), 1, "a town");
         assert_eq!(areas("昭化古城东门"), 1, "a town's name");
+        assert_eq!(areas("罗家乡停水了"), 1, "家 ends a township's name");
+        assert_eq!(areas("新场镇停水了"), 1, "场 too");
+        assert_eq!(areas("元山镇上坝村"), 1, "a town, then a village");
     }
 
     #[test]
-    fn a_place_denied_or_beside_is_blanked_and_nothing_else() {
-        let own = |s: &str| without_other_places(s);
+    fn a_place_denied_or_beside_is_found_and_nothing_else() {
+        fn spans(s: &str) -> (Vec<&str>, Vec<&str>) {
+            let (d, l) = other_place_spans(s);
+            let show = |v: Spans| -> Vec<&str> { v.into_iter().map(|(a, b)| &s[a..b]).collect() };
+            (show(d), show(l))
+        }
+        let none: (Vec<&str>, Vec<&str>) = (vec![], vec![]);
         assert_eq!(
-            own("我是锦华苑的，不是锦绣华庭哈").as_deref(),
-            Some("我是锦华苑的，不是，")
+            spans("我是锦华苑的，不是锦绣华庭哈"),
+            (vec!["锦绣华庭哈"], vec![])
         );
-        assert_eq!(own("是不是锦绣华庭停水了"), None);
         assert_eq!(
-            own("滨河雅居，就在滨河丽景隔壁，没水").as_deref(),
-            Some("滨河雅居，就在，隔壁，没水")
+            spans("不是锦绣华庭是锦华苑3栋"),
+            (vec!["锦绣华庭"], vec![]),
+            "是 ends a denial"
         );
-        assert_eq!(own("就在滨河丽景门口"), None, "no landmark word");
-        assert_eq!(own("幸福小区停水了"), None);
+        assert_eq!(spans("是不是锦绣华庭停水了"), none);
+        assert_eq!(
+            spans("滨河雅居，就在滨河丽景隔壁，没水"),
+            (vec![], vec!["滨河丽景"])
+        );
+        assert_eq!(spans("就在滨河丽景门口"), none, "no landmark word");
+        assert_eq!(spans("幸福小区停水了"), none);
+        assert_eq!(
+            outside("abcdef", &[(1, 2), (1, 3), (4, 5)]),
+            vec!["a", "d", "f"]
+        );
     }
 
     #[test]
