@@ -21,6 +21,9 @@ tansu broker of its own, with the four tenants of deploy/config/tenants,
               changelog records are on Kafka (ARCHITECTURE.md, "Across
               nodes"), so this is the broker round trip in the answer. With
               --unary-only, on the one-node run's node, and nothing after.
+              Each paced run also gives the mean time and count of the
+              outbox's steps (read, fence, outputs, changelog) and of the
+              group commits while it ran.
 
 Usage: cluster.py --hotlined BIN --tansu BIN [--contacts N] [--bench BIN]. Prints JSON.
 """
@@ -245,10 +248,32 @@ def unary(bench, node):
         r = json.loads(out)["subject"]
         lat = {k: round(r["latency_us"][k] / 1000, 2) for k in ("p50", "p99", "p999")}
         return {"per_second": round(r["per_second"]), "errors": r["errors"], "latency_ms": lat}
+    def rounds():
+        """Sum and count of each outbox step and of the group commits, so far."""
+        names = [f'hotline_outbox_round_seconds_{{}}{{{{round="{r}"}}}}' for r in ROUNDS]
+        names.append("hotline_commit_duration_seconds_{}")
+        return {n: (metric(node.admin, n.format("sum")), metric(node.admin, n.format("count")))
+                for n in names}
+
+    def paced(rate):
+        before = rounds()
+        r = load(["--duration", "10", "--rate", str(rate)])
+        after = rounds()
+        # Mean time of each step while the load ran, and how many there were.
+        r["steps_ms"] = {
+            (n.split('"')[1] if '"' in n else "commit"): {
+                "mean": round(1000 * (after[n][0] - before[n][0]) / max(after[n][1] - before[n][1], 1), 2),
+                "count": int(after[n][1] - before[n][1])}
+            for n in before}
+        return r
+
     top = load(["--duration", "5"])
     half = max(top["per_second"] // 2, 1)
-    return {"maximum": top,
-            "at_half": [load(["--duration", "10", "--rate", str(half)]) for _ in range(2)]}
+    return {"maximum": top, "at_half": [paced(half) for _ in range(2)]}
+
+
+# The outbox's steps (hotline_outbox_round_seconds).
+ROUNDS = ("read", "fence", "outputs", "changelog")
 
 
 def main():

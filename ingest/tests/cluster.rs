@@ -671,6 +671,17 @@ fn a_changelog_record_waits_for_the_outputs_stored_with_it() {
         on_changelog(Duration::from_secs(30)),
         "then its changelog record"
     );
+    // Each step of the outbox's cycle was timed, the fence check and the
+    // changelog round among them.
+    for round in ["read", "fence", "outputs", "changelog"] {
+        let n = a
+            .metric_with(&[
+                "hotline_outbox_round_seconds_count{",
+                &format!("round=\"{round}\""),
+            ])
+            .unwrap_or(0.0);
+        assert!(n >= 1.0, "{round}: {n}");
+    }
 }
 
 /// The contact id of a changelog record that holds a decision.

@@ -160,6 +160,22 @@ fn grpc_decisions_reach_kafka_through_the_outbox() {
     assert_eq!(ds[0].0, decision.case_id);
     assert_eq!(d.wait_metric("hotline_outbox_published_total", 1.0), 1.0);
     assert_eq!(d.wait_metric("hotline_outbox_unpublished", 0.0), 0.0);
+    // The cycle's steps are timed: a store read and an outputs round; one
+    // node has no fence and no changelog.
+    for (round, want) in [
+        ("read", true),
+        ("outputs", true),
+        ("fence", false),
+        ("changelog", false),
+    ] {
+        let n = d
+            .metric_with(&[
+                "hotline_outbox_round_seconds_count{",
+                &format!("round=\"{round}\""),
+            ])
+            .unwrap_or(0.0);
+        assert_eq!(n >= 1.0, want, "{round}: {n}");
+    }
 }
 
 #[test]

@@ -138,8 +138,14 @@ impl Outbox {
             .enumerate()
             .filter(|(_, r)| !is_changelog(r))
             .map(|(i, r)| async move { (i, self.send(r).await) });
+        let started = Instant::now();
+        let mut sent_outputs = false;
         for (i, res) in futures_util::future::join_all(outputs).await {
             results[i] = Some(res);
+            sent_outputs = true;
+        }
+        if sent_outputs {
+            m::outbox_round("outputs", started.elapsed());
         }
         let failed = results
             .iter()
@@ -152,8 +158,12 @@ impl Outbox {
         let sends = records
             .iter()
             .map(|&i| async move { (i, self.send(&rows[i]).await) });
+        let started = Instant::now();
         for (i, res) in futures_util::future::join_all(sends).await {
             results[i] = Some(res);
+        }
+        if !records.is_empty() {
+            m::outbox_round("changelog", started.elapsed());
         }
         let mut sent = Sent::default();
         for (row, res) in rows.iter().zip(results) {
@@ -235,8 +245,13 @@ impl Outbox {
             }
             owned_before = true;
             let after = cursor;
+            let started = Instant::now();
             let rows: Vec<OutboxRow> = match read(&reader, move |r| r.outbox(after, BATCH)).await {
-                Ok(rows) => rows,
+                Ok(rows) if rows.is_empty() => rows,
+                Ok(rows) => {
+                    m::outbox_round("read", started.elapsed());
+                    rows
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: reading the store failed; retrying");
                     tokio::time::sleep(LAST_RETRY).await;
@@ -259,7 +274,10 @@ impl Outbox {
             // Fenced (a commit round trip to the group coordinator) only
             // when there is something to publish.
             if let Some(f) = &self.fence {
-                if !f.passes().await {
+                let started = Instant::now();
+                let passes = f.passes().await;
+                m::outbox_round("fence", started.elapsed());
+                if !passes {
                     tokio::time::sleep(FIRST_RETRY).await;
                     continue;
                 }

@@ -321,6 +321,13 @@ pub fn outbox_published(n: usize) {
     counter!("hotline_outbox_published_total").increment(n as u64);
 }
 
+/// One step of the outbox's cycle (`read`, `fence`, `outputs`,
+/// `changelog`) took `took`.
+pub fn outbox_round(round: &'static str, took: Duration) {
+    cached_histogram("hotline_outbox_round_seconds", &[("round", round)])
+        .record(took.as_secs_f64());
+}
+
 /// A connection closed by its listener's limits: `idle`, `displaced` or
 /// `over_limit`.
 pub fn connection_closed(reason: &'static str) {
