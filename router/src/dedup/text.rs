@@ -127,25 +127,26 @@ impl Lexicon {
         Lexicon::parse(EMBEDDED_MATTERS)
     }
 
-    /// The places of a text (`segs`: its matter text's segments), without
-    /// those it names only to deny them, nor those it names as a landmark
-    /// beside another place it names (a landmark alone is the only clue
-    /// to where the caller is, and is kept).
-    fn own_places(&self, simplified: &str, segs: &[&str]) -> [u32; PLACES] {
+    /// The places of a text, read with its function characters (a name's
+    /// 地 or 好 is part of it; 那个, 我们 before a place word say it is not
+    /// named), without those it names only to deny them, nor those it
+    /// names as a landmark beside another place it names (a landmark alone
+    /// is the only clue to where the caller is, and is kept).
+    fn own_places(&self, simplified: &str) -> [u32; PLACES] {
         let (denials, landmarks) = other_place_spans(simplified);
-        if denials.is_empty() && landmarks.is_empty() {
-            return places(segs);
-        }
         // Each piece is read on its own, so no place name is made up of
         // the characters on both sides of a blank.
         let read = |spans: &[(usize, usize)]| {
             let pieces: Vec<String> = outside(simplified, spans)
                 .into_iter()
-                .map(matter_chars_simplified)
+                .flat_map(place_pieces)
                 .collect();
             let segs: Vec<&str> = pieces.iter().flat_map(|p| self.split(p).1).collect();
             places(&segs)
         };
+        if denials.is_empty() && landmarks.is_empty() {
+            return read(&[]);
+        }
         let fine = |p: &[u32; PLACES]| p.iter().any(|x| *x != 0 && x & AREA == 0);
         if !landmarks.is_empty() {
             let mut both = [denials.as_slice(), landmarks.as_slice()].concat();
@@ -222,16 +223,17 @@ impl Lexicon {
     ) -> Features {
         let text = matter_chars_simplified(simplified);
         let (matters, segs) = self.split(&text);
-        let mut places = self.own_places(simplified, &segs);
+        let mut places = self.own_places(simplified);
         // The sketch is of the problem: place names (up to four characters
         // before a place word, and the word) are left out, so two problems
         // at one place do not look alike for naming it.
         let rest = without_places(&segs);
         if !address.trim().is_empty() && places.contains(&0) {
-            let addr = matter_chars_raw(address);
+            let addr = place_pieces(&fast2s::convert(address));
+            let addr: Vec<&str> = addr.iter().map(String::as_str).collect();
             // Only the fine places: every address names its town or
             // subdistrict, which would join every contact of the area.
-            for p in self::places(&[addr.as_str()]) {
+            for p in self::places(&addr) {
                 if p != 0 && p & AREA == 0 && !places.contains(&p) {
                     if let Some(slot) = places.iter_mut().find(|s| **s == 0) {
                         *slot = p;
@@ -413,7 +415,7 @@ const PLACE_SUFFIXES: &[&str] = &[
 
 /// Characters before 路/街/城 … that make a common word, not a place (走路, 马路 …).
 fn not_a_place(prev: char) -> bool {
-    "走马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
+    "走跑马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
 }
 
 /// Whether a town word is part of a common word, not a town's name: 县城,
@@ -560,6 +562,9 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             let (Some(p1), p2) = (prev.next(), prev.next()) else {
                 continue;
             };
+            // A function character before the name is no part of it (我是竹园,
+            // 的竹园 and 竹园 are one place); one inside it is (湿地公园).
+            let p2 = p2.filter(|c| !is_stop(*c));
             if suf.chars().count() == 1 && not_a_place(p1) {
                 continue;
             }
@@ -568,8 +573,7 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             }
             // "那个幼儿园", "我们的小区", "那家店": a place referred to, not
             // named; it tells nothing about which one.
-            if p1 == '个'
-                || p1 == '的'
+            if "个的们在到去从回是了着过我你他她这那哪".contains(p1)
                 || ("家所座条间栋".contains(p1) && p2.is_none_or(|c| "那这一哪".contains(c)))
             {
                 continue;
@@ -827,6 +831,29 @@ pub fn matter_chars(content: &str) -> String {
     matter_chars_simplified(&fast2s::convert(content))
 }
 
+/// The pieces of a text places are read from: [`matter_chars_simplified`]
+/// with the function characters kept, cut at punctuation and at filler (a
+/// place word right after 那个 starts a piece, so it has no name).
+fn place_pieces(s: &str) -> Vec<String> {
+    let unfilled;
+    let s = match &*FILLER_AC {
+        Some(ac) => {
+            let mut kept = String::with_capacity(s.len());
+            ac.replace_all_with(s, &mut kept, |_, _, dst| {
+                dst.push(' ');
+                true
+            });
+            unfilled = kept;
+            unfilled.as_str()
+        }
+        None => s,
+    };
+    s.split(|c: char| !is_word_char(fold_width(c)))
+        .filter(|p| !p.is_empty())
+        .map(|p| chars_kept(p, true))
+        .collect()
+}
+
 /// [`matter_chars`] of a text already converted to simplified characters.
 fn matter_chars_simplified(s: &str) -> String {
     // Filler phrases are ideographs only: they match the same before or
@@ -887,6 +914,12 @@ fn fold_width(c: char) -> char {
 /// The word characters of `s`, widths and case folded, Chinese numerals as
 /// digits, runs of more than 4 digits dropped, stop characters dropped.
 fn chars_of(s: &str) -> String {
+    chars_kept(s, false)
+}
+
+/// [`chars_of`], keeping the function characters if `stops` (what places
+/// are read from: 湿地公园 keeps its 地, and 那个幼儿园 shows its 那个).
+fn chars_kept(s: &str, stops: bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
@@ -904,7 +937,7 @@ fn chars_of(s: &str) -> String {
             continue;
         }
         flush(&mut digits, &mut out);
-        if is_word_char(c) && !is_stop(c) {
+        if is_word_char(c) && (stops || !is_stop(c)) {
             out.push(c);
         }
     }
