@@ -1050,13 +1050,6 @@ fn problem_types_join_one_problem_and_part_another() {
     let old = MatterRecord::from_bytes(&v5).expect("a version-5 record reads");
     assert_eq!(old.problem.types, r.problem.types);
     assert_eq!(old.problem.names, [0; dedup::names::NAMES]);
-    // Version 6: places read another way, so none (unknown refuses nothing).
-    let mut v6 = r.to_bytes();
-    v6[0] = 6;
-    let old = MatterRecord::from_bytes(&v6).expect("a version-6 record reads");
-    assert!(r.features.places[0] != 0, "the text names a place");
-    assert_eq!(old.features.places, [0; dedup::text::PLACES]);
-    assert_eq!(old.problem, r.problem);
 }
 
 /// A bus line is an identity of its own (found on the tuning set, 6路 and
@@ -1978,25 +1971,33 @@ fn a_place_is_its_name_without_its_town_and_a_reference_is_no_place() {
     assert_eq!(places("东坝万达后头那个幼儿园关门了")[0], 0);
     assert_eq!(places("蜀客鲜东坝那家店卖过期卤菜")[0], 0);
     assert_eq!(places("我们小区停车难")[0], 0);
-    // … a name keeps its own 地 or 和 (湿地公园 was read 湿公园, and with
-    // what came before it, 河湿公园) …
+    // … a name keeps its own 地 (湿地公园 was read 湿公园, and with what
+    // came before it, 河湿公园) …
     let agree = |a: &str, b: &str| dedup::text::fine_place_agreement(&places(a), &places(b));
     assert_eq!(
         agree("南河湿地公园每天晚上都有人电鱼", "湿地公园有人电鱼"),
         Some(true)
     );
-    // … and a function character before a name is no part of it.
+    // … a function character before a name is no part of it, nor a 的
+    // after its town …
+    assert_eq!(agree("我住李村，路灯坏了", "李村路灯不亮"), Some(true));
     assert_eq!(
-        agree(
-            "喂，你好，北街那个丽人坊美容院关门了",
-            "北街丽人坊美容院跑路"
-        ),
+        agree("白驿镇的卫生院晚上没人", "白驿卫生院晚上没人值班"),
         Some(true)
     );
+    // … one right before a place word means it is not named (请市场监管
+    // 部门, 还有学校), but names may end in 回 or 都 …
+    assert_eq!(places("请市场监管部门来查一下")[0], 0);
+    assert_eq!(places("还有学校门口也堵")[0], 0);
+    assert!(places("雁回小区停水了")[0] != 0);
     assert_eq!(
-        agree("你好，我投诉火车站的出租车", "火车站的士不打表"),
+        agree("梨都花园物业乱收费", "我是梨都花园的业主"),
         Some(true)
     );
+    // … and common filler, spaces and quotes do not cut a name.
+    assert!(places("东河希望小学食堂的菜不新鲜")[0] != 0);
+    assert!(places("“蜀客鲜”店卖过期食品")[0] != 0);
+    assert_eq!(agree("6 路公交不停站", "6路公交车不停站"), Some(true));
 }
 
 /// A lexicon matter that names a service or a field (`domain = true`: a bus

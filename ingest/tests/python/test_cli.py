@@ -145,7 +145,7 @@ UNKNOWN_FLOORS = {
     "unknown_fresh.jsonl": {"cluster": (0.86, 0.66), "repeat": (0.99, 0.94)},
     "unknown_fresh2.jsonl": {"cluster": (0.85, 0.65), "repeat": (0.92, 0.92)},
     "unknown_fresh3.jsonl": {"cluster": (0.87, 0.59), "repeat": (0.88, 0.86)},
-    "unknown_fresh4.jsonl": {"cluster": (0.92, 0.57), "repeat": (0.99, 0.93)},
+    "unknown_fresh4.jsonl": {"cluster": (0.92, 0.56), "repeat": (0.99, 0.93)},
     "unknown_fresh5.jsonl": {"cluster": (0.73, 0.41), "repeat": (0.93, 0.93)},
     "unknown_fresh6.jsonl": {"cluster": (0.62, 0.51), "repeat": (0.91, 0.87)},
 }

@@ -110,12 +110,10 @@ pub fn record(
 
 impl MatterRecord {
     /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte),
-    /// 5 the problem types, 6 the names, 7 places read with the function
-    /// characters kept (湿地公园, not 湿公园); a version-2 record reads with
-    /// no terms, 2 and 3 as no follow-up, 2 to 4 with no types, 2 to 5 with
-    /// no names, 2 to 6 with no places (its place hashes were read another
-    /// way: unknown places refuse nothing, where mismatched ones would).
-    const VERSION: u8 = 7;
+    /// 5 the problem types, 6 the names; a version-2 record reads with no
+    /// terms, 2 and 3 as no follow-up, 2 to 4 with no types, 2 to 5 with
+    /// no names.
+    const VERSION: u8 = 6;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -183,10 +181,7 @@ impl MatterRecord {
             (flags != 0, false)
         };
         let matters = r.u64()?;
-        let mut places = [r.u32()?, r.u32()?, r.u32()?];
-        if version < 7 {
-            places = [0; text::PLACES];
-        }
+        let places = [r.u32()?, r.u32()?, r.u32()?];
         let len = r.u16()?;
         let mut mins = [0u16; text::K];
         for m in mins.iter_mut() {

@@ -418,6 +418,12 @@ fn not_a_place(prev: char) -> bool {
     "走跑马道修让开绕迷带问上过公铁线电水网出进一小大商".contains(prev)
 }
 
+/// A function character (one the matter text drops) that never ends a place
+/// name; 地, 好, 和, 都 and 会 do (湿地公园, 梨都花园, 三会村).
+fn function_char(c: char) -> bool {
+    is_stop(c) && !"地好和都会".contains(c)
+}
+
 /// Whether a town word is part of a common word, not a town's name: 县城,
 /// 进城, 回城, 省城, 城管, 城区, 城里, 下乡, 城乡, 老乡, 回乡 (`suf` the
 /// town word, `p1` the character before it, `next` the one after). Only
@@ -555,6 +561,14 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             // The town a place is in is no part of its name: 白驿镇卫生院
             // and 白驿卫生院 are one clinic.
             // (Not before 路: "3区路口" would read as bus line 3.)
+            // So is a 的 or 上 after the town (白驿镇的卫生院).
+            let mut look = prev.clone();
+            if !area_suffix
+                && matches!(look.next(), Some('的' | '上'))
+                && look.next().is_some_and(|c| "镇乡县区".contains(c))
+            {
+                prev.next();
+            }
             if !area_suffix && suf != "路" && prev.next_if(|c| "镇乡县区".contains(*c)).is_some()
             {
                 prev.next_if(|c| "街".contains(*c));
@@ -563,8 +577,9 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
                 continue;
             };
             // A function character before the name is no part of it (我是竹园,
-            // 的竹园 and 竹园 are one place); one inside it is (湿地公园).
-            let p2 = p2.filter(|c| !is_stop(*c));
+            // 的竹园, 住李村 and 竹园 are one place); one inside it is
+            // (湿地公园, 梨都花园).
+            let p2 = p2.filter(|c| !function_char(*c) && !"去回哪住".contains(*c));
             if suf.chars().count() == 1 && not_a_place(p1) {
                 continue;
             }
@@ -573,8 +588,11 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             }
             // "那个幼儿园", "我们的小区", "那家店": a place referred to, not
             // named; it tells nothing about which one.
-            if "个的们在到去从回是了着过我你他她这那哪".contains(p1)
-                || ("家所座条间栋".contains(p1) && p2.is_none_or(|c| "那这一哪".contains(c)))
+            // A function character right before the place word says the
+            // same (在小区, 请市场, 还有学校), but for those that end names.
+            if function_char(p1)
+                || ("家所座条间栋".contains(p1)
+                    && p2.is_none_or(|c| c.is_ascii_digit() || "那这一哪两几".contains(c)))
             {
                 continue;
             }
@@ -831,16 +849,30 @@ pub fn matter_chars(content: &str) -> String {
     matter_chars_simplified(&fast2s::convert(content))
 }
 
+/// Filler that refers to a place rather than padding the sentence: a
+/// place word right after it is not named (那个幼儿园, 我们小区).
+const REFERENCE_FILLER: &[&str] = &["那个", "这个", "那家", "这家", "我们", "你们", "他们"];
+
+/// Punctuation that ends a clause: no place name spans it.
+fn clause_end(c: char) -> bool {
+    "，。；！？、,.;!?\n\r：:".contains(c)
+}
+
 /// The pieces of a text places are read from: [`matter_chars_simplified`]
-/// with the function characters kept, cut at punctuation and at filler (a
-/// place word right after 那个 starts a piece, so it has no name).
+/// with the function characters kept, cut at the end of a clause and after
+/// filler that refers to a place (a place word right after 那个 starts a
+/// piece, so it has no name); other filler is dropped, as from the matter
+/// text, and spaces and quotes are not cuts.
 fn place_pieces(s: &str) -> Vec<String> {
     let unfilled;
     let s = match &*FILLER_AC {
         Some(ac) => {
             let mut kept = String::with_capacity(s.len());
-            ac.replace_all_with(s, &mut kept, |_, _, dst| {
-                dst.push(' ');
+            ac.replace_all_with(s, &mut kept, |m, _, dst| {
+                let word = &s[m.start()..m.end()];
+                if REFERENCE_FILLER.contains(&word) {
+                    dst.push('，');
+                }
                 true
             });
             unfilled = kept;
@@ -848,9 +880,9 @@ fn place_pieces(s: &str) -> Vec<String> {
         }
         None => s,
     };
-    s.split(|c: char| !is_word_char(fold_width(c)))
-        .filter(|p| !p.is_empty())
+    s.split(clause_end)
         .map(|p| chars_kept(p, true))
+        .filter(|p| !p.is_empty())
         .collect()
 }
 
