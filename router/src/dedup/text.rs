@@ -127,21 +127,23 @@ impl Lexicon {
         Lexicon::parse(EMBEDDED_MATTERS)
     }
 
-    /// The places of a text, read with its function characters (a name's
-    /// 地 or 好 is part of it; 那个, 我们 before a place word say it is not
-    /// named), without those it names only to deny them, nor those it
-    /// names as a landmark beside another place it names (a landmark alone
-    /// is the only clue to where the caller is, and is kept).
-    fn own_places(&self, simplified: &str) -> [u32; PLACES] {
+    /// The places of a text (`simplified`, and `unfilled`: the same
+    /// without its filler, [`without_filler`]), read with its function
+    /// characters (a name's 地 or 好 is part of it; 那个, 我们 before a
+    /// place word say it is not named), without those it names only to
+    /// deny them, nor those it names as a landmark beside another place it
+    /// names (a landmark alone is the only clue to where the caller is,
+    /// and is kept).
+    fn own_places(&self, simplified: &str, unfilled: &str) -> [u32; PLACES] {
         let (denials, landmarks) = other_place_spans(simplified);
         // Each piece is read on its own, so no place name is made up of
         // the characters on both sides of a blank.
         let read = |spans: &[(usize, usize)]| {
-            let pieces: Vec<String> = outside(simplified, spans)
+            let (text, ends) = place_pieces(&outside(unfilled, spans));
+            let segs: Vec<&str> = pieces(&text, &ends)
                 .into_iter()
-                .flat_map(place_pieces)
+                .flat_map(|p| self.split(p).1)
                 .collect();
-            let segs: Vec<&str> = pieces.iter().flat_map(|p| self.split(p).1).collect();
             places(&segs)
         };
         if denials.is_empty() && landmarks.is_empty() {
@@ -221,19 +223,20 @@ impl Lexicon {
         address: &str,
         problem: Option<&mut Problem>,
     ) -> Features {
-        let text = matter_chars_simplified(simplified);
+        let unfilled = without_filler(simplified);
+        let text = chars_of(&unfilled);
         let (matters, segs) = self.split(&text);
-        let mut places = self.own_places(simplified);
+        let mut places = self.own_places(simplified, &unfilled);
         // The sketch is of the problem: place names (up to four characters
         // before a place word, and the word) are left out, so two problems
         // at one place do not look alike for naming it.
         let rest = without_places(&segs);
         if !address.trim().is_empty() && places.contains(&0) {
-            let addr = place_pieces(&fast2s::convert(address));
-            let addr: Vec<&str> = addr.iter().map(String::as_str).collect();
+            let addr = without_filler(&fast2s::convert(address));
+            let (addr, ends) = place_pieces(&[&addr]);
             // Only the fine places: every address names its town or
             // subdistrict, which would join every contact of the area.
-            for p in self::places(&addr) {
+            for p in self::places(&pieces(&addr, &ends)) {
                 if p != 0 && p & AREA == 0 && !places.contains(&p) {
                     if let Some(slot) = places.iter_mut().find(|s| **s == 0) {
                         *slot = p;
@@ -858,49 +861,63 @@ fn clause_end(c: char) -> bool {
     "，。；！？、,.;!?\n\r：:".contains(c)
 }
 
-/// The pieces of a text places are read from: [`matter_chars_simplified`]
-/// with the function characters kept, cut at the end of a clause and after
-/// filler that refers to a place (a place word right after 那个 starts a
-/// piece, so it has no name); other filler is dropped, as from the matter
-/// text, and spaces and quotes are not cuts.
-fn place_pieces(s: &str) -> Vec<String> {
-    let unfilled;
-    let s = match &*FILLER_AC {
-        Some(ac) => {
-            let mut kept = String::with_capacity(s.len());
-            ac.replace_all_with(s, &mut kept, |m, _, dst| {
-                let word = &s[m.start()..m.end()];
-                if REFERENCE_FILLER.contains(&word) {
-                    dst.push('，');
-                }
-                true
-            });
-            unfilled = kept;
-            unfilled.as_str()
-        }
-        None => s,
+/// `s` with every filler phrase blanked: each of its characters becomes
+/// spaces of the same length, so byte offsets into `s` stay offsets into
+/// the result (and the spans of [`other_place_spans`] apply to it); the
+/// first character of a filler that refers to a place ([`REFERENCE_FILLER`])
+/// becomes a clause's end instead, so a place word right after 那个 starts
+/// a piece and has no name. Filler phrases are ideographs only: they match
+/// the same before or after full-width forms and case are folded.
+fn without_filler(s: &str) -> String {
+    let Some(ac) = &*FILLER_AC else {
+        return s.to_string();
     };
-    s.split(clause_end)
-        .map(|p| chars_kept(p, true))
-        .filter(|p| !p.is_empty())
+    let mut out = String::with_capacity(s.len());
+    ac.replace_all_with(s, &mut out, |_, word, dst| {
+        let reference = REFERENCE_FILLER.contains(&word);
+        for (i, c) in word.chars().enumerate() {
+            if i == 0 && reference && c.len_utf8() == '，'.len_utf8() {
+                dst.push('，');
+            } else {
+                dst.extend(std::iter::repeat_n(' ', c.len_utf8()));
+            }
+        }
+        true
+    });
+    out
+}
+
+/// The pieces of an unfilled text ([`without_filler`]) places are read
+/// from: its word characters with the function characters kept, cut at the
+/// end of a clause (spaces and quotes are not cuts), and each of `parts`
+/// apart. One string, and the end of each piece in it.
+fn place_pieces(parts: &[&str]) -> (String, Vec<usize>) {
+    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut ends = Vec::new();
+    for clause in parts.iter().flat_map(|p| p.split(clause_end)) {
+        push_chars(clause, true, &mut text);
+        if ends.last().copied().unwrap_or(0) < text.len() {
+            ends.push(text.len());
+        }
+    }
+    (text, ends)
+}
+
+/// The pieces of `text` that end at `ends`.
+fn pieces<'a>(text: &'a str, ends: &[usize]) -> Vec<&'a str> {
+    let mut start = 0;
+    ends.iter()
+        .filter_map(|&end| {
+            let piece = text.get(start..end);
+            start = end;
+            piece
+        })
         .collect()
 }
 
 /// [`matter_chars`] of a text already converted to simplified characters.
 fn matter_chars_simplified(s: &str) -> String {
-    // Filler phrases are ideographs only: they match the same before or
-    // after full-width forms and case are folded, which `chars_of` does.
-    match &*FILLER_AC {
-        Some(ac) => {
-            let mut kept = String::with_capacity(s.len());
-            ac.replace_all_with(s, &mut kept, |_, _, dst| {
-                dst.push(' ');
-                true
-            });
-            chars_of(&kept)
-        }
-        None => chars_of(s),
-    }
+    chars_of(&without_filler(s))
 }
 
 /// The automaton every word list of dedup is searched with: a DFA (built
@@ -946,13 +963,14 @@ fn fold_width(c: char) -> char {
 /// The word characters of `s`, widths and case folded, Chinese numerals as
 /// digits, runs of more than 4 digits dropped, stop characters dropped.
 fn chars_of(s: &str) -> String {
-    chars_kept(s, false)
+    let mut out = String::with_capacity(s.len());
+    push_chars(s, false, &mut out);
+    out
 }
 
-/// [`chars_of`], keeping the function characters if `stops` (what places
-/// are read from: 湿地公园 keeps its 地, and 那个幼儿园 shows its 那个).
-fn chars_kept(s: &str, stops: bool) -> String {
-    let mut out = String::with_capacity(s.len());
+/// [`chars_of`] appended to `out`, keeping the function characters if
+/// `stops` (what places are read from: 湿地公园 keeps its 地).
+fn push_chars(s: &str, stops: bool, out: &mut String) {
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
         // Up to 4 digits (a building, a day count) is matter; longer runs
@@ -968,13 +986,12 @@ fn chars_kept(s: &str, stops: bool) -> String {
             digits.push(c);
             continue;
         }
-        flush(&mut digits, &mut out);
+        flush(&mut digits, out);
         if is_word_char(c) && (stops || !is_stop(c)) {
             out.push(c);
         }
     }
-    flush(&mut digits, &mut out);
-    out
+    flush(&mut digits, out);
 }
 
 /// The splitmix64 finalizer: a cheap, well-mixed hash of a 64-bit value
