@@ -160,31 +160,28 @@ impl DedupRules {
             return None;
         }
         let shared = fa.matters & fb.matters;
-        let only_domains =
-            shared & !self.lexicon.domains == 0 && shared & self.special_matters == 0;
-        if let (Some((pa, pb)), true) = (cluster, shared != 0 && only_domains) {
-            // Only a service or field in common (the 8 bus, a school, a
-            // pharmacy's insurance) or a matter whose words name several
-            // problems of one field: not yet a problem in common — a late
-            // bus and a rude driver. The problems are compared as unknown.
-            let problems = !self.lexicon.domains;
-            if fa.matters & problems != 0 && fb.matters & problems != 0 {
-                return None;
-            }
-            let fine_place = text::fine_place_agreement(&fa.places, &fb.places);
-            return self.same_unknown_problem(fine_place, pa, pb);
-        }
         if let (Some((pa, pb)), true) = (cluster, shared != 0 && shared & self.special_matters == 0)
         {
             // A point problem (noise, rubbish, a smell …), unlike an outage
             // or pollution that covers an area: different callers share it
             // only at the same compound, street, village or shop.
             let fine_place = text::fine_place_agreement(&fa.places, &fb.places);
-            if fine_place == Some(true) {
+            let problems = !self.lexicon.domains;
+            if shared & problems == 0 {
+                // Only a service or field in common (the 8 bus, a school, a
+                // pharmacy's insurance) or a matter whose words name several
+                // problems of one field: not yet a problem in common — a
+                // late bus and a rude driver. Two problems the lexicon names
+                // apart are two; others are compared as unknown ones.
+                if fa.matters & problems != 0 && fb.matters & problems != 0 {
+                    return None;
+                }
+            } else if fine_place == Some(true) {
                 return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
-            // No fine place in common (one may not be recognised): the
-            // problems must agree as strongly as unknown ones must.
+            // Only a service in common, or no fine place in common (one may
+            // not be recognised): the problems must agree as unknown ones
+            // must.
             return self.same_unknown_problem(fine_place, pa, pb);
         }
         if shared != 0 {
