@@ -55,17 +55,26 @@ def free_port():
     return s.getsockname()[1]
 
 
-def metric(admin, name):
-    """A sample of the node's /metrics, by its name and labels as printed; 0 when absent."""
+def samples(admin):
+    """The node's /metrics, by each sample's name and labels as printed; empty when unreachable."""
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
     except OSError:
-        return 0.0
+        return {}
+    out = {}
     for line in text.splitlines():
         key, _, value = line.rpartition(" ")
-        if key == name:
-            return float(value)
-    return 0.0
+        if key and not line.startswith("#"):
+            try:
+                out[key] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+def metric(admin, name):
+    """A sample of the node's /metrics, by its name and labels as printed; 0 when absent."""
+    return samples(admin).get(name, 0.0)
 
 
 class Broker:
@@ -248,23 +257,24 @@ def unary(bench, node):
         r = json.loads(out)["subject"]
         lat = {k: round(r["latency_us"][k] / 1000, 2) for k in ("p50", "p99", "p999")}
         return {"per_second": round(r["per_second"]), "errors": r["errors"], "latency_ms": lat}
-    def rounds():
-        """Sum and count of each outbox step and of the group commits, so far."""
-        names = [f'hotline_outbox_round_seconds_{{}}{{{{round="{r}"}}}}' for r in ROUNDS]
-        names.append("hotline_commit_duration_seconds_{}")
-        return {n: (metric(node.admin, n.format("sum")), metric(node.admin, n.format("count")))
-                for n in names}
+
+    def hist(name, labels=""):
+        """A histogram's sum and count samples."""
+        return f"{name}_sum{labels}", f"{name}_count{labels}"
+
+    # Each step's histogram, by the name it is reported under.
+    steps = {r: hist("hotline_outbox_round_seconds", f'{{round="{r}"}}') for r in ROUNDS}
+    steps["commit"] = hist("hotline_commit_duration_seconds")
 
     def paced(rate):
-        before = rounds()
+        before = samples(node.admin)
         r = load(["--duration", "10", "--rate", str(rate)])
-        after = rounds()
+        after = samples(node.admin)
         # Mean time of each step while the load ran, and how many there were.
-        r["steps_ms"] = {
-            (n.split('"')[1] if '"' in n else "commit"): {
-                "mean": round(1000 * (after[n][0] - before[n][0]) / max(after[n][1] - before[n][1], 1), 2),
-                "count": int(after[n][1] - before[n][1])}
-            for n in before}
+        delta = lambda name: after.get(name, 0.0) - before.get(name, 0.0)
+        r["steps_ms"] = {step: {"mean": round(1000 * delta(total) / max(delta(count), 1), 2),
+                                "count": int(delta(count))}
+                         for step, (total, count) in steps.items()}
         return r
 
     top = load(["--duration", "5"])
@@ -332,12 +342,11 @@ def main():
                              "seconds_per_million_records": round(restore_secs / max(records, 1) * 1e6, 1)}
         report["failover_seconds"] = round(first_after - killed, 1) if first_after else None
         report["failover_after_join_seconds"] = round(first_after - joined, 1) if first_after else None
-        if args.bench:
-            try:
+        try:
+            if args.bench:
                 report["unary"] = unary(args.bench, newcomer)
-            finally:
-                newcomer.stop()
-        newcomer.stop()
+        finally:
+            newcomer.stop()
         three, nodes3, *_ = run(args, pb, broker, workdir, 3, key)
         report["three_nodes"] = three
         three["per_node_contacts_per_second"] = round(three["contacts_per_second"] / 3)

@@ -101,6 +101,15 @@ async fn read<T: Send + 'static>(
     .map_err(|e| e.to_string())?
 }
 
+/// Awaits `step`, timed as the outbox cycle's `round`
+/// (`hotline_outbox_round_seconds`).
+async fn timed<T>(round: &'static str, step: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = step.await;
+    m::outbox_round(round, started.elapsed());
+    out
+}
+
 impl Outbox {
     /// Sends one row where it goes: a changelog record to the tenant's
     /// partition (returning its offset), a decision or an alert to its topic.
@@ -138,14 +147,10 @@ impl Outbox {
             .enumerate()
             .filter(|(_, r)| !is_changelog(r))
             .map(|(i, r)| async move { (i, self.send(r).await) });
-        let started = Instant::now();
-        let mut sent_outputs = false;
-        for (i, res) in futures_util::future::join_all(outputs).await {
-            results[i] = Some(res);
-            sent_outputs = true;
-        }
-        if sent_outputs {
-            m::outbox_round("outputs", started.elapsed());
+        if rows.iter().any(|r| !is_changelog(r)) {
+            for (i, res) in timed("outputs", futures_util::future::join_all(outputs)).await {
+                results[i] = Some(res);
+            }
         }
         let failed = results
             .iter()
@@ -158,12 +163,10 @@ impl Outbox {
         let sends = records
             .iter()
             .map(|&i| async move { (i, self.send(&rows[i]).await) });
-        let started = Instant::now();
-        for (i, res) in futures_util::future::join_all(sends).await {
-            results[i] = Some(res);
-        }
         if !records.is_empty() {
-            m::outbox_round("changelog", started.elapsed());
+            for (i, res) in timed("changelog", futures_util::future::join_all(sends)).await {
+                results[i] = Some(res);
+            }
         }
         let mut sent = Sent::default();
         for (row, res) in rows.iter().zip(results) {
@@ -274,10 +277,7 @@ impl Outbox {
             // Fenced (a commit round trip to the group coordinator) only
             // when there is something to publish.
             if let Some(f) = &self.fence {
-                let started = Instant::now();
-                let passes = f.passes().await;
-                m::outbox_round("fence", started.elapsed());
-                if !passes {
+                if !timed("fence", f.passes()).await {
                     tokio::time::sleep(FIRST_RETRY).await;
                     continue;
                 }
