@@ -1222,6 +1222,25 @@ mod helper_tests {
     }
 
     #[test]
+    fn filler_is_blanked_in_place() {
+        assert_eq!(without_filler("你好幸福小区停水"), "      幸福小区停水");
+        assert_eq!(without_filler("那个幼儿园"), "，   幼儿园");
+    }
+
+    proptest::proptest! {
+        /// Blanking filler keeps every byte offset and character boundary,
+        /// so spans found on the text slice the blanked text.
+        #[test]
+        fn blanking_filler_keeps_the_offsets(s in "[你好那个我们反映幸福小区a1 ，]{0,24}") {
+            let b = without_filler(&s);
+            proptest::prop_assert_eq!(b.len(), s.len());
+            for (i, _) in s.char_indices() {
+                proptest::prop_assert!(b.is_char_boundary(i));
+            }
+        }
+    }
+
+    #[test]
     fn a_bus_line_is_its_number_and_a_street_is_not_a_line() {
         let line = p("坐11路")[0];
         assert_ne!(line & LINE, 0);
