@@ -651,7 +651,10 @@ fn a_changelog_record_waits_for_the_outputs_stored_with_it() {
             >= 1.0,
         "held in the outbox"
     );
-    assert!(!submit.is_finished(), "answered before it was replicated");
+    if submit.is_finished() {
+        let r = rt.block_on(submit);
+        panic!("answered before it was replicated: {r:?}");
+    }
     rt.block_on(create_topic(&late, 4));
     let decided = rt
         .block_on(async { tokio::time::timeout(Duration::from_secs(90), submit).await })
