@@ -158,7 +158,6 @@ pub fn evaluate(
             }
         }
     }
-    dump_pairs(&rules, &rows);
     // A cluster's lead: the first contact whose case leads it.
     let mut first_of_case: HashMap<String, usize> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -172,6 +171,7 @@ pub fn evaluate(
             }
         }
     }
+    dump_pairs(&rules, &rows, &cluster_of);
     // Repeat groups: case ids joined by repeat_of links.
     let mut parent: HashMap<String, String> = HashMap::new();
     fn find(p: &mut HashMap<String, String>, x: &str) -> String {
@@ -250,7 +250,7 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
 /// With `HOTLINE_EVAL_PAIRS=FILE`, writes the evidence of every pair of
 /// different callers in one district within the cluster window, and of
 /// one caller within the repeat window.
-fn dump_pairs(rules: &DedupRules, rows: &[Row]) {
+fn dump_pairs(rules: &DedupRules, rows: &[Row], cluster_of: &[Option<String>]) {
     let Some(path) = std::env::var_os("HOTLINE_EVAL_PAIRS") else {
         return;
     };
@@ -297,6 +297,12 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row]) {
                     "samecat": ra.category == rb.category,
                     "types": ra.problem.type_agreement(&rb.problem),
                     "named": ra.problem.shares_a_name(&rb.problem),
+                    "rule": rules.same_cluster_matter(
+                        (fa, &ra.problem, ra.category),
+                        (fb, &rb.problem, rb.category),
+                        rules.cfg.cluster_similarity,
+                    ),
+                    "joined": cluster_of[i].is_some() && cluster_of[i] == cluster_of[j],
                     "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
                     "a": a.text, "b": b.text,
                 })

@@ -1944,6 +1944,32 @@ fn a_shared_proper_name_places_an_unknown_problem() {
     assert!(!same_cluster(&rules, &records[0], &nameless));
 }
 
+/// An outage at a compound one caller names with its ending and another
+/// without (滨河丽景小区, 滨河丽景: the place reader knows only the first)
+/// is one cluster by the proper name both use, and not without it (found on
+/// the third tuning set).
+#[test]
+fn a_shared_proper_name_places_an_outage() {
+    let t = at(T0);
+    let texts = [
+        "旺苍县东河镇滨河丽景小区从昨天晚上就停水了，到现在还没来水",
+        "滨河丽景停水",
+    ];
+    let mut idx = index(DedupConfig::default());
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let run = leads_of(&mut idx, &texts, ("w", "1371000"), t);
+    let records: Vec<MatterRecord> = run
+        .iter()
+        .map(|(_, c, d)| dedup::record(router(), &rules, c, d).expect("a record"))
+        .collect();
+    assert_eq!(run[1].0, run[0].0, "one compound without water");
+    assert_eq!(records[1].features.places[0], 0, "no place read in the SMS");
+    assert!(same_cluster(&rules, &records[0], &records[1]));
+    let mut nameless = records[1].clone();
+    nameless.problem.names = [0; dedup::names::NAMES];
+    assert!(!same_cluster(&rules, &records[0], &nameless));
+}
+
 /// A place's town is no part of its name (白驿镇卫生院 is 白驿卫生院), and
 /// a place referred to rather than named ("那个幼儿园", "我们的小区") is no
 /// place: it would join every caller who says so.
@@ -1994,6 +2020,13 @@ fn a_place_is_its_name_without_its_town_and_a_reference_is_no_place() {
         agree("梨都花园物业乱收费", "我是梨都花园的业主"),
         Some(true)
     );
+    // … a market's kind is no part of its name (found on the third tuning
+    // set: 东坝菜市场, 東壩農貿市場 and 东坝市场 were three markets), but
+    // its own name still tells two markets apart …
+    let market = "东坝市场缺斤少两";
+    assert_eq!(agree("东坝菜市场的秤有问题", market), Some(true));
+    assert_eq!(agree("東壩農貿市場公平秤壞了", market), Some(true));
+    assert_eq!(agree("乔庄菜市场的秤有问题", market), Some(false));
     // … and common filler, spaces and quotes do not cut a name.
     assert!(places("东河希望小学食堂的菜不新鲜")[0] != 0);
     assert!(places("“蜀客鲜”店卖过期食品")[0] != 0);

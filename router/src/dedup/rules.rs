@@ -197,6 +197,12 @@ impl DedupRules {
             if place == Some(true) {
                 return Some(2.0 + fa.sketch.similarity(&fb.sketch));
             }
+            // A proper name both texts use (滨河丽景 with and without its
+            // 小区) where one names no place the reader knows: as likely
+            // as similar texts, not as a place in common.
+            if place.is_none() && cluster.is_some_and(|(pa, pb)| pa.shares_a_name(pb)) {
+                return Some(1.0 + fa.sketch.similarity(&fb.sketch));
+            }
             if fa.sketch.len < 2 || fb.sketch.len < 2 {
                 return Some(1.0);
             }

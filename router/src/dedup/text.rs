@@ -565,6 +565,20 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             // and 白驿卫生院 are one clinic.
             // (Not before 路: "3区路口" would read as bus line 3.)
             // So is a 的 or 上 after the town (白驿镇的卫生院).
+            // What kind of market it is is no part of its name either:
+            // 东坝菜市场, 東壩農貿市場 and 东坝市场 are one market.
+            if suf == "市场" {
+                let mut kind = prev.clone();
+                match (kind.next(), kind.next()) {
+                    (Some('贸'), Some('农')) => {
+                        prev.nth(1);
+                    }
+                    (Some('菜'), Some(c)) if c != '卖' && c != '买' => {
+                        prev.next();
+                    }
+                    _ => {}
+                }
+            }
             let mut look = prev.clone();
             if !area_suffix
                 && matches!(look.next(), Some('的' | '上'))
