@@ -247,6 +247,19 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
     );
 }
 
+/// A problem's likeliest types by name, with their weights (of the embedded model).
+fn type_names(p: &dedup::text::Problem) -> Vec<(String, u8)> {
+    let Ok(m) = dedup::types::TypeModel::embedded() else {
+        return Vec::new();
+    };
+    p.types
+        .iter()
+        .zip(p.type_p)
+        .filter(|(t, _)| **t != 0)
+        .map(|(t, w)| (m.label(*t).unwrap_or("?").to_string(), w))
+        .collect()
+}
+
 /// With `HOTLINE_EVAL_PAIRS=FILE`, writes the evidence of every pair of
 /// different callers in one district within the cluster window, and of
 /// one caller within the repeat window.
@@ -303,6 +316,8 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row], cluster_of: &[Option<String>]) {
                         rules.cfg.cluster_similarity,
                     ),
                     "joined": cluster_of[i].is_some() && cluster_of[i] == cluster_of[j],
+                    "types_a": type_names(&ra.problem),
+                    "types_b": type_names(&rb.problem),
                     "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
                     "a": a.text, "b": b.text,
                 })

@@ -1830,8 +1830,16 @@ fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
     let agree = a.problem.category_agreement(&b.problem);
     let ov = dedup::rarity::overlap(&a.problem, &b.problem);
     assert!(agree > 0.0 && ov > 0.0, "{agree} {ov}");
+    // The problem types neither join nor part here (none known).
+    let untyped = |r: &MatterRecord| {
+        let mut r = r.clone();
+        r.problem.types = [0; dedup::types::TOP];
+        r.problem.type_p = [0; dedup::types::TOP];
+        r
+    };
+    let (typed_a, typed_b) = (a.clone(), b.clone());
+    let (a, b) = (untyped(&a), untyped(&b));
     let joins = |overlap: f64, agreement: f64| {
-        // The problem types neither join nor part here.
         let cfg = DedupConfig {
             placed_overlap: overlap,
             placed_agreement: agreement,
@@ -1846,6 +1854,30 @@ fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
     assert!(joins(ov, agree), "at the minimums");
     assert!(!joins(ov.next_up(), agree), "overlap a step short");
     assert!(!joins(ov, agree.next_up()), "agreement a step short");
+    // At one fine place, problem types known on both sides and agreeing at
+    // least `other_types` stand in for the category agreement (found on
+    // the tuning sets: a follow-up's category often differs from the
+    // first report's); the overlap is still needed.
+    let types = typed_a.problem.type_agreement(&typed_b.problem);
+    assert!(types > 0.0, "both texts' types are known");
+    let waived = |other_types: f64, overlap: f64| {
+        let cfg = DedupConfig {
+            placed_overlap: overlap,
+            placed_agreement: 2.0,
+            placed_types: 2.0,
+            other_types,
+            ..DedupConfig::default()
+        };
+        same_cluster(
+            &DedupRules::embedded(cfg).expect("rules"),
+            &typed_a,
+            &typed_b,
+        )
+    };
+    assert!(waived(types, ov), "types at other_types");
+    assert!(!waived(types.next_up(), ov), "types a step short");
+    assert!(!waived(types, ov.next_up()), "overlap a step short");
+    assert!(!joins(ov, 2.0), "no types known: the agreement is needed");
 }
 
 /// A member becomes a representative only when phrased differently from

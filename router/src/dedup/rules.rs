@@ -140,6 +140,14 @@ impl DedupRules {
             Some(false) => return None,
             None => (cfg.unplaced_overlap, cfg.unplaced_agreement),
         };
+        // At one fine place, problem types that lean the same way (if
+        // weakly) stand in for the categories: the classifier's category
+        // of a follow-up or a story often differs.
+        let need_agree = if fine_place == Some(true) && types > 0.0 && types >= cfg.other_types {
+            0.0
+        } else {
+            need_agree
+        };
         if pa.category_agreement(pb) < need_agree {
             return None;
         }
