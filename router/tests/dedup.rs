@@ -1944,6 +1944,33 @@ fn a_closure_is_forgotten_at_exactly_the_horizon() {
     assert_eq!(closed_after(horizon), 0);
 }
 
+/// The texts applied in order to a fresh index with the default rules (one
+/// caller each, an hour apart): the rules, each contact's cluster lead and
+/// its stored record.
+fn leads_and_records(
+    texts: &[&str],
+    ids: (&str, &str),
+    t: Instant,
+) -> (DedupRules, Vec<String>, Vec<MatterRecord>) {
+    let mut idx = index(DedupConfig::default());
+    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    let run = leads_of(&mut idx, texts, ids, t);
+    let records = run
+        .iter()
+        .map(|(_, c, d)| dedup::record(router(), &rules, c, d).expect("a record"))
+        .collect();
+    let leads = run.into_iter().map(|(lead, _, _)| lead).collect();
+    (rules, leads, records)
+}
+
+/// Whether two records are one cluster's matter, and would not be if the
+/// second used no proper name.
+fn joined_by_the_name(rules: &DedupRules, a: &MatterRecord, b: &MatterRecord) -> bool {
+    let mut nameless = b.clone();
+    nameless.problem.names = [0; dedup::names::NAMES];
+    same_cluster(rules, a, b) && !same_cluster(rules, a, &nameless)
+}
+
 /// A shop, compound or school named without an ending the place reader
 /// knows (福康养生馆, 安顺驾校 …) is still one place to two callers who
 /// name it: its name's character pairs are in no contact of the
@@ -1958,22 +1985,12 @@ fn a_shared_proper_name_places_an_unknown_problem() {
         "东坝长寿堂天天哄老年人去听课，卖几千块一盒的保健品",
         "福康养生馆门口的电动车乱停，人行道都走不通了",
     ];
-    let mut idx = index(DedupConfig::default());
-    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
-    let run = leads_of(&mut idx, &texts, ("n", "1370000"), t);
-    let leads: Vec<&String> = run.iter().map(|(lead, _, _)| lead).collect();
-    let records: Vec<MatterRecord> = run
-        .iter()
-        .map(|(_, c, d)| dedup::record(router(), &rules, c, d).expect("a record"))
-        .collect();
+    let (rules, leads, records) = leads_and_records(&texts, ("n", "1370000"), t);
     assert_eq!(leads[1], leads[0], "one shop, one problem, no ending known");
     assert_ne!(leads[2], leads[0], "another shop's name");
     assert_ne!(leads[3], leads[0], "another problem at the shop");
     // It is the name that joins them.
-    assert!(same_cluster(&rules, &records[0], &records[1]));
-    let mut nameless = records[1].clone();
-    nameless.problem.names = [0; dedup::names::NAMES];
-    assert!(!same_cluster(&rules, &records[0], &nameless));
+    assert!(joined_by_the_name(&rules, &records[0], &records[1]));
 }
 
 /// An outage at a compound one caller names with its ending and another
@@ -1987,19 +2004,10 @@ fn a_shared_proper_name_places_an_outage() {
         "旺苍县东河镇滨河丽景小区从昨天晚上就停水了，到现在还没来水",
         "滨河丽景停水",
     ];
-    let mut idx = index(DedupConfig::default());
-    let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
-    let run = leads_of(&mut idx, &texts, ("w", "1371000"), t);
-    let records: Vec<MatterRecord> = run
-        .iter()
-        .map(|(_, c, d)| dedup::record(router(), &rules, c, d).expect("a record"))
-        .collect();
-    assert_eq!(run[1].0, run[0].0, "one compound without water");
+    let (rules, leads, records) = leads_and_records(&texts, ("w", "1371000"), t);
+    assert_eq!(leads[1], leads[0], "one compound without water");
     assert_eq!(records[1].features.places[0], 0, "no place read in the SMS");
-    assert!(same_cluster(&rules, &records[0], &records[1]));
-    let mut nameless = records[1].clone();
-    nameless.problem.names = [0; dedup::names::NAMES];
-    assert!(!same_cluster(&rules, &records[0], &nameless));
+    assert!(joined_by_the_name(&rules, &records[0], &records[1]));
 }
 
 /// A place's town is no part of its name (白驿镇卫生院 is 白驿卫生院), and
