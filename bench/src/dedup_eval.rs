@@ -247,9 +247,10 @@ fn explain(a: &Row, b: &Row, truth: bool, found: bool, what: &str) {
     );
 }
 
-/// A problem's likeliest types by name, with their weights (of the embedded model).
-fn type_names(p: &dedup::text::Problem) -> Vec<(String, u8)> {
-    let Ok(m) = dedup::types::TypeModel::embedded() else {
+/// A problem's likeliest types by name, with their weights (none without
+/// a model).
+fn type_names(m: Option<&dedup::types::TypeModel>, p: &dedup::text::Problem) -> Vec<(String, u8)> {
+    let Some(m) = m else {
         return Vec::new();
     };
     p.types
@@ -316,8 +317,8 @@ fn dump_pairs(rules: &DedupRules, rows: &[Row], cluster_of: &[Option<String>]) {
                         rules.cfg.cluster_similarity,
                     ),
                     "joined": cluster_of[i].is_some() && cluster_of[i] == cluster_of[j],
-                    "types_a": type_names(&ra.problem),
-                    "types_b": type_names(&rb.problem),
+                    "types_a": type_names(rules.lexicon.types(), &ra.problem),
+                    "types_b": type_names(rules.lexicon.types(), &rb.problem),
                     "dt": (ra.at - rb.at).abs() as f64 / 3600.0,
                     "a": a.text, "b": b.text,
                 })

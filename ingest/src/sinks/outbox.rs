@@ -142,12 +142,13 @@ impl Outbox {
         let is_changelog = |r: &OutboxRow| &*r.topic == "changelog";
         let mut results: Vec<Option<Result<Option<i64>, PublishError>>> =
             rows.iter().map(|_| None).collect();
-        let outputs = rows
+        let outputs: Vec<_> = rows
             .iter()
             .enumerate()
             .filter(|(_, r)| !is_changelog(r))
-            .map(|(i, r)| async move { (i, self.send(r).await) });
-        if rows.iter().any(|r| !is_changelog(r)) {
+            .map(|(i, r)| async move { (i, self.send(r).await) })
+            .collect();
+        if !outputs.is_empty() {
             for (i, res) in timed("outputs", futures_util::future::join_all(outputs)).await {
                 results[i] = Some(res);
             }

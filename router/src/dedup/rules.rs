@@ -135,18 +135,14 @@ impl DedupRules {
             return Some(1.0 + types.max(rarity::overlap(pa, pb)));
         }
         let (need_ov, need_agree) = match fine_place {
+            // At one fine place, problem types that lean the same way (if
+            // weakly) stand in for the categories: the classifier's
+            // category of a follow-up or a story often differs.
+            Some(true) if types > 0.0 && types >= cfg.other_types => (cfg.placed_overlap, 0.0),
             Some(true) => (cfg.placed_overlap, cfg.placed_agreement),
             // Two compounds, villages or shops: two matters, even in one town.
             Some(false) => return None,
             None => (cfg.unplaced_overlap, cfg.unplaced_agreement),
-        };
-        // At one fine place, problem types that lean the same way (if
-        // weakly) stand in for the categories: the classifier's category
-        // of a follow-up or a story often differs.
-        let need_agree = if fine_place == Some(true) && types > 0.0 && types >= cfg.other_types {
-            0.0
-        } else {
-            need_agree
         };
         if pa.category_agreement(pb) < need_agree {
             return None;

@@ -123,6 +123,11 @@ impl Lexicon {
         self
     }
 
+    /// The problem-type model in use, if any.
+    pub fn types(&self) -> Option<&TypeModel> {
+        self.types.as_deref()
+    }
+
     pub fn embedded() -> Result<Lexicon, LexiconError> {
         Lexicon::parse(EMBEDDED_MATTERS)
     }
@@ -560,25 +565,16 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
             let before = &s[..m.start()];
             let suf = &s[m.start()..m.end()];
             let area_suffix = matches!(suf, "镇" | "乡" | "城" | "街道");
+            let before = if suf == "市场" {
+                without_market_kind(before)
+            } else {
+                before
+            };
             let mut prev = before.chars().rev().peekable();
             // The town a place is in is no part of its name: 白驿镇卫生院
             // and 白驿卫生院 are one clinic.
             // (Not before 路: "3区路口" would read as bus line 3.)
             // So is a 的 or 上 after the town (白驿镇的卫生院).
-            // What kind of market it is is no part of its name either:
-            // 东坝菜市场, 東壩農貿市場 and 东坝市场 are one market.
-            if suf == "市场" {
-                let mut kind = prev.clone();
-                match (kind.next(), kind.next()) {
-                    (Some('贸'), Some('农')) => {
-                        prev.nth(1);
-                    }
-                    (Some('菜'), Some(c)) if c != '卖' && c != '买' => {
-                        prev.next();
-                    }
-                    _ => {}
-                }
-            }
             let mut look = prev.clone();
             if !area_suffix
                 && matches!(look.next(), Some('的' | '上'))
@@ -648,6 +644,19 @@ pub fn places(segs: &[&str]) -> [u32; PLACES] {
         }
     }
     out
+}
+
+/// What comes before 市场 without the market's kind, which is no part of
+/// its name: 东坝菜市场, 東壩農貿市場 and 东坝市场 are one market (卖菜市场
+/// and a bare 菜市场 keep their 菜).
+fn without_market_kind(before: &str) -> &str {
+    if let Some(name) = before.strip_suffix("农贸") {
+        return name;
+    }
+    match before.strip_suffix('菜') {
+        Some(name) if !name.is_empty() && !name.ends_with(['卖', '买']) => name,
+        _ => before,
+    }
 }
 
 /// The bit of a place hash that marks an area (镇, 乡, 城) rather than a
@@ -1233,6 +1242,15 @@ mod helper_tests {
             outside("abcdef", &[(1, 2), (1, 3), (4, 5)]),
             vec!["a", "d", "f"]
         );
+    }
+
+    #[test]
+    fn a_markets_kind_is_cut_from_its_name() {
+        assert_eq!(without_market_kind("东坝农贸"), "东坝");
+        assert_eq!(without_market_kind("东坝菜"), "东坝");
+        assert_eq!(without_market_kind("东坝"), "东坝");
+        assert_eq!(without_market_kind("卖菜"), "卖菜");
+        assert_eq!(without_market_kind("菜"), "菜");
     }
 
     #[test]
