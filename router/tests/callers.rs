@@ -22,6 +22,7 @@ fn entry(contact: u64, at: i64) -> Entry {
         category: 1,
         district: 1,
         features: Default::default(),
+        types: Default::default(),
         escalated: false,
     }
 }

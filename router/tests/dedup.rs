@@ -4,6 +4,7 @@
 mod common;
 use chrono::Duration;
 use common::{at, router};
+use hotline_router::dedup::follow_up::Reference;
 use hotline_router::dedup::text::{Lexicon, EMBEDDED_MATTERS};
 use hotline_router::dedup::{self, Dedup, DedupConfig, DedupOutcome, DedupRules, MatterRecord};
 use hotline_router::{Caller, Channel, Contact, Decision, Instant, Location, Priority};
@@ -369,6 +370,121 @@ fn near_misses_of_one_caller_are_not_repeats() {
         t + Duration::days(31),
     );
     assert!(o.repeat_of.is_none(), "past 30 days");
+}
+
+/// A caller's two problems at one place, in one category, are two
+/// matters when their problem types differ (the 8 bus late, then its
+/// driver passing the stop): the second gets its own work order. The same problem put
+/// again in other words, or told as a follow-up, still continues the first.
+/// With `other_types` at 0 (types never differ) the second problem would
+/// have joined the first case: the types are what part them.
+#[test]
+fn a_callers_second_problem_at_one_place_is_a_new_matter() {
+    let texts = [
+        "8路公交车等了四十多分钟都不来，早上上班天天迟到",
+        "8路车司机不停站，我在站台招手他直接就开过去了",
+        "8路车又是等了快一个小时才来",
+        "还是我，8路今天早上还是等了半个多钟头",
+    ];
+    let repeats_of = |cfg: DedupConfig| {
+        let mut idx = index(cfg);
+        let t = at(T0);
+        let mut cases = Vec::new();
+        let mut links = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let (d, o) = submit(
+                &mut idx,
+                &format!("p{i}"),
+                "13800000041",
+                text,
+                t + Duration::hours(20 * i as i64),
+            );
+            cases.push(d.case_id.clone());
+            links.push(o.repeat_of);
+        }
+        (cases, links)
+    };
+    let (cases, links) = repeats_of(DedupConfig::default());
+    assert_eq!(links[1], None, "the driver is another matter: {links:?}");
+    assert_eq!(links[2].as_deref(), Some(&*cases[0]), "the late bus again");
+    assert_eq!(links[3].as_deref(), Some(&*cases[0]), "told as a follow-up");
+    let (cases, links) = repeats_of(DedupConfig {
+        other_types: 0.0,
+        ..DedupConfig::default()
+    });
+    assert_eq!(links[1].as_deref(), Some(&*cases[0]), "without the types");
+}
+
+/// A caller's terse follow-up that shares no word with the first contact
+/// and does not say it refers back ("又吵了一夜") continues their matter,
+/// and among two matters the one it is like; not when the caller says it
+/// is another matter, names another place, or tells a problem of its own
+/// that its types part from the first (Art. 14(3): a repeat joins the case,
+/// a new matter must get its own).
+#[test]
+fn a_terse_follow_up_continues_the_callers_matter_unless_something_says_otherwise() {
+    let t = at(T0);
+    let phone = "13800000051";
+    let first = "锦江花园5栋楼上那家的狗每天晚上叫到两三点，根本睡不着";
+    let link = |later: &[&str]| {
+        let mut idx = index(DedupConfig::default());
+        let (d, _) = submit(&mut idx, "d0", phone, first, t);
+        let mut out = Vec::new();
+        for (i, text) in later.iter().enumerate() {
+            let when = t + Duration::hours(20 * (i as i64 + 1));
+            let (_, o) = submit(&mut idx, &format!("d{}", i + 1), phone, text, when);
+            out.push(o.repeat_of.as_deref() == Some(&*d.case_id));
+        }
+        out
+    };
+    assert_eq!(link(&["又叫了一夜"]), [true], "going on");
+    assert_eq!(link(&["还没人来管，今晚还是一样"]), [true], "still");
+    assert_eq!(
+        link(&["又是我，今天说个别的，我们小区的路灯坏了一排"]),
+        [false]
+    );
+    assert_eq!(
+        link(&["翠屏苑那边的狗又叫了一夜"]),
+        [false],
+        "another place"
+    );
+    assert_eq!(
+        link(&["又有人把电瓶车推到楼道里充电，电线从窗户拉下来，物业说了也不听"]),
+        [false],
+        "a problem of its own"
+    );
+    assert_eq!(
+        link(&["小区的路灯坏了一排"]),
+        [false],
+        "no word of going on"
+    );
+
+    // Two matters: the terse follow-up goes with the one it is like (the
+    // water), not the latest (the street lights).
+    let mut idx = index(DedupConfig::default());
+    let (water, _) = submit(
+        &mut idx,
+        "w0",
+        "13800000052",
+        "和谐家园这几天放出来的自来水都是黄的，烧开了还有沉淀，能不能喝",
+        t,
+    );
+    let (lights, _) = submit(
+        &mut idx,
+        "w1",
+        "13800000052",
+        "和谐家园门口那段路的路灯坏了一个礼拜，晚上黑黢黢的",
+        t + Duration::hours(5),
+    );
+    assert_ne!(water.case_id, lights.case_id);
+    let (_, o) = submit(
+        &mut idx,
+        "w2",
+        "13800000052",
+        "水还是黄的",
+        t + Duration::days(2),
+    );
+    assert_eq!(o.repeat_of.as_deref(), Some(&*water.case_id), "{o:?}");
 }
 
 #[test]
@@ -955,17 +1071,24 @@ fn a_follow_up_in_other_words_continues_the_callers_matter() {
     assert!(o.repeat_of.is_none(), "{o:?}");
 }
 
-/// The follow-up flag is stored with the record (version 4), so a restart's
-/// replay links follow-ups as they were; a version-3 record reads as no
-/// follow-up with its special-category flag as it was.
+/// What a text says of the caller's earlier contacts is stored with the
+/// record (a reference back since version 4, going on and another matter
+/// since 7), so a restart's replay links follow-ups as they were; a
+/// version-3 record reads as no reference with its special-category flag
+/// as it was.
 #[test]
 fn the_follow_up_flag_is_stored_with_the_record() {
     let mut idx = index(DedupConfig::default());
     let rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
     let t = at(T0);
     for (text, follow_up) in [
-        ("还是我，昨天反映的停水，现在还是没有水", true),
-        ("锦绣华庭停水了，到现在还没来水", false),
+        (
+            "还是我，昨天反映的停水，现在还是没有水",
+            Reference::RefersBack,
+        ),
+        ("锦绣华庭停水了，到现在还没来水", Reference::Continues),
+        ("锦绣华庭停水了", Reference::None),
+        ("说个别的，锦绣华庭停水了", Reference::Another),
     ] {
         let c = contact("r1", "13800000041", text, "510802", t);
         let (d, _) = run(&mut idx, &c);
@@ -981,7 +1104,7 @@ fn the_follow_up_flag_is_stored_with_the_record() {
         let at_types = flags + 1 + 8 + 12 + 2 + 2 * dedup::text::K + 16 + 9;
         v3.drain(at_types..at_types + 12);
         let old = MatterRecord::from_bytes(&v3).expect("a version-3 record reads");
-        assert!(!old.follow_up && old.special_category);
+        assert!(old.follow_up == Reference::None && old.special_category);
         assert_eq!(
             (old.problem.terms, old.problem.cats),
             (r.problem.terms, r.problem.cats)
@@ -1591,7 +1714,9 @@ fn a_callers_unknown_matter_repeats_on_place_and_category_or_a_similar_text() {
         } else {
             ra.category ^ 0x5a5a_5a5a
         };
-        assert!(!rb.follow_up && ra.features.matters == 0 && rb.features.matters == 0);
+        assert!(
+            rb.follow_up == Reference::None && ra.features.matters == 0 && rb.features.matters == 0
+        );
         idx.apply(&ra);
         idx.apply(&rb).repeat_of.is_some()
     };
@@ -1711,7 +1836,11 @@ fn scores_rank_the_place_above_the_text_and_the_closer_text_first() {
     let rec = |text: &str| record_of("s", "13800000001", text, t);
     let repeat = |a: &str, b: &str| {
         let (a, b) = (rec(a), rec(b));
-        rules.repeat_score((&a.features, a.category), (&b.features, b.category), false)
+        rules.repeat_score(
+            (&a.features, a.category, &a.problem.type_set()),
+            (&b.features, b.category, &b.problem.type_set()),
+            Reference::None,
+        )
     };
     let cluster = |a: &str, b: &str| {
         let (a, b) = (rec(a), rec(b));
@@ -1804,9 +1933,14 @@ fn scores_rank_the_place_above_the_text_and_the_closer_text_first() {
     );
     let sim = a.features.sketch.similarity(&b.features.sketch);
     assert!(sim > 0.0, "the texts share something");
-    let f = rules.repeat_score((&a.features, a.category), (&b.features, b.category), true);
+    let f = rules.repeat_score(
+        (&a.features, a.category, &a.problem.type_set()),
+        (&b.features, b.category, &b.problem.type_set()),
+        Reference::RefersBack,
+    );
     let f = within(f, 0.0, 0.5, "follow-up");
-    assert!((f - 0.5 * sim).abs() < 1e-9, "{f} vs {sim}");
+    let likeness = sim.max(a.problem.type_agreement(&b.problem));
+    assert!((f - 0.5 * likeness).abs() < 1e-9, "{f} vs {likeness}");
 }
 
 /// An unknown problem at one place joins at exactly the configured overlap

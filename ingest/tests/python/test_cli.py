@@ -142,19 +142,27 @@ def test_dedup_eval_json_meets_the_targets_on_the_committed_set(hotline_bench):
 # raised recall on every set by 1-4 points and cost precision on tuning3 (0.787 to 0.762),
 # fresh4 (0.925 to 0.917) and fresh5 (0.732 to 0.725): those floors were lowered, and said so.
 # Far below the 0.95 / 0.90 targets: these floors keep what was gained and show the gap.
+# Nineteenth session (the repeat rule: problem types part a caller's two matters, words of
+# going on link a terse follow-up, a caller saying "another matter" is believed): repeat
+# floors raised to the new figures, tuning3's repeat recall lowered (1.000 to 0.976: a
+# follow-up now goes to the other of the caller's two matters at one pig farm), and two sets
+# written for repeats added: repeats_tuning (tuned on) and repeats_eval (scored, never read).
 UNKNOWN_FLOORS = {
-    "unknown_tuning.jsonl": {"cluster": (0.96, 0.68), "repeat": (0.99, 0.90)},
-    "unknown_tuning2.jsonl": {"cluster": (0.95, 0.65), "repeat": (0.99, 0.89)},
-    "unknown_tuning3.jsonl": {"cluster": (0.76, 0.64), "repeat": (0.91, 0.99)},
-    "unknown_holdout.jsonl": {"cluster": (0.92, 0.70), "repeat": (0.95, 0.90)},
-    "unknown_fresh.jsonl": {"cluster": (0.85, 0.69), "repeat": (0.99, 0.94)},
+    "unknown_tuning.jsonl": {"cluster": (0.96, 0.68), "repeat": (0.99, 0.92)},
+    "unknown_tuning2.jsonl": {"cluster": (0.95, 0.65), "repeat": (0.99, 0.92)},
+    "unknown_tuning3.jsonl": {"cluster": (0.77, 0.64), "repeat": (0.95, 0.97)},
+    "unknown_holdout.jsonl": {"cluster": (0.92, 0.70), "repeat": (0.99, 0.99)},
+    "unknown_fresh.jsonl": {"cluster": (0.85, 0.69), "repeat": (0.99, 0.99)},
     "unknown_fresh2.jsonl": {"cluster": (0.84, 0.69), "repeat": (0.92, 0.92)},
-    "unknown_fresh3.jsonl": {"cluster": (0.87, 0.62), "repeat": (0.88, 0.86)},
+    "unknown_fresh3.jsonl": {"cluster": (0.87, 0.62), "repeat": (0.94, 0.94)},
     "unknown_fresh4.jsonl": {"cluster": (0.91, 0.59), "repeat": (0.99, 0.93)},
-    "unknown_fresh5.jsonl": {"cluster": (0.72, 0.42), "repeat": (0.93, 0.93)},
-    "unknown_fresh6.jsonl": {"cluster": (0.62, 0.54), "repeat": (0.91, 0.87)},
-    # Written in the eighteenth session after its rule changes; scored once, never read.
-    "unknown_fresh7.jsonl": {"cluster": (0.88, 0.62), "repeat": (0.90, 0.69)},
+    "unknown_fresh5.jsonl": {"cluster": (0.74, 0.43), "repeat": (0.99, 0.93)},
+    "unknown_fresh6.jsonl": {"cluster": (0.62, 0.54), "repeat": (0.97, 0.91)},
+    # Written in the eighteenth session after its rule changes; scored, never read.
+    "unknown_fresh7.jsonl": {"cluster": (0.88, 0.63), "repeat": (0.99, 0.87)},
+    # A caller's follow-ups and second matters (nineteenth session, two writers).
+    "repeats_tuning.jsonl": {"cluster": (0.83, 0.18), "repeat": (0.80, 0.70)},
+    "repeats_eval.jsonl": {"cluster": (0.66, 0.31), "repeat": (0.61, 0.51)},
 }
 
 

@@ -49,6 +49,9 @@ pub struct Entry {
     pub category: u32,
     pub district: u32,
     pub features: Features,
+    /// The problem's types: two problems they tell apart are two matters
+    /// of one caller ([`super::rules::DedupRules::repeat_score`]).
+    pub types: super::types::TypeSet,
     /// Set on the first contact of a case once its escalation was raised.
     pub escalated: bool,
 }

@@ -12,6 +12,13 @@
 //!   "昨天晚上停电" does not;
 //! - "still" followed by the matter named as one (还是……的事, 还是……的问题),
 //!   so "还是竹园快递驿站的问题" counts and "还是没有水" does not.
+//!
+//! Weaker, a text may only go on with something ([`Reference::Continues`]:
+//! 又, 还是, 还没, 到现在, 补充 …): "又吵了一夜", "水还是黄的", "还没修好"
+//! are how a caller follows up without saying so, though a first report
+//! may use the same words. And a caller may say the contact is on another
+//! matter ([`Reference::Another`]: 另外一个事, 说个别的, 又要投诉一个), which
+//! wins over both.
 use super::text::longest_first;
 use aho_corasick::AhoCorasick;
 use std::sync::LazyLock;
@@ -99,6 +106,57 @@ const AGAIN: &[&str] = &["还是", "又是"];
 /// A matter named as one.
 const MATTER: &[&str] = &["事", "问题"];
 
+/// Words of going on with something already told: again, still, not yet.
+const CONTINUES: &[&str] = &[
+    "又",
+    "还没",
+    "还在",
+    "还不",
+    "还有人",
+    "仍然",
+    "仍旧",
+    "依然",
+    "依旧",
+    "照样",
+    "照旧",
+    "到现在",
+    "至今",
+    "一直没",
+    "补充",
+    "总算",
+    // Not another matter: "this is the third time".
+    "这次是第",
+    "这回是第",
+];
+
+/// Words saying the contact is on another matter than the caller's last.
+const ANOTHER: &[&str] = &[
+    "另外一个",
+    "另外一件",
+    "另外个",
+    "另一个",
+    "另一件",
+    "另一家",
+    "另一条",
+    "别的事",
+    "个别的",
+    "其他事",
+    "其他的事",
+    "新的问题",
+    "新问题",
+    "还有一个事",
+    "还有个事",
+    "还有一件事",
+    "换个事",
+    "又一个",
+    "又一家",
+    "又要投诉一",
+    "又要反映一",
+    "再反映一个",
+    "这回是",
+    "这次是",
+];
+
 /// How many characters after the time word the verb may come.
 const NEAR: usize = 10;
 
@@ -109,6 +167,22 @@ enum Cue {
     Reference,
     When,
     Again,
+    Continues,
+    Another,
+}
+
+/// What a text says of the caller's earlier contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reference {
+    /// Nothing.
+    #[default]
+    None,
+    /// Words of going on (又, 还是, 还没 …): perhaps a follow-up.
+    Continues,
+    /// It refers back to an earlier contact (还是我, 昨天反映的 …).
+    RefersBack,
+    /// It says it is on another matter (另外一个事 …).
+    Another,
 }
 
 /// One automaton over the three lists (longest first, so 还是上次 is a
@@ -126,6 +200,8 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
         (REFERENCES, Cue::Reference),
         (WHEN, Cue::When),
         (AGAIN, Cue::Again),
+        (CONTINUES, Cue::Continues),
+        (ANOTHER, Cue::Another),
     ];
     let words = lists.iter().flat_map(|(l, _)| l.iter());
     let kinds = lists
@@ -143,30 +219,56 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
 /// Whether `content` refers back to an earlier contact (see the module doc).
 /// Traditional characters read as simplified.
 pub fn refers_back(content: &str) -> bool {
-    refers_back_simplified(&fast2s::convert(content))
+    reference(content) == Reference::RefersBack
 }
 
-/// [`refers_back`] of a text already converted to simplified characters
-/// (one pass of one automaton; the few characters after a time word or
-/// "still" are searched only where one occurs).
-pub fn refers_back_simplified(s: &str) -> bool {
+/// What `content` says of the caller's earlier contacts (see the module
+/// doc). Traditional characters read as simplified.
+pub fn reference(content: &str) -> Reference {
+    reference_simplified(&fast2s::convert(content))
+}
+
+/// [`reference`] of a text already converted to simplified characters (one
+/// pass of one automaton; the few characters after a time word or "still"
+/// are searched only where one occurs): another matter if it says so, else
+/// a reference back if one is made, else going on if a word of it occurs.
+pub fn reference_simplified(s: &str) -> Reference {
     let Some(c) = &*CUES else {
-        return false;
+        return Reference::None;
     };
-    c.all.find_iter(s).any(|m| {
+    let mut out = Reference::None;
+    for m in c.all.find_iter(s) {
         let follower = match c.kinds.get(m.pattern().as_usize()) {
-            Some(Cue::Reference) => return true,
+            Some(Cue::Another) => return Reference::Another,
+            Some(Cue::Reference) => {
+                out = Reference::RefersBack;
+                continue;
+            }
+            Some(Cue::Continues) => {
+                if out == Reference::None {
+                    out = Reference::Continues;
+                }
+                continue;
+            }
             Some(Cue::When) => &c.contacted,
             Some(Cue::Again) => &c.matter,
-            None => return false,
+            None => continue,
         };
         let after = &s[m.end()..];
         let end = after
             .char_indices()
             .nth(NEAR)
             .map_or(after.len(), |(i, _)| i);
-        follower.is_match(&after[..end])
-    })
+        if follower.is_match(&after[..end]) {
+            out = Reference::RefersBack;
+        } else if matches!(c.kinds.get(m.pattern().as_usize()), Some(Cue::Again))
+            && out == Reference::None
+        {
+            // 还是 / 又是 without a matter named after it: still going on.
+            out = Reference::Continues;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -195,6 +297,29 @@ mod tests {
             "",
         ] {
             assert!(!refers_back(t), "{t}");
+        }
+    }
+
+    /// Words of going on are a weaker reference; a caller saying the
+    /// contact is on another matter wins over any reference; "this is the
+    /// third time" is not another matter.
+    #[test]
+    fn going_on_and_another_matter_are_told_apart() {
+        for (t, want) in [
+            ("又吵了一夜 三点过都没停", Reference::Continues),
+            ("水还是黄的", Reference::Continues),
+            ("還沒修好 都一個禮拜了", Reference::Continues),
+            ("这次是第三次了，物业还是不管", Reference::Continues),
+            ("还是我，昨天反映的停水", Reference::RefersBack),
+            ("今天又停水了，我昨天打过电话", Reference::RefersBack),
+            ("又是我，今天说个别的，电梯坏了", Reference::Another),
+            ("又要投诉一个出租车，不打表", Reference::Another),
+            ("还是文化路的，这回是斜对面那家烧烤", Reference::Another),
+            ("另外一件事，路灯不亮", Reference::Another),
+            ("小区门口的路灯坏了", Reference::None),
+            ("", Reference::None),
+        ] {
+            assert_eq!(reference(t), want, "{t}");
         }
     }
 }

@@ -276,6 +276,7 @@ impl Dedup {
         // Repeat: the most similar earlier contact of this caller on the matter.
         let window = self.rules.cfg.repeat_window.num_seconds();
         let rules = &self.rules;
+        let types = r.problem.type_set();
         let best = self
             .callers
             .entries(slot)
@@ -288,8 +289,8 @@ impl Dedup {
             .filter_map(|e| {
                 rules
                     .repeat_score(
-                        (&e.features, e.category),
-                        (&r.features, r.category),
+                        (&e.features, e.category, &e.types),
+                        (&r.features, r.category, &types),
                         r.follow_up,
                     )
                     .map(|s| (s, e))
@@ -350,6 +351,7 @@ impl Dedup {
                 category: r.category,
                 district: r.district,
                 features: r.features,
+                types,
                 escalated: false,
             },
         );

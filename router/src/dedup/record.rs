@@ -2,6 +2,7 @@
 //! hashes of the caller, time, district, category, the text's features;
 //! built from a decision, and its byte codec.
 use super::callers::CaseRef;
+use super::follow_up::Reference;
 use super::text::{Features, Problem};
 use super::*;
 use crate::model::{Contact, Decision, Priority, RouteKind};
@@ -21,8 +22,9 @@ pub struct MatterRecord {
     pub category: u32,
     /// The category is one whose hotspots become special matters.
     pub special_category: bool,
-    /// The text refers back to an earlier contact ([`super::follow_up`]).
-    pub follow_up: bool,
+    /// What the text says of the caller's earlier contacts
+    /// ([`super::follow_up`]).
+    pub follow_up: Reference,
     /// The matters, places and rest of the text.
     pub features: Features,
     /// The problem's telling characters and the classifier's categories.
@@ -110,10 +112,11 @@ pub fn record(
 
 impl MatterRecord {
     /// 3 added the terms, 4 the follow-up flag (bit 1 of the flags byte),
-    /// 5 the problem types, 6 the names; a version-2 record reads with no
+    /// 5 the problem types, 6 the names, 7 the weaker references (bit 2
+    /// going on, bit 3 another matter); a version-2 record reads with no
     /// terms, 2 and 3 as no follow-up, 2 to 4 with no types, 2 to 5 with
-    /// no names.
-    const VERSION: u8 = 6;
+    /// no names, 2 to 6 with no weaker reference.
+    const VERSION: u8 = 7;
 
     /// A compact binary form, stored next to the decision.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -127,7 +130,13 @@ impl MatterRecord {
         b.extend_from_slice(&self.at.to_le_bytes());
         b.extend_from_slice(&self.district.to_le_bytes());
         b.extend_from_slice(&self.category.to_le_bytes());
-        b.push(u8::from(self.special_category) | u8::from(self.follow_up) << 1);
+        let reference = match self.follow_up {
+            Reference::None => 0,
+            Reference::RefersBack => 2,
+            Reference::Continues => 4,
+            Reference::Another => 8,
+        };
+        b.push(u8::from(self.special_category) | reference);
         let f = &self.features;
         b.extend_from_slice(&f.matters.to_le_bytes());
         for p in f.places {
@@ -176,9 +185,18 @@ impl MatterRecord {
         let category = r.u32()?;
         let flags = r.u8()?;
         let (special_category, follow_up) = if version >= 4 {
-            (flags & 1 != 0, flags & 2 != 0)
+            let reference = if flags & 8 != 0 {
+                Reference::Another
+            } else if flags & 2 != 0 {
+                Reference::RefersBack
+            } else if flags & 4 != 0 {
+                Reference::Continues
+            } else {
+                Reference::None
+            };
+            (flags & 1 != 0, reference)
         } else {
-            (flags != 0, false)
+            (flags != 0, Reference::None)
         };
         let matters = r.u64()?;
         let places = [r.u32()?, r.u32()?, r.u32()?];

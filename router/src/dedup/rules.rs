@@ -1,7 +1,13 @@
 //! The settings and the matters lexicon, and the one question they answer:
 //! are two contacts' texts on the same matter (Art. 12(3), 14(3)).
+use super::follow_up::Reference;
 use super::rarity;
 use super::text::{Features, Lexicon, LexiconError, Problem};
+use super::types::TypeSet;
+
+/// Distinct character pairs (besides places and filler) from which a text
+/// tells its own problem: its problem types then speak for it.
+const OWN_PROBLEM: u16 = 12;
 use super::*;
 
 /// The settings and the matters lexicon: immutable, shared by the threads
@@ -66,25 +72,57 @@ impl DedupRules {
     }
 
     /// Whether a caller's new contact `r` continues the matter of their
-    /// earlier contact `e` (Art. 14(3)), and how well: the texts are on
-    /// the same matter ([`same_matter`](Self::same_matter), scored above 1),
-    /// or the new text refers back to an earlier contact
-    /// ([`super::follow_up`]) and the lexicon does not name two different
-    /// matters — scored by the similarity of the texts' rest, 0 to 0.5, so
-    /// the caller's matter it is most like is the one continued.
+    /// earlier contact `e` (Art. 14(3)), and how well:
+    /// - never when the new text says it is on another matter;
+    /// - the texts are on the same matter ([`same_matter`](Self::same_matter),
+    ///   scored above 1) and their problem types do not tell them apart;
+    /// - the new text refers back to an earlier contact
+    ///   ([`super::follow_up`]) and the lexicon does not name two different
+    ///   matters: scored by the similarity of the texts' rest, 0 to 0.5, so
+    ///   the caller's matter it is most like is the one continued;
+    /// - the new text only has words of going on (又, 还没 …), and nothing
+    ///   says otherwise: no two matters the lexicon names, no two places,
+    ///   and, in a text long enough to tell its own problem, no problem
+    ///   types that differ — scored 0 to 0.25, below any reference back.
     pub fn repeat_score(
         &self,
-        (fe, ce): (&Features, u32),
-        (fr, cr): (&Features, u32),
-        follow_up: bool,
+        (fe, ce, te): (&Features, u32, &TypeSet),
+        (fr, cr, tr): (&Features, u32, &TypeSet),
+        reference: Reference,
     ) -> Option<f64> {
-        if let Some(s) = self.same_matter((fe, ce), (fr, cr), self.cfg.repeat_similarity) {
-            return Some(1.0 + s);
-        }
-        if !follow_up || fe.other_matters_than(fr) {
+        if reference == Reference::Another {
             return None;
         }
-        Some(0.5 * fe.sketch.similarity(&fr.sketch))
+        let refers_back = reference == Reference::RefersBack;
+        if let Some(s) = self.same_matter((fe, ce), (fr, cr), self.cfg.repeat_similarity) {
+            // Two problems the types tell apart are the caller's two
+            // matters, even at one place in one category (the 8 bus late,
+            // then its driver rude): the second needs its own work order.
+            // Not when the lexicon names a problem both share (a service
+            // or field in common, the bus, is not one), nor when the new
+            // text says it follows up (its own words read poorly).
+            let problems = fe.matters & fr.matters & !self.lexicon.domains;
+            if refers_back || problems != 0 || !te.differ(tr, self.cfg.other_types) {
+                return Some(1.0 + s);
+            }
+            return None;
+        }
+        if fe.other_matters_than(fr) {
+            return None;
+        }
+        let sim = fe.sketch.similarity(&fr.sketch);
+        match reference {
+            Reference::RefersBack => Some(0.5 * sim.max(te.agreement(tr))),
+            Reference::Continues => {
+                if text::same_place(&fe.places, &fr.places) == Some(false)
+                    || (fr.sketch.len >= OWN_PROBLEM && te.differ(tr, self.cfg.other_types))
+                {
+                    return None;
+                }
+                Some(0.25 * sim.max(te.agreement(tr)))
+            }
+            Reference::None | Reference::Another => None,
+        }
     }
 
     /// [`same_matter`](Self::same_matter) for different callers (a

@@ -198,9 +198,13 @@ impl Lexicon {
     /// [`features_and_problem`](Self::features_and_problem) and whether
     /// the text refers back to an earlier contact
     /// ([`super::follow_up`]), the text converted to simplified once.
-    pub fn record_parts(&self, content: &str, address: &str) -> (Features, Problem, bool) {
+    pub fn record_parts(
+        &self,
+        content: &str,
+        address: &str,
+    ) -> (Features, Problem, super::follow_up::Reference) {
         let simplified = fast2s::convert(content);
-        let follow_up = super::follow_up::refers_back_simplified(&simplified);
+        let follow_up = super::follow_up::reference_simplified(&simplified);
         let mut problem = Problem::default();
         let f = self.features_with(&simplified, address, Some(&mut problem));
         problem.names = match &self.types {
@@ -318,13 +322,21 @@ impl Problem {
     /// The cosine of the two problems' type distributions (0 when either
     /// has none).
     pub fn type_agreement(&self, o: &Problem) -> f64 {
-        super::types::cosine((&self.types, &self.type_p), (&o.types, &o.type_p))
+        self.type_set().agreement(&o.type_set())
     }
 
     /// Whether both texts' problem types are known and agree less than
     /// `below`: two different problems, wherever they are.
     pub fn types_differ(&self, o: &Problem, below: f64) -> bool {
-        self.types[0] != 0 && o.types[0] != 0 && self.type_agreement(o) < below
+        self.type_set().differ(&o.type_set(), below)
+    }
+
+    /// The problem types alone (what a caller's history keeps).
+    pub fn type_set(&self) -> super::types::TypeSet {
+        super::types::TypeSet {
+            ids: self.types,
+            p: self.type_p,
+        }
     }
 
     /// The probability two texts' category distributions share (the sum of

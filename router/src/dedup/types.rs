@@ -135,6 +135,28 @@ fn weight(n: usize) -> f32 {
     1.0 / (n.max(1) as f32).sqrt()
 }
 
+/// A record's [`TOP`] likeliest types (ids from 1, 0 = none) and their
+/// weights relative to the likeliest (255): what a caller's history keeps
+/// of each contact's problem (12 bytes), for the repeat rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeSet {
+    pub ids: [u16; TOP],
+    pub p: [u8; TOP],
+}
+
+impl TypeSet {
+    /// The [`cosine`] of the two distributions.
+    pub fn agreement(&self, o: &TypeSet) -> f64 {
+        cosine((&self.ids, &self.p), (&o.ids, &o.p))
+    }
+
+    /// Whether both are known and agree less than `below`: two different
+    /// problems, wherever they are.
+    pub fn differ(&self, o: &TypeSet, below: f64) -> bool {
+        self.ids[0] != 0 && o.ids[0] != 0 && self.agreement(o) < below
+    }
+}
+
 /// The cosine of two records' type distributions (each its [`TOP`]
 /// types, weights relative to the likeliest), 0 to 1; 0 when either has none.
 pub fn cosine(a: (&[u16; TOP], &[u8; TOP]), b: (&[u16; TOP], &[u8; TOP])) -> f64 {
