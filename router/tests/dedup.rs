@@ -458,6 +458,17 @@ fn a_terse_follow_up_continues_the_callers_matter_unless_something_says_otherwis
         [false],
         "no word of going on"
     );
+    // A short text naming a matter of the lexicon tells its own problem.
+    let mut idx = index(DedupConfig::default());
+    submit(&mut idx, "h0", "13800000053", "公积金贷款额度是怎么算的", t);
+    let (_, o) = submit(
+        &mut idx,
+        "h1",
+        "13800000053",
+        "隔壁工地晚上十二点了还在打桩吵得睡不着",
+        t + Duration::hours(1),
+    );
+    assert_eq!(o.repeat_of, None, "a matter of its own");
 
     // Two matters: the terse follow-up goes with the one it is like (the
     // water), not the latest (the street lights).

@@ -5,8 +5,9 @@ use super::rarity;
 use super::text::{Features, Lexicon, LexiconError, Problem};
 use super::types::TypeSet;
 
-/// Distinct character pairs (besides places and filler) from which a text
-/// tells its own problem: its problem types then speak for it.
+/// Distinct character pairs (besides places, filler and the lexicon's
+/// words) from which a text tells its own problem, as one naming a matter
+/// of the lexicon does: its problem types then speak for it.
 const OWN_PROBLEM: u16 = 12;
 use super::*;
 
@@ -82,8 +83,9 @@ impl DedupRules {
     ///   the caller's matter it is most like is the one continued;
     /// - the new text only has words of going on (又, 还没 …), and nothing
     ///   says otherwise: no two matters the lexicon names, no two places,
-    ///   and, in a text long enough to tell its own problem, no problem
-    ///   types that differ — scored 0 to 0.25, below any reference back.
+    ///   and, in a text that tells its own problem (long enough, or naming
+    ///   a matter of the lexicon), no problem types that differ — scored 0
+    ///   to 0.25, below any reference back.
     pub fn repeat_score(
         &self,
         (fe, ce, te): (&Features, u32, &TypeSet),
@@ -115,7 +117,8 @@ impl DedupRules {
             Reference::RefersBack => Some(0.5 * sim.max(te.agreement(tr))),
             Reference::Continues => {
                 if text::same_place(&fe.places, &fr.places) == Some(false)
-                    || (fr.sketch.len >= OWN_PROBLEM && te.differ(tr, self.cfg.other_types))
+                    || ((fr.matters != 0 || fr.sketch.len >= OWN_PROBLEM)
+                        && te.differ(tr, self.cfg.other_types))
                 {
                     return None;
                 }
