@@ -14,7 +14,8 @@
 //!   so "还是竹园快递驿站的问题" counts and "还是没有水" does not.
 //!
 //! Weaker, a text may only go on with something ([`Reference::Continues`]:
-//! 又, 还是, 还没, 到现在, 补充 …): "又吵了一夜", "水还是黄的", "还没修好"
+//! 又, 还是, 还没, 到现在, 补充, 那个事, 你们回复说 …): "又吵了一夜",
+//! "水还是黄的", "还没修好"
 //! are how a caller follows up without saying so, though a first report
 //! may use the same words. And a caller may say the contact is on another
 //! matter ([`Reference::Another`]: 另外一个事, 说个别的, 又要投诉一个), which
@@ -124,6 +125,14 @@ const CONTINUES: &[&str] = &[
     "一直没",
     "补充",
     "总算",
+    "终于",
+    // The matter as one, the hotline's answer to it.
+    "那个事",
+    "那件事",
+    "处理结果",
+    "回复说",
+    "你们说",
+    "好几次了",
     // Not another matter: "this is the third time".
     "这次是第",
     "这回是第",
@@ -310,6 +319,8 @@ mod tests {
             ("水还是黄的", Reference::Continues),
             ("還沒修好 都一個禮拜了", Reference::Continues),
             ("这次是第三次了，物业还是不管", Reference::Continues),
+            ("你们回复说在协调，协调到现在", Reference::Continues),
+            ("天然气那个事，燃气公司说可以少收点", Reference::Continues),
             ("还是我，昨天反映的停水", Reference::RefersBack),
             ("今天又停水了，我昨天打过电话", Reference::RefersBack),
             ("又是我，今天说个别的，电梯坏了", Reference::Another),
