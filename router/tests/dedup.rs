@@ -448,6 +448,13 @@ fn a_terse_follow_up_continues_the_callers_matter_unless_something_says_otherwis
         [false],
         "another place"
     );
+    // The same matter's words, but the caller says it is another matter.
+    assert_eq!(link(&["锦江花园5栋楼上那家的狗每天晚上叫到两三点"]), [true]);
+    assert_eq!(
+        link(&["还有一个事，锦江花园5栋楼上那家的狗每天晚上叫到两三点"]),
+        [false],
+        "said to be another matter"
+    );
     assert_eq!(
         link(&["又有人把电瓶车推到楼道里充电，电线从窗户拉下来，物业说了也不听"]),
         [false],
@@ -1099,7 +1106,7 @@ fn the_follow_up_flag_is_stored_with_the_record() {
         ),
         ("锦绣华庭停水了，到现在还没来水", Reference::Continues),
         ("锦绣华庭停水了", Reference::None),
-        ("说个别的，锦绣华庭停水了", Reference::Another),
+        ("另外一个事，锦绣华庭停水了", Reference::Another),
     ] {
         let c = contact("r1", "13800000041", text, "510802", t);
         let (d, _) = run(&mut idx, &c);
@@ -1114,6 +1121,12 @@ fn the_follow_up_flag_is_stored_with_the_record() {
         // Version 3 had no problem types after the categories.
         let at_types = flags + 1 + 8 + 12 + 2 + 2 * dedup::text::K + 16 + 9;
         v3.drain(at_types..at_types + 12);
+        // A version-6 record (which only ever set bit 1) reads its bits as
+        // version 7 does.
+        let mut v6 = r.to_bytes();
+        v6[0] = 6;
+        let v6 = MatterRecord::from_bytes(&v6).expect("a version-6 record reads");
+        assert_eq!(v6.follow_up, follow_up, "{text}");
         let old = MatterRecord::from_bytes(&v3).expect("a version-3 record reads");
         assert!(old.follow_up == Reference::None && old.special_category);
         assert_eq!(

@@ -4,8 +4,8 @@
 //! the first contact's, so the repeat rule (Art. 14(3)) links it to that
 //! caller's recent matter rather than opening a new one.
 //!
-//! Two kinds of cue, written from how callers refer back, not from any one
-//! labeled set:
+//! Three kinds of reference back, written from how callers refer back, not
+//! from any one labeled set:
 //! - phrases that are a reference by themselves (又是我, 再次反映, 第二次打);
 //! - a time word followed within a few characters by a verb of contacting
 //!   (昨天……反映, 前两天……打, 上午……问), so "昨天说有人来看" counts and
@@ -15,11 +15,13 @@
 //!
 //! Weaker, a text may only go on with something ([`Reference::Continues`]:
 //! 又, 还是, 还没, 到现在, 补充, 那个事, 你们回复说 …): "又吵了一夜",
-//! "水还是黄的", "还没修好"
-//! are how a caller follows up without saying so, though a first report
-//! may use the same words. And a caller may say the contact is on another
-//! matter ([`Reference::Another`]: 另外一个事, 说个别的, 又要投诉一个), which
-//! wins over both.
+//! "水还是黄的", "还没修好" are how a caller follows up without saying so,
+//! though a first report may use the same words (又脏又乱 is not one: 又
+//! twice in a few characters is "both … and"). And a caller may say the
+//! contact is on another matter ([`Reference::Another`]: a word of "other"
+//! followed by the matter named as one — 另外一个事, 别的问题 —, "one
+//! more" after a verb of reporting — 又要投诉一个, 说个别的 — or "this
+//! time it is" — 这回是斜对面那家), which wins over both.
 use super::text::longest_first;
 use aho_corasick::AhoCorasick;
 use std::sync::LazyLock;
@@ -112,8 +114,6 @@ const CONTINUES: &[&str] = &[
     "又",
     "还没",
     "还在",
-    "还不",
-    "还有人",
     "仍然",
     "仍旧",
     "依然",
@@ -124,47 +124,52 @@ const CONTINUES: &[&str] = &[
     "至今",
     "一直没",
     "补充",
-    "总算",
-    "终于",
     // The matter as one, the hotline's answer to it.
     "那个事",
     "那件事",
-    "处理结果",
     "回复说",
-    "你们说",
     "好几次了",
-    // Not another matter: "this is the third time".
-    "这次是第",
-    "这回是第",
 ];
 
-/// Words saying the contact is on another matter than the caller's last.
-const ANOTHER: &[&str] = &[
-    "另外一个",
-    "另外一件",
-    "另外个",
-    "另一个",
-    "另一件",
-    "另一家",
-    "另一条",
-    "别的事",
-    "个别的",
-    "其他事",
-    "其他的事",
-    "新的问题",
-    "新问题",
-    "还有一个事",
-    "还有个事",
-    "还有一件事",
-    "换个事",
-    "又一个",
-    "又一家",
-    "又要投诉一",
-    "又要反映一",
-    "再反映一个",
-    "这回是",
-    "这次是",
+/// Words of "other" that say the contact is on another matter when the
+/// matter is named as one right after them ([`OTHER_MATTER`]).
+const OTHER: &[&str] = &[
+    "另外",
+    "另一",
+    "别的",
+    "其他",
+    "其它",
+    "新的",
+    "还有一",
+    "还有个",
 ];
+
+/// The matter named as one after a word of [`OTHER`].
+const OTHER_MATTER: &[&str] = &["事", "问题", "情况", "投诉"];
+
+/// How many characters after a word of [`OTHER`] the matter may come
+/// (另外一个小区的事 is too far: the place, not the matter, is other).
+const OTHER_NEAR: usize = 3;
+
+/// "One more" after a verb of reporting: another matter by itself.
+const ONE_MORE: &[&str] = &[
+    "又要投诉一个",
+    "又要投诉一家",
+    "又要反映一个",
+    "再反映一个",
+    "还要反映一个",
+    "再投诉一个",
+    "说个别的",
+    "说点别的",
+    "说个其他的",
+];
+
+/// "This time it is …": another matter, unless what follows counts the
+/// calls or says it goes on (这次是第三次, 这回是又停了, 这次是我).
+const THIS_TIME: &[&str] = &["这回是", "这次是"];
+
+/// What after [`THIS_TIME`] keeps a text on the same matter.
+const THIS_TIME_SAME: &[char] = &['第', '又', '还', '我'];
 
 /// How many characters after the time word the verb may come.
 const NEAR: usize = 10;
@@ -177,7 +182,9 @@ enum Cue {
     When,
     Again,
     Continues,
-    Another,
+    Other,
+    OneMore,
+    ThisTime,
 }
 
 /// What a text says of the caller's earlier contacts.
@@ -194,14 +201,15 @@ pub enum Reference {
     Another,
 }
 
-/// One automaton over the three lists (longest first, so 还是上次 is a
-/// reference, not 还是 then 上次), the cue of each pattern, and the two
+/// One automaton over all the lists (longest first, so 还是上次 is a
+/// reference, not 还是 then 上次), the cue of each pattern, and the
 /// follower automatons.
 struct Cues {
     all: AhoCorasick,
     kinds: Vec<Cue>,
     contacted: AhoCorasick,
     matter: AhoCorasick,
+    other_matter: AhoCorasick,
 }
 
 static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
@@ -210,7 +218,9 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
         (WHEN, Cue::When),
         (AGAIN, Cue::Again),
         (CONTINUES, Cue::Continues),
-        (ANOTHER, Cue::Another),
+        (OTHER, Cue::Other),
+        (ONE_MORE, Cue::OneMore),
+        (THIS_TIME, Cue::ThisTime),
     ];
     let words = lists.iter().flat_map(|(l, _)| l.iter());
     let kinds = lists
@@ -222,14 +232,9 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
         kinds,
         contacted: longest_first(CONTACTED).ok()?,
         matter: longest_first(MATTER).ok()?,
+        other_matter: longest_first(OTHER_MATTER).ok()?,
     })
 });
-
-/// Whether `content` refers back to an earlier contact (see the module doc).
-/// Traditional characters read as simplified.
-pub fn refers_back(content: &str) -> bool {
-    reference(content) == Reference::RefersBack
-}
 
 /// What `content` says of the caller's earlier contacts (see the module
 /// doc). Traditional characters read as simplified.
@@ -237,47 +242,58 @@ pub fn reference(content: &str) -> Reference {
     reference_simplified(&fast2s::convert(content))
 }
 
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// Whether the 又 at `at` (followed by `after`) is one of 又 … 又 ("both …
+/// and": 又脏又乱), another 又 within two characters before or after it.
+fn both_and(s: &str, at: usize, after: &str) -> bool {
+    head(after, 3).contains('又') || s[..at].chars().rev().take(3).any(|c| c == '又')
+}
+
 /// [`reference`] of a text already converted to simplified characters (one
-/// pass of one automaton; the few characters after a time word or "still"
-/// are searched only where one occurs): another matter if it says so, else
-/// a reference back if one is made, else going on if a word of it occurs.
+/// pass of one automaton; the few characters after a time word, "still" or
+/// "other" are searched only where one occurs): another matter if it says
+/// so, else a reference back if one is made, else going on if a word of it
+/// occurs.
 pub fn reference_simplified(s: &str) -> Reference {
     let Some(c) = &*CUES else {
         return Reference::None;
     };
-    let mut out = Reference::None;
+    let mut back = false;
+    let mut going_on = false;
     for m in c.all.find_iter(s) {
-        let follower = match c.kinds.get(m.pattern().as_usize()) {
-            Some(Cue::Another) => return Reference::Another,
-            Some(Cue::Reference) => {
-                out = Reference::RefersBack;
-                continue;
-            }
-            Some(Cue::Continues) => {
-                if out == Reference::None {
-                    out = Reference::Continues;
-                }
-                continue;
-            }
-            Some(Cue::When) => &c.contacted,
-            Some(Cue::Again) => &c.matter,
-            None => continue,
+        let Some(&kind) = c.kinds.get(m.pattern().as_usize()) else {
+            continue;
         };
         let after = &s[m.end()..];
-        let end = after
-            .char_indices()
-            .nth(NEAR)
-            .map_or(after.len(), |(i, _)| i);
-        if follower.is_match(&after[..end]) {
-            out = Reference::RefersBack;
-        } else if matches!(c.kinds.get(m.pattern().as_usize()), Some(Cue::Again))
-            && out == Reference::None
-        {
+        match kind {
+            Cue::OneMore => return Reference::Another,
+            Cue::Other if c.other_matter.is_match(head(after, OTHER_NEAR)) => {
+                return Reference::Another
+            }
+            Cue::Other => {}
+            Cue::ThisTime if !after.starts_with(THIS_TIME_SAME) => return Reference::Another,
+            Cue::ThisTime => {}
+            Cue::Reference => back = true,
+            Cue::When => back |= c.contacted.is_match(head(after, NEAR)),
+            Cue::Again if c.matter.is_match(head(after, NEAR)) => back = true,
             // 还是 / 又是 without a matter named after it: still going on.
-            out = Reference::Continues;
+            Cue::Again => going_on = true,
+            // 又脏又乱: "both … and", not "again".
+            Cue::Continues if &s[m.start()..m.end()] == "又" && both_and(s, m.start(), after) => {}
+            Cue::Continues => going_on = true,
         }
     }
-    out
+    if back {
+        Reference::RefersBack
+    } else if going_on {
+        Reference::Continues
+    } else {
+        Reference::None
+    }
 }
 
 #[cfg(test)]
@@ -295,7 +311,7 @@ mod tests {
             "第三次打了哈，医保报销",
             "上午问的优待证，镇上说要去区里办",
         ] {
-            assert!(refers_back(t), "{t}");
+            assert_eq!(reference(t), Reference::RefersBack, "{t}");
         }
         for t in [
             "昨天晚上停电了，到现在都没来",
@@ -305,7 +321,7 @@ mod tests {
             "小区门口的路灯坏了",
             "",
         ] {
-            assert!(!refers_back(t), "{t}");
+            assert_ne!(reference(t), Reference::RefersBack, "{t}");
         }
     }
 
@@ -321,12 +337,26 @@ mod tests {
             ("这次是第三次了，物业还是不管", Reference::Continues),
             ("你们回复说在协调，协调到现在", Reference::Continues),
             ("天然气那个事，燃气公司说可以少收点", Reference::Continues),
+            ("这次是第三次了", Reference::None),
             ("还是我，昨天反映的停水", Reference::RefersBack),
             ("今天又停水了，我昨天打过电话", Reference::RefersBack),
-            ("又是我，今天说个别的，电梯坏了", Reference::Another),
+            ("又是我，今天说另外一个事，电梯坏了", Reference::Another),
             ("又要投诉一个出租车，不打表", Reference::Another),
-            ("还是文化路的，这回是斜对面那家烧烤", Reference::Another),
+            ("还是我，还有一个问题，路灯不亮", Reference::Another),
             ("另外一件事，路灯不亮", Reference::Another),
+            ("还是文化路的，这回是斜对面那家烧烤", Reference::Another),
+            ("又是我，今天说个别的，电梯坏了", Reference::Another),
+            ("这次是第三次打了，还是没人管", Reference::RefersBack),
+            ("这回是又停了一天", Reference::Continues),
+            // Not another matter: another place, a month, a staff member.
+            ("又一个月了还没修", Reference::Continues),
+            ("另外一个小区也停水了", Reference::None),
+            ("个别的工作人员态度差", Reference::None),
+            ("又要投诉一下，还是没人管", Reference::Continues),
+            // Not going on: "both … and", speech filler, a first report.
+            ("楼道里又脏又乱", Reference::None),
+            ("我跟你们说哈，楼下烧烤油烟大", Reference::None),
+            ("希望给个处理结果", Reference::None),
             ("小区门口的路灯坏了", Reference::None),
             ("", Reference::None),
         ] {

@@ -4,12 +4,12 @@ use super::follow_up::Reference;
 use super::rarity;
 use super::text::{Features, Lexicon, LexiconError, Problem};
 use super::types::TypeSet;
+use super::*;
 
 /// Distinct character pairs (besides places, filler and the lexicon's
 /// words) from which a text tells its own problem, as one naming a matter
 /// of the lexicon does: its problem types then speak for it.
 const OWN_PROBLEM: u16 = 12;
-use super::*;
 
 /// The settings and the matters lexicon: immutable, shared by the threads
 /// that build records and the index that applies them.
