@@ -505,6 +505,35 @@ fn a_terse_follow_up_continues_the_callers_matter_unless_something_says_otherwis
     assert_eq!(o.repeat_of.as_deref(), Some(&*water.case_id), "{o:?}");
 }
 
+/// A caller's second contact that says nothing of the first and shares no
+/// words with it is still their matter when the problem types agree
+/// strongly (a gym that closed with their prepaid card); not when two
+/// places are named, and not without the types.
+#[test]
+fn one_callers_problem_in_other_words_is_one_matter_by_its_types() {
+    let t = at(T0);
+    let pair = |a: &str, b: &str| {
+        let mut idx = index(DedupConfig::default());
+        let (d, _) = submit(&mut idx, "g0", "13800000061", a, t);
+        let (_, o) = submit(&mut idx, "g1", "13800000061", b, t + Duration::days(1));
+        o.repeat_of.as_deref() == Some(&*d.case_id)
+    };
+    let gym = "悦动健身突然关门跑路了，我上个月才续的两年卡，四千八";
+    let card = "健身房老板电话一直打不通，卡里还有三千多块钱退不了";
+    assert!(pair(gym, card), "one gym, one card");
+    assert!(!pair(
+        "锦江花园楼下有条狗晚上一直叫，吵得睡不着",
+        "翠屏苑楼下有条狗晚上一直叫，吵得睡不着"
+    ));
+    // Without the problem-type model the two texts are two matters.
+    let mut rules = DedupRules::new(DedupConfig::default(), EMBEDDED_MATTERS).expect("rules");
+    rules.lexicon = rules.lexicon.with_types(None);
+    let mut idx = Dedup::new(Arc::new(rules), router());
+    let (d, _) = submit(&mut idx, "g0", "13800000061", gym, t);
+    let (_, o) = submit(&mut idx, "g1", "13800000061", card, t + Duration::days(1));
+    assert_ne!(o.repeat_of.as_deref(), Some(&*d.case_id), "{o:?}");
+}
+
 #[test]
 fn many_callers_on_one_matter_cluster_under_the_first_case_and_unit() {
     let mut idx = index(DedupConfig::default());
