@@ -1754,14 +1754,17 @@ fn area_matters_join_across_an_area_and_point_matters_only_at_one_place() {
 /// category with no place; another category with no place in common is a
 /// new matter (found by cargo-mutants: none of these was met alone). The
 /// records are built from real texts and given the category the branch
-/// needs.
+/// needs, and no problem types (which link two of these texts on their
+/// own: `one_callers_problem_in_other_words_is_one_matter_by_its_types`).
 #[test]
 fn a_callers_unknown_matter_repeats_on_place_and_category_or_a_similar_text() {
     let t = at(T0);
     let repeats = |a: &str, b: &str, same_category: bool| {
         let mut idx = index(DedupConfig::default());
-        let ra = record_of("u1", "13800000171", a, t);
+        let mut ra = record_of("u1", "13800000171", a, t);
         let mut rb = record_of("u2", "13800000171", b, t + Duration::days(1));
+        ra.problem.types = [0; dedup::types::TOP];
+        rb.problem.types = [0; dedup::types::TOP];
         rb.category = if same_category {
             ra.category
         } else {
