@@ -254,8 +254,9 @@ fn type_names(m: Option<&dedup::types::TypeModel>, p: &dedup::text::Problem) -> 
         return Vec::new();
     };
     p.types
+        .ids
         .iter()
-        .zip(p.type_p)
+        .zip(p.types.p)
         .filter(|(t, _)| **t != 0)
         .map(|(t, w)| (m.label(*t).unwrap_or("?").to_string(), w))
         .collect()

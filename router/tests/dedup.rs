@@ -1162,7 +1162,7 @@ fn the_follow_up_flag_is_stored_with_the_record() {
             (old.problem.terms, old.problem.cats),
             (r.problem.terms, r.problem.cats)
         );
-        assert_eq!(old.problem.types, [0; dedup::types::TOP]);
+        assert_eq!(old.problem.types.ids, [0; dedup::types::TOP]);
     }
 }
 
@@ -1210,7 +1210,7 @@ fn problem_types_join_one_problem_and_part_another() {
     let mut idx = index(DedupConfig::default());
     let (d, _) = run(&mut idx, &c);
     let r = dedup::record(router(), &rules, &c, &d).expect("a record");
-    assert!(r.problem.types[0] != 0 && r.problem.type_p[0] == 255);
+    assert!(r.problem.types.ids[0] != 0 && r.problem.types.p[0] == 255);
     assert_eq!(MatterRecord::from_bytes(&r.to_bytes()).as_ref(), Some(&r));
     let mut v4 = r.to_bytes();
     v4[0] = 4;
@@ -1218,7 +1218,7 @@ fn problem_types_join_one_problem_and_part_another() {
     let mut v5 = v4.clone();
     v4.drain(at_types..at_types + 12 + 4 * dedup::names::NAMES);
     let old = MatterRecord::from_bytes(&v4).expect("a version-4 record reads");
-    assert_eq!(old.problem.types, [0; dedup::types::TOP]);
+    assert_eq!(old.problem.types.ids, [0; dedup::types::TOP]);
     assert_eq!(old.problem.terms, r.problem.terms);
     // Version 5: types, no names.
     v5[0] = 5;
@@ -1763,8 +1763,8 @@ fn a_callers_unknown_matter_repeats_on_place_and_category_or_a_similar_text() {
         let mut idx = index(DedupConfig::default());
         let mut ra = record_of("u1", "13800000171", a, t);
         let mut rb = record_of("u2", "13800000171", b, t + Duration::days(1));
-        ra.problem.types = [0; dedup::types::TOP];
-        rb.problem.types = [0; dedup::types::TOP];
+        ra.problem.types.ids = [0; dedup::types::TOP];
+        rb.problem.types.ids = [0; dedup::types::TOP];
         rb.category = if same_category {
             ra.category
         } else {
@@ -1893,8 +1893,8 @@ fn scores_rank_the_place_above_the_text_and_the_closer_text_first() {
     let repeat = |a: &str, b: &str| {
         let (a, b) = (rec(a), rec(b));
         rules.repeat_score(
-            (&a.features, a.category, &a.problem.type_set()),
-            (&b.features, b.category, &b.problem.type_set()),
+            (&a.features, a.category, &a.problem.types),
+            (&b.features, b.category, &b.problem.types),
             Reference::None,
         )
     };
@@ -1990,8 +1990,8 @@ fn scores_rank_the_place_above_the_text_and_the_closer_text_first() {
     let sim = a.features.sketch.similarity(&b.features.sketch);
     assert!(sim > 0.0, "the texts share something");
     let f = rules.repeat_score(
-        (&a.features, a.category, &a.problem.type_set()),
-        (&b.features, b.category, &b.problem.type_set()),
+        (&a.features, a.category, &a.problem.types),
+        (&b.features, b.category, &b.problem.types),
         Reference::RefersBack,
     );
     let f = within(f, 0.0, 0.5, "follow-up");
@@ -2023,8 +2023,7 @@ fn an_unknown_problem_joins_at_exactly_the_configured_minimums() {
     // The problem types neither join nor part here (none known).
     let untyped = |r: &MatterRecord| {
         let mut r = r.clone();
-        r.problem.types = [0; dedup::types::TOP];
-        r.problem.type_p = [0; dedup::types::TOP];
+        r.problem.types = Default::default();
         r
     };
     let (typed_a, typed_b) = (a.clone(), b.clone());

@@ -276,7 +276,7 @@ impl Dedup {
         // Repeat: the most similar earlier contact of this caller on the matter.
         let window = self.rules.cfg.repeat_window.num_seconds();
         let rules = &self.rules;
-        let types = r.problem.type_set();
+        let types = r.problem.types;
         let best = self
             .callers
             .entries(slot)

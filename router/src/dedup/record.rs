@@ -154,10 +154,10 @@ impl MatterRecord {
             b.extend_from_slice(&c.to_le_bytes());
         }
         b.extend_from_slice(&p.cat_p);
-        for t in p.types {
+        for t in p.types.ids {
             b.extend_from_slice(&t.to_le_bytes());
         }
-        b.extend_from_slice(&p.type_p);
+        b.extend_from_slice(&p.types.p);
         for x in p.names {
             b.extend_from_slice(&x.to_le_bytes());
         }
@@ -220,10 +220,10 @@ impl MatterRecord {
             }
         }
         if version >= 5 {
-            for t in problem.types.iter_mut() {
+            for t in problem.types.ids.iter_mut() {
                 *t = r.u16()?;
             }
-            for p in problem.type_p.iter_mut() {
+            for p in problem.types.p.iter_mut() {
                 *p = r.u8()?;
             }
         }

@@ -119,25 +119,19 @@ impl DedupRules {
         if fe.other_matters_than(fr) {
             return None;
         }
-        let sim = fe.sketch.similarity(&fr.sketch);
+        let agree = te.agreement(tr);
+        let likeness = fe.sketch.similarity(&fr.sketch).max(agree);
+        let apart = text::same_place(&fe.places, &fr.places) == Some(false);
         match reference {
-            Reference::RefersBack => Some(0.5 * sim.max(te.agreement(tr))),
+            Reference::RefersBack => Some(0.5 * likeness),
             Reference::Continues => {
-                if text::same_place(&fe.places, &fr.places) == Some(false)
-                    || ((fr.matters != 0 || fr.sketch.len >= OWN_PROBLEM)
-                        && te.differ(tr, self.cfg.other_types))
-                {
-                    return None;
-                }
-                Some(0.25 * sim.max(te.agreement(tr)))
+                let own_problem = fr.matters != 0 || fr.sketch.len >= OWN_PROBLEM;
+                let parted = own_problem && te.differ(tr, self.cfg.other_types);
+                (!apart && !parted).then_some(0.25 * likeness)
             }
             // Nothing said, but the problem types agree strongly: one
             // caller rarely has two problems of one type at once.
-            Reference::None => {
-                let agree = te.agreement(tr);
-                (agree >= SAME_PROBLEM && text::same_place(&fe.places, &fr.places) != Some(false))
-                    .then_some(0.25 * agree)
-            }
+            Reference::None => (!apart && agree >= SAME_PROBLEM).then_some(0.25 * agree),
             Reference::Another => None,
         }
     }

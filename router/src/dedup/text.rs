@@ -210,7 +210,8 @@ impl Lexicon {
         problem.names = match &self.types {
             Some(m) => {
                 let mut names = super::names::Names::default();
-                (problem.types, problem.type_p) = m.predict_text_and_names(&simplified, &mut names);
+                let (ids, p) = m.predict_text_and_names(&simplified, &mut names);
+                problem.types = super::types::TypeSet { ids, p };
                 names.get()
             }
             None => super::names::of(&simplified),
@@ -295,10 +296,8 @@ pub struct Problem {
     /// share probability even when their likeliest categories differ.
     pub cats: [u16; CATS],
     pub cat_p: [u8; CATS],
-    /// The likeliest problem types ([`super::types`], ids from 1, 0 =
-    /// none) and their weights, the likeliest 255 (see [`super::types`]).
-    pub types: [u16; super::types::TOP],
-    pub type_p: [u8; super::types::TOP],
+    /// The likeliest problem types and their weights ([`super::types`]).
+    pub types: super::types::TypeSet,
     /// The proper names the text uses ([`super::names`]), 0 = none.
     pub names: [u32; super::names::NAMES],
 }
@@ -322,21 +321,13 @@ impl Problem {
     /// The cosine of the two problems' type distributions (0 when either
     /// has none).
     pub fn type_agreement(&self, o: &Problem) -> f64 {
-        self.type_set().agreement(&o.type_set())
+        self.types.agreement(&o.types)
     }
 
     /// Whether both texts' problem types are known and agree less than
     /// `below`: two different problems, wherever they are.
     pub fn types_differ(&self, o: &Problem, below: f64) -> bool {
-        self.type_set().differ(&o.type_set(), below)
-    }
-
-    /// The problem types alone (what a caller's history keeps).
-    pub fn type_set(&self) -> super::types::TypeSet {
-        super::types::TypeSet {
-            ids: self.types,
-            p: self.type_p,
-        }
+        self.types.differ(&o.types, below)
     }
 
     /// The probability two texts' category distributions share (the sum of
