@@ -248,7 +248,7 @@ fn head(s: &str, n: usize) -> &str {
 }
 
 /// Whether the 又 at `at` (followed by `after`) is one of 又 … 又 ("both …
-/// and": 又脏又乱), another 又 within two characters before or after it.
+/// and": 又脏又乱), another 又 among the three characters before or after it.
 fn both_and(s: &str, at: usize, after: &str) -> bool {
     head(after, 3).contains('又') || s[..at].chars().rev().take(3).any(|c| c == '又')
 }
