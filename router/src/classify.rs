@@ -111,11 +111,7 @@ fn with_model(
     hits: &Hits,
     rule_ids: &mut Vec<Arc<str>>,
 ) -> Classification {
-    let cues: Vec<(u32, &Arc<str>)> = router
-        .matcher
-        .matched(hits)
-        .map(|(_, id, _)| (crate::classifier::rule_feature(id), id))
-        .collect();
+    let cues: Vec<(u32, &Arc<str>)> = router.matcher.cues(hits).collect();
     let p = rt.model.predict_text(text, &cues);
     let hinted_kind = contact.kind_hint;
     if hinted_kind.is_some() {

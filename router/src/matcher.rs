@@ -1,11 +1,13 @@
 //! One Aho–Corasick automaton over every keyword of every rule, so a text is
-//! scanned once whatever the number of rules; [`Hits`] then says which rules
+//! scanned once whatever the number of rules (daachorse's character-wise
+//! double array: one step per character, where a byte automaton takes
+//! three per Chinese character); [`Hits`] then says which rules
 //! matched (any keyword, any `with` if given, no `unless`), and where the
 //! positional patterns (the life-safety terms and markers, which need
 //! clauses and order) occurred.
 use crate::normalize::normalize_text;
 use crate::rules::{Keyworded, RulesError};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use daachorse::CharwiseDoubleArrayAhoCorasick;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -34,6 +36,9 @@ struct RuleMeta {
     id: Arc<str>,
     stage: Stage,
     needs_with: bool,
+    /// The rule's cue feature for the classifier
+    /// ([`crate::classifier::rule_feature`] of its id), hashed once here.
+    cue: u32,
 }
 
 /// Collects rules, then compiles them into a [`Matcher`].
@@ -89,6 +94,7 @@ impl MatcherBuilder {
             id: Arc::from(&*rule.id()),
             stage,
             needs_with: !rule.with().is_empty(),
+            cue: crate::classifier::rule_feature(&rule.id()),
         });
     }
 
@@ -119,13 +125,10 @@ impl MatcherBuilder {
 
     /// Compiles the automaton.
     pub fn build(self) -> Result<Matcher, RulesError> {
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&self.patterns)
-            .map_err(|e| RulesError {
-                file: "rules".into(),
-                msg: format!("cannot build the keyword automaton: {e}"),
-            })?;
+        let ac = CharwiseDoubleArrayAhoCorasick::new(&self.patterns).map_err(|e| RulesError {
+            file: "rules".into(),
+            msg: format!("cannot build the keyword automaton: {e}"),
+        })?;
         Ok(Matcher {
             ac,
             rules: self.rules,
@@ -136,9 +139,8 @@ impl MatcherBuilder {
 }
 
 /// The compiled automaton and its pattern → rule table.
-#[derive(Debug)]
 pub struct Matcher {
-    ac: AhoCorasick,
+    ac: CharwiseDoubleArrayAhoCorasick<u32>,
     rules: Vec<RuleMeta>,
     refs: Vec<Vec<(u32, Slot)>>,
     positional: Vec<bool>,
@@ -161,6 +163,15 @@ impl Hits {
     }
 }
 
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("patterns", &self.refs.len())
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Matcher {
     /// Number of distinct patterns in the automaton.
     pub fn pattern_count(&self) -> usize {
@@ -172,7 +183,7 @@ impl Matcher {
         let mut raw: Vec<(u32, Slot)> = Vec::with_capacity(16);
         let mut spans = Vec::new();
         for m in self.ac.find_overlapping_iter(text) {
-            let p = m.pattern().as_usize();
+            let p = m.value() as usize;
             raw.extend_from_slice(&self.refs[p]);
             if self.positional[p] {
                 // Texts are at most a few KiB (MAX_CONTENT_BYTES): offsets fit.
@@ -210,5 +221,51 @@ impl Matcher {
             let m = &self.rules[r as usize];
             (m.stage, &m.id, n)
         })
+    }
+
+    /// The classifier's cue features of the matched rules, with their ids,
+    /// in rule order.
+    pub fn cues<'a>(&'a self, hits: &'a Hits) -> impl Iterator<Item = (u32, &'a Arc<str>)> + 'a {
+        hits.matched.iter().map(move |&(r, _)| {
+            let m = &self.rules[r as usize];
+            (m.cue, &m.id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every occurrence of every pattern, overlapping, by brute force:
+    /// (start, end, pattern) sorted by end, then start.
+    fn occurrences(text: &str, patterns: &[&str]) -> Vec<(u32, u32, u32)> {
+        let mut out = Vec::new();
+        for (p, w) in patterns.iter().enumerate() {
+            for (s, _) in text.char_indices() {
+                if text[s..].starts_with(w) {
+                    out.push((s as u32, (s + w.len()) as u32, p as u32));
+                }
+            }
+        }
+        out.sort_by_key(|&(s, e, p)| (e, s, p));
+        out
+    }
+
+    proptest! {
+        /// The scan reports every occurrence of every positional pattern,
+        /// overlapping ones and ones inside others too, at its byte offsets.
+        #[test]
+        fn the_scan_finds_every_occurrence(text in "[火灾隐患着呼吸困难a1 ]{0,40}") {
+            let words = ["火灾", "火灾隐患", "灾隐", "着火", "呼吸困难", "困难", "难", "a1"];
+            let mut b = MatcherBuilder::default();
+            let ids: Vec<Option<u32>> = words.iter().map(|w| b.positional(w)).collect();
+            prop_assert!(ids.iter().enumerate().all(|(i, p)| *p == Some(i as u32)));
+            let m = b.build().map_err(|e| TestCaseError::fail(e.msg))?;
+            let mut got = m.scan(&text).spans().to_vec();
+            got.sort_by_key(|&(s, e, p)| (e, s, p));
+            prop_assert_eq!(got, occurrences(&text, &words));
+        }
     }
 }
