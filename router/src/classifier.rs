@@ -15,6 +15,7 @@
 //! of their inputs; reading and writing the model file is the caller's.
 use crate::model::Kind;
 use crate::model_file::{Reader, Writer};
+use arrayvec::ArrayVec;
 use std::sync::Arc;
 
 /// Features are hashed into 2^20 buckets; a model folds them onto its own
@@ -97,12 +98,12 @@ fn densify(weights: &[i8], scales: &[f32], nc: usize) -> Vec<Lanes> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     /// The three likeliest kinds, highest first.
-    pub kinds: Vec<(Kind, f32)>,
+    pub kinds: ArrayVec<(Kind, f32), 3>,
     /// The three likeliest category indexes (into [`Model::categories`]).
-    pub categories: Vec<(usize, f32)>,
+    pub categories: ArrayVec<(usize, f32), 3>,
     /// The keyword rules (cue features) that weighed most for the kind and
     /// category chosen, at most three.
-    pub evidence: Vec<Arc<str>>,
+    pub evidence: ArrayVec<Arc<str>, 3>,
 }
 
 /// One labeled example.
@@ -217,6 +218,7 @@ pub fn features<'a>(text: &str, rule_ids: impl Iterator<Item = &'a str>) -> Vec<
 
 /// Calls `f` with the bucket of each n-gram of [`features`], in text
 /// order (prediction sums the rows as they are read; training keeps the list).
+#[inline(always)]
 fn each_gram(text: &str, mut f: impl FnMut(u32)) {
     // The two characters before this one in the segment (0: none).
     let (mut p, mut q) = (0u64, 0u64);
@@ -313,17 +315,28 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
         lanes = std::array::from_fn(|i| lanes[i] + e[i]);
     }
     let sum = lanes.iter().sum::<f32>();
-    // Insertion into three slots, highest first (ties keep the lower index).
+    // The first three in order, highest first (a stable insertion sort:
+    // ties keep the lower index, a NaN never moves up), then each later
+    // logit only when it beats the third: one predictable comparison for
+    // nearly all of them.
     let mut top = [(usize::MAX, f32::NEG_INFINITY); 3];
-    for (i, &l) in logits.iter().enumerate() {
-        if l > top[2].1 || top[2].0 == usize::MAX {
-            if l > top[0].1 || top[0].0 == usize::MAX {
-                top = [(i, l), top[0], top[1]];
-            } else if l > top[1].1 || top[1].0 == usize::MAX {
-                top = [top[0], (i, l), top[1]];
+    for (i, &l) in logits.iter().enumerate().take(3) {
+        let mut j = i;
+        top[j] = (i, l);
+        while j > 0 && top[j].1 > top[j - 1].1 {
+            top.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    for (i, &l) in logits.iter().enumerate().skip(3) {
+        if l > top[2].1 {
+            top = if l > top[0].1 {
+                [(i, l), top[0], top[1]]
+            } else if l > top[1].1 {
+                [top[0], (i, l), top[1]]
             } else {
-                top[2] = (i, l);
-            }
+                [top[0], top[1], (i, l)]
+            };
         }
     }
     top.map(|(i, l)| {
@@ -338,6 +351,60 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
             )
         })
     })
+}
+
+/// The summed rows of a text's n-grams and cues, and how many there were:
+/// [`Model::predict_text`]'s loop. For the usual sizes of model (9 to 56
+/// categories) the row's block count is a constant of the loop, so the
+/// sums stay in registers: a row's adds then wait on the last row's adds,
+/// not on a store and a load of the same memory. The additions are the
+/// same, in the same order, whichever loop runs (same bits).
+fn sum_text(m: &Model, text: &str, cues: &[(u32, &Arc<str>)]) -> (Acc, usize) {
+    match blocks(m.categories.len()) {
+        3 => sum_rows::<3>(m, text, cues),
+        4 => sum_rows::<4>(m, text, cues),
+        5 => sum_rows::<5>(m, text, cues),
+        6 => sum_rows::<6>(m, text, cues),
+        7 => sum_rows::<7>(m, text, cues),
+        8 => sum_rows::<8>(m, text, cues),
+        _ => {
+            let mut acc: Acc = [[0f32; LANES]; ACC_BLOCKS];
+            let mut n = cues.len();
+            each_gram(text, |f| {
+                m.add_row(&mut acc, f);
+                n += 1;
+            });
+            for &(f, _) in cues {
+                m.add_row(&mut acc, f);
+            }
+            (acc, n)
+        }
+    }
+}
+
+/// [`sum_text`] for a model of `B` blocks a row.
+fn sum_rows<const B: usize>(m: &Model, text: &str, cues: &[(u32, &Arc<str>)]) -> (Acc, usize) {
+    let mut sums: [Lanes; B] = [[0f32; LANES]; B];
+    let mut n = cues.len();
+    let mask = m.dims - 1;
+    let mut add = |f: u32| {
+        let f = f as usize & mask;
+        if let Some(row) = m.dense.get(f * B..(f + 1) * B) {
+            for (s, w) in sums.iter_mut().zip(row) {
+                *s = add_lanes(*s, w);
+            }
+        }
+    };
+    each_gram(text, |f| {
+        add(f);
+        n += 1;
+    });
+    for &(f, _) in cues {
+        add(f);
+    }
+    let mut acc: Acc = [[0f32; LANES]; ACC_BLOCKS];
+    acc[..B].copy_from_slice(&sums);
+    (acc, n)
 }
 
 /// Shuffles a training order in place: Fisher–Yates with xorshift, so an
@@ -410,15 +477,7 @@ impl Model {
     /// keyword rules' cues, the n-grams' rows summed as they are read (no
     /// feature list): what `decide` calls.
     pub fn predict_text(&self, text: &str, cues: &[(u32, &Arc<str>)]) -> Prediction {
-        let mut acc: Acc = [[0f32; LANES]; ACC_BLOCKS];
-        let mut n = cues.len();
-        each_gram(text, |f| {
-            self.add_row(&mut acc, f);
-            n += 1;
-        });
-        for &(f, _) in cues {
-            self.add_row(&mut acc, f);
-        }
+        let (acc, n) = sum_text(self, text, cues);
         self.finish(&acc, n, cues)
     }
 
@@ -455,15 +514,15 @@ impl Model {
             *l = a * norm + b;
         }
         let (kl, cl) = (&kl[..], &cl[..nc]);
-        let kinds: Vec<(Kind, f32)> = top3(kl)
+        let kinds: ArrayVec<(Kind, f32), 3> = top3(kl)
             .into_iter()
             .flatten()
             .filter_map(|(i, p)| Some((*Kind::ALL.get(i)?, p)))
             .collect();
-        let categories: Vec<(usize, f32)> = top3(cl).into_iter().flatten().collect();
+        let categories: ArrayVec<(usize, f32), 3> = top3(cl).into_iter().flatten().collect();
         let evidence = match (kinds.first(), categories.first()) {
             (Some(&(k, _)), Some(&(c, _))) => self.evidence(cues, k as usize, c),
-            _ => Vec::new(),
+            _ => ArrayVec::new(),
         };
         Prediction {
             kinds,
@@ -474,20 +533,32 @@ impl Model {
 
     /// Of the keyword rules matched, at most three whose cue weighs for
     /// kind `k` and category `c`, strongest first.
-    fn evidence(&self, cues: &[(u32, &Arc<str>)], k: usize, c: usize) -> Vec<Arc<str>> {
+    fn evidence(&self, cues: &[(u32, &Arc<str>)], k: usize, c: usize) -> ArrayVec<Arc<str>, 3> {
         let row = self.row();
-        let mut scored: Vec<(f32, &Arc<str>)> = cues
-            .iter()
-            .filter_map(|&(f, name)| {
-                let f = f as usize & (self.dims - 1);
-                let w = self.weights.get(f * row..(f + 1) * row)?;
-                let s = self.scales.get(f * 2..f * 2 + 2)?;
-                let v = f32::from(*w.get(k)?) * s[0] + f32::from(*w.get(NK + c)?) * s[1];
-                (v > 0.0).then_some((v, name))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+        // The three strongest so far, strongest first; a later cue enters
+        // only when stronger, so equal ones keep the order of `cues`.
+        let mut best: ArrayVec<(f32, &Arc<str>), 3> = ArrayVec::new();
+        for &(f, name) in cues {
+            let f = f as usize & (self.dims - 1);
+            let (Some(w), Some(s)) = (
+                self.weights.get(f * row..(f + 1) * row),
+                self.scales.get(f * 2..f * 2 + 2),
+            ) else {
+                continue;
+            };
+            let (Some(wk), Some(wc)) = (w.get(k), w.get(NK + c)) else {
+                continue;
+            };
+            let v = f32::from(*wk) * s[0] + f32::from(*wc) * s[1];
+            let at = best.iter().position(|b| v > b.0).unwrap_or(best.len());
+            if v > 0.0 && at < 3 {
+                if best.is_full() {
+                    best.pop();
+                }
+                best.insert(at, (v, name));
+            }
+        }
+        best.into_iter().map(|(_, n)| n.clone()).collect()
     }
 
     /// Trains both heads on `examples` (categories index `categories`).
@@ -721,7 +792,7 @@ mod tests {
             .map(|(i, n)| (i as u32, n))
             .collect();
         let got = m.evidence(&cues, 0, 0);
-        assert_eq!(got, ["r2", "r3", "r1"].map(Arc::from).to_vec());
+        assert_eq!(got.to_vec(), ["r2", "r3", "r1"].map(Arc::from).to_vec());
         // A cue that weighs against (row 0) or nothing (row 1 for kind 1
         // and the category) is no evidence.
         assert!(m.evidence(&cues[..1], 0, 0).is_empty());
@@ -729,6 +800,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The three of a head are its three largest logits, highest
+        /// first, the lower index first among equal ones: a stable sort's
+        /// first three.
+        #[test]
+        fn the_top_three_are_the_sorted_first_three(
+            logits in proptest::collection::vec(-8i8..8, 0..40)
+        ) {
+            let logits: Vec<f32> = logits.into_iter().map(|l| f32::from(l) / 2.0).collect();
+            let mut order: Vec<usize> = (0..logits.len()).collect();
+            order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+            let got: Vec<usize> = top3(&logits).iter().flatten().map(|x| x.0).collect();
+            proptest::prop_assert_eq!(got, order.into_iter().take(3).collect::<Vec<_>>());
+        }
+
         /// Summing the rows as the text is read gives what the feature
         /// list gives (the list is what the trainer sees): the same
         /// probabilities, bit for bit, and the same evidence.
@@ -741,6 +826,32 @@ mod tests {
                 proptest::test_runner::TestCaseError::fail(format!("{e}"))
             })?;
             let names: Vec<Arc<str>> = cue_ids.iter().map(|s| Arc::from(s.as_str())).collect();
+            let cues: Vec<(u32, &Arc<str>)> = names.iter().map(|n| (rule_feature(n), n)).collect();
+            let f = features(&text, names.iter().map(|n| &**n));
+            proptest::prop_assert_eq!(m.predict_text(&text, &cues), m.predict(&f, &cues));
+        }
+
+        /// The same for models of any size: the loops for a fixed number
+        /// of blocks a row and the one for any number sum alike.
+        #[test]
+        fn every_size_of_model_predicts_from_the_text_as_from_its_features(
+            nc in proptest::sample::select(vec![1usize, 8, 9, 20, 29, 40, 56, 57, 64, 100]),
+            seed in proptest::prelude::any::<u64>(),
+            text in "[喂你好楼下狗叫停水了税务局 ,。a-z0-9]{0,30}",
+        ) {
+            let dims = 64;
+            let mut rng = seed | 1;
+            let mut next = || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let weights: Vec<i8> = (0..dims * (NK + nc)).map(|_| next() as i8).collect();
+            let scales: Vec<f32> = (0..dims * 2).map(|_| (next() % 100) as f32 / 1000.0).collect();
+            let categories: Vec<Arc<str>> = (0..nc).map(|i| Arc::from(format!("c{i}"))).collect();
+            let m = Model::new(categories, dims, scales, vec![0.1; NK], vec![-0.1; nc], weights);
+            let names = [Arc::from("kind.complaint")];
             let cues: Vec<(u32, &Arc<str>)> = names.iter().map(|n| (rule_feature(n), n)).collect();
             let f = features(&text, names.iter().map(|n| &**n));
             proptest::prop_assert_eq!(m.predict_text(&text, &cues), m.predict(&f, &cues));
