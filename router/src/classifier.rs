@@ -270,8 +270,9 @@ fn exp_neg_lanes(x: Lanes) -> Lanes {
     // Adding 1.5 × 2^23 rounds |t| < 2^22 to an integer held in the low
     // mantissa bits of the sum.
     const ROUND: f32 = 12_582_912.0;
-    let keep: [bool; LANES] = from_fn(|i| x[i] > -30.0);
-    // NaN and anything below -44 are clamped (and then not kept).
+    // NaN and anything below -44 are clamped (and then not kept: the
+    // last step tests the clamped value against -30, with no mask of
+    // booleans the compiler would build byte by byte).
     let x: Lanes = from_fn(|i| if x[i] > -44.0 { x[i] } else { -44.0 });
     let t: Lanes = from_fn(|i| x[i] * LOG2_E);
     let rounded: Lanes = from_fn(|i| t[i] + ROUND);
@@ -290,7 +291,7 @@ fn exp_neg_lanes(x: Lanes) -> Lanes {
         let n_bits = rounded[i].to_bits().wrapping_sub(ROUND.to_bits());
         f32::from_bits(n_bits.wrapping_add(127) << 23)
     });
-    from_fn(|i| if keep[i] { p[i] * scale[i] } else { 0.0 })
+    from_fn(|i| if x[i] > -30.0 { p[i] * scale[i] } else { 0.0 })
 }
 
 /// [`exp_neg_lanes`] of one term (the other lanes' work is dead code the
