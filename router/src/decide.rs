@@ -15,6 +15,7 @@ use crate::reject::Reject;
 use crate::route::{district, route, unit_target};
 use crate::router::Router;
 use crate::scope::{priority, scope, Scoped};
+use crate::strings::{concat, push_fixed2};
 use chrono::Datelike as _;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -188,10 +189,12 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     let mut guidance = match (route_kind, guidance_base) {
         (RouteKind::WorkOrder, _) => {
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
+            // Room for the time limit: "，办理时限至yyyy-mm-dd hh:mm。".
+            const LIMIT: usize = 40;
             let mut g = if review.is_some() {
-                format!("已形成工单，由{unit}派单员确定承办单位后转办")
+                concat(&["已形成工单，由", unit, "派单员确定承办单位后转办"], LIMIT)
             } else {
-                format!("已形成工单转{unit}办理")
+                concat(&["已形成工单转", unit, "办理"], LIMIT)
             };
             if let Some(due) = dl.complete_by {
                 g.push_str("，办理时限至");
@@ -292,23 +295,48 @@ fn review_reason(
     }
     let mut s = String::with_capacity(160);
     if kind_unsure {
-        let _ = write!(s, "kind {:.2} < {threshold:.2} (", c.kind);
-        for (i, (k, p)) in c.kinds.iter().enumerate() {
-            let _ = write!(s, "{}{k} {p:.2}", if i > 0 { ", " } else { "" });
-        }
-        s.push(')');
+        unsure(
+            &mut s,
+            "kind",
+            c.kind,
+            threshold,
+            c.kinds.iter().map(|(k, p)| (k.as_str(), *p)),
+        );
     }
     if cat_unsure {
         if kind_unsure {
             s.push_str("; ");
         }
-        let _ = write!(s, "category {:.2} < {threshold:.2} (", c.category);
-        for (i, (code, p)) in c.categories.iter().enumerate() {
-            let _ = write!(s, "{}{code} {p:.2}", if i > 0 { ", " } else { "" });
-        }
-        s.push(')');
+        let alternatives = c.categories.iter().map(|(code, p)| (&**code, *p));
+        unsure(&mut s, "category", c.category, threshold, alternatives);
     }
     Some(s)
+}
+
+/// `<head> 0.42 < 0.50 (a 0.42, b 0.31, c 0.10)`: one unsure head of a
+/// review reason.
+fn unsure<'a>(
+    s: &mut String,
+    head: &str,
+    p: f32,
+    threshold: f32,
+    alternatives: impl Iterator<Item = (&'a str, f32)>,
+) {
+    s.push_str(head);
+    s.push(' ');
+    push_fixed2(s, p);
+    s.push_str(" < ");
+    push_fixed2(s, threshold);
+    s.push_str(" (");
+    for (i, (name, p)) in alternatives.enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(name);
+        s.push(' ');
+        push_fixed2(s, p);
+    }
+    s.push(')');
 }
 
 /// The first `[[scope_check]]` rule a work order's text matched (Art. 10:

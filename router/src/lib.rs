@@ -25,6 +25,7 @@ pub mod router;
 pub mod rules;
 pub mod safety;
 pub mod scope;
+mod strings;
 pub mod tracker;
 
 pub use calendar::{Calendar, CalendarError};

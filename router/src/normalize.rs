@@ -6,6 +6,7 @@ use crate::model::{Channel, Contact, Instant};
 use crate::reject::{
     unsafe_in_id, Reject, MAX_CONTACT_ID_BYTES, MAX_CONTENT_BYTES, MAX_FIELD_BYTES, MAX_FUTURE_SECS,
 };
+use crate::strings::concat;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// A validated contact's canonical parts.
@@ -284,9 +285,9 @@ fn caller_key(contact: &Contact, channel: Channel, area_code: &str) -> Result<St
         return normalize_phone(phone, area_code).ok_or(Reject::InvalidPhone);
     }
     if !openid.is_empty() {
-        return Ok(format!("wx:{openid}"));
+        return Ok(concat(&["wx:", openid], 0));
     }
-    Ok(format!("acct:{account}"))
+    Ok(concat(&["acct:", account], 0))
 }
 
 /// Canonical key of a mainland phone number, or `None` when it is not one.
@@ -331,20 +332,20 @@ fn phone_key(chars: impl Iterator<Item = char>, area_code: &str) -> Option<Strin
     let is_mobile =
         |s: &str| s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
     if is_mobile(rest) {
-        return Some(format!("m:{rest}"));
+        return Some(concat(&["m:", rest], 0));
     }
     if international {
         // International form drops the trunk 0 of the area code.
         if (9..=11).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
-            return Some(format!("t:0{rest}"));
+            return Some(concat(&["t:0", rest], 0));
         }
         return None;
     }
     if rest.starts_with('0') && (10..=12).contains(&rest.len()) && !rest.starts_with("00") {
-        return Some(format!("t:{rest}"));
+        return Some(concat(&["t:", rest], 0));
     }
     if (7..=8).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
-        return Some(format!("t:{area_code}{rest}"));
+        return Some(concat(&["t:", area_code, rest], 0));
     }
     None
 }
