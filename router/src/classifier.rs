@@ -301,6 +301,9 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
     exp_neg_lanes([x; LANES])[0]
 }
 
+/// Blocks of terms [`top3`] keeps: a head of the largest model a file may hold.
+const TERM_BLOCKS: usize = MAX_CATEGORIES.div_ceil(LANES);
+
 /// The three largest logits of a head, highest first, as (index,
 /// probability), the probabilities over the whole head (softmax).
 fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
@@ -308,12 +311,17 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
     let max = logits
         .iter()
         .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
-    // Eight terms at a time, a short last block padded with e^-inf = 0.
+    // Eight terms at a time, a short last block padded with e^-inf = 0;
+    // each kept for the probabilities of the three.
     let mut lanes = [0f32; LANES];
-    for b in logits.chunks(LANES) {
+    let mut terms = [[0f32; LANES]; TERM_BLOCKS];
+    for (k, b) in logits.chunks(LANES).enumerate() {
         let x: Lanes = std::array::from_fn(|i| b.get(i).map_or(f32::NEG_INFINITY, |l| l - max));
         let e = exp_neg_lanes(x);
         lanes = std::array::from_fn(|i| lanes[i] + e[i]);
+        if let Some(t) = terms.get_mut(k) {
+            *t = e;
+        }
     }
     let sum = lanes.iter().sum::<f32>();
     // The first three in order, highest first (a stable insertion sort:
@@ -345,7 +353,8 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
             (
                 i,
                 if sum > 0.0 {
-                    exp_neg(l - max) / sum
+                    let term = terms.get(i / LANES).map(|t| t[i % LANES]);
+                    term.unwrap_or_else(|| exp_neg(l - max)) / sum
                 } else {
                     0.0
                 },
