@@ -377,13 +377,16 @@ pub fn format_case_id(prefix: &str, yyyymmdd: u32, key: u64) -> String {
     s
 }
 
-/// Two lower-case hex digits per byte.
+/// Two lower-case hex digits per byte (at most 16 bytes), written at once.
 fn push_hex(s: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
+    let mut buf = [0u8; 32];
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
     }
+    let n = 2 * bytes.len().min(16);
+    s.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
 }
 
 /// `n` in decimal, zero-padded to at least `width` digits (as `{:0width$}`;
@@ -397,9 +400,7 @@ fn push_decimal(s: &mut String, n: u32, width: usize) {
         n /= 10;
     }
     let start = i.min(buf.len().saturating_sub(width));
-    for b in &buf[start..] {
-        s.push(char::from(*b));
-    }
+    s.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
 /// `%Y-%m-%d %H:%M` of a local time, without chrono's format parser.

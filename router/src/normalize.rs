@@ -9,6 +9,17 @@ use crate::reject::{
 use crate::strings::concat;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
+/// Whether `v` holds a character refused in ids ([`unsafe_in_id`]); an
+/// ASCII string (nearly every id) is read as bytes, where only the
+/// control characters are refused.
+fn any_unsafe_in_id(v: &str) -> bool {
+    if v.is_ascii() {
+        v.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        v.chars().any(unsafe_in_id)
+    }
+}
+
 /// A validated contact's canonical parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Normalized {
@@ -27,7 +38,7 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
     if id.trim().is_empty() {
         return Err(Reject::MissingContactId);
     }
-    if id.len() > MAX_CONTACT_ID_BYTES || id.chars().any(unsafe_in_id) {
+    if id.len() > MAX_CONTACT_ID_BYTES || any_unsafe_in_id(id) {
         return Err(Reject::InvalidContactId);
     }
     for (field, v) in [
@@ -39,15 +50,14 @@ pub fn normalize(contact: &Contact, now: Instant, area_code: &str) -> Result<Nor
         ("call_id", &contact.call_id),
     ] {
         let id_like = field != "location.address";
-        if v.len() > MAX_FIELD_BYTES
-            || v.chars().any(|c| {
-                if id_like {
-                    unsafe_in_id(c)
-                } else {
-                    c.is_control() && c != '\n'
-                }
-            })
-        {
+        let refused = if id_like {
+            any_unsafe_in_id(v)
+        } else if v.is_ascii() {
+            v.bytes().any(|b| (b < 0x20 || b == 0x7f) && b != b'\n')
+        } else {
+            v.chars().any(|c| c.is_control() && c != '\n')
+        };
+        if v.len() > MAX_FIELD_BYTES || refused {
             return Err(Reject::InvalidField(field));
         }
     }
@@ -426,6 +436,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The byte-wise test of an ASCII id refuses what the character
+        /// test refuses.
+        #[test]
+        fn ids_are_refused_alike_either_way(v in "[a-z0-9\\-_:\x00-\x1f\x7f\u{85}\u{200b}\u{202e}\u{feff}é]{0,12}") {
+            proptest::prop_assert_eq!(any_unsafe_in_id(&v), v.chars().any(unsafe_in_id));
+        }
+
         #[test]
         fn the_plain_way_is_the_general_one(
             s in "[a-zA-Z0-9 \t\n\r\x0b\x0c\x00\x7f\u{85}\u{a0}\u{3000}，。、！？（）ＡＺａｚ０９《》「」【】“”‘’…—·é停水楼下車禍樓救護車测试 ]{0,40}"
