@@ -230,8 +230,12 @@ fn each_gram(text: &str, mut f: impl FnMut(u32)) {
             continue;
         }
         rest = &rest[c.len_utf8()..];
-        // Ideographs first: the general Unicode test is a table search.
-        if !(crate::normalize::is_ideograph(c) || c.is_ascii_alphanumeric() || c.is_alphanumeric())
+        // Ideographs first, and the CJK punctuation a normalized text keeps
+        // (、。《》「」“”) known not to be letters: the general Unicode test
+        // is a table search.
+        if !(crate::normalize::is_ideograph(c)
+            || c.is_ascii_alphanumeric()
+            || (!crate::normalize::is_cjk_punctuation(c) && c.is_alphanumeric()))
         {
             (p, q) = (0, 0);
             continue;

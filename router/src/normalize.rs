@@ -248,14 +248,18 @@ pub fn is_ideograph(c: char) -> bool {
 }
 
 /// Characters NFKC leaves as they are and that never combine with a
-/// neighbour: ASCII, the CJK Unified Ideographs block, 、。《》「」『』【】“”.
+/// neighbour: ASCII, the CJK Unified Ideographs block, and
+/// [`is_cjk_punctuation`].
 fn nfkc_stable(c: char) -> bool {
-    c.is_ascii()
-        || is_ideograph(c)
-        || matches!(
-            c,
-            '\u{3001}' | '\u{3002}' | '\u{300a}'..='\u{3011}' | '\u{201c}' | '\u{201d}'
-        )
+    c.is_ascii() || is_ideograph(c) || is_cjk_punctuation(c)
+}
+
+/// The CJK punctuation NFKC leaves as it is: 、。《》「」『』【】“”.
+pub fn is_cjk_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '\u{3001}' | '\u{3002}' | '\u{300a}'..='\u{3011}' | '\u{201c}' | '\u{201d}'
+    )
 }
 
 fn is_full_width(c: char) -> bool {
@@ -448,6 +452,18 @@ mod tests {
             s in "[a-zA-Z0-9 \t\n\r\x0b\x0c\x00\x7f\u{85}\u{a0}\u{3000}，。、！？（）ＡＺａｚ０９《》「」【】“”‘’…—·é停水楼下車禍樓救護車测试 ]{0,40}"
         ) {
             proptest::prop_assert_eq!(normalize_text(&s), general(&s));
+        }
+    }
+
+    /// None of the CJK punctuation kept is a letter or digit (the
+    /// classifier's n-grams skip it without asking Unicode's tables).
+    #[test]
+    fn cjk_punctuation_is_no_letter() {
+        for c in ['\u{3001}', '\u{3002}', '\u{201c}', '\u{201d}']
+            .into_iter()
+            .chain('\u{300a}'..='\u{3011}')
+        {
+            assert!(is_cjk_punctuation(c) && !c.is_alphanumeric(), "{c}");
         }
     }
 
