@@ -11,6 +11,11 @@ use hotline_router::rules::EMBEDDED;
 use hotline_router::{decide, Calendar, Contact, Router, RouterOptions, RuleSources};
 use std::time::Instant;
 
+/// The daemon's allocator (`ingest/src/main.rs`): `decide` is measured as
+/// hotlined runs it, not with the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const N: usize = 10_000;
 
 fn contacts() -> Vec<Contact> {

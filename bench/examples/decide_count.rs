@@ -14,6 +14,10 @@ use hotline_ingest::wire::contact_from;
 use hotline_router::rules::EMBEDDED;
 use hotline_router::{decide, Calendar, Contact, Router, RouterOptions, RuleSources};
 
+/// The daemon's allocator, as in the criterion bench.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Contacts per round.
 const N: usize = 2_000;
 
