@@ -112,7 +112,7 @@ fn with_model(
     rule_ids: &mut Vec<Arc<str>>,
 ) -> Classification {
     let cues: Vec<(u32, &Arc<str>)> = router.matcher.cues(hits).collect();
-    let p = rt.model.predict_text(text, &cues);
+    let mut p = rt.model.predict_text(text, &cues);
     let hinted_kind = contact.kind_hint;
     if hinted_kind.is_some() {
         rule_ids.push(ids::KIND_HINT.clone());
@@ -153,7 +153,8 @@ fn with_model(
     };
     if hinted_kind.is_none() || hinted_cat.is_none() {
         rule_ids.push(ids::CLASSIFY_MODEL.clone());
-        rule_ids.extend(p.evidence.iter().cloned());
+        // Moved, not cloned: a reference count is an atomic operation.
+        rule_ids.extend(std::mem::take(&mut p.evidence));
     }
     let secondary = secondary_categories(router, category, hits);
     let categories = p
