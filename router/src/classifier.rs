@@ -328,18 +328,15 @@ fn top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
         }
     }
     let sum = lanes.iter().sum::<f32>();
-    // The first three in order, highest first (a stable insertion sort:
-    // ties keep the lower index, a NaN never moves up), then each later
-    // logit only when it beats the third: one predictable comparison for
-    // nearly all of them.
+    // Each of the first three goes to the first slot it beats, else after
+    // the others (ties keep the lower index; a NaN beats nothing and is
+    // passed by nothing, as before); then each later logit only when it
+    // beats the third: one predictable comparison for nearly all of them.
     let mut top = [(usize::MAX, f32::NEG_INFINITY); 3];
     for (i, &l) in logits.iter().enumerate().take(3) {
-        let mut j = i;
-        top[j] = (i, l);
-        while j > 0 && top[j].1 > top[j - 1].1 {
-            top.swap(j, j - 1);
-            j -= 1;
-        }
+        let at = top[..i].iter().position(|t| l > t.1).unwrap_or(i);
+        top[at..=i].rotate_right(1);
+        top[at] = (i, l);
     }
     for (i, &l) in logits.iter().enumerate().skip(3) {
         if l > top[2].1 {
@@ -707,6 +704,7 @@ fn quantize(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::{Just, Strategy};
 
     #[test]
     fn the_fast_exponential_matches_the_library_one() {
@@ -817,6 +815,26 @@ mod tests {
         /// The three of a head are its three largest logits, highest
         /// first, the lower index first among equal ones: a stable sort's
         /// first three.
+        /// The same three, in the same order, with the same probability
+        /// bits as the insertion of session 19 ([`reference_top3`]), also
+        /// with NaN, infinities and -0.0 among the logits.
+        #[test]
+        fn the_top_three_are_the_earlier_insertions(
+            logits in proptest::collection::vec(
+                proptest::prop_oneof![
+                    Just(f32::NAN),
+                    Just(f32::INFINITY),
+                    Just(f32::NEG_INFINITY),
+                    Just(-0.0f32),
+                    (-8i8..8).prop_map(|l| f32::from(l) / 2.0),
+                ],
+                0..20,
+            )
+        ) {
+            let bits = |t: [Option<(usize, f32)>; 3]| t.map(|x| x.map(|(i, p)| (i, p.to_bits())));
+            proptest::prop_assert_eq!(bits(top3(&logits)), bits(reference_top3(&logits)));
+        }
+
         #[test]
         fn the_top_three_are_the_sorted_first_three(
             logits in proptest::collection::vec(-8i8..8, 0..40)
@@ -849,7 +867,7 @@ mod tests {
         /// of blocks a row and the one for any number sum alike.
         #[test]
         fn every_size_of_model_predicts_from_the_text_as_from_its_features(
-            nc in proptest::sample::select(vec![1usize, 8, 9, 20, 29, 40, 56, 57, 64, 100]),
+            nc in proptest::sample::select(vec![1usize, 8, 9, 20, 29, 40, 44, 56, 57, 64, 100]),
             seed in proptest::prelude::any::<u64>(),
             text in "[喂你好楼下狗叫停水了税务局 ,。a-z0-9]{0,30}",
         ) {
@@ -870,6 +888,44 @@ mod tests {
             let f = features(&text, names.iter().map(|n| &**n));
             proptest::prop_assert_eq!(m.predict_text(&text, &cues), m.predict(&f, &cues));
         }
+    }
+
+    /// `top3` as session 19 wrote it (one insertion for every logit).
+    fn reference_top3(logits: &[f32]) -> [Option<(usize, f32)>; 3] {
+        let max = logits
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
+        let mut lanes = [0f32; LANES];
+        for b in logits.chunks(LANES) {
+            let x: Lanes = std::array::from_fn(|i| b.get(i).map_or(f32::NEG_INFINITY, |l| l - max));
+            let e = exp_neg_lanes(x);
+            lanes = std::array::from_fn(|i| lanes[i] + e[i]);
+        }
+        let sum = lanes.iter().sum::<f32>();
+        let mut top = [(usize::MAX, f32::NEG_INFINITY); 3];
+        for (i, &l) in logits.iter().enumerate() {
+            if l > top[2].1 || top[2].0 == usize::MAX {
+                if l > top[0].1 || top[0].0 == usize::MAX {
+                    top = [(i, l), top[0], top[1]];
+                } else if l > top[1].1 || top[1].0 == usize::MAX {
+                    top = [top[0], (i, l), top[1]];
+                } else {
+                    top[2] = (i, l);
+                }
+            }
+        }
+        top.map(|(i, l)| {
+            (i != usize::MAX).then(|| {
+                (
+                    i,
+                    if sum > 0.0 {
+                        exp_neg(l - max) / sum
+                    } else {
+                        0.0
+                    },
+                )
+            })
+        })
     }
 
     /// A model trained on more categories than a model file may hold does
