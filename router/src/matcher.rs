@@ -131,6 +131,8 @@ impl MatcherBuilder {
         })?;
         Ok(Matcher {
             ac,
+            #[cfg(test)]
+            patterns: self.patterns,
             rules: self.rules,
             refs: self.refs,
             positional: self.positional,
@@ -141,13 +143,16 @@ impl MatcherBuilder {
 /// The compiled automaton and its pattern → rule table.
 pub struct Matcher {
     ac: CharwiseDoubleArrayAhoCorasick<u32>,
+    /// The patterns, for the test that holds the automaton to aho-corasick's.
+    #[cfg(test)]
+    patterns: Vec<String>,
     rules: Vec<RuleMeta>,
     refs: Vec<Vec<(u32, Slot)>>,
     positional: Vec<bool>,
 }
 
 /// The rules that matched one text, ordered by rule (file order).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Hits {
     /// (rule, keyword occurrences) for every matched rule.
     matched: Vec<(u32, u32)>,
@@ -180,14 +185,23 @@ impl Matcher {
 
     /// Scans `text` (already normalized) once.
     pub fn scan(&self, text: &str) -> Hits {
+        let found = self.ac.find_overlapping_iter(text);
+        self.hits_of(found.map(|m| (m.start(), m.end(), m.value() as usize)))
+    }
+
+    /// The hits of a text from every occurrence of every pattern in it,
+    /// (start, end, pattern) in order of their end.
+    fn hits_of(&self, occurrences: impl Iterator<Item = (usize, usize, usize)>) -> Hits {
         let mut raw: Vec<(u32, Slot)> = Vec::with_capacity(16);
         let mut spans = Vec::new();
-        for m in self.ac.find_overlapping_iter(text) {
-            let p = m.value() as usize;
-            raw.extend_from_slice(&self.refs[p]);
-            if self.positional[p] {
+        for (start, end, p) in occurrences {
+            let Some(refs) = self.refs.get(p) else {
+                continue;
+            };
+            raw.extend_from_slice(refs);
+            if self.positional.get(p) == Some(&true) {
                 // Texts are at most a few KiB (MAX_CONTENT_BYTES): offsets fit.
-                spans.push((m.start() as u32, m.end() as u32, p as u32));
+                spans.push((start as u32, end as u32, p as u32));
             }
         }
         raw.sort_unstable();
@@ -251,6 +265,42 @@ mod tests {
         }
         out.sort_by_key(|&(s, e, p)| (e, s, p));
         out
+    }
+
+    /// On the shipped rules, the automaton finds what aho-corasick's
+    /// overlapping search finds (every rule, every span, in the same
+    /// order), on every held-out contact and on texts of several KiB made
+    /// of them (long enough for daachorse's prefilter to change its mind).
+    #[test]
+    fn the_shipped_rules_match_as_aho_corasick_matches_them() {
+        let router = match crate::Router::embedded() {
+            Ok(r) => r,
+            Err(e) => panic!("rules: {e:?}"),
+        };
+        let m = &router.matcher;
+        let ac = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&m.patterns)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let texts: Vec<String> = include_str!("../data/corpus/heldout.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some(normalize_text(v.get("text")?.as_str()?)))
+            .collect();
+        assert!(texts.len() > 500, "{}", texts.len());
+        let long: Vec<String> = texts.chunks(60).map(|c| c.join(" ")).collect();
+        assert!(long.iter().any(|t| t.len() > 4096));
+        let mut matched = 0;
+        for t in texts.iter().chain(&long) {
+            let found = ac
+                .find_overlapping_iter(t.as_str())
+                .map(|x| (x.start(), x.end(), x.pattern().as_usize()));
+            let want = m.hits_of(found);
+            let got = m.scan(t);
+            assert_eq!(got, want, "{t}");
+            matched += got.matched.len();
+        }
+        assert!(matched > 1000, "{matched}");
     }
 
     proptest! {
