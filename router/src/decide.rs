@@ -377,16 +377,17 @@ pub fn format_case_id(prefix: &str, yyyymmdd: u32, key: u64) -> String {
     s
 }
 
-/// Two lower-case hex digits per byte (at most 16 bytes), written at once.
+/// Two lower-case hex digits per byte, written sixteen bytes at a time.
 fn push_hex(s: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 32];
-    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 15)];
+    for chunk in bytes.chunks(16) {
+        let mut buf = [0u8; 32];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
+        }
+        s.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
     }
-    let n = 2 * bytes.len().min(16);
-    s.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
 }
 
 /// `n` in decimal, zero-padded to at least `width` digits (as `{:0width$}`;
@@ -499,6 +500,14 @@ mod tests {
             let mut s = String::new();
             push_minute(&mut s, local);
             prop_assert_eq!(s, local.format("%Y-%m-%d %H:%M").to_string());
+        }
+
+        #[test]
+        fn hex_is_formats_lower_case_hex(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut s = String::new();
+            push_hex(&mut s, &bytes);
+            let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            prop_assert_eq!(s, want);
         }
 
         #[test]
