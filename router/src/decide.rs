@@ -15,7 +15,7 @@ use crate::reject::Reject;
 use crate::route::{district, route, unit_target};
 use crate::router::Router;
 use crate::scope::{priority, scope, Scoped};
-use crate::strings::{concat, push_fixed2};
+use crate::strings::push_fixed2;
 use chrono::Datelike as _;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -189,13 +189,16 @@ pub fn decide(router: &Router, contact: &Contact, now: Instant) -> Result<Decisi
     let mut guidance = match (route_kind, guidance_base) {
         (RouteKind::WorkOrder, _) => {
             let unit = targets.first().map(|t| &*t.name).unwrap_or("相关单位");
-            // Room for the time limit: "，办理时限至yyyy-mm-dd hh:mm。".
-            const LIMIT: usize = 40;
-            let mut g = if review.is_some() {
-                concat(&["已形成工单，由", unit, "派单员确定承办单位后转办"], LIMIT)
+            let (before, after) = if review.is_some() {
+                ("已形成工单，由", "派单员确定承办单位后转办")
             } else {
-                concat(&["已形成工单转", unit, "办理"], LIMIT)
+                ("已形成工单转", "办理")
             };
+            // Room for the time limit too: "，办理时限至yyyy-mm-dd hh:mm。".
+            let mut g = String::with_capacity(before.len() + unit.len() + after.len() + 40);
+            g.push_str(before);
+            g.push_str(unit);
+            g.push_str(after);
             if let Some(due) = dl.complete_by {
                 g.push_str("，办理时限至");
                 push_minute(&mut g, due.with_timezone(&SHANGHAI));

@@ -6,7 +6,6 @@ use crate::model::{Channel, Contact, Instant};
 use crate::reject::{
     unsafe_in_id, Reject, MAX_CONTACT_ID_BYTES, MAX_CONTENT_BYTES, MAX_FIELD_BYTES, MAX_FUTURE_SECS,
 };
-use crate::strings::concat;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Whether `v` holds a character refused in ids ([`unsafe_in_id`]); an
@@ -299,9 +298,9 @@ fn caller_key(contact: &Contact, channel: Channel, area_code: &str) -> Result<St
         return normalize_phone(phone, area_code).ok_or(Reject::InvalidPhone);
     }
     if !openid.is_empty() {
-        return Ok(concat(&["wx:", openid], 0));
+        return Ok(["wx:", openid].concat());
     }
-    Ok(concat(&["acct:", account], 0))
+    Ok(["acct:", account].concat())
 }
 
 /// Canonical key of a mainland phone number, or `None` when it is not one.
@@ -346,20 +345,20 @@ fn phone_key(chars: impl Iterator<Item = char>, area_code: &str) -> Option<Strin
     let is_mobile =
         |s: &str| s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
     if is_mobile(rest) {
-        return Some(concat(&["m:", rest], 0));
+        return Some(["m:", rest].concat());
     }
     if international {
         // International form drops the trunk 0 of the area code.
         if (9..=11).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
-            return Some(concat(&["t:0", rest], 0));
+            return Some(["t:0", rest].concat());
         }
         return None;
     }
     if rest.starts_with('0') && (10..=12).contains(&rest.len()) && !rest.starts_with("00") {
-        return Some(concat(&["t:", rest], 0));
+        return Some(["t:", rest].concat());
     }
     if (7..=8).contains(&rest.len()) && !rest.starts_with('0') && !rest.starts_with('1') {
-        return Some(concat(&["t:", area_code, rest], 0));
+        return Some(["t:", area_code, rest].concat());
     }
     None
 }

@@ -1,16 +1,7 @@
-//! Strings of `decide`'s answer put together from their parts, without the
-//! formatting machinery (`format!` parses no template here, but still
-//! costs several times a copy per call; BENCHMARKS.md, "Router: `decide`").
-
-/// The parts, one after another, in a string of exactly their length plus
-/// `spare` bytes (for what the caller appends).
-pub(crate) fn concat(parts: &[&str], spare: usize) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + spare);
-    for p in parts {
-        s.push_str(p);
-    }
-    s
-}
+//! Numbers in `decide`'s answer written without the formatting machinery
+//! (the float formatter costs several times the digits it writes;
+//! BENCHMARKS.md, "Router: `decide`"). Strings of parts are std's
+//! `[&str]::concat` or `push_str`.
 
 /// `v` as `format!("{v:.2}")` writes it, for `v` in 0..=1 (a probability or
 /// a threshold) without the float formatter: the value times 100 is exact
@@ -59,13 +50,5 @@ mod tests {
         ] {
             assert_eq!(fixed2(v), format!("{v:.2}"), "{v}");
         }
-    }
-
-    #[test]
-    fn parts_are_joined_in_order() {
-        let s = concat(&["已形成工单转", "广元市住建局", "办理"], 8);
-        assert_eq!(s, "已形成工单转广元市住建局办理");
-        assert!(s.capacity() >= s.len() + 8);
-        assert_eq!(concat(&[], 0), "");
     }
 }
