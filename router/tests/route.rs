@@ -63,3 +63,50 @@ fn multi_unit_is_named_only_for_several_units() {
     assert!(several.targets.len() > 1, "{:?}", several.targets);
     assert!(multi(&several), "{:?}", several.rule_ids);
 }
+
+/// A work order's guidance names the unit and the time limit as the
+/// caller is told them; one a dispatcher reviews says so instead.
+#[test]
+fn a_work_orders_guidance_names_its_unit_and_time_limit() {
+    let mut seen_review = false;
+    let mut seen_sure = false;
+    // The held-out contacts: both kinds of work order occur among them.
+    for v in common::jsonl("data/corpus/heldout.jsonl") {
+        let text = &common::field(&v, "text");
+        let d = decided(text);
+        // A possible danger appends its line's advice (not this test's).
+        if d.route != RouteKind::WorkOrder || d.safety != hotline_router::SafetyLevel::None {
+            continue;
+        }
+        let unit = d
+            .targets
+            .first()
+            .map(|t| t.name.to_string())
+            .unwrap_or_default();
+        let (before, after) = if d.review.is_some() {
+            seen_review = true;
+            ("已形成工单，由", "派单员确定承办单位后转办")
+        } else {
+            seen_sure = true;
+            ("已形成工单转", "办理")
+        };
+        let limit = d.deadlines.complete_by.map_or(String::new(), |t| {
+            let local = t.with_timezone(
+                &chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| panic!("UTC+8")),
+            );
+            format!("，办理时限至{}", local.format("%Y-%m-%d %H:%M"))
+        });
+        assert_eq!(
+            d.guidance,
+            format!("{before}{unit}{after}{limit}。"),
+            "{text}"
+        );
+        if seen_sure && seen_review {
+            break;
+        }
+    }
+    assert!(
+        seen_sure && seen_review,
+        "sure {seen_sure}, review {seen_review}"
+    );
+}
