@@ -109,9 +109,11 @@ const AGAIN: &[&str] = &["还是", "又是"];
 /// A matter named as one.
 const MATTER: &[&str] = &["事", "问题"];
 
-/// Words of going on with something already told: again, still, not yet.
+/// "Again" alone: going on, unless it is one of 又 … 又 ("both … and").
+const BARE_AGAIN: &[&str] = &["又"];
+
+/// Words of going on with something already told: still, not yet.
 const CONTINUES: &[&str] = &[
-    "又",
     "还没",
     "还在",
     "仍然",
@@ -174,13 +176,13 @@ const THIS_TIME_SAME: &[char] = &['第', '又', '还', '我'];
 /// How many characters after the time word the verb may come.
 const NEAR: usize = 10;
 
-/// What a match of the one automaton over [`REFERENCES`], [`WHEN`] and
-/// [`AGAIN`] is.
+/// Which list a match of the one automaton over every list comes from.
 #[derive(Clone, Copy)]
 enum Cue {
     Reference,
     When,
     Again,
+    BareAgain,
     Continues,
     Other,
     OneMore,
@@ -217,6 +219,7 @@ static CUES: LazyLock<Option<Cues>> = LazyLock::new(|| {
         (REFERENCES, Cue::Reference),
         (WHEN, Cue::When),
         (AGAIN, Cue::Again),
+        (BARE_AGAIN, Cue::BareAgain),
         (CONTINUES, Cue::Continues),
         (OTHER, Cue::Other),
         (ONE_MORE, Cue::OneMore),
@@ -283,7 +286,7 @@ pub fn reference_simplified(s: &str) -> Reference {
             // 还是 / 又是 without a matter named after it: still going on.
             Cue::Again => going_on = true,
             // 又脏又乱: "both … and", not "again".
-            Cue::Continues if &s[m.start()..m.end()] == "又" && both_and(s, m.start(), after) => {}
+            Cue::BareAgain => going_on |= !both_and(s, m.start(), after),
             Cue::Continues => going_on = true,
         }
     }
