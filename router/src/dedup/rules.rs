@@ -119,19 +119,20 @@ impl DedupRules {
         if fe.other_matters_than(fr) {
             return None;
         }
+        // Each computed only by the arms that read it.
         let agree = te.agreement(tr);
-        let likeness = fe.sketch.similarity(&fr.sketch).max(agree);
-        let apart = text::same_place(&fe.places, &fr.places) == Some(false);
+        let likeness = || fe.sketch.similarity(&fr.sketch).max(agree);
+        let apart = || text::same_place(&fe.places, &fr.places) == Some(false);
         match reference {
-            Reference::RefersBack => Some(0.5 * likeness),
+            Reference::RefersBack => Some(0.5 * likeness()),
             Reference::Continues => {
                 let own_problem = fr.matters != 0 || fr.sketch.len >= OWN_PROBLEM;
                 let parted = own_problem && te.differ(tr, self.cfg.other_types);
-                (!apart && !parted).then_some(0.25 * likeness)
+                (!parted && !apart()).then(|| 0.25 * likeness())
             }
             // Nothing said, but the problem types agree strongly: one
             // caller rarely has two problems of one type at once.
-            Reference::None => (!apart && agree >= SAME_PROBLEM).then_some(0.25 * agree),
+            Reference::None => (agree >= SAME_PROBLEM && !apart()).then_some(0.25 * agree),
             Reference::Another => None,
         }
     }
