@@ -172,6 +172,39 @@ fn the_producer_lingers_only_where_no_answer_waits_for_kafka() {
     );
 }
 
+/// A cluster node's membership check stands for a third of the group
+/// session, less when the heartbeat interval leaves less: the coordinator
+/// must not be able to drop the node within it.
+#[test]
+fn the_fence_lease_is_shorter_than_the_coordinator_needs_to_drop_a_member() {
+    let lease = |client: &str| {
+        let cfg = Config::parse(&format!(
+            "[kafka]\nbrokers = \"127.0.0.1:9092\"\n{client}\n[kafka.topics]\ndecisions = \"d\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        cfg.kafka
+            .unwrap_or_else(|| panic!("no [kafka]"))
+            .fence_lease()
+    };
+    let ms = std::time::Duration::from_millis;
+    // Defaults: a 10 s session, librdkafka's 3 s heartbeat.
+    assert_eq!(lease(""), ms(10_000) / 3);
+    assert_eq!(
+        lease("[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\""),
+        ms(2_000)
+    );
+    // A slow heartbeat leaves less of the session.
+    assert_eq!(
+        lease("[kafka.client]\n\"session.timeout.ms\" = \"10000\"\n\"heartbeat.interval.ms\" = \"6000\""),
+        ms(2_000)
+    );
+    // Read from the environment too (PATH's value is no number: the default).
+    assert_eq!(
+        lease("[kafka.client_env]\n\"heartbeat.interval.ms\" = \"PATH\""),
+        ms(10_000) / 3
+    );
+}
+
 /// The problem-type settings are checked like the others, and a model file
 /// that is missing or not a model is reported with its key; the shipped
 /// model written out is accepted.

@@ -194,6 +194,7 @@ impl App {
                 )));
                 let owners = tenants.all().iter().map(|t| t.owner.clone()).collect();
                 let fence = c.fence.clone();
+                fence.set_lease(k.fence_lease());
                 let stop = shutdown_rx.clone();
                 kafka_tasks.push(tokio::spawn(async move {
                     fence.watch(session, owners, stop).await

@@ -154,6 +154,9 @@ impl ClusterConfig {
 /// The group session timeout unless `client` sets `session.timeout.ms`.
 const DEFAULT_SESSION_MS: u64 = 10_000;
 
+/// librdkafka's `heartbeat.interval.ms` unless `client` sets it.
+const DEFAULT_HEARTBEAT_MS: u64 = 3_000;
+
 /// Properties the daemon sets itself; configuring them would break the
 /// delivery guarantees.
 const RESERVED: &[&str] = &[
@@ -300,6 +303,30 @@ impl KafkaConfig {
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_SESSION_MS);
         std::time::Duration::from_millis(ms)
+    }
+
+    /// How long a passing membership check lets a cluster node's outboxes
+    /// publish without another (README.md, "More than one node"): a third
+    /// of the session, and at most half of what the session leaves after
+    /// one heartbeat interval (`heartbeat.interval.ms`, librdkafka's 3 s
+    /// unless set). A coordinator that accepted the check heard from the
+    /// node at most a heartbeat before, so it cannot drop the node within
+    /// the lease.
+    pub fn fence_lease(&self) -> std::time::Duration {
+        // The consumer's own settings, `client_env`'s included.
+        let consumer = self.consumer_config().ok();
+        let ms = |key: &str, default: u64| {
+            std::time::Duration::from_millis(
+                consumer
+                    .as_ref()
+                    .and_then(|c| c.get(key))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(default),
+            )
+        };
+        let session = ms("session.timeout.ms", DEFAULT_SESSION_MS);
+        let heartbeat = ms("heartbeat.interval.ms", DEFAULT_HEARTBEAT_MS);
+        (session / 3).min(session.saturating_sub(heartbeat) / 2)
     }
 
     /// The consumer: at-least-once with offsets stored by the application.

@@ -275,8 +275,9 @@ impl Outbox {
                 }
                 continue;
             }
-            // Fenced (a commit round trip to the group coordinator) only
-            // when there is something to publish.
+            // Fenced only when there is something to publish: at once
+            // within the membership check's lease, else a commit round
+            // trip to the group coordinator.
             if let Some(f) = &self.fence {
                 if !timed("fence", f.passes()).await {
                     tokio::time::sleep(FIRST_RETRY).await;

@@ -6,7 +6,7 @@
 //! changelog; its records wait meanwhile, its clocks raise nothing and its
 //! outbox publishes nothing. Each assignment starts a new epoch: work
 //! decided in an earlier one is not stored (the committer checks).
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify};
 
@@ -132,12 +132,25 @@ impl Owner {
 /// nothing more: set by the by-tenant consumer (a synchronous offset
 /// commit, which the group coordinator refuses from a member it has
 /// dropped). Passes when unset (one node).
+///
+/// A passing check stands for a lease (`set_lease`; README.md, "More than
+/// one node"), shorter than the time the coordinator needs to drop a
+/// member it last heard from when the check started: within it the
+/// outboxes publish without a round trip, and from half of it on one of
+/// them renews it in the background. A failed check ends the lease.
 #[derive(Default)]
 pub struct Fence {
     check: Mutex<Option<FenceCheck>>,
     /// When the pause watchdog last ran (`Fence::watch`), in ms of `origin`.
-    alive_ms: std::sync::atomic::AtomicU64,
+    alive_ms: AtomicU64,
     origin: std::sync::OnceLock<std::time::Instant>,
+    /// When the last passing check started, in ms of `origin` (0: none
+    /// stands).
+    proven_ms: AtomicU64,
+    /// How long a passing check stands, in ms (0: every batch checks).
+    lease_ms: AtomicU64,
+    /// A renewal of the lease is under way.
+    renewing: AtomicBool,
 }
 
 /// How often the pause watchdog runs, and how stale its mark may be before
@@ -153,6 +166,12 @@ impl Fence {
         if let Ok(mut c) = self.check.lock() {
             *c = Some(f);
         }
+    }
+
+    /// How long a passing check lets the outboxes publish without another.
+    pub fn set_lease(&self, lease: std::time::Duration) {
+        let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+        self.lease_ms.store(ms, Ordering::SeqCst);
     }
 
     fn now_ms(&self) -> u64 {
@@ -187,6 +206,7 @@ impl Fence {
                     "cluster: this node was paused past its group session; its tenants are decided elsewhere until assigned again"
                 );
                 crate::telemetry::metrics::paused_past_session();
+                self.proven_ms.store(0, Ordering::SeqCst);
                 for o in &owners {
                     if o.stage() != Stage::Unowned {
                         o.revoke();
@@ -198,20 +218,48 @@ impl Fence {
 
     /// Whether the outboxes may publish now: the pause watchdog ran lately
     /// (after a pause, it runs — and revokes — first), and the consumer's
-    /// check passes. The check runs on a blocking thread (it waits for the
-    /// group coordinator).
-    pub async fn passes(&self) -> bool {
+    /// check passed within the lease, or passes now.
+    pub async fn passes(self: &Arc<Self>) -> bool {
+        let now = self.now_ms();
         let alive = self.alive_ms.load(Ordering::SeqCst);
-        if alive > 0 && self.now_ms().saturating_sub(alive) > STALE.as_millis() as u64 {
+        if alive > 0 && now.saturating_sub(alive) > STALE.as_millis() as u64 {
             return false;
         }
         let check = self.check.lock().ok().and_then(|c| c.clone());
         let Some(check) = check else {
             return true;
         };
-        tokio::task::spawn_blocking(move || check())
+        let (proven, lease) = (
+            self.proven_ms.load(Ordering::SeqCst),
+            self.lease_ms.load(Ordering::SeqCst),
+        );
+        let age = now.saturating_sub(proven);
+        if proven > 0 && age < lease {
+            if age >= lease / 2 && !self.renewing.swap(true, Ordering::SeqCst) {
+                let fence = self.clone();
+                tokio::spawn(async move {
+                    fence.run(check).await;
+                    fence.renewing.store(false, Ordering::SeqCst);
+                });
+            }
+            return true;
+        }
+        self.run(check).await
+    }
+
+    /// Runs the check on a blocking thread (it waits for the group
+    /// coordinator); a pass stands from when it started.
+    async fn run(&self, check: FenceCheck) -> bool {
+        let started = self.now_ms().max(1);
+        let ok = tokio::task::spawn_blocking(move || check())
             .await
-            .unwrap_or(false)
+            .unwrap_or(false);
+        if ok {
+            self.proven_ms.fetch_max(started, Ordering::SeqCst);
+        } else {
+            self.proven_ms.store(0, Ordering::SeqCst);
+        }
+        ok
     }
 }
 
@@ -265,5 +313,85 @@ mod tests {
         );
         let _ = stop.send(true);
         let _ = task.await;
+    }
+
+    /// A check that counts its calls and answers `ok`.
+    fn counted(ok: Arc<AtomicBool>) -> (FenceCheck, Arc<AtomicU64>) {
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        let check: FenceCheck = Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            ok.load(Ordering::SeqCst)
+        });
+        (check, calls)
+    }
+
+    /// Within its lease a passing check is not made again; from half of
+    /// it on, one renewal runs in the background while batches go on.
+    #[tokio::test]
+    async fn a_passing_check_stands_for_its_lease_and_is_renewed_in_the_background() {
+        let fence = Arc::new(Fence::default());
+        let (check, calls) = counted(Arc::new(AtomicBool::new(true)));
+        fence.set(check);
+        fence.set_lease(Duration::from_millis(1000));
+        for _ in 0..20 {
+            assert!(fence.passes().await);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one check for the lease");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        for _ in 0..20 {
+            assert!(fence.passes().await, "the lease still stands");
+        }
+        assert!(
+            until(|| calls.load(Ordering::SeqCst) == 2).await,
+            "renewed once"
+        );
+        assert!(until(|| !fence.renewing.load(Ordering::SeqCst)).await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(fence.passes().await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the renewal stands");
+    }
+
+    /// A renewal that fails ends the lease: the next batch waits for a
+    /// check of its own, which fails too.
+    #[tokio::test]
+    async fn a_failed_renewal_ends_the_lease() {
+        let fence = Arc::new(Fence::default());
+        let ok = Arc::new(AtomicBool::new(true));
+        let (check, calls) = counted(ok.clone());
+        fence.set(check);
+        fence.set_lease(Duration::from_millis(1000));
+        assert!(fence.passes().await);
+        ok.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(fence.passes().await, "within the lease, renewing");
+        assert!(until(|| fence.proven_ms.load(Ordering::SeqCst) == 0).await);
+        assert!(
+            !fence.passes().await,
+            "the lease ended with the failed check"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Past the lease nothing passes on the old check; with no lease set
+    /// (the default) every batch checks.
+    #[tokio::test]
+    async fn past_the_lease_a_batch_waits_for_a_new_check() {
+        let fence = Arc::new(Fence::default());
+        let ok = Arc::new(AtomicBool::new(true));
+        let (check, calls) = counted(ok.clone());
+        fence.set(check);
+        assert!(fence.passes().await && fence.passes().await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "no lease: a check each");
+        fence.set_lease(Duration::from_millis(300));
+        assert!(fence.passes().await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the last check stands");
+        ok.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            !fence.passes().await,
+            "the lease is over and the check fails"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }

@@ -71,7 +71,7 @@ pub const CATALOGUE: &[Metric] = &[
     m("hotline_outbox_unpublished", G, &["tenant"], "Decisions and alerts stored but not yet on Kafka."),
     m("hotline_outbox_oldest_age_seconds", G, &["tenant"], "Age of the oldest decision or alert not yet on Kafka."),
     m("hotline_outbox_published_total", C, &[], "Outbox rows Kafka acknowledged."),
-    m("hotline_outbox_round_seconds", H, &["round"], "Time of one step of the outbox's publishing cycle: reading the store (read), the group membership check ([kafka.cluster]: fence), producing the decisions and alerts (outputs), then the changelog records (changelog)."),
+    m("hotline_outbox_round_seconds", H, &["round"], "Time of one step of the outbox's publishing cycle: reading the store (read), the group membership check ([kafka.cluster]: fence; near zero within its lease), producing the decisions and alerts (outputs), then the changelog records (changelog)."),
     m("hotline_kafka_produced_total", C, &["topic", "outcome"], "Records produced to Kafka, by output topic and outcome (ok, error)."),
     m("hotline_kafka_producer_renewals_total", C, &[], "Kafka producers rebuilt after a fatal error (a fenced idempotent producer)."),
     m("hotline_dlq_records_total", C, &["reason"], "Kafka records sent to the dead-letter topic, by reason."),
