@@ -33,15 +33,10 @@ fn decide_text(text: &str) -> Decision {
     decide(router(), &c, at("2026-11-26 10:00")).unwrap_or_else(|r| panic!("{text}: {r}"))
 }
 
-/// The held-out split (another author's, never trained or tuned on): kind
-/// and category accuracy, and dispatch precision at the review threshold.
-/// Floors just under the shipped model's measurement (kind 0.881,
-/// category 0.906; at confidence ≥ 0.5, 81.9 % of contacts with category
-/// precision 0.954).
-#[test]
-fn heldout_accuracy_has_floors() {
-    let held = corpus("heldout.jsonl");
-    assert!(held.len() >= 600, "{}", held.len());
+/// Scores a held-out file: its size, kind and category accuracy, and the
+/// coverage and category precision at the review threshold (0.5).
+fn score(name: &str) -> (usize, f64, f64, f64, f64) {
+    let held = corpus(name);
     let (mut kind_ok, mut cat_ok, mut covered, mut covered_ok) = (0, 0, 0, 0);
     for l in &held {
         let d = decide_text(&l.text);
@@ -59,21 +54,54 @@ fn heldout_accuracy_has_floors() {
         }
     }
     let n = held.len() as f64;
-    let (ka, ca) = (kind_ok as f64 / n, cat_ok as f64 / n);
-    let (coverage, precision) = (
+    let r = (
+        held.len(),
+        kind_ok as f64 / n,
+        cat_ok as f64 / n,
         covered as f64 / n,
         covered_ok as f64 / covered.max(1) as f64,
     );
     println!(
-        "held-out {}: kind {ka:.3}, category {ca:.3}; confidence ≥ 0.5: coverage {coverage:.3}, category precision {precision:.3}",
-        held.len()
+        "{name} {}: kind {:.3}, category {:.3}; confidence ≥ 0.5: coverage {:.3}, category precision {:.3}",
+        r.0, r.1, r.2, r.3, r.4
     );
+    r
+}
+
+/// The held-out split (another author's, never trained or tuned on): kind
+/// and category accuracy, and dispatch precision at the review threshold.
+/// Floors just under the shipped model's measurement (kind 0.880,
+/// category 0.916; at confidence ≥ 0.5, 84.7 % of contacts with category
+/// precision 0.961).
+#[test]
+fn heldout_accuracy_has_floors() {
+    let (n, ka, ca, coverage, precision) = score("heldout.jsonl");
+    assert!(n >= 600, "{n}");
     assert!(ka >= 0.87, "kind accuracy {ka:.3} < 0.87");
-    assert!(ca >= 0.90, "category accuracy {ca:.3} < 0.90");
-    assert!(coverage >= 0.80, "coverage {coverage:.3} < 0.80 at 0.5");
+    assert!(ca >= 0.91, "category accuracy {ca:.3} < 0.91");
+    assert!(coverage >= 0.84, "coverage {coverage:.3} < 0.84 at 0.5");
     assert!(
         precision >= 0.95,
         "dispatch precision {precision:.3} < 0.95 at 0.5"
+    );
+}
+
+/// A second held-out writer (`heldout_i.jsonl`: people calling for their
+/// parents, villagers, migrant workers; never trained or tuned on), whose
+/// voice is farther from the training writers': floors just under the
+/// shipped model's measurement (kind 0.837, category 0.758; at confidence
+/// ≥ 0.5, 67.4 % of contacts with category precision 0.876). The issue's
+/// 95 % dispatch precision at the review threshold is not met here.
+#[test]
+fn a_second_heldout_writer_has_floors() {
+    let (n, ka, ca, coverage, precision) = score("heldout_i.jsonl");
+    assert!(n >= 400, "{n}");
+    assert!(ka >= 0.83, "kind accuracy {ka:.3} < 0.83");
+    assert!(ca >= 0.75, "category accuracy {ca:.3} < 0.75");
+    assert!(coverage >= 0.66, "coverage {coverage:.3} < 0.66 at 0.5");
+    assert!(
+        precision >= 0.87,
+        "dispatch precision {precision:.3} < 0.87 at 0.5"
     );
 }
 
@@ -122,7 +150,8 @@ fn confidence_alternatives_and_review() {
     assert!(c.kinds.windows(2).all(|w| w[0].1 >= w[1].1));
     assert!(d.rule_ids.iter().any(|r| &**r == "classify.model"));
     assert!(d.review.is_none());
-    let d = decide_text("公租房的申请条件是什么");
+    // Which subsidy, nobody can tell: no category is likely enough.
+    let d = decide_text("那个补贴咋个还没发");
     let reason = d.review.as_deref().expect("review");
     assert!(reason.contains("category"), "{reason}");
     assert_eq!(d.targets.first().map(|t| &*t.code), Some("510800.rx"));
