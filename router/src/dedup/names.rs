@@ -7,8 +7,9 @@
 //! about the same named thing, even when neither names it with a place
 //! ending the place reader knows (Art. 12(3): one matter, one cluster).
 //!
-//! The background is the classifier's training contacts and the problem
-//! paraphrases (`router/data/corpus/train*.jsonl`,
+//! The background is the classifier's training contacts (but writers J
+//! and K's, left out by name in the tests' `NOT_BACKGROUND`) and the problem paraphrases
+//! (`router/data/corpus/train*.jsonl`,
 //! `router/data/problems/corpus.jsonl`), embedded and read once into a
 //! Bloom filter of the pairs they use (2^20 bits, two probes: about 1.5 %
 //! of unseen pairs read as seen, which only loses a name, never invents
@@ -29,6 +30,13 @@ const BACKGROUND: [&str; 5] = [
     include_str!("../../data/corpus/train_h.jsonl"),
     include_str!("../../data/problems/corpus.jsonl"),
 ];
+
+/// Training files of the classifier left out of the background: writers J
+/// and K were asked for invented villages, compounds and streets in many
+/// texts, which makes those names' pairs common; with them, cluster recall
+/// fell on unknown_tuning from 0.682 to 0.653 (BENCHMARKS.md, "Dedup").
+#[cfg(test)]
+const NOT_BACKGROUND: [&str; 2] = ["train_j.jsonl", "train_k.jsonl"];
 
 const BITS: usize = 1 << 20;
 
@@ -236,15 +244,22 @@ mod tests {
         assert!(shared(&of("福康，鹤鸣镇"), &of("福康养生馆卖保健品")));
     }
 
-    /// The background is every training file of the classifier and the
-    /// problem paraphrases: a file added there is read here too.
+    /// The background is every training file of the classifier but the
+    /// ones left out by name, and the problem paraphrases: a file added
+    /// there is read here too, unless it is left out on purpose.
     #[test]
     fn the_background_is_every_training_file() -> std::io::Result<()> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/corpus");
+        for name in NOT_BACKGROUND {
+            assert!(dir.join(name).is_file(), "{name} is left out but missing");
+        }
         let mut files = 0;
         for e in std::fs::read_dir(&dir)?.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("train") && name.ends_with(".jsonl") {
+            if name.starts_with("train")
+                && name.ends_with(".jsonl")
+                && !NOT_BACKGROUND.contains(&name.as_str())
+            {
                 let text = std::fs::read_to_string(e.path())?;
                 assert!(
                     BACKGROUND.contains(&text.as_str()),
