@@ -147,6 +147,10 @@ pub struct Fence {
     /// When the last passing check started, in ms of `origin` (0: none
     /// stands).
     proven_ms: AtomicU64,
+    /// When the lease was last ended (a failed check, a pause past the
+    /// session), in ms of `origin`: a pass of a check begun before it
+    /// does not stand. Written under its lock with `proven_ms`.
+    ended_ms: Mutex<u64>,
     /// How long a passing check stands, in ms (0: every batch checks).
     lease_ms: AtomicU64,
     /// A renewal of the lease is under way.
@@ -206,7 +210,7 @@ impl Fence {
                     "cluster: this node was paused past its group session; its tenants are decided elsewhere until assigned again"
                 );
                 crate::telemetry::metrics::paused_past_session();
-                self.proven_ms.store(0, Ordering::SeqCst);
+                self.end_lease();
                 for o in &owners {
                     if o.stage() != Stage::Unowned {
                         o.revoke();
@@ -255,11 +259,25 @@ impl Fence {
             .await
             .unwrap_or(false);
         if ok {
-            self.proven_ms.fetch_max(started, Ordering::SeqCst);
+            // Not over an end that came while it ran (a check that failed
+            // meanwhile, begun later).
+            if let Ok(ended) = self.ended_ms.lock() {
+                if *ended < started {
+                    self.proven_ms.fetch_max(started, Ordering::SeqCst);
+                }
+            }
         } else {
-            self.proven_ms.store(0, Ordering::SeqCst);
+            self.end_lease();
         }
         ok
+    }
+
+    /// Ends the lease: the next batch waits for a check begun after now.
+    fn end_lease(&self) {
+        let now = self.now_ms().max(1);
+        let mut ended = self.ended_ms.lock().unwrap_or_else(|e| e.into_inner());
+        *ended = now;
+        self.proven_ms.store(0, Ordering::SeqCst);
     }
 }
 
@@ -393,5 +411,36 @@ mod tests {
             "the lease is over and the check fails"
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// A renewal that passes only after a later check failed does not
+    /// bring the lease back: the failure is newer than what it proves.
+    #[tokio::test]
+    async fn a_pass_begun_before_a_failure_does_not_bring_the_lease_back() {
+        let fence = Arc::new(Fence::default());
+        let calls = Arc::new(AtomicU64::new(0));
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let c = calls.clone();
+        fence.set(Arc::new(move || match c.fetch_add(1, Ordering::SeqCst) {
+            0 => true,
+            // The background renewal: passes, once let go.
+            1 => released
+                .lock()
+                .map(|r| r.recv_timeout(Duration::from_secs(10)).is_ok())
+                .unwrap_or(false),
+            _ => false,
+        }));
+        fence.set_lease(Duration::from_millis(1000));
+        assert!(fence.passes().await);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(fence.passes().await, "within the lease; renewing");
+        assert!(until(|| calls.load(Ordering::SeqCst) == 2).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!fence.passes().await, "the lease is over and a check fails");
+        let _ = release.send(());
+        assert!(until(|| !fence.renewing.load(Ordering::SeqCst)).await);
+        assert!(!fence.passes().await, "the older pass does not stand");
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 }
