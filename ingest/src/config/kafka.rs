@@ -309,9 +309,15 @@ impl KafkaConfig {
     /// publish without another (README.md, "More than one node"): a third
     /// of the session, and at most half of what the session leaves after
     /// one heartbeat interval (`heartbeat.interval.ms`, librdkafka's 3 s
-    /// unless set). A coordinator that accepted the check heard from the
-    /// node at most a heartbeat before, so it cannot drop the node within
-    /// the lease.
+    /// unless set). The check shows the coordinator held the node a member
+    /// when it answered; it expires a member only after a whole session
+    /// without hearing from it, and heartbeats keep coming from
+    /// librdkafka's own thread, so a lease this far inside the session ends
+    /// before a silent node can have been expired — assuming the heartbeats
+    /// got through until shortly before the check. A rebalance that moves
+    /// the node's partitions revokes them here first (the rebalance
+    /// callback), and a pause past the session ends the lease (the
+    /// watchdog).
     pub fn fence_lease(&self) -> std::time::Duration {
         // The consumer's own settings, `client_env`'s included.
         let consumer = self.consumer_config().ok();

@@ -133,11 +133,12 @@ impl Owner {
 /// commit, which the group coordinator refuses from a member it has
 /// dropped). Passes when unset (one node).
 ///
-/// A passing check stands for a lease (`set_lease`; README.md, "More than
-/// one node"), shorter than the time the coordinator needs to drop a
-/// member it last heard from when the check started: within it the
-/// outboxes publish without a round trip, and from half of it on one of
-/// them renews it in the background. A failed check ends the lease.
+/// A check the coordinator accepted stands for a lease (`set_lease`;
+/// README.md, "More than one node"; why it is safe: `fence_lease` in the
+/// Kafka config): within it the outboxes publish without a round trip, and
+/// from half of it on one of them renews it in the background. A failed
+/// check or a pause past the session ends it, and a proof begun before
+/// that does not bring it back.
 #[derive(Default)]
 pub struct Fence {
     check: Mutex<Option<FenceCheck>>,
@@ -162,8 +163,20 @@ pub struct Fence {
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 const STALE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// What a membership check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// The group coordinator accepted the node's commit: a lease starts.
+    Proven,
+    /// Only the node's own assignment says so (nothing committed yet to
+    /// test with): this batch passes, no lease starts.
+    Assumed,
+    /// Refused, or no answer: the lease ends.
+    Lost,
+}
+
 /// Whether this node is still a member of its group's current generation.
-pub type FenceCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+pub type FenceCheck = Arc<dyn Fn() -> Membership + Send + Sync>;
 
 impl Fence {
     pub fn set(&self, f: FenceCheck) {
@@ -252,24 +265,30 @@ impl Fence {
     }
 
     /// Runs the check on a blocking thread (it waits for the group
-    /// coordinator); a pass stands from when it started.
+    /// coordinator); a proof stands from when it started, unless the lease
+    /// was ended while it ran (a check begun later failed, or a pause), in
+    /// which case it does not pass either.
     async fn run(&self, check: FenceCheck) -> bool {
         let started = self.now_ms().max(1);
-        let ok = tokio::task::spawn_blocking(move || check())
+        let found = tokio::task::spawn_blocking(move || check())
             .await
-            .unwrap_or(false);
-        if ok {
-            // Not over an end that came while it ran (a check that failed
-            // meanwhile, begun later).
-            if let Ok(ended) = self.ended_ms.lock() {
-                if *ended < started {
-                    self.proven_ms.fetch_max(started, Ordering::SeqCst);
-                }
+            .unwrap_or(Membership::Lost);
+        let Ok(ended) = self.ended_ms.lock() else {
+            return false;
+        };
+        match found {
+            _ if *ended >= started => false,
+            Membership::Proven => {
+                self.proven_ms.fetch_max(started, Ordering::SeqCst);
+                true
             }
-        } else {
-            self.end_lease();
+            Membership::Assumed => true,
+            Membership::Lost => {
+                drop(ended);
+                self.end_lease();
+                false
+            }
         }
-        ok
     }
 
     /// Ends the lease: the next batch waits for a check begun after now.
@@ -339,7 +358,11 @@ mod tests {
         let c = calls.clone();
         let check: FenceCheck = Arc::new(move || {
             c.fetch_add(1, Ordering::SeqCst);
-            ok.load(Ordering::SeqCst)
+            if ok.load(Ordering::SeqCst) {
+                Membership::Proven
+            } else {
+                Membership::Lost
+            }
         });
         (check, calls)
     }
@@ -351,12 +374,12 @@ mod tests {
         let fence = Arc::new(Fence::default());
         let (check, calls) = counted(Arc::new(AtomicBool::new(true)));
         fence.set(check);
-        fence.set_lease(Duration::from_millis(1000));
+        fence.set_lease(Duration::from_millis(3000));
         for _ in 0..20 {
             assert!(fence.passes().await);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one check for the lease");
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         for _ in 0..20 {
             assert!(fence.passes().await, "the lease still stands");
         }
@@ -378,10 +401,10 @@ mod tests {
         let ok = Arc::new(AtomicBool::new(true));
         let (check, calls) = counted(ok.clone());
         fence.set(check);
-        fence.set_lease(Duration::from_millis(1000));
+        fence.set_lease(Duration::from_millis(3000));
         assert!(fence.passes().await);
         ok.store(false, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         assert!(fence.passes().await, "within the lease, renewing");
         assert!(until(|| fence.proven_ms.load(Ordering::SeqCst) == 0).await);
         assert!(
@@ -401,11 +424,11 @@ mod tests {
         fence.set(check);
         assert!(fence.passes().await && fence.passes().await);
         assert_eq!(calls.load(Ordering::SeqCst), 2, "no lease: a check each");
-        fence.set_lease(Duration::from_millis(300));
+        fence.set_lease(Duration::from_millis(2000));
         assert!(fence.passes().await);
         assert_eq!(calls.load(Ordering::SeqCst), 2, "the last check stands");
         ok.store(false, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(2200)).await;
         assert!(
             !fence.passes().await,
             "the lease is over and the check fails"
@@ -423,24 +446,43 @@ mod tests {
         let released = Mutex::new(released);
         let c = calls.clone();
         fence.set(Arc::new(move || match c.fetch_add(1, Ordering::SeqCst) {
-            0 => true,
+            0 => Membership::Proven,
             // The background renewal: passes, once let go.
-            1 => released
+            1 => match released
                 .lock()
-                .map(|r| r.recv_timeout(Duration::from_secs(10)).is_ok())
-                .unwrap_or(false),
-            _ => false,
+                .map(|r| r.recv_timeout(Duration::from_secs(20)).is_ok())
+            {
+                Ok(true) => Membership::Proven,
+                _ => Membership::Lost,
+            },
+            _ => Membership::Lost,
         }));
-        fence.set_lease(Duration::from_millis(1000));
+        fence.set_lease(Duration::from_millis(3000));
         assert!(fence.passes().await);
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         assert!(fence.passes().await, "within the lease; renewing");
         assert!(until(|| calls.load(Ordering::SeqCst) == 2).await);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(!fence.passes().await, "the lease is over and a check fails");
         let _ = release.send(());
         assert!(until(|| !fence.renewing.load(Ordering::SeqCst)).await);
         assert!(!fence.passes().await, "the older pass does not stand");
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    /// A check that has only the node's own assignment to go by passes
+    /// its batch but starts no lease: the next batch checks again.
+    #[tokio::test]
+    async fn an_assumed_membership_passes_one_batch_and_starts_no_lease() {
+        let fence = Arc::new(Fence::default());
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        fence.set(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            Membership::Assumed
+        }));
+        fence.set_lease(Duration::from_millis(3000));
+        assert!(fence.passes().await && fence.passes().await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -8,6 +8,7 @@
 use crate::admit::tenants::Tenants;
 use crate::admit::{AdmitError, Event};
 use crate::sinks::kafka::Publisher;
+use crate::sinks::ownership::Membership;
 use crate::sources::cluster::{Cluster, Source};
 use crate::telemetry::log_limit::LogLimit;
 use crate::telemetry::metrics as m;
@@ -100,11 +101,12 @@ impl ConsumerContext for Ctx {
 
 /// Whether the consumer is still a member of its group's current
 /// generation: its committed offsets committed again, which the group
-/// coordinator refuses from a member it has dropped. Passes when nothing
-/// was committed yet (nothing to test with).
-fn still_member(c: &StreamConsumer<Ctx>) -> bool {
+/// coordinator refuses from a member it has dropped. With nothing
+/// committed yet (nothing to test with) only its own assignment says so,
+/// which passes one batch but starts no lease.
+fn still_member(c: &StreamConsumer<Ctx>) -> Membership {
     let Ok(committed) = c.committed(Duration::from_secs(5)) else {
-        return false;
+        return Membership::Lost;
     };
     let mut tpl = rdkafka::TopicPartitionList::new();
     for e in committed.elements() {
@@ -113,18 +115,23 @@ fn still_member(c: &StreamConsumer<Ctx>) -> bool {
                 .add_partition_offset(e.topic(), e.partition(), rdkafka::Offset::Offset(o))
                 .is_err()
             {
-                return false;
+                return Membership::Lost;
             }
         }
     }
     if tpl.count() == 0 {
-        return !c.assignment().map(|a| a.count() == 0).unwrap_or(true);
+        let assigned = !c.assignment().map(|a| a.count() == 0).unwrap_or(true);
+        return if assigned {
+            Membership::Assumed
+        } else {
+            Membership::Lost
+        };
     }
     match c.commit(&tpl, CommitMode::Sync) {
-        Ok(()) => true,
+        Ok(()) => Membership::Proven,
         Err(e) => {
             tracing::warn!(error = %e, "cluster: this node is no longer a member of its group's generation; publishing stops");
-            false
+            Membership::Lost
         }
     }
 }
@@ -214,7 +221,9 @@ impl KafkaIngest {
             // from a member it dropped says it is not.
             let fenced = Arc::downgrade(&consumer);
             c.fence.set(Arc::new(move || {
-                fenced.upgrade().is_some_and(|c| still_member(&c))
+                fenced
+                    .upgrade()
+                    .map_or(Membership::Lost, |c| still_member(&c))
             }));
         }
         let generation = consumer.context().generation.clone();
