@@ -117,26 +117,15 @@ fn hinted_contacts_export_as_labels_and_train_with_the_corpus() {
         .output()
         .expect("train");
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
-    // Every training line of the shipped corpus (its held-out files are
-    // skipped) and every exported label.
-    let lines = |p: &std::path::Path| {
-        std::fs::read_to_string(p)
+    // The shipped corpus as `train` reads it (its held-out files skipped),
+    // and every exported label.
+    let router = hotline_router::Router::embedded().expect("embedded rules");
+    let count = |p: &std::path::Path| {
+        hotline_ingest::cmd::train::read_corpus(&[p.to_path_buf()], &router)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .count()
+            .len()
     };
-    let shipped: usize = std::fs::read_dir(&corpus)
-        .expect("corpus dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            name.is_some_and(|n| n.ends_with(".jsonl") && !n.starts_with("heldout"))
-        })
-        .map(|p| lines(&p))
-        .sum();
-    let labels = lines(&export);
+    let (shipped, labels) = (count(&corpus), count(&export));
     assert!(shipped > 3000 && labels >= 3, "{shipped} + {labels}");
     let trained = format!("{} labeled contacts", shipped + labels);
     assert!(
