@@ -1,4 +1,5 @@
 //! Config files: the shipped example is valid, and errors come all at once.
+use hotline_ingest::config::kafka::KafkaConfig;
 use hotline_ingest::config::rules::build_router;
 use hotline_ingest::config::Config;
 use std::path::Path;
@@ -140,18 +141,24 @@ fn a_node_advertises_its_configured_address_else_its_listeners() {
         .starts_with("0.0.0.0"));
 }
 
+/// A `[kafka]` section with one brokers line, `extra`, and a decisions topic.
+fn kafka_with(extra: &str) -> KafkaConfig {
+    let cfg = Config::parse(&format!(
+        "[kafka]\nbrokers = \"127.0.0.1:9092\"\n{extra}\n[kafka.topics]\ndecisions = \"d\"\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    cfg.kafka.unwrap_or_else(|| panic!("no [kafka]"))
+}
+
 /// The producer lingers 5 ms to batch on one node; with `[kafka.cluster]`,
 /// where a Submit's answer waits for its changelog records on Kafka, it
 /// sends at once; a `[kafka.client]` setting wins either way.
 #[test]
 fn the_producer_lingers_only_where_no_answer_waits_for_kafka() {
     let linger = |extra: &str| {
-        let cfg = Config::parse(&format!(
-            "[kafka]\nbrokers = \"127.0.0.1:9092\"\n{extra}\n[kafka.topics]\ndecisions = \"d\"\n"
-        ))
-        .unwrap_or_else(|e| panic!("{e:?}"));
-        let kafka = cfg.kafka.unwrap_or_else(|| panic!("no [kafka]"));
-        let producer = kafka.producer_config().unwrap_or_else(|e| panic!("{e}"));
+        let producer = kafka_with(extra)
+            .producer_config()
+            .unwrap_or_else(|e| panic!("{e}"));
         producer.get("linger.ms").map(str::to_string)
     };
     assert_eq!(linger("").as_deref(), Some("5"));
@@ -177,15 +184,7 @@ fn the_producer_lingers_only_where_no_answer_waits_for_kafka() {
 /// must not be able to drop the node within it.
 #[test]
 fn the_fence_lease_is_shorter_than_the_coordinator_needs_to_drop_a_member() {
-    let lease = |client: &str| {
-        let cfg = Config::parse(&format!(
-            "[kafka]\nbrokers = \"127.0.0.1:9092\"\n{client}\n[kafka.topics]\ndecisions = \"d\"\n"
-        ))
-        .unwrap_or_else(|e| panic!("{e:?}"));
-        cfg.kafka
-            .unwrap_or_else(|| panic!("no [kafka]"))
-            .fence_lease()
-    };
+    let lease = |client: &str| kafka_with(client).fence_lease();
     let ms = std::time::Duration::from_millis;
     // Defaults: a 10 s session, librdkafka's 3 s heartbeat.
     assert_eq!(lease(""), ms(10_000) / 3);
