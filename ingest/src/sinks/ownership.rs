@@ -242,23 +242,28 @@ impl Fence {
         if alive > 0 && now.saturating_sub(alive) > STALE.as_millis() as u64 {
             return false;
         }
-        let check = self.check.lock().ok().and_then(|c| c.clone());
-        let Some(check) = check else {
-            return true;
-        };
+        // Only a check that ran proves anything: with none set, no lease.
         let (proven, lease) = (
             self.proven_ms.load(Ordering::SeqCst),
             self.lease_ms.load(Ordering::SeqCst),
         );
         let age = now.saturating_sub(proven);
-        if proven > 0 && age < lease {
-            if age >= lease / 2 && !self.renewing.swap(true, Ordering::SeqCst) {
-                let fence = self.clone();
-                tokio::spawn(async move {
-                    fence.run(check).await;
-                    fence.renewing.store(false, Ordering::SeqCst);
-                });
-            }
+        let standing = proven > 0 && age < lease;
+        if standing && (age < lease / 2 || self.renewing.swap(true, Ordering::SeqCst)) {
+            return true;
+        }
+        let check = self.check.lock().ok().and_then(|c| c.clone());
+        let Some(check) = check else {
+            // (Standing here means this call took the renewal: give it back.)
+            self.renewing.fetch_and(!standing, Ordering::SeqCst);
+            return true;
+        };
+        if standing {
+            let fence = self.clone();
+            tokio::spawn(async move {
+                fence.run(check).await;
+                fence.renewing.store(false, Ordering::SeqCst);
+            });
             return true;
         }
         self.run(check).await
@@ -273,7 +278,7 @@ impl Fence {
         let found = tokio::task::spawn_blocking(move || check())
             .await
             .unwrap_or(Membership::Lost);
-        let Ok(ended) = self.ended_ms.lock() else {
+        let Ok(mut ended) = self.ended_ms.lock() else {
             return false;
         };
         match found {
@@ -284,8 +289,7 @@ impl Fence {
             }
             Membership::Assumed => true,
             Membership::Lost => {
-                drop(ended);
-                self.end_lease();
+                self.end_lease_locked(&mut ended);
                 false
             }
         }
@@ -293,9 +297,12 @@ impl Fence {
 
     /// Ends the lease: the next batch waits for a check begun after now.
     fn end_lease(&self) {
-        let now = self.now_ms().max(1);
         let mut ended = self.ended_ms.lock().unwrap_or_else(|e| e.into_inner());
-        *ended = now;
+        self.end_lease_locked(&mut ended);
+    }
+
+    fn end_lease_locked(&self, ended: &mut u64) {
+        *ended = self.now_ms().max(1);
         self.proven_ms.store(0, Ordering::SeqCst);
     }
 }
