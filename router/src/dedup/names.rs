@@ -7,8 +7,8 @@
 //! about the same named thing, even when neither names it with a place
 //! ending the place reader knows (Art. 12(3): one matter, one cluster).
 //!
-//! The background is the classifier's training contacts (but writers J
-//! and K's, left out by name in the tests' `NOT_BACKGROUND`) and the problem paraphrases
+//! The background is the classifier's training contacts but writers J
+//! and K's (`NOT_BACKGROUND` names them) and the problem paraphrases
 //! (`router/data/corpus/train*.jsonl`,
 //! `router/data/problems/corpus.jsonl`), embedded and read once into a
 //! Bloom filter of the pairs they use (2^20 bits, two probes: about 1.5 %
